@@ -1,0 +1,275 @@
+"""The fleet's config as typed models.
+
+Cluster files follow the 2i2c-org/infrastructure `cluster.yaml` shape, so a fleet kept in
+that layout loads unchanged; hub_ops adds a few keys of its own (marked "extension").
+Unknown keys are errors everywhere: a typo must never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # a DNS label: hub names become namespaces
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
+
+
+# ---------------------------------------------------------------- providers
+
+
+class BigQueryBilling(Strict):
+    project: str
+    dataset: str
+    billing_id: str | None = None
+    table: str | None = None  # extension: defaults to gcp_billing_export_resource_v1_<billing_id>
+
+
+class GcpBilling(Strict):
+    paid_by_us: bool | None = None
+    bigquery: BigQueryBilling | None = None
+
+
+class GcpProvider(Strict):
+    project: str
+    cluster: str
+    zone: str  # a zone or a region (regional clusters), as 2i2c writes it
+    key: str | None = None  # sops-encrypted service account key, relative to the cluster folder
+    billing: GcpBilling | None = None
+
+
+class AwsBilling(Strict):
+    paid_by_us: bool | None = None
+
+
+class AwsProvider(Strict):
+    account: str | int
+    clusterName: str
+    region: str
+    key: str | None = None
+    clusterType: str | None = None
+    billing: AwsBilling | None = None
+
+
+class AzureProvider(Strict):
+    key: str | None = None
+    cluster: str
+    resource_group: str
+    billing: dict[str, Any] | None = None
+
+
+class KubeconfigProvider(Strict):
+    file: str  # relative to the cluster folder; usually sops-encrypted
+
+
+class LocalProvider(Strict):
+    """extension: a cluster reached through a plain kubeconfig (or none) on this machine."""
+
+    kubeconfig: str | None = None  # path or env-expanded; None = no API (demo, offline)
+    context: str | None = None
+
+
+# ---------------------------------------------------------------- hub_ops extensions
+
+
+class Retention(Strict):
+    last: int | None = Field(default=None, ge=0)
+    daily: int | None = Field(default=None, ge=0)
+    weekly: int | None = Field(default=None, ge=0)
+    monthly: int | None = Field(default=None, ge=0)
+
+
+class HubBackups(Strict):
+    enabled: bool = True
+    retain: Retention | None = None
+    destination: str | None = None  # overrides fleet.yaml backups.destination
+
+
+class Decommission(Strict):
+    on: dt.date
+    successor: str | None = None  # a hub of the same cluster, or <cluster>/<hub>
+    notice_days: int = Field(default=14, ge=0)
+    keep_backups_days: int = Field(default=90, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml11_on(cls, data: Any) -> Any:
+        # YAML 1.1 (PyYAML) reads a bare `on:` key as the boolean True
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
+
+class NfsHome(Strict):
+    server: str
+    path: str
+
+
+class Home(Strict):
+    """Where a hub's home directories live (one folder per user).
+
+    Exactly one of: `pvc` (a PersistentVolumeClaim in the hub's namespace, as z2jh and
+    jupyterhub-home-nfs create), `nfs` (a server export), `local_path` (a directory on
+    this machine, relative to the fleet root: the demo and tests).
+    """
+
+    pvc: str | None = None
+    nfs: NfsHome | None = None
+    local_path: str | None = None
+    sub_path: str = ""  # folder within the volume that holds the user folders
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Home:
+        given = [k for k in ("pvc", "nfs", "local_path") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of pvc, nfs, local_path (got {given or 'none'})")
+        return self
+
+
+# ---------------------------------------------------------------- clusters and hubs
+
+
+class Hub(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    display_name: str
+    domain: str
+    helm_chart: str
+    helm_chart_values_files: list[str] = Field(default_factory=list)
+    chart_override: str | None = None  # a Chart.yaml in the cluster folder replacing the chart's
+    # extensions
+    tier: Literal["staging", "prod"] | None = None
+    namespace: str | None = Field(default=None, pattern=NAME_PATTERN)
+    home: Home | None = None
+    backups: HubBackups | None = None
+    decommission: Decommission | None = None
+
+    _cluster: str = PrivateAttr(default="")
+
+    @property
+    def cluster(self) -> str:
+        return self._cluster
+
+    @property
+    def id(self) -> str:
+        """`<cluster>/<hub>`: the id used in plans, the CLI and logs."""
+        return f"{self._cluster}/{self.name}"
+
+    @property
+    def partition_key(self) -> str:
+        """`<cluster>.<hub>`: Dagster partition keys may not contain '/'."""
+        return f"{self._cluster}.{self.name}"
+
+    @property
+    def effective_tier(self) -> str:
+        if self.tier:
+            return self.tier
+        return "staging" if "staging" in self.name else "prod"
+
+    @property
+    def effective_namespace(self) -> str:
+        return self.namespace or self.name
+
+
+class Support(Strict):
+    helm_chart_values_files: list[str] = Field(default_factory=list)
+    helm_chart: str = "support"  # extension: which chart of the charts folder
+
+
+class Cluster(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    provider: Literal["gcp", "aws", "azure", "kubeconfig", "local"]
+    provider_url: str | None = None
+    metadata: dict[str, Any] | None = None
+    gcp: GcpProvider | None = None
+    aws: AwsProvider | None = None
+    azure: AzureProvider | None = None
+    kubeconfig: KubeconfigProvider | None = None
+    local: LocalProvider | None = None
+    support: Support | None = None
+    hubs: list[Hub] = Field(default_factory=list)
+    # extension: node pools that must exist (checked against the observed cluster)
+    node_pools: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _provider_block(self) -> Cluster:
+        if getattr(self, self.provider) is None:
+            raise ValueError(f"provider is {self.provider!r} but the {self.provider!r} block is missing")
+        others = [p for p in ("gcp", "aws", "azure", "kubeconfig", "local")
+                  if p != self.provider and getattr(self, p) is not None]
+        if others:
+            raise ValueError(f"provider is {self.provider!r} but a {others[0]!r} block is also given")
+        return self
+
+    def model_post_init(self, _context: Any) -> None:
+        for hub in self.hubs:
+            hub._cluster = self.name
+
+    def hub(self, name: str) -> Hub | None:
+        return next((h for h in self.hubs if h.name == name), None)
+
+
+# ---------------------------------------------------------------- fleet.yaml
+
+
+class GitSettings(Strict):
+    remote: str = "."  # a URL or a path (relative to the fleet root); "." = the fleet's own repo
+    branch: str = "main"
+
+
+class BackupSettings(Strict):
+    destination: str = "gs://hub-ops-backups"
+    schedule: str = "0 2 * * *"  # cron, UTC
+    retain: Retention = Field(default_factory=lambda: Retention(daily=7, weekly=4, monthly=12))
+    compression: Literal["zstd", "none"] = "zstd"
+
+
+class BillingSource(Strict):
+    """Exactly one of a BigQuery table or export files at an fsspec URL."""
+
+    bigquery: BigQueryBilling | None = None
+    files: str | None = None  # Parquet, CSV or newline JSON as BigQuery exports them
+
+    @model_validator(mode="after")
+    def _one(self) -> BillingSource:
+        if (self.bigquery is None) == (self.files is None):
+            raise ValueError("give exactly one of bigquery, files")
+        return self
+
+
+class CostSettings(Strict):
+    billing: BillingSource | None = None
+    sharing: Literal["proportional", "even", "none"] = "proportional"
+    schedule: str = "0 6 * * *"
+
+
+class ReportSettings(Strict):
+    destination: str = "gs://hub-ops-reports"
+
+
+class KubernetesPolicy(Strict):
+    """What the clusters checks allow (extension)."""
+
+    max_minor_skew: int = Field(default=2, ge=0)  # control plane vs node pools
+    min_minor: int | None = None  # e.g. 30 for 1.30: older is end of support
+
+
+class FleetSettings(Strict):
+    clusters_dir: str = "clusters"
+    charts_dir: str = "charts"
+    git: GitSettings = Field(default_factory=GitSettings)
+    deploy_all_on: list[str] = Field(default_factory=list)  # globs relative to the fleet root
+    backups: BackupSettings = Field(default_factory=BackupSettings)
+    costs: CostSettings = Field(default_factory=CostSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    kubernetes: KubernetesPolicy = Field(default_factory=KubernetesPolicy)
+
+    @field_validator("clusters_dir", "charts_dir")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if v.startswith("/") or ".." in v.split("/"):
+            raise ValueError("must be a folder inside the fleet root")
+        return v.rstrip("/")

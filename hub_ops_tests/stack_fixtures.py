@@ -1,0 +1,1 @@
+"""pytest plugin: the local stack (filled in by the local-stack issue)."""
