@@ -31,12 +31,11 @@ def recorded_release(instance: dg.DagsterInstance, partition_key: str) -> dict |
     "and the config at the branch head renders to what is live. Fails naming each hub and what differs."))
 def hub_releases_in_sync(context: dg.AssetCheckExecutionContext, fleet: FleetResource, git: GitResource,
                          sops: SopsResource, kube: KubeResource) -> dg.AssetCheckResult:
-    working = fleet.load()
     try:
-        remote = git.remote_for(working)
+        remote = git.remote_for(fleet.root)
         at_head = load_fleet(remote.fleet_at(remote.fetch()), check_files=False)
     except GitError:
-        at_head = working
+        at_head = fleet.load()
     sops_client = sops.client()
     rows, drift, unreachable = [], 0, 0
     with PreparedCharts(at_head) as charts:
@@ -54,13 +53,15 @@ def hub_releases_in_sync(context: dg.AssetCheckExecutionContext, fleet: FleetRes
             deployer = ReleaseDeployer(at_head, charts, sops_client)
             try:
                 for hub_id, rec in recorded.items():
-                    problems = _differences(helm, deployer, at_head, hub_id, rec)
+                    try:
+                        problems = _differences(helm, deployer, at_head, hub_id, rec)
+                    except (ClusterUnreachable, HelmFailure) as e:
+                        unreachable += 1
+                        rows.append((hub_id, "not checked", str(e)))
+                        continue
                     drift += bool(problems)
                     rows.append((hub_id, "DRIFT" if problems else "in sync", "; ".join(problems) or
                                  f"revision {rec.get('helm_revision')}, {str(rec.get('manifest_digest'))[:19]}"))
-            except (ClusterUnreachable, HelmFailure) as e:
-                unreachable += 1
-                rows.append((cluster.name, "not checked", str(e)))
             finally:
                 helm.close()
     table = "| hub | state | detail |\n|---|---|---|\n" + "\n".join(f"| `{h}` | {s} | {d.replace('|', '/')} |" for h, s, d in rows)

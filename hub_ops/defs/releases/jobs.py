@@ -75,20 +75,16 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
 
 def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource) -> tuple[Path, str | None, Plan]:
     try:
-        working = fleet.load()
-    except FleetConfigError as e:
-        raise dg.Failure(f"fleet config invalid:\n{e}", allow_retries=False) from None
-    try:
-        remote = git.remote_for(working)
+        remote = git.remote_for(fleet.root)
         head = remote.fetch()
         repo = remote.repo
         sha = repo.resolve(config.commit) if config.commit else head
         root = remote.fleet_at(sha)
-    except GitError as e:
+    except (GitError, FleetConfigError) as e:
         if config.commit or config.base:
             raise dg.Failure(f"cannot read the fleet repo: {e}", allow_retries=False) from None
         context.log.warning(f"no git history ({e}); deploying the fleet folder as it is")
-        remote, repo, sha, root = None, None, None, working.root
+        remote, repo, sha, root = None, None, None, Path(fleet.root)
     try:
         at_sha = load_fleet(root, check_files=False)
     except FleetConfigError as e:

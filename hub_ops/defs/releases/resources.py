@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from hub_ops.fleet.loader import Fleet
+from hub_ops.fleet.loader import Fleet, load_settings
 from hub_ops.fleet.models import Cluster
 from hub_ops.resources.clusters import cluster_access
 from hub_ops.resources.git import FleetRemote, GitError, GitRepo
@@ -30,18 +30,22 @@ class GitResource(dg.ConfigurableResource):
     branch: str | None = None
     cache_dir: str | None = None
 
-    def remote_for(self, fleet: Fleet) -> FleetRemote:
-        remote = self.remote or fleet.settings.git.remote
+    def remote_for(self, fleet_root: str | Path) -> FleetRemote:
+        """The watched remote of the fleet whose checkout is at `fleet_root` (only its
+        fleet.yaml is read, so a broken cluster file does not stop the watch)."""
+        root = Path(fleet_root).resolve()
+        settings = load_settings(root)
+        remote = self.remote or settings.git.remote
         prefix = ""
         try:
-            local = GitRepo(fleet.root)
+            local = GitRepo(root)
             prefix = local.prefix()
             if "://" not in remote and not remote.startswith("git@") and not Path(remote).is_absolute():
-                remote = local.run("rev-parse", "--show-toplevel").decode().strip() if remote == "." else str((fleet.root / remote).resolve())
+                remote = local.run("rev-parse", "--show-toplevel").decode().strip() if remote == "." else str((root / remote).resolve())
         except GitError:
             if remote == ".":
-                raise GitError(f"fleet.yaml git.remote is '.' but {fleet.root} is not in a git checkout") from None
-        branch = self.branch or fleet.settings.git.branch
+                raise GitError(f"fleet.yaml git.remote is '.' but {root} is not in a git checkout") from None
+        branch = self.branch or settings.git.branch
         key = hashlib.sha1(f"{remote}#{branch}".encode()).hexdigest()[:12]
         cache = Path(self.cache_dir or default_cache()) / "git" / key
         return FleetRemote(remote=remote, branch=branch, cache_dir=cache, fleet_prefix=prefix)

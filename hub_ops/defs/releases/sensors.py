@@ -35,7 +35,7 @@ def skipped_hubs(instance: dg.DagsterInstance) -> dict[str, str]:
            description="Polls the fleet repo's watched branch; plans each push and deploys it, one run per cluster.")
 def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, git: GitResource):
     try:
-        remote = git.remote_for(fleet.load())
+        remote = git.remote_for(fleet.root)
         head = remote.fetch()
     except (GitError, FleetConfigError) as e:
         return dg.SkipReason(f"cannot read the fleet repo: {e}")
