@@ -209,10 +209,8 @@ def plan_changes(
 
 def _normalized(change: ChangedPath) -> ChangedPath:
     # "./clusters/x" and "clusters/x" are the same file: compare paths, not spellings
-    def norm(path: str) -> str:
-        return posixpath.normpath(path) if path else path
-
-    path, old = norm(change.path), norm(change.old_path) if change.old_path else None
+    path = posixpath.normpath(change.path)
+    old = posixpath.normpath(change.old_path) if change.old_path else None
     return change if (path, old) == (change.path, change.old_path) else ChangedPath(path, change.status, old)
 
 

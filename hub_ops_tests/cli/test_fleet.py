@@ -205,3 +205,19 @@ def test_validate_and_plan_import_no_dagster_or_pandas(fleet_repo: ScratchRepo):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "HEAVY: []"
     assert '"prod": [\n    "local-demo/workshop"\n  ]' in proc.stdout  # the commands did run
+
+
+def test_fleet_relative_paths(tmp_path: Path, monkeypatch):
+    from hub_ops.cli.fleet import fleet_relative
+
+    root = tmp_path / "deployments"
+    (root / "clusters").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)  # the repo root, outside the fleet
+    assert fleet_relative(Path("deployments"), "deployments/clusters/a/x.yaml") == "clusters/a/x.yaml"
+    assert fleet_relative(Path("deployments"), "./deployments/clusters/a/x.yaml") == "clusters/a/x.yaml"
+    assert fleet_relative(Path("deployments"), "clusters/a/x.yaml") == "clusters/a/x.yaml"  # root-relative, as documented
+    assert fleet_relative(Path("deployments"), "README.md") == "README.md"
+    assert fleet_relative(root, str(root / "charts/basehub/Chart.yaml")) == "charts/basehub/Chart.yaml"
+    assert fleet_relative(root, "/etc/hosts") == "/etc/hosts"
+    monkeypatch.chdir(root / "clusters")  # inside the fleet: paths stay root-relative
+    assert fleet_relative(root, "clusters/a/x.yaml") == "clusters/a/x.yaml"
