@@ -8,6 +8,7 @@ Unknown keys are errors everywhere: a typo must never be silently ignored.
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
 from typing import Annotated, Any, Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidatorFunctionWrapHandler,
@@ -296,4 +297,4 @@ class FleetSettings(Strict):
     def _relative(cls, v: str) -> str:
         if v.startswith("/") or ".." in v.split("/"):
             raise ValueError("must be a folder inside the fleet root")
-        return v.rstrip("/")
+        return posixpath.normpath(v)  # "./clusters/" is "clusters": the planner compares paths

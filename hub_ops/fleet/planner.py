@@ -115,13 +115,13 @@ def _index(fleet: Fleet) -> _Index:
         base = f"{clusters_rel}/{cluster.name}/"
         if cluster.support:
             for name in cluster.support.helm_chart_values_files:
-                files[base + name].add(cluster.name)
+                files[posixpath.normpath(base + name)].add(cluster.name)
         for i, hub in enumerate(cluster.hubs):
             order[hub.id] = (cluster.name, i)
             for name in hub.helm_chart_values_files:
-                files[base + name].add(hub.id)
+                files[posixpath.normpath(base + name)].add(hub.id)
             if hub.chart_override:
-                files[base + hub.chart_override].add(hub.id)
+                files[posixpath.normpath(base + hub.chart_override)].add(hub.id)
     charts_rel = fleet.settings.charts_dir
     index = _Index(dict(files), {f"{charts_rel}/{name}": name for name in fleet.charts}, order)
     fleet.__dict__["_plan_index"] = index

@@ -197,6 +197,15 @@ def test_spelled_differently_same_path(example):
     assert (plan.support, plan.prod, plan.ignored) == (["local-demo"], ["pangeo-hubs/prod"], [])
 
 
+def test_folders_and_values_files_spelled_with_dots(example_fleet: Path):
+    replace(example_fleet, "fleet.yaml", "clusters_dir: clusters", "clusters_dir: ./clusters/")
+    replace(example_fleet, "clusters/local-demo/cluster.yaml", "  - workshop.values.yaml", "  - ./workshop.values.yaml")
+    fleet = load_fleet(example_fleet)
+    assert fleet.settings.clusters_dir == "clusters"
+    plan = plan_changes(fleet, ["clusters/local-demo/workshop.values.yaml"])
+    assert (plan.staging, plan.prod) == (["local-demo/staging"], ["local-demo/workshop"])
+
+
 def test_skipped_hubs_are_reported_not_deployed(example):
     plan = plan_changes(example, ["charts/basehub/values.yaml"], skip={"pangeo-hubs/legacy": "decommissioned on 2026-12-14"})
     assert "pangeo-hubs/legacy" not in plan.hub_ids()
