@@ -41,7 +41,13 @@ class GitRepo:
         return self.fleet_prefix
 
     def resolve(self, rev: str) -> str:
-        return self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        """The full sha of the commit `rev` names; GitError when it names none."""
+        try:
+            return self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        except GitError as e:
+            if "not a git repository" in str(e):
+                raise
+            raise GitError(f"{rev!r} is not a commit of the repository at {self.fleet_root}") from None
 
     def has_commit(self, sha: str) -> bool:
         return subprocess.run(["git", "-C", str(self.fleet_root), "cat-file", "-e", f"{sha}^{{commit}}"],
@@ -68,10 +74,12 @@ class GitRepo:
 
     def changed_paths(self, base: str, head: str) -> list[ChangedPath]:
         """Paths under the fleet folder changed from base to head, renames detected."""
+        # resolve first: outside a repository `git diff A B` would compare two files A and B
+        base, head = self.resolve(base), self.resolve(head)
         prefix = self.prefix()
-        args = ["diff", "--name-status", "-z", "-M", base, head]
+        args = ["diff", "--no-color", "--no-ext-diff", "--name-status", "-z", "-M", base, head]
         if prefix:
-            args += ["--", prefix]
+            args += ["--", f":(top){prefix}"]  # from the repository root, wherever git runs
         fields = self.run(*args).decode().split("\0")
         changes: list[ChangedPath] = []
         i = 0
@@ -87,18 +95,20 @@ class GitRepo:
 
     def show(self, rev: str, path: str) -> bytes | None:
         """A file's bytes at `rev` (path relative to the fleet folder); None if absent there."""
-        proc = subprocess.run(["git", "-C", str(self.fleet_root), "show", f"{rev}:{self.prefix()}{path}"], capture_output=True)
+        # raw bytes (cat-file, not show: no textconv); rev:path is from the repository root
+        proc = subprocess.run(["git", "-C", str(self.fleet_root), "cat-file", "blob", f"{rev}:{self.prefix()}{path}"],
+                              capture_output=True)
         return proc.stdout if proc.returncode == 0 else None
 
     def export(self, rev: str, target: Path) -> Path:
         """Write the fleet folder as it is at `rev` into `target`; returns the fleet root there."""
-        prefix = self.prefix()
-        args = ["archive", "--format=tar", rev]
-        if prefix:
-            args += ["--", prefix]
-        with tarfile.open(fileobj=io.BytesIO(self.run(*args))) as tar:
+        # archiving the tree `rev:prefix` writes paths relative to the fleet folder, the same
+        # from a work tree's subfolder and from a bare repository
+        prefix = self.prefix().rstrip("/")
+        tree = f"{rev}:{prefix}" if prefix else rev
+        with tarfile.open(fileobj=io.BytesIO(self.run("archive", "--format=tar", tree))) as tar:
             tar.extractall(target, filter="data")
-        return target / prefix if prefix else target
+        return target
 
 
 def _strip(path: str, prefix: str) -> str:
@@ -141,9 +151,8 @@ class FleetRemote:
     def fleet_at(self, sha: str) -> Path:
         """The fleet folder as of `sha` (exported once, then reused)."""
         target = self.cache_dir / "trees" / sha
-        root = target / self.fleet_prefix if self.fleet_prefix else target
         if target.exists():
-            return root
+            return target
         tmp = Path(tempfile.mkdtemp(prefix=f"{sha[:12]}-", dir=self.cache_dir))
         try:
             self.repo.export(sha, tmp)
@@ -154,7 +163,7 @@ class FleetRemote:
                 raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return root
+        return target
 
 
 def _git(*args: str) -> str:
