@@ -40,6 +40,12 @@ class GitRepo:
             self.fleet_prefix = self.run("rev-parse", "--show-prefix").decode().strip()
         return self.fleet_prefix
 
+    def _top(self) -> Path:
+        """The work tree's top folder, or the repository itself when it is bare."""
+        if self.run("rev-parse", "--is-bare-repository").decode().strip() == "true":
+            return Path(self.fleet_root)
+        return Path(self.run("rev-parse", "--show-toplevel").decode().strip())
+
     def resolve(self, rev: str) -> str:
         """The full sha of the commit `rev` names; GitError when it names none."""
         try:
@@ -106,7 +112,8 @@ class GitRepo:
         # from a work tree's subfolder and from a bare repository
         prefix = self.prefix().rstrip("/")
         tree = f"{rev}:{prefix}" if prefix else rev
-        with tarfile.open(fileobj=io.BytesIO(self.run("archive", "--format=tar", tree))) as tar:
+        at_top = GitRepo(self._top(), "")  # from a subfolder git archive would add it as a pathspec
+        with tarfile.open(fileobj=io.BytesIO(at_top.run("archive", "--format=tar", tree))) as tar:
             tar.extractall(target, filter="data")
         return target
 
