@@ -52,3 +52,30 @@ def test_cached_binaries_are_reused_without_building(tmp_path, monkeypatch):
         (bins.bin_dir / name).chmod(0o755)
     monkeypatch.setattr(kube_build, "_build", lambda *a: pytest.fail("built although the cache was complete"))
     assert ensure_kube_binaries() == bins
+
+
+def test_a_second_caller_waits_for_the_build_in_progress(tmp_path, monkeypatch):
+    """Two processes never build at once: the second blocks on the lock, then reuses the result."""
+    import fcntl
+    import threading
+
+    monkeypatch.setenv("HUB_OPS_CACHE", str(tmp_path / "cache"))
+    bins = kube_build.kube_binaries()
+    lock = bins.bin_dir.parent / ".build.lock"
+    lock.parent.mkdir(parents=True)
+    monkeypatch.setattr(kube_build, "_build", lambda *a: pytest.fail("built although another build finished"))
+    messages: list[str] = []
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # "another process" is building
+        waiter = threading.Thread(target=lambda: messages.append(ensure_kube_binaries(log=messages.append)))
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while not messages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "another process is building" in messages[0]
+        bins.bin_dir.mkdir()
+        for name in kube_build.BINARIES:
+            (bins.bin_dir / name).write_text("#!/bin/sh\n")
+            (bins.bin_dir / name).chmod(0o755)
+    waiter.join(timeout=10)
+    assert messages[-1] == bins
