@@ -6,10 +6,12 @@ import json
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import jupyterhub
 import pytest
 
+from hub_ops.devstack.jupyterhub import JupyterHubServer
 from hub_ops.devstack.kube import wait_for
 
 
@@ -50,3 +52,36 @@ def test_start_and_stop_a_user_server(jupyterhub_server):
     with pytest.raises(urllib.error.HTTPError) as gone:
         urllib.request.urlopen(request, timeout=10)
     assert gone.value.code in (404, 424, 503)
+
+
+def _pids_with_env(entry: str) -> list[int]:
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if entry.encode() in environ.read_bytes().split(b"\0"):
+                pids.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_stopping_the_hub_stops_its_proxy_and_user_servers(tmp_path):
+    hub = JupyterHubServer(tmp_path / "hub").start()
+    try:
+        hub.api("POST", "/users/ada")
+        hub.api("POST", "/users/ada/server")
+        wait_for(lambda: (hub.api("GET", "/users/ada")["servers"].get("") or {}).get("ready"), timeout=60,
+                 what="ada's server")
+        user_servers = _pids_with_env("JUPYTERHUB_USER=ada")
+        proxy = int((tmp_path / "hub" / "proxy.pid").read_text())
+        assert user_servers and _exists(proxy)
+    finally:
+        hub.stop()
+    assert [pid for pid in [*user_servers, proxy] if _exists(pid)] == []
+
+
+def _exists(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

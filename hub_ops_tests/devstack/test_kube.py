@@ -134,3 +134,30 @@ def test_a_wrong_token_is_refused(kube_cluster):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, context=context, timeout=5)
     assert refused.value.code == 401
+
+
+def test_new_namespaces_get_a_service_account_token_signed_by_the_cluster_key(kube_api, kube_namespace):
+    core = client.CoreV1Api(kube_api)
+
+    def token_secret():
+        secrets = core.list_namespaced_secret(kube_namespace, field_selector="type=kubernetes.io/service-account-token")
+        return secrets.items[0] if secrets.items else None
+
+    secret = wait_for(token_secret, timeout=30, what="the default service account's token")
+    assert secret.metadata.annotations["kubernetes.io/service-account.name"] == "default"
+    assert set(secret.data) >= {"token", "ca.crt", "namespace"}
+
+
+def test_a_cluster_that_cannot_start_raises_with_its_log_and_leaves_nothing_running(tmp_path):
+    import socket
+
+    from hub_ops.devstack.kube import KubeCluster
+    from hub_ops.devstack.process import StackError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        cluster = KubeCluster(tmp_path / "kube", api_port=taken.getsockname()[1])
+        with pytest.raises(StackError, match=r"(?s)kube-apiserver exited.*kube-apiserver\.log.*address already in use"):
+            cluster.start()
+    assert [p.name for p in cluster.processes if p.running] == []
