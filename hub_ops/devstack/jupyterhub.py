@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 import urllib.request
@@ -114,6 +115,9 @@ class JupyterHubServer:
             payload = response.read()
         return json.loads(payload) if payload else {}
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = False) -> None:
+        """Stop the hub (and so its proxy and user servers); with `remove`, delete workdir too."""
         if self.server:
             self.server.stop(timeout=20)
+        if remove:
+            shutil.rmtree(self.workdir, ignore_errors=True)

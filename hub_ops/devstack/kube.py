@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import shutil
 import ssl
 import subprocess
 import tempfile
@@ -188,10 +189,12 @@ class KubeCluster:
         """The tail of each server's log, for error messages."""
         return "\n".join(f"--- {p.log}\n{log_tail(p.log, lines)}" for p in self.processes)
 
-    def stop(self) -> None:
-        """Stop controller-manager, apiserver, then etcd. Idempotent."""
+    def stop(self, remove: bool = False) -> None:
+        """Stop controller-manager, apiserver, then etcd; with `remove`, delete workdir too. Idempotent."""
         for process in reversed(self.processes):
             process.stop()
+        if remove:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.1):

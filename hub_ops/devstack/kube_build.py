@@ -66,10 +66,14 @@ def kube_binaries(version: str = K8S_VERSION) -> KubeBinaries:
 
 
 @contextmanager
-def _build_lock(path: Path) -> Iterator[None]:
+def _build_lock(path: Path, log: Callable[[str], None]) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # blocks while another process builds
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"kube build: another process is building (lock {path}); waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -87,7 +91,7 @@ def ensure_kube_binaries(version: str = K8S_VERSION, log: Callable[[str], None] 
     if bins.present():
         return bins
     version_dir = bins.bin_dir.parent
-    with _build_lock(version_dir / ".build.lock"):
+    with _build_lock(version_dir / ".build.lock", log):
         if bins.present():  # another process built it while we waited
             return bins
         _build(bins, version_dir, log)
