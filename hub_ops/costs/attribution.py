@@ -146,7 +146,9 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
                 used, weights = "even", [1] * len(targets)
         costs = split(int(r.cost_nanos), weights)
         credits = split(int(r.credits_nanos), weights)
-        for (cluster, hub), cost, credit in zip(targets, costs, credits):
+        for (cluster, hub), weight, cost, credit in zip(targets, weights, costs, credits):
+            if weight == 0:  # a hub without direct cost that day gets no proportional share
+                continue
             out.append((r.day, cluster, hub, r.line, r.namespace, r.project, used, r.currency, cost, credit))
     lines = pd.DataFrame(out, columns=LINE_COLUMNS)
     lines = lines.groupby(LINE_COLUMNS[:8], as_index=False, sort=False)[["cost_nanos", "credits_nanos"]].sum()
