@@ -92,6 +92,8 @@ def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir:
         raise click.ClickException(str(e)) from None
     totals = report.export_totals()
     click.echo(f"{source.description}: {totals['rows']:,} rows for {month}, {report.policy} sharing, {report.currency}")
+    if not totals["rows"]:
+        click.echo(f"warning: the export has no rows for {month}: wrong --export, or not exported yet?", err=True)
     click.echo(summary_markdown(export.summary))
     for fmt in ("csv", "parquet", "png"):
         click.echo(f"wrote {storage.resolve(export.files[fmt]).removeprefix('file://')}")
