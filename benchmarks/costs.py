@@ -18,9 +18,11 @@ two must give identical groups and totals, or the benchmark fails.
 
 Time and memory: each method runs in a child process of its own; the time is measured inside
 it around the work only (imports excluded, they are the same for every run), and the peak
-memory is the child's peak resident set size (ru_maxrss from wait4), which counts everything:
-interpreter, libraries, Arrow's memory pool, allocator caches. It is the number a pod's
-memory limit sees. Targets (issue 6): pandas time <= DuckDB time, pandas peak <= 600 MB.
+memory is the child's peak resident set size, VmHWM of /proc/self/status read at its end: it
+counts everything (interpreter, libraries, Arrow's memory pool, allocator caches), the number a
+pod's memory limit sees. Not ru_maxrss from wait4: Linux folds the pre-exec image (a forked
+copy of this parent, which generated the file) into it. The file is generated in a child too.
+Targets (issue 6): pandas time <= DuckDB time, pandas peak <= 600 MB.
 """
 
 from __future__ import annotations
@@ -64,20 +66,29 @@ GROUP BY ALL
 """
 
 
-def export_file(rows: int, days: int) -> Path:
-    """The cached export (generated on first use)."""
-    import hub_ops.costs.generator as generator_module
+REPO = Path(__file__).resolve().parents[1]
 
-    source = Path(generator_module.__file__).read_bytes()
-    key = hashlib.sha256(source).hexdigest()[:10]
-    path = CACHE / f"costs-export-{rows}-rows-{days}-days-seed{SEED}-{key}.parquet"
-    if path.exists():
-        return path
+
+def export_path(rows: int, days: int) -> Path:
+    key = hashlib.sha256((REPO / "hub_ops" / "costs" / "generator.py").read_bytes()).hexdigest()[:10]
+    return CACHE / f"costs-export-{rows}-rows-{days}-days-seed{SEED}-{key}.parquet"
+
+
+def export_file(rows: int, days: int) -> Path:
+    """The cached export, generated on first use in a child process (this one stays small)."""
+    path = export_path(rows, days)
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "benchmarks.costs", "--generate", str(rows), str(days)], check=True, cwd=REPO)
+    return path
+
+
+def generate(rows: int, days: int) -> None:
+    path = export_path(rows, days)
     from hub_ops.costs.generator import ExportGenerator, write_parquet
     from hub_ops.fleet import load_fleet
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    fleet = load_fleet(Path(__file__).resolve().parents[1] / "deployments")
+    fleet = load_fleet(REPO / "deployments")
     per_day = -(-rows // days)
     began = time.perf_counter()
     partial = path.with_suffix(".partial")
@@ -85,7 +96,6 @@ def export_file(rows: int, days: int) -> Path:
     partial.rename(path)  # a half-written file is never mistaken for the cache
     print(f"generated {written:,} rows in {time.perf_counter() - began:.1f} s -> {path} "
           f"({path.stat().st_size / 2**20:.0f} MiB)")
-    return path
 
 
 # ------------------------------------------------------------------ the two methods (child side)
@@ -112,7 +122,7 @@ def worker(method: str, mode: str, file: str, days: int) -> dict:
     from hub_ops.costs.readers import ExportFiles
     from hub_ops.fleet import load_fleet
 
-    fleet = load_fleet(Path(__file__).resolve().parents[1] / "deployments")
+    fleet = load_fleet(REPO / "deployments")
     end = START + dt.timedelta(days=days)
     if method == "duckdb":
         import duckdb
@@ -133,22 +143,23 @@ def worker(method: str, mode: str, file: str, days: int) -> dict:
     daily, monthly = report.table("date"), report.table("month")
     seconds = time.perf_counter() - began
     digest = hashlib.sha256(usage.groups.to_csv(index=False).encode() + usage.totals.to_csv(index=False).encode()).hexdigest()
-    return {"seconds": seconds, "digest": digest, "net_total": report.export_totals()["net_cost"],
+    return {"seconds": seconds, "digest": digest, "peak_mb": _peak_rss_mb(), "net_total": report.export_totals()["net_cost"],
             "rows": int(usage.totals["rows"].sum()), "daily_lines": len(daily), "monthly_lines": len(monthly)}
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size since its exec (VmHWM, kB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def measure(method: str, mode: str, file: Path, days: int) -> dict:
-    """Runs one method in a child process: its own time, and its peak RSS from wait4."""
-    child = subprocess.Popen([sys.executable, "-m", "benchmarks.costs", "--worker", method, mode, str(file), str(days)],
-                             stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise RuntimeError(f"{method} {mode} failed (exit {child.returncode})")
-    result = json.loads(output.decode().strip().splitlines()[-1])
-    result["peak_mb"] = usage.ru_maxrss / 1024  # kilobytes on Linux
-    return result
+    """Runs one method in a child process: its time and peak RSS, as it measured them."""
+    child = subprocess.run([sys.executable, "-m", "benchmarks.costs", "--worker", method, mode, str(file), str(days)],
+                           stdout=subprocess.PIPE, cwd=REPO, check=True)
+    return json.loads(child.stdout.decode().strip().splitlines()[-1])
 
 
 def main(argv: list[str]) -> int:
@@ -157,7 +168,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=1, help="runs per method; the best time and peak are kept")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.generate:
+        generate(*args.generate)
+        return 0
     if args.worker:
         method, mode, file, days = args.worker
         print(json.dumps(worker(method, mode, file, int(days))))

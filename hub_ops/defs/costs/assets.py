@@ -7,7 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from hub_ops.costs.exports import export_days, export_month, reports_folder
-from hub_ops.costs.report import CostReport, png_markdown, read_report, reconcile, summary_markdown
+from hub_ops.costs.report import CostReport, hub_summary, png_markdown, read_report, reconcile, summary_markdown
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
@@ -65,8 +65,6 @@ def _load(context, fleet: FleetResource, storage: StorageResource, billing: Bill
 )
 def hub_daily_costs(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource,
                     billing: BillingResource) -> dg.MaterializeResult:
-    from hub_ops.costs.report import hub_summary
-
     _, client, report, folder = _load(context, fleet, storage, billing)
     written = export_days(report, client, folder)
     # what was written, read back, must add up to the export's total, day by day

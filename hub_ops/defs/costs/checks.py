@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from hub_ops.costs.report import Reconciliation, reconcile, reconcile_days
+from hub_ops.costs.report import Reconciliation
 
 RECONCILES = "reconciles_to_export"
 DESCRIPTION = ("The exported lines' net_cost adds up to the billing export's net total (cost + credits) "
@@ -32,5 +32,3 @@ def reconciliation_result(results: dict[str, Reconciliation], currency: str) -> 
         },
     )
 
-
-__all__ = ["RECONCILES", "check_spec", "reconcile", "reconcile_days", "reconciliation_result"]
