@@ -152,10 +152,11 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
             out.append((r.day, cluster, hub, r.line, r.namespace, r.project, used, r.currency, cost, credit))
     lines = pd.DataFrame(out, columns=LINE_COLUMNS)
     lines = lines.groupby(LINE_COLUMNS[:8], as_index=False, sort=False)[["cost_nanos", "credits_nanos"]].sum()
-    return _ordered(lines)
+    return ordered_lines(lines)
 
 
-def _ordered(lines: pd.DataFrame) -> pd.DataFrame:
+def ordered_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """Lines in reading order: period, cluster, hub line then shared then unknown lines."""
     order = {line: i for i, line in enumerate(LINE_ORDER)}
     lines = lines.assign(_order=lines["line"].map(order))
     by = [c for c in ("day", "date", "month") if c in lines.columns] + ["cluster", "_order", "hub", "namespace", "project", "shared_by"]

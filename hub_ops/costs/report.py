@@ -37,7 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hub_ops.costs.attribution import HUB, LINE_ORDER, _ordered, attribute
+from hub_ops.costs.attribution import HUB, LINE_ORDER, ordered_lines, attribute
 from hub_ops.costs.usage import Usage
 from hub_ops.fleet import Fleet
 from hub_ops.resources.storage import Storage
@@ -128,7 +128,7 @@ class CostReport:
         if not parts:
             return pd.DataFrame(columns=keys + AMOUNT_COLUMNS)
         table = pd.concat(parts, ignore_index=True)[keys + AMOUNT_COLUMNS]
-        return _ordered(table)
+        return ordered_lines(table)
 
     def export_net_nanos_by_day(self) -> dict[str, int]:
         totals = self.usage.totals

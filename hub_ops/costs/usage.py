@@ -235,9 +235,3 @@ class Usage:
     @property
     def cost_nanos(self) -> int:
         return int(self.totals["cost_nanos"].sum())
-
-    def for_days(self, start: dt.date, end: dt.date) -> Usage:
-        """The part of this usage in [start, end)."""
-        g = self.groups[(self.groups["day"] >= start) & (self.groups["day"] < end)]
-        t = self.totals[(self.totals["day"] >= start) & (self.totals["day"] < end)]
-        return Usage(g.reset_index(drop=True), t.reset_index(drop=True), self.source, start, end)
