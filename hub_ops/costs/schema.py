@@ -15,9 +15,10 @@ Sources (Google's documentation, checked for this module):
 - Example queries (cost after credits = `cost + SUM(credits.amount)`):
   https://cloud.google.com/billing/docs/how-to/bq-examples
 
-The four special namespace values were checked against the stored copies of those pages and
-against public code that queries real exports (the values are the same everywhere; a
-`goog-k8s-unallocated` value does not exist).
+The label keys are listed on the detailed-usage page. The four special namespace values are
+the cost-allocations page's; the stored copy searched for this module showed only that page's
+opening, so they were also checked against public code that queries real exports: the same
+four values everywhere (there is no `goog-k8s-unallocated`).
 
 Files: BigQuery's `EXPORT DATA` writes this schema as Parquet (RECORD -> struct, REPEATED ->
 list) and as newline-delimited JSON (objects and arrays, TIMESTAMP as "2026-10-01 00:00:00 UTC").
