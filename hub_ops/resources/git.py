@@ -7,11 +7,9 @@ fleet folder's prefix. Paths given to and returned by it are relative to the fle
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,9 +110,18 @@ class GitRepo:
         # from a work tree's subfolder and from a bare repository
         prefix = self.prefix().rstrip("/")
         tree = f"{rev}:{prefix}" if prefix else rev
-        at_top = GitRepo(self._top(), "")  # from a subfolder git archive would add it as a pathspec
-        with tarfile.open(fileobj=io.BytesIO(at_top.run("archive", "--format=tar", tree))) as tar:
-            tar.extractall(target, filter="data")
+        target.mkdir(parents=True, exist_ok=True)
+        # from a subfolder git archive would add it as a pathspec: run at the top. Native tar
+        # extracts ~600 files in tens of ms, where tarfile takes most of a second; git trees
+        # cannot hold absolute or `..` paths, so nothing lands outside `target`.
+        archive = subprocess.Popen(["git", "-C", str(self._top()), "archive", "--format=tar", tree],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        untar = subprocess.run(["tar", "-x", "--no-same-owner", "-C", str(target)], stdin=archive.stdout,
+                               capture_output=True)
+        archive.stdout.close()
+        err = archive.stderr.read().decode(errors="replace").strip()
+        if archive.wait() != 0 or untar.returncode != 0:
+            raise GitError(f"git archive {tree} failed in {self.fleet_root}: {err or untar.stderr.decode(errors='replace').strip()}")
         return target
 
 

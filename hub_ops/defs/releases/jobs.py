@@ -70,7 +70,7 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
         part = _only_clusters(plan, {cluster_plan.cluster})
         yield dg.DynamicOutput(cluster_plan, mapping_key=cluster_plan.mapping_key, metadata={
             "plan": dg.MetadataValue.md(_plan_markdown(part)), "commit": sha or "(working tree)",
-            "releases": len(part.support) + len(part.hub_ids())})
+            "release_count": len(part.support) + len(part.hub_ids())})
 
 
 def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource) -> tuple[Path, str | None, Plan]:

@@ -73,12 +73,13 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
         return dg.SensorResult(skip_reason=f"{summary}: nothing to deploy{ignored}{removed}", cursor=head)
 
     requests = []
+    subject = repo.subject(head)[:200]
     for cluster in plan.clusters():
         requests.append(dg.RunRequest(
             run_key=f"deploy-{head[:12]}-{cluster}",
             run_config={"ops": {"plan_deploy": {"config": {"base": base, "commit": head, "clusters": [cluster]}}}},
             tags={"hub_ops/kind": "deploy", "hub_ops/cluster": cluster, "hub_ops/commit": head[:12],
-                  "hub_ops/subject": repo.subject(head)[:200]},
+                  "hub_ops/subject": subject},
         ))
     context.log.info(f"{summary}: {len(requests)} cluster run(s): {', '.join(plan.clusters())}")
     return dg.SensorResult(run_requests=requests, cursor=head)
