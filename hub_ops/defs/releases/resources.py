@@ -66,9 +66,7 @@ class KubeResource(dg.ConfigurableResource):
     def access(self, fleet: Fleet, cluster: Cluster, sops: Sops) -> ClusterAccess:
         gke_access = None
         if cluster.provider == "gcp":
-            from hub_ops.resources import gke
-
-            gke_access = getattr(gke, "cluster_access", None)
+            from hub_ops.resources.gke import cluster_access as gke_access
         return cluster_access(fleet, cluster, sops, gke_access)
 
     def client(self, fleet: Fleet, cluster: Cluster, sops: Sops) -> KubeClient:
