@@ -34,11 +34,19 @@ class GitRepo:
         return self.run("rev-parse", "--show-prefix").decode().strip()
 
     def resolve(self, rev: str) -> str:
-        return self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        """The full sha of the commit `rev` names; GitError when it names none."""
+        try:
+            return self.run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
+        except GitError as e:
+            if "not a git repository" in str(e):
+                raise
+            raise GitError(f"{rev!r} is not a commit of the repository at {self.fleet_root}") from None
 
     def changed_paths(self, base: str, head: str) -> list[ChangedPath]:
         """Paths under the fleet root changed from base to head, renames detected."""
-        out = self.run("diff", "--relative", "--name-status", "-z", "-M", base, head)
+        # resolve first: outside a repository `git diff A B` would compare two files A and B
+        base, head = self.resolve(base), self.resolve(head)
+        out = self.run("diff", "--no-color", "--no-ext-diff", "--relative", "--name-status", "-z", "-M", base, head)
         fields = out.decode().split("\0")
         changes: list[ChangedPath] = []
         i = 0
@@ -56,14 +64,14 @@ class GitRepo:
     def show(self, rev: str, path: str) -> bytes | None:
         """A file's bytes at `rev` (path relative to the fleet root); None if absent there."""
         try:
-            return self.run("show", f"{rev}:./{path}")
+            return self.run("cat-file", "blob", f"{rev}:./{path}")  # raw bytes: no textconv
         except GitError:
             return None
 
     def export(self, rev: str, target: Path) -> Path:
         """Write the fleet folder as it is at `rev` into `target`; returns the fleet root there."""
-        prefix = self.prefix()
+        # run from the fleet root, git archive writes paths relative to it (not to the repo)
         data = self.run("archive", "--format=tar", rev, "--", ".")
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(target, filter="data")
-        return target / prefix if prefix else target
+        return target
