@@ -29,6 +29,8 @@ from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, Upgra
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SOURCE = "GKE API"
+# the kubernetes client names the bearer token "BearerToken" from v36, "authorization" before
+BEARER_KEYS = ("BearerToken", "authorization")
 
 
 class GkeError(RuntimeError):
@@ -106,7 +108,7 @@ class GkeClient:
         config = kube_configuration(cluster.endpoint, cluster.master_auth.cluster_ca_certificate, self.access_token())
 
         def refresh(configuration: k8s.Configuration) -> None:
-            configuration.api_key["authorization"] = self.access_token()
+            configuration.api_key.update(dict.fromkeys(BEARER_KEYS, self.access_token()))
 
         config.refresh_api_key_hook = refresh
         return config
@@ -214,6 +216,6 @@ def kube_configuration(endpoint: str, ca_certificate_b64: str, token: str) -> k8
     config.host = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
     config.ssl_ca_cert = str(ca_file)
     config.verify_ssl = True
-    config.api_key = {"authorization": token}
-    config.api_key_prefix = {"authorization": "Bearer"}
+    config.api_key = dict.fromkeys(BEARER_KEYS, token)
+    config.api_key_prefix = dict.fromkeys(BEARER_KEYS, "Bearer")
     return config

@@ -64,7 +64,12 @@ def test_run_launches_as_a_job_with_the_hub_volume_and_completes(instance, kube_
     name = get_job_name_from_run_id(run.run_id)
     job = client.BatchV1Api(kube_api).read_namespaced_job(name, kube_namespace)
     assert job.metadata.labels["dagster/run-id"] == run.run_id
+    # production's job_spec_config reaches the Job: backoff_limit shows it on the API object;
+    # ttlSecondsAfterFinished goes with it, but apiserver 1.20 drops that field (alpha feature
+    # gate TTLAfterFinished, off), so it is checked in the launcher's resolved run config
     assert job.spec.backoff_limit == 0
+    resolved = instance.run_launcher.get_container_context_for_run(run).run_k8s_config.job_spec_config
+    assert resolved == {"ttl_seconds_after_finished": 3600, "backoff_limit": 0}
     pod = job.spec.template.spec
     assert pod.service_account_name == "hub-ops"
     volume = next(v for v in pod.volumes if v.name == "hub-home")
