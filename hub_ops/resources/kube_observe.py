@@ -25,13 +25,24 @@ class KubeconfigError(RuntimeError):
 
 
 def resolve_kubeconfig(path: str, base: Path) -> Path:
-    """`path` with ~ and $VARS expanded; relative paths are taken from `base` (the cluster's
-    folder). Raises KubeconfigError naming the path when the file does not exist."""
+    """`path` with ~ and $VARS expanded; relative paths are taken from `base`. Raises
+    KubeconfigError naming the path when the file does not exist."""
     expanded = Path(os.path.expandvars(os.path.expanduser(path)))
     resolved = expanded if expanded.is_absolute() else base / expanded
     if not resolved.is_file():
         raise KubeconfigError(f"kubeconfig not found: {resolved}" + (f" (from {path!r})" if str(resolved) != path else ""))
     return resolved
+
+
+def is_sops_encrypted(path: Path) -> bool:
+    """Whether the file is a sops document (a top-level `sops:` block), not a kubeconfig yet."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(doc, dict) and "sops" in doc
 
 
 def api_client_from_kubeconfig(path: Path, context: str | None = None) -> k8s.ApiClient:

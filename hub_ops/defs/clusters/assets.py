@@ -44,17 +44,22 @@ def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | 
         if isinstance(gke, GkeError):
             return ClusterState.unreachable(cluster, "GKE API", str(gke))
         return gke.observe(cluster, list_nodes=list_nodes)
-    if cluster.provider == "local" or cluster.provider == "kubeconfig":
+    if cluster.provider in ("local", "kubeconfig"):
+        # local: a path on this machine, relative to the fleet root; kubeconfig: a file in the
+        # cluster's folder (usually sops-encrypted)
         if cluster.provider == "local":
-            path, context = cluster.local.kubeconfig, cluster.local.context
+            path, context, base = cluster.local.kubeconfig, cluster.local.context, fleet.root
         else:
-            path, context = cluster.kubeconfig.file, None
+            path, context, base = cluster.kubeconfig.file, None, fleet.cluster_dir(cluster.name)
         if not path:
             return ClusterState.unreachable(cluster, "-", NO_API)
         try:
-            kubeconfig = kube_observe.resolve_kubeconfig(path, fleet.cluster_dir(cluster.name))
+            kubeconfig = kube_observe.resolve_kubeconfig(path, base)
         except kube_observe.KubeconfigError as e:
             return ClusterState.unreachable(cluster, "Kubernetes API", str(e))
+        if kube_observe.is_sops_encrypted(kubeconfig):
+            return ClusterState.unreachable(cluster, "Kubernetes API", f"kubeconfig {path} is sops-encrypted; "
+                                            "the clusters asset does not decrypt secrets yet")
         return kube_observe.observe(cluster, kubeconfig, context)
     return ClusterState.unreachable(cluster, "-", f"provider {cluster.provider} is not observed yet (hub_ops reads gcp, kubeconfig and local clusters)")
 

@@ -121,3 +121,12 @@ def test_refresh_job_runs_the_asset_and_its_four_checks(example_fleet, monkeypat
     assert result.success
     assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == [
         "declared_node_pools_exist", "reachable", "upgrades_and_support", "versions_within_skew"]
+
+
+def test_kubeconfig_cluster_with_a_sops_file_says_it_is_encrypted(example_fleet):
+    folder = example_fleet / "clusters" / "lab"
+    folder.mkdir()
+    (folder / "enc-kubeconfig.secret.yaml").write_text("apiVersion: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.11.0\n")
+    (folder / "cluster.yaml").write_text("name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-kubeconfig.secret.yaml}\n")
+    rows = metadata(materialize(example_fleet, GkeResource(credentials="none")))["clusters"].value
+    assert "not reachable: kubeconfig enc-kubeconfig.secret.yaml is sops-encrypted" in rows
