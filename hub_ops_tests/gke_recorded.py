@@ -13,6 +13,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,7 @@ class RecordedGkeApi:
     clusters: dict[tuple[str, str, str], dict[str, dict]] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    latency_s: float = 0.0  # added before each answer (benchmarks: a round trip to the real API)
 
     @property
     def endpoint(self) -> str:
@@ -93,6 +95,8 @@ class RecordedGkeApi:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if api.latency_s:
+                    time.sleep(api.latency_s)
                 path, _, query = self.path.partition("?")
                 auth = self.headers.get("Authorization", "")
                 api.requests.append({"method": "GET", "path": path, "bearer": auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None})

@@ -74,11 +74,14 @@ class GkeClient:
     reach a cluster's Kubernetes API (kube_configuration)."""
 
     def __init__(self, credentials: google.auth.credentials.Credentials | None = None, *,
-                 api_endpoint: str | None = None, timeout: float = 30.0):
+                 api_endpoint: str | None = None, timeout: float = 30.0,
+                 transport: str | container_v1.services.cluster_manager.transports.ClusterManagerTransport = "rest"):
+        """`credentials`: None = Application Default Credentials. `api_endpoint` and `transport`
+        are for tests and odd networks (a ready-made transport carries its own credentials)."""
         self.credentials = credentials if credentials is not None else application_default_credentials()
         self.timeout = timeout
         self._client = container_v1.ClusterManagerClient(
-            credentials=self.credentials, transport="rest",
+            credentials=None if not isinstance(transport, str) else self.credentials, transport=transport,
             client_options={"api_endpoint": api_endpoint} if api_endpoint else None,
         )
 

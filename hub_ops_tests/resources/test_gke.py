@@ -126,3 +126,12 @@ def test_client_kube_configuration_refreshes_its_token(client):
     config = client.kube_configuration(cluster)
     client.credentials.token = "rotated"  # what a refresh of the credentials leaves behind
     assert config.auth_settings()["BearerToken"]["value"] == "Bearer rotated"
+
+
+def test_a_ready_made_transport_is_used_as_given(gke_api):
+    from google.cloud.container_v1.services.cluster_manager.transports import ClusterManagerRestTransport
+
+    transport = ClusterManagerRestTransport(host=gke_api.endpoint, credentials=Credentials(token="transport-token"))
+    client = GkeClient(Credentials(token=TOKEN), transport=transport)
+    assert client.get_cluster("pangeo-hubs", "us-central1-b", "pangeo-hubs-cluster").status.name == "RUNNING"
+    assert gke_api.requests[-1]["bearer"] == "transport-token"
