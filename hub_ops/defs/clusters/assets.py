@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pandas as pd
 
-from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, evaluate
+from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, NOT_ASKED, evaluate
 from hub_ops.defs.clusters.resources import GkeResource
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.fleet import Fleet
@@ -52,7 +52,7 @@ def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | 
         else:
             path, context, base = cluster.kubeconfig.file, None, fleet.cluster_dir(cluster.name)
         if not path:
-            return ClusterState.unreachable(cluster, "-", NO_API)
+            return ClusterState.unreachable(cluster, NOT_ASKED, NO_API)
         try:
             kubeconfig = kube_observe.resolve_kubeconfig(path, base)
         except kube_observe.KubeconfigError as e:
@@ -61,7 +61,8 @@ def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | 
             return ClusterState.unreachable(cluster, "Kubernetes API", f"kubeconfig {path} is sops-encrypted; "
                                             "the clusters asset does not decrypt secrets yet")
         return kube_observe.observe(cluster, kubeconfig, context)
-    return ClusterState.unreachable(cluster, "-", f"provider {cluster.provider} is not observed yet (hub_ops reads gcp, kubeconfig and local clusters)")
+    return ClusterState.unreachable(cluster, NOT_ASKED, f"provider {cluster.provider} is not observed yet "
+                                    "(hub_ops reads gcp, kubeconfig and local clusters)")
 
 
 def cluster_markdown(state: ClusterState) -> str:

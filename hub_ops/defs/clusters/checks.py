@@ -23,11 +23,13 @@ from hub_ops.fleet.observed import (
 
 ASSET = "clusters"
 NO_API = "no API configured"  # a cluster the fleet deliberately gives no API (the local demo)
+NOT_ASKED = "-"  # ClusterState.source when no API was asked: no API configured, or a provider not read yet
 
 CHECK_SPECS = [
     dg.AssetCheckSpec("reachable", asset=ASSET, description=(
         "Every cluster with an API configured answered, and none reports a failed status "
-        "(ERROR, DEGRADED, STOPPING). Clusters with no API configured are listed, not failed.")),
+        "(ERROR, DEGRADED, STOPPING). Clusters with no API configured, or of a provider hub_ops "
+        "does not read yet, are listed as not checked, not failed.")),
     dg.AssetCheckSpec("versions_within_skew", asset=ASSET, description=(
         "Nodes trail the control plane by at most fleet.yaml kubernetes.max_minor_skew minor "
         "versions and are never newer.")),
@@ -66,16 +68,16 @@ def evaluate(states: list[ClusterState], fleet: Fleet, today: dt.date) -> list[d
     observed = [s.cluster for s in states if s.reachable]
     not_observed = [s.cluster for s in states if not s.reachable]
 
+    not_asked = [s.cluster for s in states if s.source == NOT_ASKED]
     reach_rows = [(s.cluster, problem) for s in states
-                  if (problem := reachability_problem(s)) and s.reason != NO_API]
-    no_api = [s.cluster for s in states if s.reason == NO_API]
+                  if (problem := reachability_problem(s)) and s.cluster not in not_asked]
     skew_rows = [(s.cluster, p) for s in states for p in version_skew_problems(s, policy)]
     pool_rows = [(s.cluster, f"pool {p} declared in cluster.yaml node_pools but not in the cluster")
                  for s in states for p in missing_node_pools(s, fleet.clusters[s.cluster])]
     support_rows = [(s.cluster, w) for s in states for w in support_warnings(s, policy, today)]
 
     return [
-        _result("reachable", reach_rows, [s.cluster for s in states if s.cluster not in no_api], no_api,
+        _result("reachable", reach_rows, [s.cluster for s in states if s.cluster not in not_asked], not_asked,
                 dg.AssetCheckSeverity.ERROR, "problem", "all reachable"),
         _result("versions_within_skew", skew_rows, observed, not_observed, dg.AssetCheckSeverity.ERROR,
                 "problem", f"node versions within {policy.max_minor_skew} minors of the control plane"),

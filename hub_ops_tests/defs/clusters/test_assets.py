@@ -130,3 +130,23 @@ def test_kubeconfig_cluster_with_a_sops_file_says_it_is_encrypted(example_fleet)
     (folder / "cluster.yaml").write_text("name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-kubeconfig.secret.yaml}\n")
     rows = metadata(materialize(example_fleet, GkeResource(credentials="none")))["clusters"].value
     assert "not reachable: kubeconfig enc-kubeconfig.secret.yaml is sops-encrypted" in rows
+
+
+def test_the_2i2c_fleet_gets_one_row_per_cluster(two_i_two_c_copy, gke_api):
+    """30 real clusters: gcp ones ask the (recorded) GKE API, which does not know them; aws
+    ones are listed as not observed; kubeconfig ones have sops-encrypted kubeconfigs."""
+    from hub_ops.fleet import load_fleet
+
+    fleet = load_fleet(two_i_two_c_copy, check_files=False)
+    result = materialize(two_i_two_c_copy, GkeResource(credentials="access_token", access_token="t",
+                                                       api_endpoint=gke_api.endpoint))
+    assert result.success
+    rows = {line.split("|")[1].strip(): line for line in metadata(result)["clusters"].value.splitlines()[2:]}
+    assert set(rows) == set(fleet.clusters) and len(rows) == 30
+    gcp = next(c for c in fleet.clusters.values() if c.provider == "gcp")
+    assert f"GKE API 404 Not found: projects/{gcp.gcp.project}/locations/{gcp.gcp.zone}/clusters/{gcp.gcp.cluster}." in rows[gcp.name]
+    assert "is sops-encrypted" in rows["utoronto"]
+    reachable = checks(result)["reachable"]
+    not_checked = reachable.metadata["not checked (not observed)"].value.split(", ")
+    assert sorted(not_checked) == sorted(c.name for c in fleet.clusters.values() if c.provider == "aws")
+    assert reachable.description.startswith("10 of 10 clusters:")  # 8 gcp + 2 kubeconfig were asked
