@@ -173,9 +173,15 @@ def validate_fleet(root: str | os.PathLike) -> tuple[Fleet | None, list[ConfigPr
         return None, e.problems
 
 
-def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
+def load_settings(root: str | os.PathLike) -> FleetSettings:
+    """fleet.yaml alone (the 2i2c layout's defaults without one): enough to find the git
+    remote even while a cluster file is broken. Raises FleetConfigError."""
+    root = Path(root).resolve()
+    return _settings(root, _Collector(root))
+
+
+def _settings(root: Path, c: _Collector) -> FleetSettings:
     layout, fleet_file = find_layout(root)
-    c = _Collector(root)
     settings = TWO_I_TWO_C
     if fleet_file is not None:
         ok, doc = c.parse(fleet_file)
@@ -190,6 +196,13 @@ def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
                 raise FleetConfigError(c.problems) from None
         else:
             raise FleetConfigError(c.problems)
+    return settings
+
+
+def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
+    layout, fleet_file = find_layout(root)
+    c = _Collector(root)
+    settings = _settings(root, c)
 
     charts_dir = root / settings.charts_dir
     if not charts_dir.is_dir():  # else chart checks and chart planning would silently do nothing

@@ -202,6 +202,7 @@ class Hub(Strict):
 class Support(Strict):
     helm_chart_values_files: list[str] = Field(default_factory=list)
     helm_chart: str = "support"  # extension: which chart of the charts folder
+    namespace: str = Field(default="support", pattern=NAME_PATTERN)  # extension: where the release lives
 
 
 class Cluster(Strict):

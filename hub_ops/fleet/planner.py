@@ -377,3 +377,20 @@ def plan_range(
                     doc = {}  # unreadable at base: treat every hub as changed
                 old_docs[cluster] = doc if isinstance(doc, dict) or doc is None else {}
     return plan_changes(fleet, changes, old_cluster_docs=old_docs, skip=skip)
+
+
+def plan_releases(fleet: Fleet, release_ids: Iterable[str], reason: str = "requested") -> Plan:
+    """A plan of exactly the given releases (`cluster/hub`, or `cluster` for its support
+    release), in deploy order. Raises KeyError naming an unknown id."""
+    b = _Builder(fleet, {})
+    for rid in release_ids:
+        if "/" in rid:
+            fleet.hub(rid)  # raises KeyError with suggestions
+            b.add_hub(fleet.hub(rid).id, reason)
+        elif rid in fleet.clusters:
+            if fleet.clusters[rid].support is None:
+                raise KeyError(f"cluster {rid!r} has no support release")
+            b.add_support(rid, reason)
+        else:
+            raise KeyError(f"no cluster {rid!r} in the fleet (give cluster/hub for a hub)")
+    return _ordered(fleet, _index(fleet), b)

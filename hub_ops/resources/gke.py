@@ -222,3 +222,34 @@ def kube_configuration(endpoint: str, ca_certificate_b64: str, token: str) -> k8
     config.api_key = dict.fromkeys(BEARER_KEYS, token)
     config.api_key_prefix = dict.fromkeys(BEARER_KEYS, "Bearer")
     return config
+
+
+def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=None,
+                   api_endpoint: str | None = None):
+    """How deploys reach a gcp cluster's Kubernetes API (hub_ops.resources.clusters calls it):
+    endpoint and CA from the GKE API, and a bearer token of the cluster's decrypted service
+    account key (cluster.yaml `gcp.key`) when given, else of Application Default Credentials.
+
+    Raises ClusterUnreachable with a reason safe to show (never the key or the token). The
+    token is an OAuth access token: it lasts about an hour, longer than any deploy step.
+    """
+    from hub_ops.resources.kube import ClusterAccess, ClusterUnreachable
+
+    gcp = cluster.gcp
+    assert gcp is not None, f"{cluster.name}: not a gcp cluster"
+    try:
+        if credentials is None and key is not None:
+            from google.oauth2 import service_account
+
+            try:
+                credentials = service_account.Credentials.from_service_account_info(key, scopes=[CLOUD_PLATFORM_SCOPE])
+            except (ValueError, KeyError) as e:  # the message names missing fields, not their values
+                raise GkeCredentialsError(f"service account key {gcp.key} unusable: {e}") from None
+        client = GkeClient(credentials, api_endpoint=api_endpoint)
+        observed = client.get_cluster(gcp.project, gcp.zone, gcp.cluster)
+        token = client.access_token()
+    except Exception as e:  # noqa: BLE001 - any failure is "cannot reach", said plainly
+        raise ClusterUnreachable(f"cluster {cluster.name}: {e if isinstance(e, GkeError) else _describe(e)}") from None
+    endpoint = observed.endpoint
+    return ClusterAccess(server=endpoint if endpoint.startswith("https://") else f"https://{endpoint}", token=token,
+                         ca_pem=base64.b64decode(observed.master_auth.cluster_ca_certificate).decode())

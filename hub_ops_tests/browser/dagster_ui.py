@@ -100,6 +100,15 @@ def asset_node(page: Page, key: str):
     return page.locator('[class*="AssetNode_assetName"]').locator(f'[data-tooltip="{key}"]')
 
 
+def jump_to_asset(page: Page, key: str):
+    """In the global lineage graph, find `key` the way a person does with several groups
+    (they start collapsed, and the graph draws only what is on screen): type it into
+    "Jump to…" and press Enter, which expands its group and centres its node. Returns the node."""
+    page.get_by_placeholder("Jump to").fill(key)
+    page.keyboard.press("Enter")
+    return asset_node(page, key)
+
+
 def set_launchpad_config(page: Page, config_yaml: str) -> str:
     """Replace the Launchpad's config editor content the way a person pastes it: select all,
     insert the text. Returns what the editor then holds."""
@@ -134,6 +143,7 @@ def launch_from_launchpad(page: Page, base_url: str, job: str, config_yaml: str,
     page.reload()
     if status == "SUCCESS":  # and the run page says so to a person
         expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Loading run logs")).to_have_count(0, timeout=30_000)  # the events, for the screenshot
     shots.take(page, f"{job}-run-{(status or 'timeout').lower()}")
     assert status == "SUCCESS", f"run {run_id} of {job} ended {status}; see the screenshots in {shots.folder}"
     return run_id

@@ -4,8 +4,7 @@ go to test-artifacts/browser/.
 
 The lists below are the contract: every asset an operator looks for must be in the lineage
 graph, and every job launched here must succeed from the Launchpad with its config form.
-Extend them as domains land (hub_releases, user_home_backups, hub_daily_costs,
-monthly_cost_report; deploy_job in dry-run, restore_homes_job).
+Extend them as domains land (user_home_backups; restore_homes_job).
 """
 
 from dataclasses import dataclass
@@ -17,14 +16,14 @@ from hub_ops_tests.browser.dagster_ui import (
     CHROMIUM_ARGS,
     DagsterDev,
     Screenshots,
-    asset_node,
     chromium_executable,
+    jump_to_asset,
     launch_from_launchpad,
     open_page,
 )
 from hub_ops_tests.conftest import REPO
 
-ASSET_KEYS = ["clusters"]
+ASSET_KEYS = ["clusters", "hub_releases", "hub_daily_costs", "monthly_cost_report"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,9 @@ class Launch:
 
 LAUNCHES = [
     Launch("clusters_refresh_job", "ops:\n  clusters:\n    config:\n      list_nodes: false\n"),
+    # the dagster dev fleet is a plain copy (no git history): name the releases to render
+    Launch("deploy_job", "ops:\n  plan_deploy:\n    config:\n      dry_run: true\n"
+                         "      hubs: [local-demo/staging, local-demo/workshop]\n"),
 ]
 
 ARTIFACTS = REPO / "test-artifacts" / "browser"
@@ -73,9 +75,11 @@ def shots() -> Screenshots:
 
 def test_lineage_graph_shows_every_asset(dagster_dev, page, shots):
     open_page(page, f"{dagster_dev.url}/asset-groups")
-    for key in ASSET_KEYS:
-        expect(asset_node(page, key)).to_be_visible()
     shots.take(page, "asset-lineage")
+    for key in ASSET_KEYS:
+        node = jump_to_asset(page, key)
+        shots.take(page, f"asset-lineage-{key}")
+        expect(node).to_be_visible()
 
 
 @pytest.mark.parametrize("launch", LAUNCHES, ids=lambda launch: launch.job)

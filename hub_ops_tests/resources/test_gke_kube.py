@@ -56,3 +56,33 @@ def test_a_wrong_ca_is_refused_and_noted(gke_api, kube_cluster, example_fleet):
     assert state.reachable  # the GKE API answered
     assert len(state.notes) == 1 and state.notes[0].startswith(f"nodes not listed (Kubernetes API at 127.0.0.1:{kube_cluster.api_port})")
     assert all(p.node_count is None for p in state.node_pools)
+
+
+def test_cluster_access_for_deploys_reaches_the_cluster(gke_api, kube_cluster, example_fleet):
+    """What hub_ops.resources.clusters uses for gcp clusters: a ClusterAccess whose client works."""
+    from hub_ops.resources.gke import cluster_access
+
+    point_at_local_apiserver(gke_api, kube_cluster)
+    cluster = load_fleet(example_fleet, check_files=False).clusters["pangeo-hubs"]
+    access = cluster_access(cluster, credentials=Credentials(token=kube_cluster.token), api_endpoint=gke_api.endpoint)
+    assert access.server == f"https://127.0.0.1:{kube_cluster.api_port}"
+    with access.api_client() as api:
+        assert client.VersionApi(api).get_code().git_version.startswith("v1.20.")
+
+
+def test_cluster_access_errors_are_clear_and_keep_secrets_out(gke_api, example_fleet):
+    import pytest
+
+    from hub_ops.resources.gke import cluster_access
+    from hub_ops.resources.kube import ClusterUnreachable
+
+    cluster = load_fleet(example_fleet, check_files=False).clusters["pangeo-hubs"]
+    key = {"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n"}
+    with pytest.raises(ClusterUnreachable) as error:
+        cluster_access(cluster, key, api_endpoint=gke_api.endpoint)
+    assert str(error.value).startswith("cluster pangeo-hubs: service account key enc-deployer-credentials.secret.json unusable:")
+    assert "SECRET" not in str(error.value)
+
+    cluster.gcp.cluster = "gone"
+    with pytest.raises(ClusterUnreachable, match=r"^cluster pangeo-hubs: GKE API 404 Not found: projects/pangeo-hubs/locations/us-central1-b/clusters/gone\.$"):
+        cluster_access(cluster, credentials=Credentials(token="t"), api_endpoint=gke_api.endpoint)
