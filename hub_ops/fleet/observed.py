@@ -202,6 +202,9 @@ def missing_node_pools(state: ClusterState, cluster: Cluster) -> list[str]:
     return [name for name in cluster.node_pools if name not in present]
 
 
+SUPPORT_NOTICE_DAYS = 30  # warn this long before a version's end of standard support
+
+
 def support_warnings(state: ClusterState, policy: KubernetesPolicy, today: dt.date) -> list[str]:
     """A pending or running upgrade, or a version at or past its end of support: things a
     person should plan for, not failures. [] when none or when not observed."""
@@ -222,10 +225,13 @@ def support_warnings(state: ClusterState, policy: KubernetesPolicy, today: dt.da
         if any(s != "ACTIVE" for s in up.auto_upgrade_status):
             reasons = ", ".join(up.paused_reason) or "no reason given"
             warnings.append(f"auto-upgrade {', '.join(up.auto_upgrade_status)} ({reasons})")
-        if up.end_of_standard_support and up.end_of_standard_support <= today:
+        minor_name = _minor_text(master) if master else state.master_version
+        end = up.end_of_standard_support
+        if end and end <= today:
             extended = f"; extended support ends {up.end_of_extended_support}" if up.end_of_extended_support else ""
-            warnings.append(f"{_minor_text(master) if master else state.master_version} reached end of standard support on "
-                            f"{up.end_of_standard_support}{extended}")
+            warnings.append(f"{minor_name} reached end of standard support on {end}{extended}")
+        elif end and (end - today).days <= SUPPORT_NOTICE_DAYS:
+            warnings.append(f"{minor_name} standard support ends on {end}, in {(end - today).days} days")
     master_v = parse_version(state.master_version)
     for pool in state.node_pools:
         for one in (pool.version or "").split(", "):

@@ -106,6 +106,13 @@ def test_support_warnings_pending_running_paused_end_of_support():
     ]
 
 
+def test_end_of_support_within_30_days_warns():
+    up = UpgradeState(end_of_standard_support=dt.date(2026, 12, 20), auto_upgrade_status=["ACTIVE"])
+    assert support_warnings(state(upgrade=up), POLICY, TODAY) == ["1.31 standard support ends on 2026-12-20, in 24 days"]
+    up.end_of_standard_support = dt.date(2026, 12, 27)  # 31 days out: nothing yet
+    assert support_warnings(state(upgrade=up), POLICY, TODAY) == []
+
+
 def test_no_warning_when_current_supported_and_targets_reached():
     up = UpgradeState(minor_target_version="1.31.4-gke.100", patch_target_version="1.31.4-gke.100",
                       auto_upgrade_status=["ACTIVE"], end_of_standard_support=dt.date(2027, 1, 1))

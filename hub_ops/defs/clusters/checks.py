@@ -37,8 +37,8 @@ CHECK_SPECS = [
         "Every pool a cluster.yaml lists under node_pools exists in the observed cluster.")),
     dg.AssetCheckSpec("upgrades_and_support", asset=ASSET, description=(
         "WARN: a pending or running upgrade, paused auto-upgrades, a pool behind the control "
-        "plane, or a version past end of support (GKE's dates, or older than fleet.yaml "
-        "kubernetes.min_minor).")),
+        "plane, or a version at or within 30 days of its end of standard support (GKE's dates), "
+        "or older than fleet.yaml kubernetes.min_minor.")),
 ]
 
 
