@@ -30,6 +30,12 @@ from hub_ops.resources.kube import ClusterUnreachable, KubeClient, NotReady
 from hub_ops.resources.sops import Sops
 
 LEASE_NAME = "hub-ops-deploy"
+# helm labels on every release hub_ops deploys: how orphaned releases are found later
+MANAGED_LABEL, CLUSTER_LABEL, HUB_LABEL = "hub-ops/managed", "hub-ops/cluster", "hub-ops/hub"
+
+
+def release_labels(release: Release) -> dict[str, str]:
+    return {MANAGED_LABEL: "true", CLUSTER_LABEL: release.cluster, HUB_LABEL: release.hub or ""}
 TOKEN_SERVICE = "hub-ops"  # the JupyterHub service whose apiToken hub_ops uses
 
 
@@ -152,7 +158,8 @@ class ReleaseDeployer:
             else:
                 with self._lease(release, holder):
                     info = self.helm.upgrade_install(p.chart_path, release.name, release.namespace, p.values,
-                                                     description=description or f"hub-ops {git_sha or ''}".strip())
+                                                     description=description or f"hub-ops {git_sha or ''}".strip(),
+                                                     labels=release_labels(release))
                 result.status, result.revision = "deployed", info.revision
                 self.log(f"{release.id}: helm revision {info.revision} ({info.status})")
             self._wait_ready(p)

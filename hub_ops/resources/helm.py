@@ -108,18 +108,30 @@ class HelmClient:
         return max(deployed, key=lambda r: r.revision) if deployed else None
 
     def upgrade_install(self, chart_path: Path, release: str, namespace: str, values: dict[str, Any],
-                        description: str = "", timeout: int = 300) -> ReleaseInfo:
+                        description: str = "", timeout: int = 300, labels: dict[str, str] | None = None) -> ReleaseInfo:
         """`helm upgrade --install --create-namespace`, without helm's own wait (readiness and
-        health are checked by the caller, which rolls back on failure)."""
+        health are checked by the caller, which rolls back on failure). `labels` are stored
+        on the release (helm's own labels), so releases can be found by owner later."""
         cfg = self._config(namespace)
         existing = self.current(release, namespace)
         if existing is None or existing.status == "uninstalled":
             doc = self._run("install", cfg.install, str(chart_path), release, values, namespace=namespace,
-                            create_namespace=True, description=description[:200], timeout=timeout)
+                            create_namespace=True, description=description[:200], timeout=timeout, labels=labels)
         else:
             doc = self._run("upgrade", cfg.upgrade, str(chart_path), release, values, namespace=namespace,
-                            description=description[:200], timeout=timeout, max_history=20)
+                            description=description[:200], timeout=timeout, max_history=20, labels=labels)
         return ReleaseInfo.from_helm(doc)
+
+    def releases(self, label: str | None = None, value: str | None = None) -> list[tuple[ReleaseInfo, dict[str, str]]]:
+        """Deployed releases of every namespace (with their labels), optionally only those
+        whose helm label `label` equals `value`."""
+        docs = self._run("list", self._config("default").list, all_namespaces=True)
+        out = []
+        for doc in docs:
+            labels = doc.get("labels") or {}
+            if label is None or labels.get(label) == value:
+                out.append((ReleaseInfo.from_helm(doc), labels))
+        return out
 
     def rollback(self, release: str, namespace: str, revision: int) -> ReleaseInfo:
         cfg = self._config(namespace)
