@@ -23,7 +23,7 @@ from hub_ops_tests.browser.dagster_ui import (
 )
 from hub_ops_tests.conftest import REPO
 
-ASSET_KEYS = ["clusters", "hub_releases", "hub_daily_costs", "monthly_cost_report"]
+ASSET_KEYS = ["clusters", "hub_releases", "hub_daily_costs", "monthly_cost_report", "decommission_notices", "hub_decommissions"]
 
 
 @dataclass(frozen=True)
