@@ -23,7 +23,7 @@ def run(ctx: DemoContext) -> list[str]:
     out += materialization.metadata["clusters"].value.splitlines()
     out.append("")
     for check in sorted(result.get_asset_check_evaluations(), key=lambda e: e.check_name):
-        verdict = "passed" if check.passed else f"FAILED ({check.severity.value})"
+        verdict = "passed" if check.passed else f"did not pass ({check.severity.value} severity)"
         out.append(f"check {check.check_name}: {verdict}: {check.description}")
     ctx.facts["clusters_run_id"] = result.run_id
     return out
