@@ -122,6 +122,8 @@ def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: F
         "clusters": dg.MetadataValue.md(summary_markdown(states)),
         "reachable": dg.MetadataValue.int(sum(s.reachable for s in states)),
         "total": dg.MetadataValue.int(len(states)),
+        # read by deploy_job's dry runs: validate manifests for the version each cluster runs
+        "control_plane_versions": dg.MetadataValue.json({s.cluster: s.master_version for s in states if s.master_version}),
     }
     for state in states:
         metadata[f"cluster {state.cluster}"] = dg.MetadataValue.md(cluster_markdown(state))

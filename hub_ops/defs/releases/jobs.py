@@ -41,7 +41,9 @@ class DeployConfig(dg.Config):
                                               "Default without hubs: the commit's parent.")
     clusters: list[str] = Field(default_factory=list, description="Only these clusters (empty: all in the plan).")
     dry_run: bool = Field(default=False, description="Render every release offline and validate its manifests; change nothing.")
-    kubernetes_version: str = Field(default="", description="Validate against this Kubernetes version (default: the fleet's min_minor, else 1.30).")
+    kubernetes_version: str = Field(default="", description=(
+        "Dry runs validate against this Kubernetes version (default: each cluster's version from the latest `clusters` "
+        "materialization, else 1.<fleet.yaml kubernetes.min_minor>, else 1.30)."))
     max_parallel: int = Field(default=4, ge=1, le=32, description="Hubs deployed at once within a cluster step.")
     ready_timeout_s: float = Field(default=600, gt=0)
     health_timeout_s: float = Field(default=180, gt=0)
@@ -58,15 +60,16 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
         context.log.warning("removed from config while maybe still deployed (needs a decommission run, not deleted): "
                             + ", ".join(plan.removed))
     loaded = load_fleet(fleet_root, check_files=False)
-    minor = loaded.settings.kubernetes.min_minor or 30
-    k8s = config.kubernetes_version or f"1.{minor}.0"
+    default_k8s = f"1.{loaded.settings.kubernetes.min_minor or 30}.0"
+    observed = _observed_versions(context.instance)
     _ensure_partitions(context, [loaded.hub(h).partition_key for h in plan.hub_ids()])
     context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
     settings = {"max_parallel": config.max_parallel, "ready_timeout": config.ready_timeout_s,
                 "health_timeout": config.health_timeout_s, "start_server": config.start_server}
     for cluster_plan in split_by_cluster(plan, fleet_root=str(fleet_root), git_sha=sha, dry_run=config.dry_run,
-                                         kubernetes_version=supported_version(int(k8s.split(".")[1])) if config.dry_run else k8s,
-                                         settings=settings):
+                                         kubernetes_version="", settings=settings):
+        k8s = config.kubernetes_version or observed.get(cluster_plan.cluster) or default_k8s
+        cluster_plan.kubernetes_version = supported_version(_minor(k8s)) if config.dry_run else k8s
         part = _only_clusters(plan, {cluster_plan.cluster})
         yield dg.DynamicOutput(cluster_plan, mapping_key=cluster_plan.mapping_key, metadata={
             "plan": dg.MetadataValue.md(_plan_markdown(part)), "commit": sha or "(working tree)",
@@ -101,6 +104,23 @@ def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource)
         raise dg.Failure(f"{sha[:12]} has no parent to plan against: give `hubs`", allow_retries=False)
     context.log.info(f"planning {base[:12]}..{sha[:12]} ({len(repo.commits(base, sha))} commit(s))")
     return root, sha, plan_range(at_sha, repo.changed_paths(base, sha), lambda p: repo.show(base, p))
+
+
+def _observed_versions(instance) -> dict[str, str]:
+    """Control-plane versions from the latest `clusters` materialization (empty if none)."""
+    event = instance.get_latest_materialization_event(dg.AssetKey("clusters"))
+    if event is None or event.asset_materialization is None:
+        return {}
+    value = (event.asset_materialization.metadata or {}).get("control_plane_versions")
+    return dict(getattr(value, "value", None) or {})
+
+
+def _minor(version: str) -> int:
+    """1.30.5-gke.1014001 -> 30."""
+    try:
+        return int(version.lstrip("v").split(".")[1].split("-")[0].split("+")[0])
+    except (IndexError, ValueError):
+        raise dg.Failure(f"cannot read a Kubernetes version from {version!r}", allow_retries=False) from None
 
 
 def _only_clusters(plan: Plan, clusters: set[str]) -> Plan:

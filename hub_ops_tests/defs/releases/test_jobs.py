@@ -118,3 +118,15 @@ def test_unknown_hub_in_the_config_fails_with_a_clear_message(fleet_repo_factory
         result = run_deploy(deploy_resources(repo), instance, hubs=["alpha/nope"])
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         assert "no hub 'alpha/nope'" in failure.event_specific_data.error.message
+
+
+def test_dry_run_validates_for_the_version_the_cluster_runs(fleet_repo_factory, deploy_resources):
+    repo = fleet_repo_factory(clusters=("alpha",))
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            "clusters", metadata={"control_plane_versions": dg.MetadataValue.json({"alpha": "1.33.5-gke.1162000"})}))
+        result = run_deploy(deploy_resources(repo), instance, hubs=["alpha/prod"], dry_run=True)
+        assert result.success
+        table = next(e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
+                     and e.step_key == "deploy_prod[alpha]").event_specific_data.metadata["releases"].value
+        assert "objects valid for Kubernetes 1.33.0" in table
