@@ -228,10 +228,10 @@ def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, optio
                                   + "\n  ".join(summary.unreadable[:20]))
             if summary.new_blobs and options.durable:
                 store.flush()
-            lock.check()
             summary.duration_s = round(time.monotonic() - started, 3)
             writer.close(summary)
             store.put_bytes(repo.summary_key(hub, summary.id), summary.to_json().encode())
+            lock.check()  # a prune may have declared us dead: then nothing we rely on is safe
             store.put_file(repo.manifest_key(hub, summary.id), writer.path)  # the commit
     if log:
         log(f"snapshot {summary.id}: {summary.files} files, {summary.bytes} bytes, {summary.new_bytes} new bytes "
