@@ -12,7 +12,8 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from hub_ops.backup import Repository, RetentionPolicy, SnapshotSummary, prune, verify_snapshot
+from hub_ops.backup import (BackupIntegrityError, Repository, RetentionPolicy, SnapshotSummary, SourceError, prune,
+                            verify_snapshot)
 from hub_ops.backup.config import backup_destination, backups_enabled, retention_policy
 from hub_ops.defs.backups.partitions import backup_partitions
 from hub_ops.defs.backups.resources import BackupRunnerResource
@@ -79,6 +80,8 @@ def summary_size(summary: SnapshotSummary) -> str:
     kinds={"gcs", "kubernetes", "python"},
     group_name="backups",
     pool="backups",
+    # transient trouble (a prune holding the destination, a network error) is retried;
+    # configuration and integrity failures are raised with allow_retries=False
     retry_policy=dg.RetryPolicy(max_retries=2, delay=300, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
     description="A nightly, incremental, deduplicated snapshot of a hub's home directories, verified.",
 )
@@ -88,9 +91,13 @@ def user_home_backups(context: dg.AssetExecutionContext, fleet: FleetResource, s
     fleet_config = fleet.load()
     hub = fleet_config.hub(keys["hub"])
     if not backups_enabled(hub):
-        raise dg.Failure(f"{hub.id} has no backups to take (no `home` block, or backups.enabled is false)")
+        raise dg.Failure(f"{hub.id} has no backups to take (no `home` block, or backups.enabled is false)",
+                         allow_retries=False)
     client = storage.client()
-    summary = backup_runner.backup(context, fleet_config, hub, client)
+    try:
+        summary = backup_runner.backup(context, fleet_config, hub, client)
+    except (SourceError, BackupIntegrityError) as e:  # retrying will not fix these: say so now
+        raise dg.Failure(f"{hub.id}: {e}", allow_retries=False) from e
     destination = backup_destination(fleet_config, hub)
     repo = Repository.open(destination, client)
 
