@@ -9,17 +9,35 @@ databases and namespaces so tests never see each other's data.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
+from kubernetes.client import ApiClient  # noqa: E402
+
 from hub_ops.devstack.gcs import FakeGcsServer  # noqa: E402
+from hub_ops.devstack.jupyterhub import JupyterHubServer  # noqa: E402
+from hub_ops.devstack.kube import KubeCluster  # noqa: E402
+from hub_ops.devstack.kubelet import Kubelet  # noqa: E402
 from hub_ops.devstack.postgres import PostgresServer  # noqa: E402
 from hub_ops.resources.storage import Storage  # noqa: E402
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # CI runners and `timeout` stop jobs with SIGTERM; pytest runs session finalizers (which
+    # stop the servers) on KeyboardInterrupt only, so treat SIGTERM like Ctrl-C.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _short_id() -> str:
@@ -71,3 +89,66 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """URL of a fresh database."""
     return postgres_server.create_database(f"test_{_short_id()}")
+
+
+# ------------------------------------------------------------------ Kubernetes
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(stack_dir: Path) -> Iterator[KubeCluster]:
+    """etcd + kube-apiserver 1.20 + kube-controller-manager, with `.kubeconfig` and `.api_client()`.
+
+    Builds the binaries first if this machine has none cached (~4 min, once).
+    """
+    cluster = KubeCluster(stack_dir / "kube").start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def kube_api(kube_cluster: KubeCluster) -> Iterator[ApiClient]:
+    """A fresh `kubernetes.client.ApiClient` for the test cluster."""
+    api = kube_cluster.api_client()
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def kube_namespace(kube_api: ApiClient) -> Iterator[str]:
+    """A fresh namespace; deleted after the test (the controller-manager finishes that later)."""
+    from kubernetes import client
+
+    name = f"test-{_short_id()}"
+    client.CoreV1Api(kube_api).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    try:
+        client.CoreV1Api(kube_api).delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status != 404:  # a test may have deleted it itself
+            raise
+
+
+@pytest.fixture
+def kubelet(kube_api: ApiClient) -> Kubelet:
+    """Plays the kubelet: mark pods Running/Succeeded/Failed, make Deployments Available, finish Jobs."""
+    return Kubelet(kube_api)
+
+
+@pytest.fixture
+def helm_config(kube_cluster: KubeCluster, kube_namespace: str) -> Iterator[Any]:
+    """A `helm_python.Config` installing into `kube_namespace` of the test cluster."""
+    import helm_python
+
+    with helm_python.Config(kubeconfig_path=str(kube_cluster.kubeconfig), namespace=kube_namespace) as config:
+        yield config
+
+
+# ------------------------------------------------------------------ JupyterHub
+
+
+@pytest.fixture(scope="session")
+def jupyterhub_server(stack_dir: Path) -> Iterator[JupyterHubServer]:
+    """JupyterHub on loopback with `.url`, `.api_token` (service `hub-ops`) and `.api(method, path)`."""
+    server = JupyterHubServer(stack_dir / "jupyterhub").start()
+    yield server
+    server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -51,11 +52,28 @@ def plan(ctx: click.Context, files_flag: bool, base: str | None, head: str, as_j
         if base:
             result = _plan_git(root, base, head)
         else:
-            result = plan_changes(load_fleet(root, check_files=False), paths)
+            result = plan_changes(load_fleet(root, check_files=False), [fleet_relative(root, p) for p in paths])
     except FleetConfigError as e:
         click.echo(str(e), err=True)
         sys.exit(1)
     click.echo(result.to_json() if as_json else format_plan(result))
+
+
+def fleet_relative(root: Path, path: str) -> str:
+    """A --files path as the planner wants it: relative to the fleet root.
+
+    Paths are relative to the fleet root; but run from outside it (e.g. the repo root, with
+    `git diff --name-only` output like deployments/clusters/...), a path that lies inside the
+    fleet root is taken relative to the current folder. Otherwise it is kept as given, and
+    the plan lists it under "deploys nothing" if it matches no release.
+    """
+    root_abs, cwd = os.path.abspath(root), os.getcwd()
+    inside_root = os.path.commonpath([root_abs, cwd]) == root_abs
+    candidate = os.path.abspath(path)
+    if os.path.isabs(path) or (not inside_root and os.path.commonpath([root_abs, candidate]) == root_abs):
+        rel = os.path.relpath(candidate, root_abs)
+        return path if rel.startswith("..") else Path(rel).as_posix()
+    return path
 
 
 def _plan_git(root: Path, base: str, head: str) -> Plan:

@@ -48,6 +48,7 @@ def run(ctx: DemoContext) -> list[str]:
     out.append("plan for: bigger prod pods, more dask cores per worker, climatematch removed from cluster.yaml")
     out += ["  " + line for line in format_plan(plan).splitlines()]
     ctx.facts["sample_plan"] = plan
+    ctx.facts["sample_base"] = base
 
     from hub_ops.definitions import build_definitions
 

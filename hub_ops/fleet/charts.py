@@ -16,14 +16,23 @@ class Chart:
 
 def local_dependencies(chart_doc: dict, chart_dir: Path, charts_dir: Path) -> list[str]:
     """Names of sibling charts this Chart.yaml depends on through `file://` repositories."""
-    names = []
-    for dep in chart_doc.get("dependencies") or []:
-        repo = str((dep or {}).get("repository") or "")
+    return [name for _, name in indexed_local_dependencies(chart_doc, chart_dir, charts_dir)]
+
+
+def indexed_local_dependencies(chart_doc: dict, chart_dir: Path, charts_dir: Path) -> list[tuple[int, str]]:
+    """(index in `dependencies`, sibling chart name) of each `file://` dependency.
+
+    Entries that are not mappings are skipped here (the loader reports them).
+    """
+    deps = chart_doc.get("dependencies")
+    out = []
+    for i, dep in enumerate(deps if isinstance(deps, list) else []):
+        repo = str(dep.get("repository") or "") if isinstance(dep, dict) else ""
         if repo.startswith("file://"):
             target = (chart_dir / repo[len("file://"):]).resolve()
             if target.parent == charts_dir.resolve():
-                names.append(target.name)
-    return names
+                out.append((i, target.name))
+    return out
 
 
 def dependents_closure(charts: dict[str, Chart]) -> dict[str, frozenset[str]]:

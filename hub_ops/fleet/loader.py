@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import yaml
 from pydantic import ValidationError
 
-from hub_ops.fleet.charts import Chart, dependents_closure, local_dependencies
+from hub_ops.fleet.charts import Chart, dependents_closure, indexed_local_dependencies
 from hub_ops.fleet.errors import ConfigProblem, FleetConfigError
 from hub_ops.fleet.models import Cluster, FleetSettings, Hub
 from hub_ops.fleet.yamlfiles import Loc, format_loc, line_of, load_data_file, load_yaml, yaml_error_line, yaml_error_text
@@ -109,20 +109,24 @@ class _Collector:
     def add_validation(self, path: Path, err: ValidationError, prefix: Loc = ()) -> None:
         for e in err.errors():
             loc = prefix + tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            self.add(path, loc, _message(e))
+            key = getattr((e.get("ctx") or {}).get("error"), "key", None)  # models.KeyedValueError
+            self.add(path, loc + (key,) if key else loc, _message(e))
 
-    def parse(self, path: Path, loc_for_missing: tuple[Path, Loc] | None = None) -> tuple[bool, Any]:
-        """Parse a YAML/JSON file; on failure record why. Returns (ok, data)."""
+    def parse(self, path: Path, referenced_by: tuple[Path, Loc, str] | None = None) -> tuple[bool, Any]:
+        """Parse a YAML/JSON file; on failure record why. Returns (ok, data).
+
+        referenced_by: (file, key, name as written) that lists `path`: a missing file or a
+        folder is reported there, where a person fixes it.
+        """
         try:
             return True, load_data_file(path)
-        except FileNotFoundError:
-            if loc_for_missing:
-                owner, loc = loc_for_missing
-                self.add(owner, loc, f"file not found: {path.name}")
+        except (FileNotFoundError, IsADirectoryError) as e:
+            what = "file not found" if isinstance(e, FileNotFoundError) else "is a folder, expected a file"
+            if referenced_by:
+                owner, loc, name = referenced_by
+                self.add(owner, loc, f"{what}: {name}")
             else:
-                self.add(path, (), "file not found")
-        except IsADirectoryError:
-            self.add(path, (), "is a folder, expected a file")
+                self.add(path, (), what)
         except yaml.YAMLError as e:
             self.add(path, (), yaml_error_text(e), line=yaml_error_line(e))
         except ValueError as e:  # json
@@ -136,6 +140,8 @@ def _message(e: dict) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key missing"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):  # not "instance of Hub"
+        return f"expected a mapping (got {e['input']!r})"
     msg = e["msg"]
     if kind == "string_pattern_mismatch":
         return f"{e['input']!r} is not a valid name (lowercase letters, digits and '-', as a DNS label)"
@@ -167,12 +173,21 @@ def validate_fleet(root: str | os.PathLike) -> tuple[Fleet | None, list[ConfigPr
         return None, e.problems
 
 
-def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
+def load_settings(root: str | os.PathLike) -> FleetSettings:
+    """fleet.yaml alone (the 2i2c layout's defaults without one): enough to find the git
+    remote even while a cluster file is broken. Raises FleetConfigError."""
+    root = Path(root).resolve()
+    return _settings(root, _Collector(root))
+
+
+def _settings(root: Path, c: _Collector) -> FleetSettings:
     layout, fleet_file = find_layout(root)
-    c = _Collector(root)
     settings = TWO_I_TWO_C
     if fleet_file is not None:
         ok, doc = c.parse(fleet_file)
+        if ok and not isinstance(doc, (dict, type(None))):
+            c.add(fleet_file, (), "expected a mapping at the top of the file")
+            raise FleetConfigError(c.problems)
         if ok:
             try:
                 settings = FleetSettings.model_validate(doc or {})
@@ -181,8 +196,18 @@ def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
                 raise FleetConfigError(c.problems) from None
         else:
             raise FleetConfigError(c.problems)
+    return settings
 
-    charts = _load_charts(root / settings.charts_dir, c)
+
+def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
+    layout, fleet_file = find_layout(root)
+    c = _Collector(root)
+    settings = _settings(root, c)
+
+    charts_dir = root / settings.charts_dir
+    if not charts_dir.is_dir():  # else chart checks and chart planning would silently do nothing
+        c.add(fleet_file or root, ("charts_dir",) if fleet_file else (), f"folder not found: {settings.charts_dir}")
+    charts = _load_charts(charts_dir, c)
     clusters_dir = root / settings.clusters_dir
     if not clusters_dir.is_dir():
         c.add(fleet_file or root, ("clusters_dir",), f"folder not found: {settings.clusters_dir}")
@@ -193,10 +218,12 @@ def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
         path = folder / CLUSTER_FILE
         if not path.is_file():
             continue  # e.g. 2i2c's templates/ folder: templates, not a cluster
-        cluster = _load_cluster(path, c)
+        cluster, doc = _load_cluster(path, c)
+        if check_files and doc is not None:  # also when the schema failed: report every problem at once
+            _check_files(doc, path, c)
         if cluster is None:
             continue
-        _check_cluster(cluster, path, charts, c, check_files)
+        _check_cluster(cluster, path, charts, c)
         clusters[cluster.name] = cluster
 
     fleet = Fleet(root, settings, clusters, charts, layout, dependents_closure(charts))
@@ -213,34 +240,41 @@ def _load_charts(charts_dir: Path, c: _Collector) -> dict[str, Chart]:
         if not chart_file.is_file():
             continue
         ok, doc = c.parse(chart_file)
-        if not ok:
+        if ok and not isinstance(doc, dict):
+            c.add(chart_file, (), "expected a mapping at the top of the file")
+        if not ok or not isinstance(doc, dict):  # reported; still a chart, so hubs using it are not "unknown chart"
+            charts[folder.name] = Chart(folder.name, folder, "")
             continue
-        if not isinstance(doc, dict):
-            c.add(chart_file, (), "expected a mapping")
-            continue
-        deps = local_dependencies(doc, folder, charts_dir)
-        for i, dep in enumerate(deps):
+        listed = doc.get("dependencies")
+        if listed is not None and not isinstance(listed, list):
+            c.add(chart_file, ("dependencies",), f"expected a list, got {type(listed).__name__}")
+        for i, dep in enumerate(listed if isinstance(listed, list) else []):
+            if not isinstance(dep, dict):
+                c.add(chart_file, ("dependencies", i), f"expected a mapping, got {type(dep).__name__}")
+        deps = indexed_local_dependencies(doc, folder, charts_dir)
+        for i, dep in deps:
             if not (charts_dir / dep / "Chart.yaml").is_file():
                 c.add(chart_file, ("dependencies", i, "repository"), f"file:// dependency not found: {dep}")
-        charts[folder.name] = Chart(folder.name, folder, str(doc.get("version", "")), tuple(deps))
+        charts[folder.name] = Chart(folder.name, folder, str(doc.get("version", "")), tuple(name for _, name in deps))
     return charts
 
 
-def _load_cluster(path: Path, c: _Collector) -> Cluster | None:
+def _load_cluster(path: Path, c: _Collector) -> tuple[Cluster | None, dict | None]:
+    """(the validated cluster or None, the parsed document or None)."""
     ok, doc = c.parse(path)
     if not ok:
-        return None
+        return None, None
     if not isinstance(doc, dict):
         c.add(path, (), "expected a mapping at the top of the file")
-        return None
+        return None, None
     try:
-        return Cluster.model_validate(doc)
+        return Cluster.model_validate(doc), doc
     except ValidationError as e:
         c.add_validation(path, e)
-        return None
+        return None, doc
 
 
-def _check_cluster(cluster: Cluster, path: Path, charts: dict[str, Chart], c: _Collector, check_files: bool) -> None:
+def _check_cluster(cluster: Cluster, path: Path, charts: dict[str, Chart], c: _Collector) -> None:
     folder = path.parent
     if cluster.name != folder.name:
         c.add(path, ("name",), f"{cluster.name!r} must equal the folder name {folder.name!r}")
@@ -265,28 +299,43 @@ def _check_cluster(cluster: Cluster, path: Path, charts: dict[str, Chart], c: _C
                 c.add(path, ("hubs", i, "decommission", "successor"), f"no hub {succ_name!r} in this cluster")
     if cluster.support and charts and cluster.support.helm_chart not in charts:
         c.add(path, ("support", "helm_chart"), f"unknown chart {cluster.support.helm_chart!r}")
-    if not check_files:
-        return
-    if cluster.support:
-        for j, name in enumerate(cluster.support.helm_chart_values_files):
-            _check_values_file(folder, name, path, ("support", "helm_chart_values_files", j), c)
-    for i, hub in enumerate(cluster.hubs):
-        for j, name in enumerate(hub.helm_chart_values_files):
+
+
+def _check_files(doc: dict, path: Path, c: _Collector) -> None:
+    """Every file a cluster.yaml names exists, parses, and is encrypted when named a secret.
+
+    Works on the parsed document (not the model) so it runs even when the schema failed;
+    entries of the wrong type are left to the schema's own errors.
+    """
+    folder = path.parent
+
+    def names(block: Any, key: str) -> list[tuple[int, str]]:
+        listed = block.get(key) if isinstance(block, dict) else None
+        return [(j, n) for j, n in enumerate(listed) if isinstance(n, str)] if isinstance(listed, list) else []
+
+    for j, name in names(doc.get("support"), "helm_chart_values_files"):
+        _check_values_file(folder, name, path, ("support", "helm_chart_values_files", j), c)
+    hubs = doc.get("hubs")
+    for i, hub in enumerate(hubs if isinstance(hubs, list) else []):
+        for j, name in names(hub, "helm_chart_values_files"):
             _check_values_file(folder, name, path, ("hubs", i, "helm_chart_values_files", j), c)
-        if hub.chart_override:
-            _check_referenced_file(folder, hub.chart_override, path, ("hubs", i, "chart_override"), c)
+        if isinstance(hub, dict) and isinstance(hub.get("chart_override"), str):
+            _check_referenced_file(folder, hub["chart_override"], path, ("hubs", i, "chart_override"), c)
     for provider, key in (("gcp", "key"), ("aws", "key"), ("azure", "key"), ("kubeconfig", "file")):
-        block = getattr(cluster, provider)
-        if block is not None and getattr(block, key, None):
-            _check_referenced_file(folder, getattr(block, key), path, (provider, key), c)
+        block = doc.get(provider)
+        if isinstance(block, dict) and isinstance(block.get(key), str) and block[key]:
+            _check_referenced_file(folder, block[key], path, (provider, key), c)
 
 
 def _check_referenced_file(folder: Path, name: str, owner: Path, loc: Loc, c: _Collector) -> Any:
     target = folder / name
+    if not name.strip():
+        c.add(owner, loc, "empty file name")
+        return None
     if os.path.isabs(name) or ".." in Path(name).parts:
         c.add(owner, loc, f"must be a file inside the cluster folder: {name}")
         return None
-    ok, doc = c.parse(target, loc_for_missing=(owner, loc))
+    ok, doc = c.parse(target, referenced_by=(owner, loc, name))
     if ok and is_secret_name(name) and not (isinstance(doc, dict) and "sops" in doc):
         c.add(owner, loc, f"{name} is named as a secret but has no sops block: refusing a possibly leaked plaintext secret")
     return doc if ok else None

@@ -8,11 +8,36 @@ Unknown keys are errors everywhere: a typo must never be silently ignored.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import posixpath
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidatorFunctionWrapHandler,
+                      WrapValidator, field_validator, model_validator)
 
-NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # a DNS label: hub names become namespaces
+# a DNS label (RFC 1123, at most 63 characters): hub names become namespaces
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class KeyedValueError(ValueError):
+    """A model-level error that belongs to one key: the loader reports it at that key's line.
+
+    (pydantic puts errors raised by a model validator at the model itself.)
+    """
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def _str_or_int(value: Any, handler: ValidatorFunctionWrapHandler) -> str | int:
+    # one error for the key instead of one per member of the union (aws.account.str, .int)
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError(f"must be a string or an integer (got {value!r})") from None
+
+
+StrOrInt = Annotated[str | int, WrapValidator(_str_or_int)]
 
 
 class Strict(BaseModel):
@@ -47,7 +72,7 @@ class AwsBilling(Strict):
 
 
 class AwsProvider(Strict):
-    account: str | int
+    account: StrOrInt
     clusterName: str
     region: str
     key: str | None = None
@@ -177,6 +202,7 @@ class Hub(Strict):
 class Support(Strict):
     helm_chart_values_files: list[str] = Field(default_factory=list)
     helm_chart: str = "support"  # extension: which chart of the charts folder
+    namespace: str = Field(default="support", pattern=NAME_PATTERN)  # extension: where the release lives
 
 
 class Cluster(Strict):
@@ -197,11 +223,11 @@ class Cluster(Strict):
     @model_validator(mode="after")
     def _provider_block(self) -> Cluster:
         if getattr(self, self.provider) is None:
-            raise ValueError(f"provider is {self.provider!r} but the {self.provider!r} block is missing")
+            raise KeyedValueError("provider", f"provider is {self.provider!r} but the {self.provider!r} block is missing")
         others = [p for p in ("gcp", "aws", "azure", "kubeconfig", "local")
                   if p != self.provider and getattr(self, p) is not None]
         if others:
-            raise ValueError(f"provider is {self.provider!r} but a {others[0]!r} block is also given")
+            raise KeyedValueError(others[0], f"provider is {self.provider!r} but a {others[0]!r} block is also given")
         return self
 
     def model_post_init(self, _context: Any) -> None:
@@ -272,4 +298,4 @@ class FleetSettings(Strict):
     def _relative(cls, v: str) -> str:
         if v.startswith("/") or ".." in v.split("/"):
             raise ValueError("must be a folder inside the fleet root")
-        return v.rstrip("/")
+        return posixpath.normpath(v)  # "./clusters/" is "clusters": the planner compares paths

@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import posixpath
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+import yaml
+
 from hub_ops.fleet.loader import CLUSTER_FILE, Fleet
 from hub_ops.fleet.models import Hub
+from hub_ops.fleet.yamlfiles import parse_yaml
 
 # hub_ops keys that never reach helm: editing them must not redeploy a hub
 NON_RELEASE_HUB_KEYS = frozenset({"backups", "decommission", "home"})
@@ -111,13 +115,13 @@ def _index(fleet: Fleet) -> _Index:
         base = f"{clusters_rel}/{cluster.name}/"
         if cluster.support:
             for name in cluster.support.helm_chart_values_files:
-                files[base + name].add(cluster.name)
+                files[posixpath.normpath(base + name)].add(cluster.name)
         for i, hub in enumerate(cluster.hubs):
             order[hub.id] = (cluster.name, i)
             for name in hub.helm_chart_values_files:
-                files[base + name].add(hub.id)
+                files[posixpath.normpath(base + name)].add(hub.id)
             if hub.chart_override:
-                files[base + hub.chart_override].add(hub.id)
+                files[posixpath.normpath(base + hub.chart_override)].add(hub.id)
     charts_rel = fleet.settings.charts_dir
     index = _Index(dict(files), {f"{charts_rel}/{name}": name for name in fleet.charts}, order)
     fleet.__dict__["_plan_index"] = index
@@ -191,6 +195,7 @@ def plan_changes(
     for change in changes:
         if isinstance(change, str):
             change = ChangedPath(change)
+        change = _normalized(change)
         paths = [change.path] + ([change.old_path] if change.old_path else [])
         for path in paths:
             b.matched = False
@@ -200,6 +205,13 @@ def plan_changes(
 
     _add_canaries(fleet, b)
     return _ordered(fleet, index, b)
+
+
+def _normalized(change: ChangedPath) -> ChangedPath:
+    # "./clusters/x" and "clusters/x" are the same file: compare paths, not spellings
+    path = posixpath.normpath(change.path)
+    old = posixpath.normpath(change.old_path) if change.old_path else None
+    return change if (path, old) == (change.path, change.old_path) else ChangedPath(path, change.status, old)
 
 
 def _plan_path(fleet, index, b: _Builder, path, change, old_docs, clusters_prefix, charts_prefix) -> None:
@@ -352,8 +364,6 @@ def plan_range(
     read_at_base(path) returns a file's bytes at the base commit (None if absent); it is
     called only for the cluster.yaml files that changed.
     """
-    import yaml
-
     old_docs: dict[str, dict | None] = {}
     prefix = fleet.settings.clusters_dir + "/"
     for change in changes:
@@ -362,8 +372,25 @@ def plan_range(
             if path.startswith(prefix) and rest == CLUSTER_FILE and cluster not in old_docs:
                 raw = read_at_base(path)
                 try:
-                    doc = yaml.safe_load(raw) if raw is not None else None
+                    doc = parse_yaml(raw) if raw is not None else None
                 except yaml.YAMLError:
                     doc = {}  # unreadable at base: treat every hub as changed
                 old_docs[cluster] = doc if isinstance(doc, dict) or doc is None else {}
     return plan_changes(fleet, changes, old_cluster_docs=old_docs, skip=skip)
+
+
+def plan_releases(fleet: Fleet, release_ids: Iterable[str], reason: str = "requested") -> Plan:
+    """A plan of exactly the given releases (`cluster/hub`, or `cluster` for its support
+    release), in deploy order. Raises KeyError naming an unknown id."""
+    b = _Builder(fleet, {})
+    for rid in release_ids:
+        if "/" in rid:
+            fleet.hub(rid)  # raises KeyError with suggestions
+            b.add_hub(fleet.hub(rid).id, reason)
+        elif rid in fleet.clusters:
+            if fleet.clusters[rid].support is None:
+                raise KeyError(f"cluster {rid!r} has no support release")
+            b.add_support(rid, reason)
+        else:
+            raise KeyError(f"no cluster {rid!r} in the fleet (give cluster/hub for a hub)")
+    return _ordered(fleet, _index(fleet), b)

@@ -14,9 +14,39 @@ from typing import Any
 import yaml
 
 try:  # libyaml is in every PyYAML wheel we install; fall back to pure Python elsewhere
-    _Loader = yaml.CSafeLoader
+    _BaseLoader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loading, plus two guards that keep mistakes visible and located.
+
+    - a duplicate key is an error (PyYAML keeps the last silently; Helm refuses the file);
+    - a timestamp-looking scalar that is no real date (`2026-13-01`) stays a string, so the
+      model reports it with its key and line instead of the parser failing without either.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if key_node.value in seen:
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            f"found duplicate key {key_node.value!r}", key_node.start_mark)
+                    seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 Loc = tuple[str | int, ...]
 
@@ -25,6 +55,11 @@ def load_yaml(path: Path) -> Any:
     """Parse one YAML document. Raises yaml.YAMLError (with its mark) on bad syntax."""
     with open(path, "rb") as f:
         return yaml.load(f, Loader=_Loader)
+
+
+def parse_yaml(data: bytes | str) -> Any:
+    """Parse YAML held in memory (e.g. a file at another git commit), as load_yaml does."""
+    return yaml.load(data, Loader=_Loader)
 
 
 def load_data_file(path: Path) -> Any:
@@ -41,6 +76,8 @@ def yaml_error_line(err: yaml.YAMLError) -> int | None:
 
 
 def yaml_error_text(err: yaml.YAMLError) -> str:
+    if isinstance(err, yaml.reader.ReaderError):  # its str() carries the absolute path
+        return f"invalid YAML: cannot read character at byte {err.position} ({err.reason})"
     problem = getattr(err, "problem", None)
     context = getattr(err, "context", None)
     if problem:

@@ -1,9 +1,17 @@
-"""The decommission domain (filled in by its issue)."""
+"""The decommission domain: hub_decommissions, decommission_notices, decommission_job and
+its schedule, and the orphaned-release check."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from hub_ops.defs.decommission.assets import decommission_notices, hub_decommissions
+from hub_ops.defs.decommission.checks import no_orphaned_releases
+from hub_ops.defs.decommission.state import decommissioned_hubs
+
+defs = dg.Definitions(assets=[hub_decommissions, decommission_notices], asset_checks=[no_orphaned_releases])
 
 
 def resources(env: str) -> dict:
     return {}
+
+
+__all__ = ["decommissioned_hubs", "defs", "resources"]

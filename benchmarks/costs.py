@@ -1,0 +1,209 @@
+"""Cost reports: hub_ops's pandas/pyarrow path against DuckDB on the same aggregation.
+
+`python -m benchmarks costs [-- --rows N --days D --repeat R]`
+
+Input: a generated detailed billing export of --rows rows (default 5 million) over --days days
+(default 30), one Parquet file with a row group per day, cached under
+~/.cache/hub_ops/bench/ (keyed by size, seed and the generator's source, so a changed
+generator makes a new file).
+
+Work measured, for each method, two ways:
+- "month": one pass over the month -> usage groups per day, project, GKE cluster, namespace
+  and currency (+ the export's own totals) -> attribution -> the daily and the monthly report
+  tables (what monthly_cost_report and `hub-ops cost-report` do);
+- "days+month": each day on its own (as the 30 hub_daily_costs partitions run), then the month.
+DuckDB does the same reduction in SQL (labels flattened with list_filter, credits summed with
+list_sum, amounts as BIGINT nanos) in the same kind of process, then the same attribution; the
+two must give identical groups and totals, or the benchmark fails.
+
+Time and memory: each method runs in a child process of its own; the time is measured inside
+it around the work only (imports excluded, they are the same for every run), and the peak
+memory is the child's peak resident set size, VmHWM of /proc/self/status read at its end: it
+counts everything (interpreter, libraries, Arrow's memory pool, allocator caches), the number a
+pod's memory limit sees. Not ru_maxrss from wait4: Linux folds the pre-exec image (a forked
+copy of this parent, which generated the file) into it. The file is generated in a child too.
+Targets (issue 6): pandas time <= DuckDB time, pandas peak <= 600 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+START = dt.date(2026, 10, 1)
+SEED = 20261001
+CACHE = Path.home() / ".cache" / "hub_ops" / "bench"
+PEAK_TARGET_MB = 600
+
+DUCKDB_GROUPS = """
+SELECT CAST(datediff('day', DATE '1970-01-01', CAST(usage_start_time AS DATE)) AS INTEGER) AS day,
+  project.id AS project,
+  list_filter(labels, lambda l: l.key = 'goog-k8s-cluster-name')[1].value AS cluster,
+  list_filter(labels, lambda l: l.key = 'k8s-namespace')[1].value AS namespace,
+  currency,
+  SUM(CAST(round(cost * 1e9) AS BIGINT)) AS cost_nanos,
+  SUM(COALESCE(list_sum(list_transform(credits, lambda c: CAST(round(c.amount * 1e9) AS BIGINT))), 0)) AS credits_nanos,
+  COUNT(*) AS rows
+FROM read_parquet($file)
+WHERE usage_start_time >= $start AND usage_start_time < $end
+GROUP BY ALL
+"""
+DUCKDB_TOTALS = """
+SELECT CAST(datediff('day', DATE '1970-01-01', CAST(usage_start_time AS DATE)) AS INTEGER) AS day, currency,
+  SUM(CAST(round(cost * 1e9) AS BIGINT)) AS cost_nanos,
+  SUM(COALESCE(list_sum(list_transform(credits, lambda c: CAST(round(c.amount * 1e9) AS BIGINT))), 0)) AS credits_nanos,
+  COUNT(*) AS rows
+FROM read_parquet($file)
+WHERE usage_start_time >= $start AND usage_start_time < $end
+GROUP BY ALL
+"""
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def export_path(rows: int, days: int) -> Path:
+    key = hashlib.sha256((REPO / "hub_ops" / "costs" / "generator.py").read_bytes()).hexdigest()[:10]
+    return CACHE / f"costs-export-{rows}-rows-{days}-days-seed{SEED}-{key}.parquet"
+
+
+def export_file(rows: int, days: int) -> Path:
+    """The cached export, generated on first use in a child process (this one stays small)."""
+    path = export_path(rows, days)
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "benchmarks.costs", "--generate", str(rows), str(days)], check=True, cwd=REPO)
+    return path
+
+
+def generate(rows: int, days: int) -> None:
+    path = export_path(rows, days)
+    from hub_ops.costs.generator import ExportGenerator, write_parquet
+    from hub_ops.fleet import load_fleet
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    fleet = load_fleet(REPO / "deployments")
+    per_day = -(-rows // days)
+    began = time.perf_counter()
+    partial = path.with_suffix(".partial")
+    written = write_parquet(ExportGenerator(fleet, seed=SEED).days(START, days, per_day), str(partial))
+    partial.rename(path)  # a half-written file is never mistaken for the cache
+    print(f"generated {written:,} rows in {time.perf_counter() - began:.1f} s -> {path} "
+          f"({path.stat().st_size / 2**20:.0f} MiB)")
+
+
+# ------------------------------------------------------------------ the two methods (child side)
+
+
+def _duckdb_usage(con, file: str, start: dt.date, end: dt.date):
+    import pyarrow as pa
+
+    from hub_ops.costs.usage import UsageAccumulator
+
+    params = {"file": file, "start": dt.datetime.combine(start, dt.time(), dt.timezone.utc),
+              "end": dt.datetime.combine(end, dt.time(), dt.timezone.utc)}
+    accumulator = UsageAccumulator(f"duckdb:{file}", start, end)
+    groups = con.sql(DUCKDB_GROUPS, params=params).to_arrow_table()
+    totals = con.sql(DUCKDB_TOTALS, params=params).to_arrow_table()
+    accumulator.add_groups(groups.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in groups.schema])),
+                           totals.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in totals.schema])))
+    accumulator.rows_read = int(totals.column("rows").to_numpy().sum()) if totals.num_rows else 0
+    return accumulator.result()
+
+
+def worker(method: str, mode: str, file: str, days: int) -> dict:
+    from hub_ops.costs import CostReport
+    from hub_ops.costs.readers import ExportFiles
+    from hub_ops.fleet import load_fleet
+
+    fleet = load_fleet(REPO / "deployments")
+    end = START + dt.timedelta(days=days)
+    if method == "duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        read = lambda a, b: _duckdb_usage(con, file, a, b)  # noqa: E731
+    else:
+        read = lambda a, b: ExportFiles(file).aggregate(a, b)  # noqa: E731
+
+    began = time.perf_counter()
+    if mode == "days+month":
+        for offset in range(days):
+            day = START + dt.timedelta(days=offset)
+            CostReport.build(read(day, day + dt.timedelta(days=1)), fleet).table("date")
+    usage = read(START, end)
+    report = CostReport.build(usage, fleet)
+    daily, monthly = report.table("date"), report.table("month")
+    seconds = time.perf_counter() - began
+    digest = hashlib.sha256(usage.groups.to_csv(index=False).encode() + usage.totals.to_csv(index=False).encode()).hexdigest()
+    return {"seconds": seconds, "digest": digest, "peak_mb": _peak_rss_mb(), "net_total": report.export_totals()["net_cost"],
+            "rows": int(usage.totals["rows"].sum()), "daily_lines": len(daily), "monthly_lines": len(monthly)}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size since its exec (VmHWM, kB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def measure(method: str, mode: str, file: Path, days: int) -> dict:
+    """Runs one method in a child process: its time and peak RSS, as it measured them."""
+    child = subprocess.run([sys.executable, "-m", "benchmarks.costs", "--worker", method, mode, str(file), str(days)],
+                           stdout=subprocess.PIPE, cwd=REPO, check=True)
+    return json.loads(child.stdout.decode().strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks costs", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per method; the best time and peak are kept")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.generate:
+        generate(*args.generate)
+        return 0
+    if args.worker:
+        method, mode, file, days = args.worker
+        print(json.dumps(worker(method, mode, file, int(days))))
+        return 0
+
+    file = export_file(args.rows, args.days)
+    print(f"export: {file.name}: {args.rows:,} rows, {args.days} days, {file.stat().st_size / 2**20:.0f} MiB; "
+          f"{os.cpu_count()} CPUs (a shared machine: other work runs beside this)")
+    status = 0
+    print(f"\n{'work':12} {'method':8} {'time s':>8} {'peak MB':>8} {'lines d/m':>10}")
+    for mode in ("month", "days+month"):
+        results = {}
+        for method in ("pandas", "duckdb"):
+            runs = [measure(method, mode, file, args.days) for _ in range(args.repeat)]
+            best = min(runs, key=lambda r: r["seconds"])
+            best["peak_mb"] = min(r["peak_mb"] for r in runs)
+            results[method] = best
+            print(f"{mode:12} {method:8} {best['seconds']:8.2f} {best['peak_mb']:8.0f} "
+                  f"{best['daily_lines']:>5}/{best['monthly_lines']:<4}")
+        pandas, duck = results["pandas"], results["duckdb"]
+        same = pandas["digest"] == duck["digest"] and pandas["net_total"] == duck["net_total"]
+        print(f"{mode:12} ratios   pandas/duckdb time {pandas['seconds'] / duck['seconds']:.2f}x, "
+              f"peak {pandas['peak_mb'] / duck['peak_mb']:.2f}x; identical groups and totals: {same}; "
+              f"net total {pandas['net_total']:,.2f} over {pandas['rows']:,} rows")
+        targets = (f"time <= DuckDB: {'met' if pandas['seconds'] <= duck['seconds'] else 'MISSED'}, "
+                   f"peak <= {PEAK_TARGET_MB} MB: {'met' if pandas['peak_mb'] <= PEAK_TARGET_MB else 'MISSED'}")
+        print(f"{mode:12} targets  {targets}")
+        if not same:
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,103 @@
+"""hub-ops cost-report: a month's cost report from the billing export, for terminal users."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from hub_ops.costs.attribution import POLICIES
+
+
+def _storage():
+    """The local default maps gs:// under $HUB_OPS_DATA (or ./.data), as Dagster's storage does;
+    HUB_OPS_ENV=production reads and writes gs:// for real."""
+    from hub_ops.resources.storage import Storage
+
+    if os.environ.get("HUB_OPS_ENV", "local") == "production":
+        return Storage(gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN"))
+    return Storage(local_root=os.environ.get("HUB_OPS_DATA", ".data"))
+
+
+def _month(value: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a month as YYYY-MM") from None
+
+
+class _Bar:
+    """A rich progress bar on a terminal; silent otherwise (logs and pipes stay clean)."""
+
+    def __init__(self):
+        self.progress = None
+        if sys.stderr.isatty():
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                     TimeRemainingColumn(), transient=True)
+            self.task = self.progress.add_task("reading the export", total=None)
+
+    def __enter__(self):
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress:
+            self.progress.stop()
+
+    def __call__(self, done: int, total: int, where: str) -> None:
+        if self.progress:
+            self.progress.update(self.task, completed=done, total=total, description=f"reading {Path(where).name}")
+
+
+@click.command("cost-report")
+@click.option("--month", required=True, help="The month to report, YYYY-MM.")
+@click.option("--export", "export_url", help="Billing export files (a file or folder URL: Parquet, CSV, "
+              "newline JSON). Default: fleet.yaml costs.billing.")
+@click.option("--out", "out_dir", default=".", show_default=True, help="Folder (or URL) for YYYY-MM.csv, .parquet, .png.")
+@click.option("--sharing", type=click.Choice(POLICIES), help="Override fleet.yaml costs.sharing.")
+@click.pass_context
+def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir: str, sharing: str | None) -> None:
+    """Cost per cluster, hub and shared line for a month; writes YYYY-MM.csv and .parquet into --out.
+
+    The net_cost column sums to the export's net total (cost + credits) for the month, to the
+    cent; the command says so, and exits 1 when it does not.
+    """
+    from hub_ops.costs import BillingExportError, CostReport, reconcile
+    from hub_ops.costs.exports import export_month
+    from hub_ops.costs.report import read_report
+    from hub_ops.costs.report import summary_markdown
+    from hub_ops.fleet import FleetConfigError, load_fleet
+    from hub_ops.resources.billing import billing_source
+
+    start = _month(month)
+    end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    storage = _storage()
+    try:
+        fleet = load_fleet(ctx.obj["fleet_root"])
+        source = billing_source(fleet, storage, files=export_url)
+        with _Bar() as bar:
+            usage = source.aggregate(start, end, bar)
+        report = CostReport.build(usage, fleet, sharing)
+        if "://" not in out_dir:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            out_dir = str(Path(out_dir).resolve())
+        export = export_month(report, storage, out_dir.rstrip("/"))
+    except (FleetConfigError, BillingExportError) as e:
+        raise click.ClickException(str(e)) from None
+    totals = report.export_totals()
+    click.echo(f"{source.description}: {totals['rows']:,} rows for {month}, {report.policy} sharing, {report.currency}")
+    if not totals["rows"]:
+        click.echo(f"warning: the export has no rows for {month}: wrong --export, or not exported yet?", err=True)
+    click.echo(summary_markdown(export.summary))
+    for fmt in ("csv", "parquet", "png"):
+        click.echo(f"wrote {storage.resolve(export.files[fmt]).removeprefix('file://')}")
+    check = reconcile(read_report(storage, export.files["csv"])[0], report.export_net_nanos)
+    click.echo(check.describe(report.currency))
+    if not check.ok:
+        sys.exit(1)

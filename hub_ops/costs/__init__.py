@@ -1,0 +1,15 @@
+"""Cost reports from the Cloud Billing detailed export (pandas + pyarrow; no Dagster here).
+
+read (readers.ExportFiles, or hub_ops.resources.billing.BigQueryExport) -> Usage (usage.py:
+exact sums per day, project, GKE cluster, namespace) -> CostReport (attribution.py: lines per
+hub, shared and unknown lines, the fleet's sharing policy) -> tables, summary, chart, files
+(report.py). generator.py makes realistic exports for demos, tests and benchmarks.
+"""
+
+from hub_ops.costs.errors import BillingExportError, MixedCurrencyError
+from hub_ops.costs.readers import ExportFiles
+from hub_ops.costs.report import CostReport, Reconciliation, hub_summary, reconcile, reconcile_days
+from hub_ops.costs.usage import Usage
+
+__all__ = ["BillingExportError", "CostReport", "ExportFiles", "MixedCurrencyError", "Reconciliation", "Usage",
+           "hub_summary", "reconcile", "reconcile_days"]

@@ -1,0 +1,163 @@
+"""Usage groups -> cost lines: per day, what each hub cost, what was shared, what is unknown.
+
+Rules (issue 6):
+- a row belongs to a cluster of the fleet by its `goog-k8s-cluster-name` label (the cluster's
+  gcp.cluster) *and* its project (gcp.project); a row without the label by its project alone;
+- a hub's direct cost is its cluster's rows in the hub's namespace (hub.effective_namespace);
+- shared lines stay visible, one per kind: `idle` (kube:unallocated), `system-overhead`
+  (kube:system-overhead), `support`, `kube-system`, `cluster-unattributed` (cluster rows without
+  a namespace, such as the management fee, and goog-k8s-unknown / goog-k8s-unsupported-sku)
+  and `project-untagged` (rows of a fleet cluster's project without a cluster label: NAT,
+  egress, buckets...);
+- the fleet's policy (fleet.yaml costs.sharing) splits each shared line, day by day, over the
+  hubs of its cluster (project-untagged: of every fleet cluster in the project):
+  `proportional` to each hub's direct net cost that day (evenly when no hub had any),
+  `even`, or `none` (the line stays whole). The part a hub receives is a row of its own
+  (hub set, `shared_by` = the split used), so the line's total stays visible;
+- rows of a cluster, namespace or project the fleet does not know are kept as the lines
+  `unknown-cluster`, `unknown-namespace`, `unknown-project`, never shared, never dropped.
+
+Amounts stay integer nanos; a split gives the remainder nanos to the largest fractions, so the
+lines of a day add up to the day's total exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from hub_ops.costs import schema as s
+from hub_ops.costs.usage import Usage
+from hub_ops.fleet import Fleet
+
+POLICIES = ("proportional", "even", "none")
+HUB = "hub"
+SHARED_LINES = ("idle", "system-overhead", "support", "kube-system", "cluster-unattributed", "project-untagged")
+UNKNOWN_LINES = ("unknown-namespace", "unknown-cluster", "unknown-project")
+LINE_ORDER = (HUB, *SHARED_LINES, *UNKNOWN_LINES)
+NAMESPACE_LINES = {
+    s.UNALLOCATED_NAMESPACE: "idle",
+    s.SYSTEM_OVERHEAD_NAMESPACE: "system-overhead",
+    "support": "support",
+    "kube-system": "kube-system",
+    s.UNKNOWN_NAMESPACE: "cluster-unattributed",
+    s.UNSUPPORTED_SKU_NAMESPACE: "cluster-unattributed",
+    "": "cluster-unattributed",
+}
+LINE_COLUMNS = ["day", "cluster", "hub", "line", "namespace", "project", "shared_by", "currency",
+                "cost_nanos", "credits_nanos"]
+
+
+@dataclass(frozen=True)
+class FleetCostMap:
+    """The fleet as cost attribution sees it: GCP clusters by (project, GKE name), hubs by namespace."""
+
+    clusters: dict[tuple[str, str], str]
+    projects: dict[str, tuple[str, ...]]
+    hubs: dict[tuple[str, str], str]
+    hubs_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_fleet(cls, fleet: Fleet) -> FleetCostMap:
+        clusters, projects, hubs, hubs_of = {}, defaultdict(list), {}, {}
+        for cluster in fleet.clusters.values():
+            if cluster.provider != "gcp" or cluster.gcp is None:
+                continue
+            clusters[(cluster.gcp.project, cluster.gcp.cluster)] = cluster.name
+            projects[cluster.gcp.project].append(cluster.name)
+            hubs_of[cluster.name] = tuple(h.name for h in cluster.hubs)
+            for hub in cluster.hubs:
+                hubs[(cluster.name, hub.effective_namespace)] = hub.name
+        return cls(clusters, {p: tuple(c) for p, c in projects.items()}, hubs, hubs_of)
+
+    def classify(self, project: str, gke_cluster: str, namespace: str) -> tuple[str, str, str, tuple]:
+        """(report cluster, hub, line, sharing scope) of a group of rows; scope () = never shared."""
+        if gke_cluster:
+            cluster = self.clusters.get((project, gke_cluster))
+            if cluster is None:
+                return gke_cluster, "", "unknown-cluster", ()
+            hub = self.hubs.get((cluster, namespace))
+            if hub is not None:
+                return cluster, hub, HUB, ()
+            line = NAMESPACE_LINES.get(namespace)
+            if line is None:
+                return cluster, "", "unknown-namespace", ()
+            return cluster, "", line, (cluster,)
+        clusters = self.projects.get(project, ())
+        if not clusters:
+            return "", "", "unknown-project", ()
+        return (clusters[0] if len(clusters) == 1 else ""), "", "project-untagged", clusters
+
+    def scope_hubs(self, scope: tuple[str, ...]) -> list[tuple[str, str]]:
+        return [(cluster, hub) for cluster in scope for hub in self.hubs_of.get(cluster, ())]
+
+
+def split(amount: int, weights: list[int]) -> list[int]:
+    """`amount` split in proportion to non-negative integer `weights` (sum > 0); the parts are
+    integers that add up to `amount` exactly (largest remainders get the leftover units)."""
+    total = sum(weights)
+    parts = [amount * w // total for w in weights]
+    remainders = [amount * w % total for w in weights]
+    for i in sorted(range(len(weights)), key=lambda i: -remainders[i])[: amount - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
+    """Cost lines per day (LINE_COLUMNS, amounts in nanos) whose sums equal the usage's groups.
+
+    Pure: reads nothing, writes nothing; the same usage, fleet and policy give the same lines.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"costs.sharing is {policy!r}: expected one of {', '.join(POLICIES)}")
+    fleet_map = FleetCostMap.from_fleet(fleet)
+    groups = usage.groups
+    if groups.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c.endswith("_nanos") else "object") for c in LINE_COLUMNS})
+    keys = groups[["project", "cluster", "namespace"]].drop_duplicates()
+    classified = pd.DataFrame(
+        [(p, c, n, *fleet_map.classify(p, c, n)) for p, c, n in keys.itertuples(index=False)],
+        columns=["project", "cluster", "namespace", "report_cluster", "hub", "line", "scope"])
+    rows = groups.merge(classified, on=["project", "cluster", "namespace"], how="left", validate="many_to_one")
+
+    out: list[tuple] = []
+    shared = rows["line"].isin(SHARED_LINES) & (policy != "none")
+    for r in rows[~shared].itertuples(index=False):
+        out.append((r.day, r.report_cluster, r.hub, r.line, r.namespace, r.project, "", r.currency,
+                    int(r.cost_nanos), int(r.credits_nanos)))
+
+    direct = rows[rows["line"] == HUB]
+    direct_net = defaultdict(int)
+    for r in direct.itertuples(index=False):
+        direct_net[(r.day, r.report_cluster, r.hub)] += int(r.cost_nanos) + int(r.credits_nanos)
+    for r in rows[shared].itertuples(index=False):
+        targets = fleet_map.scope_hubs(r.scope)
+        if not targets:  # a cluster without hubs: nobody to share with
+            out.append((r.day, r.report_cluster, "", r.line, r.namespace, r.project, "", r.currency,
+                        int(r.cost_nanos), int(r.credits_nanos)))
+            continue
+        used = policy
+        weights = [1] * len(targets)
+        if policy == "proportional":
+            weights = [max(direct_net.get((r.day, c, h), 0), 0) for c, h in targets]
+            if sum(weights) == 0:
+                used, weights = "even", [1] * len(targets)
+        costs = split(int(r.cost_nanos), weights)
+        credits = split(int(r.credits_nanos), weights)
+        for (cluster, hub), weight, cost, credit in zip(targets, weights, costs, credits):
+            if weight == 0:  # a hub without direct cost that day gets no proportional share
+                continue
+            out.append((r.day, cluster, hub, r.line, r.namespace, r.project, used, r.currency, cost, credit))
+    lines = pd.DataFrame(out, columns=LINE_COLUMNS)
+    lines = lines.groupby(LINE_COLUMNS[:8], as_index=False, sort=False)[["cost_nanos", "credits_nanos"]].sum()
+    return ordered_lines(lines)
+
+
+def ordered_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """Lines in reading order: period, cluster, hub line then shared then unknown lines."""
+    order = {line: i for i, line in enumerate(LINE_ORDER)}
+    lines = lines.assign(_order=lines["line"].map(order))
+    by = [c for c in ("day", "date", "month") if c in lines.columns] + ["cluster", "_order", "hub", "namespace", "project", "shared_by"]
+    return lines.sort_values(by, kind="stable").drop(columns="_order").reset_index(drop=True)

@@ -1,0 +1,65 @@
+"""Writing cost reports where people find them: `<folder>/YYYY-MM.{csv,parquet,png}` for a
+month, `<folder>/daily/YYYY-MM-DD.{csv,parquet}` for days. The folder is any fsspec URL
+(production: `<reports destination>/cost-reports` on gs://). Writing a report again writes
+the same files: safe to rerun."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from hub_ops.costs.report import (CostReport, daily_chart_png, hub_summary, read_report, report_exists,
+                                  write_bytes, write_report)
+from hub_ops.resources.storage import Storage
+
+
+def reports_folder(destination: str) -> str:
+    """fleet.yaml reports.destination -> the folder of cost reports."""
+    return destination.rstrip("/") + "/cost-reports"
+
+
+def previous_month(month: dt.date) -> dt.date:
+    return (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def _info(report: CostReport, period: str) -> dict:
+    return {"period": period, "source": report.usage.source, "sharing_policy": report.policy,
+            "currency": report.currency, "export": report.export_totals(),
+            "export_rows_read": report.usage.rows_read}
+
+
+@dataclass
+class MonthlyExport:
+    table: pd.DataFrame  # the month's lines (report columns)
+    daily: pd.DataFrame  # the same per day
+    summary: pd.DataFrame  # hub_summary, with the previous month when its report exists
+    files: dict[str, str]  # csv, parquet, png -> URL
+    png: bytes
+
+
+def export_month(report: CostReport, storage: Storage, folder: str) -> MonthlyExport:
+    """Writes the month's CSV, Parquet and chart PNG; reads the previous month's Parquet from
+    the same folder (when there) for the month-over-month change."""
+    month = report.usage.start.replace(day=1)
+    label = month.strftime("%Y-%m")
+    table, daily = report.table("month"), report.table("date")
+    files = write_report(table, storage, f"{folder}/{label}", _info(report, label))
+    png = daily_chart_png(daily, f"Net cost per hub per day, {label} ({report.policy} sharing)")
+    files["png"] = write_bytes(storage, f"{folder}/{label}.png", png)
+    previous_url = f"{folder}/{previous_month(month):%Y-%m}.parquet"
+    previous = read_report(storage, previous_url)[0] if report_exists(storage, previous_url) else None
+    return MonthlyExport(table, daily, hub_summary(table, previous), files, png)
+
+
+def export_days(report: CostReport, storage: Storage, folder: str) -> dict[str, dict[str, str]]:
+    """Writes one CSV + Parquet per day of the report under `<folder>/daily/`."""
+    table = report.table("date")
+    written = {}
+    for day in report.days():
+        label = day.isoformat()
+        part = table[table["date"] == label].reset_index(drop=True)
+        info = _info(report, label) | {"export": report.export_totals(day)}
+        written[label] = write_report(part, storage, f"{folder}/daily/{label}", info)
+    return written

@@ -1,0 +1,128 @@
+"""The `clusters` asset: each cluster's observed state, one table for the whole fleet.
+
+Why one unpartitioned asset rather than one partition per cluster:
+- the question it answers is fleet-wide ("which clusters are behind, unreachable, missing
+  a pool?"): one materialization holds every cluster side by side, taken at one moment,
+  and its checks say "2 of 30 clusters" instead of 30 separate check histories;
+- observing is cheap and read-only (three GKE calls and one node list per cluster, run
+  concurrently), so refreshing everything at once costs one run instead of one per cluster,
+  and needs no second dynamic partition set kept in sync with the fleet;
+- a failing cluster cannot fail the others: every API error becomes that cluster's
+  "not reachable: ..." row, and the run still succeeds.
+Per-cluster detail (node pools, upgrade info, notes) is one markdown table per cluster in
+the materialization's metadata. Nothing is stored through an IO manager: the metadata is
+the product, so the asset works the same on a laptop and in a Kubernetes Job.
+"""
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import dagster as dg
+import pandas as pd
+
+from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, NOT_ASKED, evaluate
+from hub_ops.defs.clusters.resources import GkeResource
+from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.fleet import Fleet
+from hub_ops.fleet.models import Cluster
+from hub_ops.fleet.observed import ClusterState
+from hub_ops.resources import kube_observe
+from hub_ops.resources.gke import GkeClient, GkeError
+
+MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
+
+
+class ClustersConfig(dg.Config):
+    list_nodes: bool = True  # also list each GKE cluster's nodes through its Kubernetes API (node counts per pool)
+
+
+def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | None, list_nodes: bool) -> ClusterState:
+    """One cluster's state through the API its provider block names. Never raises for an
+    unreachable cluster; `gke` is a client, or the error that kept us from making one."""
+    if cluster.provider == "gcp":
+        assert gke is not None, "a GkeClient or GkeError is needed for gcp clusters"
+        if isinstance(gke, GkeError):
+            return ClusterState.unreachable(cluster, "GKE API", str(gke))
+        return gke.observe(cluster, list_nodes=list_nodes)
+    if cluster.provider in ("local", "kubeconfig"):
+        # local: a path on this machine, relative to the fleet root; kubeconfig: a file in the
+        # cluster's folder (usually sops-encrypted)
+        if cluster.provider == "local":
+            path, context, base = cluster.local.kubeconfig, cluster.local.context, fleet.root
+        else:
+            path, context, base = cluster.kubeconfig.file, None, fleet.cluster_dir(cluster.name)
+        if not path:
+            return ClusterState.unreachable(cluster, NOT_ASKED, NO_API)
+        try:
+            kubeconfig = kube_observe.resolve_kubeconfig(path, base)
+        except kube_observe.KubeconfigError as e:
+            return ClusterState.unreachable(cluster, "Kubernetes API", str(e))
+        if kube_observe.is_sops_encrypted(kubeconfig):
+            return ClusterState.unreachable(cluster, "Kubernetes API", f"kubeconfig {path} is sops-encrypted; "
+                                            "the clusters asset does not decrypt secrets yet")
+        return kube_observe.observe(cluster, kubeconfig, context)
+    return ClusterState.unreachable(cluster, NOT_ASKED, f"provider {cluster.provider} is not observed yet "
+                                    "(hub_ops reads gcp, kubeconfig and local clusters)")
+
+
+def cluster_markdown(state: ClusterState) -> str:
+    """The per-cluster metadata: facts, then the node pool table."""
+    lines = [f"**{state.cluster}** ({state.provider}, via {state.source}, {state.observed_at:%Y-%m-%d %H:%M} UTC)", ""]
+    if not state.reachable:
+        return "\n".join(lines + [f"not reachable: {state.reason}"])
+    facts = {"status": state.status, "control plane": state.master_version,
+             "nodes run": ", ".join(state.node_versions), "release channel": state.release_channel,
+             "nodes": state.node_count}
+    if state.upgrade:
+        up = state.upgrade
+        facts.update({"upgrade targets": f"minor {up.minor_target_version or '-'}, patch {up.patch_target_version or '-'}",
+                      "auto-upgrade": ", ".join(up.auto_upgrade_status) or "-",
+                      "end of standard support": up.end_of_standard_support,
+                      "end of extended support": up.end_of_extended_support})
+    lines.append(pd.DataFrame([(k, "-" if v in (None, "") else v) for k, v in facts.items()], columns=["", "value"]).to_markdown(index=False))
+    rows = state.pool_rows()
+    lines += ["", pd.DataFrame(rows).to_markdown(index=False) if rows else "_no node pools observed_"]
+    lines += [f"\n- {note}" for note in state.notes]
+    return "\n".join(lines)
+
+
+def summary_markdown(states: list[ClusterState]) -> str:
+    return pd.DataFrame([s.summary_row() for s in states]).to_markdown(index=False)
+
+
+@dg.asset(
+    description="Observed state of every cluster of the fleet (GKE API, or the Kubernetes API for "
+                "kubeconfig/local clusters): status, versions, release channel, node pools. Checks compare it "
+                "with cluster.yaml and fleet.yaml's kubernetes policy.",
+    kinds={"kubernetes", "gcp"},
+    group_name="clusters",
+    check_specs=CHECK_SPECS,
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+)
+def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: FleetResource,
+             gke: GkeResource) -> dg.MaterializeResult:
+    loaded = fleet.load()
+    gke_client: GkeClient | GkeError | None = None
+    if any(c.provider == "gcp" for c in loaded.clusters.values()):
+        try:
+            gke_client = gke.client()
+        except GkeError as e:  # no credentials: each gcp cluster says so in its row
+            gke_client = e
+
+    def one(cluster: Cluster) -> ClusterState:
+        state = observe_cluster(cluster, loaded, gke_client, config.list_nodes)
+        context.log.info(f"{cluster.name}: " + (f"{state.status or 'answered'}, control plane {state.master_version}"
+                                                if state.reachable else f"not reachable: {state.reason}"))
+        return state
+
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
+        states = list(pool.map(one, loaded.clusters.values()))
+
+    metadata: dict = {
+        "clusters": dg.MetadataValue.md(summary_markdown(states)),
+        "reachable": dg.MetadataValue.int(sum(s.reachable for s in states)),
+        "total": dg.MetadataValue.int(len(states)),
+    }
+    for state in states:
+        metadata[f"cluster {state.cluster}"] = dg.MetadataValue.md(cluster_markdown(state))
+    return dg.MaterializeResult(metadata=metadata, check_results=evaluate(states, loaded, dt.datetime.now(dt.timezone.utc).date()))

@@ -1,0 +1,48 @@
+"""The `gke` resource: GKE API clients with the environment's credentials."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from hub_ops.resources.gke import GkeClient, GkeCredentialsError, application_default_credentials
+
+
+class GkeResource(dg.ConfigurableResource):
+    """Clients of the GKE API (google-cloud-container, REST transport).
+
+    `credentials`: "application_default" (workload identity in production), "access_token"
+    (a short-lived OAuth token given as `access_token`, e.g. from an EnvVar), or "none"
+    (the local environment: every GKE cluster is reported as having no credentials).
+    """
+
+    credentials: Literal["application_default", "access_token", "none"] = "application_default"
+    access_token: str | None = Field(default=None, description="OAuth access token when credentials is access_token")
+    api_endpoint: str | None = Field(default=None, description="GKE API endpoint; default container.googleapis.com")
+    timeout_seconds: float = 30.0
+
+    def get_credentials(self):
+        """The google.auth Credentials to use; GkeCredentialsError (a message safe to show)
+        when there are none."""
+        if self.credentials == "none":
+            # the local environment: HUB_OPS_ENV=production uses Application Default Credentials
+            raise GkeCredentialsError("no credentials (the local environment uses none)")
+        if self.credentials == "access_token":
+            if not self.access_token:
+                raise GkeCredentialsError("no credentials: credentials is access_token but no token is set")
+            from google.oauth2.credentials import Credentials
+
+            return Credentials(token=self.access_token)
+        return application_default_credentials()
+
+    def client(self, credentials=None) -> GkeClient:
+        return GkeClient(credentials if credentials is not None else self.get_credentials(),
+                         api_endpoint=self.api_endpoint, timeout=self.timeout_seconds)
+
+
+def resources(env: str) -> dict:
+    if env == "production":
+        return {"gke": GkeResource(credentials="application_default")}
+    return {"gke": GkeResource(credentials="none")}

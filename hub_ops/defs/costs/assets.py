@@ -1,0 +1,129 @@
+"""Cost assets: `hub_daily_costs` (a day, or a range of days in one run) and
+`monthly_cost_report` (a month, exported as CSV, Parquet and a chart)."""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from hub_ops.costs.exports import export_days, export_month, reports_folder
+from hub_ops.costs.report import CostReport, hub_summary, png_markdown, read_report, reconcile, summary_markdown
+from hub_ops.defs.costs.checks import check_spec, reconciliation_result
+from hub_ops.defs.costs.resources import BillingResource
+from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+
+START = "2024-01-01"  # earliest partition; billing exports rarely reach further back
+daily_partitions = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC")
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=START, timezone="UTC")
+
+# BigQuery and GCS fail transiently (rate limits, 5xx): retry the whole partition, it is idempotent
+RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+KINDS = {"bigquery", "gcs", "pandas"}
+
+
+def _window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    window = context.partition_time_window
+    return window.start.date(), window.end.date()
+
+
+def _progress(context: dg.AssetExecutionContext):
+    last = {"step": -1}
+
+    def log(done: int, total: int, where: str) -> None:
+        step = done * 10 // max(total, 1)
+        if step != last["step"]:
+            last["step"] = step
+            context.log.info(f"read {done}/{total} of {where}")
+
+    return log
+
+
+def _hub_table(summary) -> dg.MetadataValue:
+    return dg.MetadataValue.md(summary_markdown(summary))
+
+
+def _load(context, fleet: FleetResource, storage: StorageResource, billing: BillingResource):
+    loaded = fleet.load()
+    client = storage.client()
+    source = billing.source(loaded, client)
+    start, end = _window(context)
+    context.log.info(f"reading {source.description} for {start} .. {end - dt.timedelta(days=1)}")
+    usage = source.aggregate(start, end, _progress(context))
+    report = CostReport.build(usage, loaded)
+    return loaded, client, report, reports_folder(loaded.settings.reports.destination)
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds=KINDS,
+    group_name="costs",
+    retry_policy=RETRY,
+    check_specs=[check_spec("hub_daily_costs")],
+    description="Cost per hub, shared line and unknown line, per day, from the billing export; "
+                "one CSV + Parquet per day under <reports destination>/cost-reports/daily/.",
+)
+def hub_daily_costs(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource,
+                    billing: BillingResource) -> dg.MaterializeResult:
+    _, client, report, folder = _load(context, fleet, storage, billing)
+    written = export_days(report, client, folder)
+    # what was written, read back, must add up to the export's total, day by day
+    exported = {day: read_report(client, files["parquet"])[0] for day, files in written.items()}
+    by_day = report.export_net_nanos_by_day()
+    results = {day: reconcile(table, by_day.get(day, 0)) for day, table in exported.items()}
+    totals = report.export_totals()
+    last = max(written)
+    return dg.MaterializeResult(
+        metadata={
+            "hubs": _hub_table(hub_summary(report.table("date"))),
+            "net_total": dg.MetadataValue.float(totals["net_cost"]),
+            "currency": report.currency,
+            "sharing_policy": report.policy,
+            "days": len(written),
+            "export_rows": totals["rows"],
+            "source": report.usage.source,
+            "csv": dg.MetadataValue.url(client.public_url(written[last]["csv"])),
+            "parquet": dg.MetadataValue.url(client.public_url(written[last]["parquet"])),
+        },
+        check_results=[reconciliation_result(results, report.currency)],
+    )
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    kinds=KINDS,
+    group_name="costs",
+    retry_policy=RETRY,
+    check_specs=[check_spec("monthly_cost_report")],
+    description="The month's cost report (one line per cluster/hub/shared line; sharing per fleet.yaml "
+                "costs.sharing), exported to <reports destination>/cost-reports/YYYY-MM.{csv,parquet,png}. "
+                "Reads the whole month from the export, so rows that arrived late are included.",
+)
+def monthly_cost_report(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource,
+                        billing: BillingResource) -> dg.MaterializeResult:
+    _, client, report, folder = _load(context, fleet, storage, billing)
+    export = export_month(report, client, folder)
+    results = {fmt: reconcile(read_report(client, export.files[fmt])[0], report.export_net_nanos)
+               for fmt in ("csv", "parquet")}
+    totals = report.export_totals()
+    unknown = export.table[export.table["line"].str.startswith("unknown-")]
+    month = report.usage.start.strftime("%Y-%m")
+    return dg.MaterializeResult(
+        metadata={
+            "hubs": _hub_table(export.summary),
+            "chart": dg.MetadataValue.md(png_markdown(export.png, f"net cost per hub per day, {month}")),
+            "net_total": dg.MetadataValue.float(totals["net_cost"]),
+            "currency": report.currency,
+            "sharing_policy": report.policy,
+            "lines": len(export.table),
+            "unknown_lines": dg.MetadataValue.md(
+                unknown[["cluster", "line", "namespace", "project", "net_cost"]].to_markdown(index=False, floatfmt=",.2f")
+                if len(unknown) else "none"),
+            "export_rows": totals["rows"],
+            "source": report.usage.source,
+            "csv": dg.MetadataValue.url(client.public_url(export.files["csv"])),
+            "parquet": dg.MetadataValue.url(client.public_url(export.files["parquet"])),
+            "chart_png": dg.MetadataValue.url(client.public_url(export.files["png"])),
+        },
+        check_results=[reconciliation_result(results, report.currency)],
+    )

@@ -1,0 +1,27 @@
+"""The `billing` resource: where the billing export is read (fleet.yaml costs.billing)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from hub_ops.fleet import Fleet
+from hub_ops.resources.billing import billing_source
+from hub_ops.resources.storage import Storage
+
+
+class BillingResource(dg.ConfigurableResource):
+    """Reads the detailed billing export named by fleet.yaml `costs.billing` (files at an fsspec
+    URL, or a BigQuery table). The fields override fleet.yaml, e.g. to point a run at a file."""
+
+    files: str | None = None
+    bigquery_table: str | None = None  # project.dataset.table
+    job_project: str | None = None  # project that runs BigQuery jobs; default the table's
+
+    def source(self, fleet: Fleet, storage: Storage):
+        """An ExportFiles or a BigQueryExport: `.aggregate(start, end, progress) -> Usage`."""
+        return billing_source(fleet, storage, self.files, self.bigquery_table, self.job_project)
+
+
+def resources(env: str) -> dict:
+    # both environments read what fleet.yaml names; BigQuery uses application default credentials
+    return {"billing": BillingResource()}

@@ -1,0 +1,52 @@
+"""no_orphaned_releases: a hub release still deployed whose hub left the config."""
+
+import dagster as dg
+
+from hub_ops.defs.decommission.state import decommissioned_hubs
+from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.defs.releases.assets import HUB_RELEASES
+from hub_ops.defs.releases.resources import KubeResource, SopsResource
+from hub_ops.deploy.runner import CLUSTER_LABEL, HUB_LABEL, MANAGED_LABEL
+from hub_ops.resources.helm import HelmFailure
+from hub_ops.resources.kube import ClusterUnreachable
+
+
+@dg.asset_check(asset=HUB_RELEASES, description=(
+    "Every hub release hub_ops deployed (helm label hub-ops/managed) still belongs to a hub of the config, or to a "
+    "decommissioned hub being torn down. A hub entry removed from cluster.yaml while deployed fails this check: it "
+    "needs a decommission run; nothing is deleted without one."))
+def no_orphaned_releases(context: dg.AssetCheckExecutionContext, fleet: FleetResource, sops: SopsResource,
+                         kube: KubeResource) -> dg.AssetCheckResult:
+    config = fleet.load()
+    known = {h.id for h in config.hubs()}
+    retired = decommissioned_hubs(context.instance)
+    orphans, unreachable = [], []
+    for cluster in config.clusters.values():
+        try:
+            helm = kube.helm(config, cluster, sops.client())
+        except ClusterUnreachable as e:
+            unreachable.append(f"{cluster.name}: {e}")
+            continue
+        try:
+            for info, labels in helm.releases(MANAGED_LABEL, "true"):
+                hub = labels.get(HUB_LABEL)
+                if not hub or labels.get(CLUSTER_LABEL) != cluster.name:
+                    continue  # support releases, or a release of another cluster's config
+                hub_id = f"{cluster.name}/{hub}"
+                if hub_id not in known:
+                    note = " (decommissioned, teardown unfinished)" if hub_id in retired else ""
+                    orphans.append((hub_id, info.namespace, info.revision, info.chart, note))
+        except (ClusterUnreachable, HelmFailure) as e:
+            unreachable.append(f"{cluster.name}: {e}")
+        finally:
+            helm.close()
+    lines = ["| hub | namespace | revision | chart |", "|---|---|---|---|"]
+    lines += [f"| `{h}`{n} | {ns} | {rev} | {chart} |" for h, ns, rev, chart, n in orphans]
+    return dg.AssetCheckResult(
+        passed=not orphans,
+        severity=dg.AssetCheckSeverity.ERROR if orphans else dg.AssetCheckSeverity.WARN,
+        description=(f"{len(orphans)} orphaned release(s): removed from config while deployed; run decommission_job"
+                     if orphans else "every managed release belongs to a hub of the config"),
+        metadata={"orphaned": dg.MetadataValue.md("\n".join(lines) if orphans else "none"),
+                  "not_checked": dg.MetadataValue.md("\n".join(f"- {u}" for u in unreachable) or "none")},
+    )

@@ -1,0 +1,301 @@
+"""deploy_job: per cluster, support release -> staging hubs -> staging health -> prod hubs.
+
+Each cluster is a chain of mapped steps, so a failure stops only that cluster's later steps
+while the other clusters carry on, and the run view shows each cluster's progress. Within a
+step, hubs deploy in parallel (max_parallel). Helm actions share the `helm_deploys` pool;
+the same release is never upgraded twice at once (a Lease in its namespace, see
+hub_ops.deploy.runner).
+"""
+
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.defs.partitions import hubs_partitions
+from hub_ops.defs.releases.assets import HUB_RELEASES
+from hub_ops.defs.releases.plans import ClusterDeployPlan, split_by_cluster
+from hub_ops.defs.releases.resources import GitResource, JupyterHubResource, KubeResource, SopsResource
+from hub_ops.deploy.manifests import supported_version
+from hub_ops.deploy.releases import PreparedCharts, release_for_id
+from hub_ops.deploy.runner import DeployFailed, DeploySettings, ReleaseDeployer, ReleaseResult
+from hub_ops.fleet import FleetConfigError, load_fleet
+from hub_ops.fleet.planner import Plan, plan_range, plan_releases
+from hub_ops.resources.git import GitError
+from hub_ops.resources.kube import ClusterUnreachable
+
+DEPLOY_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+
+
+class DeployConfig(dg.Config):
+    hubs: list[str] = Field(default_factory=list, description=(
+        "Releases to deploy: `cluster/hub` ids, or a cluster name for its support release. "
+        "Empty: plan the commit (or the branch head) instead."))
+    commit: str = Field(default="", description="Deploy the fleet as of this commit of the watched branch (default: its head).")
+    base: str = Field(default="", description="Plan the range base..commit (the deploy_on_push sensor sets it). "
+                                              "Default without hubs: the commit's parent.")
+    clusters: list[str] = Field(default_factory=list, description="Only these clusters (empty: all in the plan).")
+    dry_run: bool = Field(default=False, description="Render every release offline and validate its manifests; change nothing.")
+    kubernetes_version: str = Field(default="", description="Validate against this Kubernetes version (default: the fleet's min_minor, else 1.30).")
+    max_parallel: int = Field(default=4, ge=1, le=32, description="Hubs deployed at once within a cluster step.")
+    ready_timeout_s: float = Field(default=600, gt=0)
+    health_timeout_s: float = Field(default=180, gt=0)
+    start_server: bool = Field(default=True, description="The health check starts and stops a server for a check user.")
+
+
+@dg.op(out=dg.DynamicOut(ClusterDeployPlan), tags={"kind": "plan"})
+def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: FleetResource, git: GitResource):
+    """Resolve the commit, plan the releases, and hand each cluster its share."""
+    fleet_root, sha, plan = _plan(context, config, fleet, git)
+    if config.clusters:
+        plan = _only_clusters(plan, set(config.clusters))
+    if plan.removed:
+        context.log.warning("removed from config while maybe still deployed (needs a decommission run, not deleted): "
+                            + ", ".join(plan.removed))
+    loaded = load_fleet(fleet_root, check_files=False)
+    minor = loaded.settings.kubernetes.min_minor or 30
+    k8s = config.kubernetes_version or f"1.{minor}.0"
+    _ensure_partitions(context, [loaded.hub(h).partition_key for h in plan.hub_ids()])
+    context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
+    settings = {"max_parallel": config.max_parallel, "ready_timeout": config.ready_timeout_s,
+                "health_timeout": config.health_timeout_s, "start_server": config.start_server}
+    for cluster_plan in split_by_cluster(plan, fleet_root=str(fleet_root), git_sha=sha, dry_run=config.dry_run,
+                                         kubernetes_version=supported_version(int(k8s.split(".")[1])) if config.dry_run else k8s,
+                                         settings=settings):
+        part = _only_clusters(plan, {cluster_plan.cluster})
+        yield dg.DynamicOutput(cluster_plan, mapping_key=cluster_plan.mapping_key, metadata={
+            "plan": dg.MetadataValue.md(_plan_markdown(part)), "commit": sha or "(working tree)",
+            "release_count": len(part.support) + len(part.hub_ids())})
+
+
+def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource) -> tuple[Path, str | None, Plan]:
+    try:
+        remote = git.remote_for(fleet.root)
+        head = remote.fetch()
+        repo = remote.repo
+        sha = repo.resolve(config.commit) if config.commit else head
+        root = remote.fleet_at(sha)
+    except (GitError, FleetConfigError) as e:
+        if config.commit or config.base:
+            raise dg.Failure(f"cannot read the fleet repo: {e}", allow_retries=False) from None
+        context.log.warning(f"no git history ({e}); deploying the fleet folder as it is")
+        remote, repo, sha, root = None, None, None, Path(fleet.root)
+    try:
+        at_sha = load_fleet(root, check_files=False)
+    except FleetConfigError as e:
+        raise dg.Failure(f"fleet config at {sha or root} invalid:\n{e}", allow_retries=False) from None
+    try:
+        if config.hubs:
+            return root, sha, plan_releases(at_sha, config.hubs, reason="requested in the run config")
+    except KeyError as e:
+        raise dg.Failure(str(e).strip('"'), allow_retries=False) from None
+    if repo is None:
+        raise dg.Failure("nothing to plan: give `hubs`, or run against a fleet repo with history", allow_retries=False)
+    base = config.base or (repo.run("rev-parse", f"{sha}^", check=False).decode().strip() or None)
+    if not base:
+        raise dg.Failure(f"{sha[:12]} has no parent to plan against: give `hubs`", allow_retries=False)
+    context.log.info(f"planning {base[:12]}..{sha[:12]} ({len(repo.commits(base, sha))} commit(s))")
+    return root, sha, plan_range(at_sha, repo.changed_paths(base, sha), lambda p: repo.show(base, p))
+
+
+def _only_clusters(plan: Plan, clusters: set[str]) -> Plan:
+    keep = lambda rid: rid.split("/", 1)[0] in clusters  # noqa: E731
+    return Plan(support=[c for c in plan.support if c in clusters], staging=[h for h in plan.staging if keep(h)],
+                prod=[h for h in plan.prod if keep(h)], removed=[h for h in plan.removed if keep(h)],
+                skipped=[h for h in plan.skipped if keep(h)], ignored=plan.ignored,
+                reasons={k: v for k, v in plan.reasons.items() if keep(k)})
+
+
+def _ensure_partitions(context, keys: list[str]) -> None:
+    existing = set(context.instance.get_dynamic_partitions(hubs_partitions.name))
+    missing = sorted(set(keys) - existing)
+    if missing:
+        context.instance.add_dynamic_partitions(hubs_partitions.name, missing)
+
+
+def _plan_markdown(plan: Plan) -> str:
+    rows = plan.rows()
+    if not rows:
+        return "nothing to deploy"
+    lines = ["| step | release | why |", "|---|---|---|"]
+    lines += [f"| {k} | `{r}` | {why.replace('|', '/')} |" for k, r, why in rows]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ per-cluster steps
+
+@contextmanager
+def _deployer(context, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource, hub_api: JupyterHubResource):
+    fleet = load_fleet(plan.fleet_root, check_files=False)
+    s = plan.settings
+    settings = DeploySettings(ready_timeout=s.get("ready_timeout", 600), health_timeout=s.get("health_timeout", 180),
+                              start_server=s.get("start_server", True))
+    sops_client = sops.client()
+    helm = kube_client = None
+    if not plan.dry_run:
+        try:
+            cluster = fleet.clusters[plan.cluster]
+            kube_client = kube.client(fleet, cluster, sops_client)
+            helm = kube.helm(fleet, cluster, sops_client)
+        except ClusterUnreachable as e:
+            raise dg.Failure(str(e)) from None
+
+    def api(release, token):
+        hub = fleet.hub(release.id)
+        return hub_api.client(hub.domain, hub.cluster, hub.name, token)
+
+    with PreparedCharts(fleet) as charts:
+        try:
+            yield fleet, ReleaseDeployer(fleet, charts, sops_client, helm=helm, kube=kube_client, hub_api=api,
+                                         settings=settings, log=context.log.info)
+        finally:
+            if helm is not None:
+                helm.close()
+
+
+def _run_each(context, plan: ClusterDeployPlan, ids: list[str], work) -> list[tuple[str, bool]]:
+    """Run `work(id) -> ReleaseResult` for each id in parallel; record results; return the
+    failures as (message, retryable)."""
+    failures: list[tuple[str, bool]] = []
+    workers = max(1, min(int(plan.settings.get("max_parallel", 4)), len(ids) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"deploy-{plan.cluster}") as pool:
+        for rid, outcome in zip(ids, pool.map(lambda rid: _attempt(work, rid), ids)):
+            result, error, retryable = outcome
+            plan.results[rid] = result.as_dict()
+            if error:
+                failures.append((error, retryable))
+                context.log.error(error)
+            else:
+                context.log.info(f"{rid}: {result.status}, {result.health} ({result.duration_s:.1f} s)")
+    return failures
+
+
+def _attempt(work, rid: str) -> tuple[ReleaseResult, str | None, bool]:
+    try:
+        return work(rid), None, False
+    except DeployFailed as e:
+        return e.result, str(e), e.retryable
+
+
+def _results_table(plan: ClusterDeployPlan, ids: list[str]) -> str:
+    lines = ["| release | status | revision | health / detail | s |", "|---|---|---|---|---|"]
+    for rid in ids:
+        r = plan.results.get(rid, {})
+        detail = r.get("message") if r.get("status") in ("dry-run", "failed", "rolled back") else r.get("health")
+        lines.append(f"| `{rid}` | {r.get('status', '-')} | {r.get('revision') or '-'} | "
+                     f"{str(detail or '-').replace('|', '/')} | {r.get('duration_s', '-')} |")
+    return "\n".join(lines)
+
+
+def _finish(context, plan: ClusterDeployPlan, ids: list[str], failures: list[tuple[str, bool]], step: str) -> ClusterDeployPlan:
+    context.add_output_metadata({"releases": dg.MetadataValue.md(_results_table(plan, ids) if ids else "nothing in this step")})
+    if failures:
+        messages = [m for m, _ in failures]
+        raise dg.Failure(description=f"{plan.cluster}: {step} failed for {len(failures)} release(s); "
+                                     f"later steps of this cluster are skipped:\n" + "\n".join(messages),
+                         metadata={"failures": dg.MetadataValue.md("\n".join(f"- {m}" for m in messages))},
+                         # an unreachable API may come back; a bad chart or a failed health check will not
+                         allow_retries=all(retryable for _, retryable in failures))
+    return plan
+
+
+def _record(context, plan: ClusterDeployPlan, fleet, rid: str) -> None:
+    """A hub_releases materialization for a deployed, healthy hub."""
+    r = plan.results[rid]
+    hub = fleet.hub(rid)
+    context.log_event(dg.AssetMaterialization(
+        asset_key=HUB_RELEASES, partition=hub.partition_key,
+        description=f"{rid}: {r['status']} at helm revision {r['revision']}",
+        metadata={
+            "cluster": hub.cluster, "hub": hub.name, "namespace": r["namespace"],
+            "chart": r["chart"], "chart_version": r["chart_version"],
+            "values_digest": r["values_digest"], "manifest_digest": r["manifest_digest"],
+            "git_sha": r.get("git_sha") or "", "helm_revision": dg.MetadataValue.int(int(r["revision"] or 0)),
+            "previous_revision": dg.MetadataValue.int(int(r["previous_revision"] or 0)),
+            "status": r["status"], "health": r["health"], "duration_s": dg.MetadataValue.float(float(r["duration_s"])),
+            "why": "; ".join(plan.reasons.get(rid, [])),
+        }))
+
+
+def _deploy_step(context, plan, sops, kube, hub_api, ids: list[str], *, health: bool, record: bool, step: str):
+    if not ids:
+        return _finish(context, plan, ids, [], step)
+    with _deployer(context, plan, sops, kube, hub_api) as (fleet, deployer):
+        def work(rid: str) -> ReleaseResult:
+            release = release_for_id(fleet, rid)
+            if plan.dry_run:
+                return deployer.dry_run(release, plan.kubernetes_version)
+            return deployer.deploy(release, git_sha=plan.git_sha, holder=context.run_id, health=health,
+                                   description=f"hub-ops {plan.git_sha[:12] if plan.git_sha else 'manual'}: {rid}")
+
+        failures = _run_each(context, plan, ids, work)
+        if record and not plan.dry_run:
+            for rid in ids:
+                if plan.results[rid]["status"] in ("deployed", "unchanged") and "/" in rid:
+                    _record(context, plan, fleet, rid)
+    return _finish(context, plan, ids, failures, step)
+
+
+@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
+def deploy_support(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
+                   hub_api: JupyterHubResource) -> ClusterDeployPlan:
+    """The cluster's support release (its Deployments must become Available)."""
+    return _deploy_step(context, plan, sops, kube, hub_api, [plan.cluster] if plan.support else [],
+                        health=False, record=False, step="support release")
+
+
+@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
+def deploy_staging(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
+                   hub_api: JupyterHubResource) -> ClusterDeployPlan:
+    """Upgrade the cluster's staging hubs and wait until they are Available."""
+    return _deploy_step(context, plan, sops, kube, hub_api, plan.staging, health=False, record=False, step="staging deploy")
+
+
+@dg.op(retry_policy=DEPLOY_RETRY, tags={"kind": "jupyterhub"})
+def check_staging(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
+                  hub_api: JupyterHubResource) -> ClusterDeployPlan:
+    """Health-check each staging hub through its JupyterHub API; a failing hub is rolled back
+    and the cluster's prod hubs are not deployed."""
+    if plan.dry_run or not plan.staging:
+        return _finish(context, plan, [], [], "staging health")
+    with _deployer(context, plan, sops, kube, hub_api) as (fleet, deployer):
+        def work(rid: str) -> ReleaseResult:
+            release = release_for_id(fleet, rid)
+            result = ReleaseResult(**plan.results[rid])
+            start = time.monotonic()
+            try:
+                result.health = deployer.health_check(release)
+            except Exception as e:  # HubApiError, or the API unreachable: the hub is not healthy
+                result.health = "failed"
+                message = f"{rid}: health check failed: {e}"
+                if result.status == "deployed":
+                    message += "; " + deployer.roll_back_or_report(release, result.previous_revision)
+                    result.status = "rolled back"
+                raise DeployFailed(message, result) from None
+            result.duration_s = round(result.duration_s + time.monotonic() - start, 3)
+            return result
+
+        failures = _run_each(context, plan, plan.staging, work)
+        for rid in plan.staging:
+            if plan.results[rid]["health"] != "failed":
+                _record(context, plan, fleet, rid)
+    return _finish(context, plan, plan.staging, failures, "staging health")
+
+
+@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
+def deploy_prod(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
+                hub_api: JupyterHubResource) -> ClusterDeployPlan:
+    """Upgrade the cluster's prod hubs, each health-checked and rolled back on failure."""
+    return _deploy_step(context, plan, sops, kube, hub_api, plan.prod, health=True, record=True, step="prod deploy")
+
+
+@dg.job(tags={"hub_ops/kind": "deploy"}, description=(
+    "Deploy planned releases: per cluster, the support release, then staging hubs, their health checks, then prod "
+    "hubs. A failure stops only that cluster's later steps. dry_run renders and validates without changing anything."))
+def deploy_job():
+    plan_deploy().map(deploy_support).map(deploy_staging).map(check_staging).map(deploy_prod)

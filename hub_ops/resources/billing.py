@@ -1,0 +1,177 @@
+"""BigQuery: the Cloud Billing detailed export table, read with google-cloud-bigquery.
+
+One grouped query per period (a Dagster day or month partition): BigQuery flattens the labels
+and sums the period per day, project, GKE cluster, namespace and currency, so what crosses the
+network is a few hundred rows, not millions. Results are streamed page by page
+(`RowIterator.to_arrow_iterable`) into the same UsageAccumulator the file readers use. A second
+query sums the same rows without touching the labels: the export's own total, which the
+report must reconcile to. Amounts are summed as INT64 nanos (ROUND(x * 1e9)), exactly as the
+file readers do, so both paths give identical numbers.
+
+Queries only read (SELECT); safe to rerun. The table name is checked, the period is passed as
+query parameters: nothing from config is pasted into SQL unchecked.
+See hub_ops.costs.schema for Google's documentation of the export and its GKE labels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hub_ops.costs.errors import BillingExportError
+from hub_ops.costs.schema import CLUSTER_LABEL, NAMESPACE_LABEL
+from hub_ops.costs.usage import GROUP_KEYS, SUMS, TOTAL_KEYS, Usage, UsageAccumulator, day_number
+
+TABLE_NAME = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_$-]{1,1024}$")
+
+_NANOS = "CAST(ROUND({x} * 1e9) AS INT64)"
+_CREDITS = f"(SELECT IFNULL(SUM({_NANOS.format(x='c.amount')}), 0) FROM UNNEST(credits) AS c)"
+_PERIOD = "usage_start_time >= @start AND usage_start_time < @end"
+# ingestion-time partitions hold rows exported on that day, never before the usage: this only
+# prunes older partitions; late rows of the period (exported days later) are still read
+_PARTITIONS = " AND _PARTITIONTIME >= TIMESTAMP_SUB(@start, INTERVAL 1 DAY)"
+
+GROUPS_SQL = f"""
+SELECT
+  DATE(usage_start_time) AS day,
+  project.id AS project,
+  (SELECT value FROM UNNEST(labels) WHERE key = '{CLUSTER_LABEL}' LIMIT 1) AS cluster,
+  (SELECT value FROM UNNEST(labels) WHERE key = '{NAMESPACE_LABEL}' LIMIT 1) AS namespace,
+  currency,
+  SUM({_NANOS.format(x='cost')}) AS cost_nanos,
+  SUM({_CREDITS}) AS credits_nanos,
+  COUNT(*) AS row_count
+FROM `{{table}}`
+WHERE {_PERIOD}{{partitions}}
+GROUP BY day, project, cluster, namespace, currency
+"""
+
+TOTALS_SQL = f"""
+SELECT
+  DATE(usage_start_time) AS day,
+  currency,
+  SUM({_NANOS.format(x='cost')}) AS cost_nanos,
+  SUM({_CREDITS}) AS credits_nanos,
+  COUNT(*) AS row_count
+FROM `{{table}}`
+WHERE {_PERIOD}{{partitions}}
+GROUP BY day, currency
+"""
+
+
+@dataclass(frozen=True)
+class BigQueryExport:
+    """The detailed export table `project.dataset.gcp_billing_export_resource_v1_<ACCOUNT>`."""
+
+    table: str
+    job_project: str | None = None  # project that runs (and pays for) the queries; default: the table's
+    location: str | None = None  # the dataset's location (US or EU for billing exports)
+    prune_partitions: bool = True
+    page_size: int = 10_000
+    client_factory: Callable[[], object] | None = None  # default: bigquery.Client with application default credentials
+
+    def __post_init__(self) -> None:
+        if not TABLE_NAME.match(self.table):
+            raise BillingExportError(f"costs.billing.bigquery: {self.table!r} is not a table name of the form "
+                                     "project.dataset.table")
+
+    @property
+    def description(self) -> str:
+        return f"bigquery://{self.table}"
+
+    def client(self):
+        if self.client_factory is not None:
+            return self.client_factory()
+        from google.cloud import bigquery
+
+        return bigquery.Client(project=self.job_project or self.table.split(".")[0])
+
+    def aggregate(self, start: dt.date, end: dt.date, progress=None) -> Usage:
+        """The usage of [start, end): two queries (groups, totals), results streamed by page."""
+        accumulator = UsageAccumulator(self.description, start, end)
+        client = self.client()
+        groups = self._query(client, GROUPS_SQL, start, end, GROUP_KEYS)
+        if progress:
+            progress(1, 2, self.description)
+        totals = self._query(client, TOTALS_SQL, start, end, TOTAL_KEYS)
+        if progress:
+            progress(2, 2, self.description)
+        accumulator.add_groups(groups, totals, self.description)
+        return accumulator.result()
+
+    def _query(self, client, sql: str, start: dt.date, end: dt.date, keys: list[str]) -> pa.Table:
+        from google.api_core import exceptions
+        from google.cloud import bigquery
+
+        text = sql.format(table=self.table, partitions=_PARTITIONS if self.prune_partitions else "")
+        config = bigquery.QueryJobConfig(
+            query_parameters=[
+                bigquery.ScalarQueryParameter("start", "TIMESTAMP", dt.datetime.combine(start, dt.time(), dt.timezone.utc)),
+                bigquery.ScalarQueryParameter("end", "TIMESTAMP", dt.datetime.combine(end, dt.time(), dt.timezone.utc)),
+            ],
+            use_legacy_sql=False,
+            labels={"hub_ops": "cost-report"},
+        )
+        try:
+            job = client.query(text, job_config=config, location=self.location)
+            parts = [_as_groups(batch, keys) for batch in job.result(page_size=self.page_size).to_arrow_iterable()]
+        except exceptions.GoogleAPICallError as e:
+            raise BillingExportError(f"{self.description}: query failed: {e.message if hasattr(e, 'message') else e}") from None
+        parts = [p for p in parts if p.num_rows]
+        if not parts:
+            return _as_groups(pa.record_batch({k: pa.array([], pa.string()) for k in keys}
+                                              | {"cost_nanos": pa.array([], pa.int64()), "credits_nanos": pa.array([], pa.int64()),
+                                                 "row_count": pa.array([], pa.int64())}), keys)
+        return pa.concat_tables(parts)
+
+
+def _as_groups(batch: pa.RecordBatch, keys: list[str]) -> pa.Table:
+    """A result page -> the column types of hub_ops.costs.usage (day as days since 1970)."""
+    columns = {}
+    for key in keys:
+        column = batch.column(batch.schema.names.index(key))
+        if key == "day":
+            if pa.types.is_date(column.type):
+                column = pa.array(np.asarray(column.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)), pa.int32())
+            else:  # an empty page has no typed columns
+                column = pa.array([day_number(dt.date.fromisoformat(v)) for v in column.to_pylist()], pa.int32())
+        else:
+            column = column.cast(pa.string())
+        columns[key] = column
+    for name, source in zip(SUMS, ("cost_nanos", "credits_nanos", "row_count")):
+        columns[name] = pc.fill_null(batch.column(batch.schema.names.index(source)).cast(pa.int64()), 0)
+    return pa.table(columns)
+
+
+def export_table_name(project: str, dataset: str, table: str | None, billing_id: str | None) -> str:
+    """BigQuery names the detailed export gcp_billing_export_resource_v1_<ACCOUNT> (dashes -> _)."""
+    if table:
+        return f"{project}.{dataset}.{table}"
+    if not billing_id:
+        raise BillingExportError("fleet.yaml costs.billing.bigquery: give `table` or `billing_id`")
+    return f"{project}.{dataset}.gcp_billing_export_resource_v1_{billing_id.replace('-', '_')}"
+
+
+def billing_source(fleet, storage, files: str | None = None, bigquery_table: str | None = None,
+                   job_project: str | None = None):
+    """The export to read: `files` or `bigquery_table` when given, else fleet.yaml costs.billing."""
+    from hub_ops.costs.readers import ExportFiles
+
+    if files:
+        return ExportFiles(files, storage)
+    if bigquery_table:
+        return BigQueryExport(bigquery_table, job_project=job_project)
+    billing = fleet.settings.costs.billing
+    if billing is None:
+        raise BillingExportError(f"{fleet.root / 'fleet.yaml'}: costs.billing is not set; give `files: <url>` "
+                                 "or `bigquery: {project, dataset, billing_id}`")
+    if billing.files:
+        return ExportFiles(billing.files, storage)
+    bq = billing.bigquery
+    return BigQueryExport(export_table_name(bq.project, bq.dataset, bq.table, bq.billing_id), job_project=job_project)

@@ -1,0 +1,287 @@
+"""The Kubernetes API of a cluster, through the official `kubernetes` client.
+
+ClusterAccess says how to reach a cluster (a kubeconfig file, or server + token + CA as GKE
+and sops-encrypted kubeconfigs give them: the token stays in memory). KubeClient holds the
+few operations hub_ops needs, each named for what it does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+
+class ClusterUnreachable(RuntimeError):
+    """The cluster's API cannot be reached (or no way to reach it is configured)."""
+
+
+class NotReady(RuntimeError):
+    """A workload did not become ready in time; the message says what Kubernetes reported."""
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    kubeconfig_path: str | None = None
+    context: str | None = None
+    server: str | None = None
+    token: str | None = field(default=None, repr=False)
+    ca_pem: str | None = None
+    insecure: bool = False
+
+    def describe(self) -> str:
+        return self.server or f"kubeconfig {self.kubeconfig_path}"
+
+    def api_client(self):
+        from kubernetes import client, config
+
+        if self.kubeconfig_path:
+            return config.new_client_from_config(config_file=self.kubeconfig_path, context=self.context)
+        cfg = client.Configuration()
+        cfg.host = self.server
+        cfg.api_key = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        cfg.verify_ssl = not self.insecure
+        if self.ca_pem:
+            cfg.ssl_ca_cert = _ca_file(self.ca_pem)
+        return client.ApiClient(cfg)
+
+    def helm_options(self) -> dict[str, Any]:
+        """Keyword arguments for helm_python.Config reaching the same API."""
+        if self.kubeconfig_path:
+            return {"kubeconfig_path": self.kubeconfig_path, "kube_context": self.context}
+        opts: dict[str, Any] = {"kube_apiserver": self.server, "kube_token": self.token,
+                                "kube_insecure_skip_tls_verify": self.insecure}
+        if self.ca_pem:
+            opts["kube_ca_file"] = _ca_file(self.ca_pem)
+        return opts
+
+
+_ca_files: dict[str, str] = {}
+
+
+def _ca_file(pem: str) -> str:
+    # a CA certificate is public; clients want it as a file
+    if pem not in _ca_files:
+        fd, path = tempfile.mkstemp(prefix="hub-ops-ca-", suffix=".pem")
+        with os.fdopen(fd, "w") as f:
+            f.write(pem)
+        _ca_files[pem] = path
+    return _ca_files[pem]
+
+
+def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: str = "kubeconfig") -> ClusterAccess:
+    """Server, token and CA of a (decrypted) kubeconfig document's context."""
+    import base64
+
+    try:
+        ctx_name = context or doc["current-context"]
+        ctx = next(c["context"] for c in doc["contexts"] if c["name"] == ctx_name)
+        cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
+        user = next(u["user"] for u in doc["users"] if u["name"] == ctx["user"])
+    except (KeyError, StopIteration, TypeError):
+        raise ClusterUnreachable(f"{source}: no usable context {context or '(current-context)'}") from None
+    if "token" not in user:
+        raise ClusterUnreachable(f"{source}: only token users are supported (context {ctx_name})")
+    ca = base64.b64decode(cluster["certificate-authority-data"]).decode() if "certificate-authority-data" in cluster else None
+    return ClusterAccess(server=cluster["server"], token=user["token"], ca_pem=ca,
+                         insecure=bool(cluster.get("insecure-skip-tls-verify")))
+
+
+class KubeClient:
+    """Operations on one cluster. Every method is safe to call again after a failure."""
+
+    def __init__(self, access: ClusterAccess, name: str = ""):
+        self.access = access
+        self.name = name or access.describe()
+        self._api = None
+
+    @property
+    def api(self):
+        if self._api is None:
+            self._api = self.access.api_client()
+        return self._api
+
+    def _call(self, fn: Callable, *args, **kwargs):
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return fn(*args, _request_timeout=(5, 30), **kwargs)
+        except urllib3.exceptions.HTTPError as e:
+            raise ClusterUnreachable(f"cluster {self.name}: API not reachable: {type(e).__name__}: {_short(e)}") from None
+        except ApiException as e:
+            if e.status in (502, 503, 504):
+                raise ClusterUnreachable(f"cluster {self.name}: API answered {e.status} {e.reason}") from None
+            raise
+
+    def server_version(self) -> str:
+        from kubernetes import client
+
+        info = self._call(client.VersionApi(self.api).get_code)
+        return info.git_version
+
+    def namespace_exists(self, namespace: str) -> bool:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self._call(client.CoreV1Api(self.api).read_namespace, namespace)
+            return True
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+
+    def ensure_namespace(self, namespace: str) -> None:
+        """Create `namespace` if it does not exist (a 409 from a concurrent creator is fine)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        if self.namespace_exists(namespace):
+            return
+        try:
+            self._call(client.CoreV1Api(self.api).create_namespace,
+                       client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+    def delete_namespace(self, namespace: str, timeout: float = 300, poll: float = 1.0) -> bool:
+        """Delete `namespace` and wait until it is gone. Returns False if it was already gone."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        core = client.CoreV1Api(self.api)
+        try:
+            self._call(core.delete_namespace, namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+            return False
+        deadline = time.monotonic() + timeout
+        while self.namespace_exists(namespace):
+            if time.monotonic() > deadline:
+                raise NotReady(f"namespace {namespace} still terminating after {timeout:.0f} s")
+            time.sleep(poll)
+        return True
+
+    def deployment_state(self, namespace: str, name: str) -> tuple[bool, str]:
+        """(available, what Kubernetes says) for a Deployment's current generation."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            dep = self._call(client.AppsV1Api(self.api).read_namespaced_deployment, name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return False, f"deployment {namespace}/{name} not found"
+            raise
+        st = dep.status
+        want = dep.spec.replicas if dep.spec.replicas is not None else 1
+        conditions = {c.type: c for c in (st.conditions or [])}
+        progressing = conditions.get("Progressing")
+        if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+            return False, f"deployment {namespace}/{name}: {progressing.message}"
+        if (st.observed_generation or 0) < (dep.metadata.generation or 0):
+            return False, f"deployment {namespace}/{name}: new spec not yet observed"
+        if (st.updated_replicas or 0) < want:
+            return False, f"deployment {namespace}/{name}: {st.updated_replicas or 0}/{want} replicas updated"
+        if (st.available_replicas or 0) < want:
+            avail = conditions.get("Available")
+            why = f" ({avail.message})" if avail is not None and avail.message else ""
+            return False, f"deployment {namespace}/{name}: {st.available_replicas or 0}/{want} replicas available{why}"
+        return True, f"deployment {namespace}/{name}: {want}/{want} available"
+
+    def wait_deployment_available(self, namespace: str, name: str, timeout: float, poll: float = 1.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            ok, state = self.deployment_state(namespace, name)
+            if ok:
+                return state
+            if time.monotonic() > deadline:
+                raise NotReady(f"not ready after {timeout:.0f} s: {state}")
+            time.sleep(poll)
+
+    def pods(self, namespace: str, selector: str = "") -> list:
+        from kubernetes import client
+
+        return self._call(client.CoreV1Api(self.api).list_namespaced_pod, namespace, label_selector=selector).items
+
+    # ------------------------------------------------------------ leases
+
+    def acquire_lease(self, namespace: str, name: str, holder: str, ttl_seconds: int = 1800) -> bool:
+        """Take a coordination.k8s.io Lease, or renew it if `holder` has it. False if held by
+        another holder and not expired. The API's optimistic concurrency (409 on a stale
+        resourceVersion) makes two takers race safely."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        coord = client.CoordinationV1Api(self.api)
+        now = dt.datetime.now(dt.timezone.utc)
+        spec = client.V1LeaseSpec(holder_identity=holder, lease_duration_seconds=ttl_seconds,
+                                  acquire_time=now, renew_time=now)
+        try:
+            lease = self._call(coord.read_namespaced_lease, name, namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+            try:
+                self._call(coord.create_namespaced_lease, namespace,
+                           client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=spec))
+                return True
+            except ApiException as e2:
+                if e2.status == 409:  # another taker created it first
+                    return False
+                raise
+        current = lease.spec
+        expired = current.renew_time is None or (
+            current.renew_time + dt.timedelta(seconds=current.lease_duration_seconds or 0) < now)
+        if current.holder_identity not in (None, "", holder) and not expired:
+            return False
+        lease.spec = spec
+        try:
+            self._call(coord.replace_namespaced_lease, name, namespace, lease)  # carries resourceVersion
+            return True
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+
+    def release_lease(self, namespace: str, name: str, holder: str) -> None:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        coord = client.CoordinationV1Api(self.api)
+        try:
+            lease = self._call(coord.read_namespaced_lease, name, namespace)
+            if lease.spec.holder_identity == holder:
+                self._call(coord.delete_namespaced_lease, name, namespace,
+                           body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=lease.metadata.resource_version)))
+        except ApiException as e:
+            if e.status not in (404, 409):
+                raise
+
+
+def _short(e: Exception) -> str:
+    text = str(e)
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+def local_kubeconfig(path: str | None, fleet_root: Path) -> str | None:
+    if not path:
+        return None
+    expanded = Path(os.path.expandvars(os.path.expanduser(path)))
+    return str(expanded if expanded.is_absolute() else (fleet_root / expanded))
+
+
+def load_kubeconfig_doc(text: bytes | str) -> dict:
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict):
+        raise ClusterUnreachable("kubeconfig is not a mapping")
+    return doc

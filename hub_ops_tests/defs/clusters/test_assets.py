@@ -1,0 +1,152 @@
+"""The clusters asset and its checks, materialized on the example fleet.
+
+The GKE side talks to recorded GKE v1 response shapes (not live; see
+hub_ops_tests/gke_recorded.py), the kubeconfig side to the local kube-apiserver
+(test_assets_kube.py).
+"""
+
+import dagster as dg
+import pytest
+
+from hub_ops.defs.clusters.assets import clusters
+from hub_ops.defs.clusters.resources import GkeResource
+from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.definitions import build_definitions
+from hub_ops.devstack.process import free_port
+
+
+def materialize(fleet_root, gke: GkeResource, list_nodes: bool = False) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [clusters], resources={"fleet": FleetResource(root=str(fleet_root)), "gke": gke},
+        run_config={"ops": {"clusters": {"config": {"list_nodes": list_nodes}}}},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def checks(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def metadata(result) -> dict:
+    return result.asset_materializations_for_node("clusters")[0].metadata
+
+
+@pytest.fixture
+def recorded_gke(gke_api) -> GkeResource:
+    return GkeResource(credentials="access_token", access_token="test-token", api_endpoint=gke_api.endpoint, timeout_seconds=10)
+
+
+def test_local_default_reports_no_credentials_and_no_api_without_failing(example_fleet):
+    result = materialize(example_fleet, GkeResource(credentials="none"))
+    assert result.success
+    table = metadata(result)["clusters"].value
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert "not reachable: no credentials (the local environment uses none)" in rows["pangeo-hubs"]
+    assert "not reachable: no credentials" in rows["community-hubs"]
+    assert "not reachable: no API configured" in rows["local-demo"]
+    evaluations = checks(result)
+    assert not evaluations["reachable"].passed
+    assert evaluations["reachable"].description == "2 of 2 clusters: community-hubs, pangeo-hubs"
+    assert evaluations["reachable"].metadata["not checked (not observed)"].value == "local-demo"
+    # nothing observed: the comparisons say so instead of inventing a result
+    assert evaluations["versions_within_skew"].description.endswith("(0 clusters checked)")
+
+
+def test_recorded_gke_clusters_drive_every_check(example_fleet, recorded_gke):
+    result = materialize(example_fleet, recorded_gke)
+    assert result.success
+    md = metadata(result)
+    assert md["reachable"].value == 2 and md["total"].value == 3
+    pangeo = md["cluster pangeo-hubs"].value
+    assert "| nb-n2-highmem-4    | n2-highmem-4   |" in pangeo and "0..100" in pangeo
+    assert "REGULAR" in pangeo
+
+    evaluations = checks(result)
+    assert evaluations["reachable"].passed  # local-demo has no API: listed, not failed
+
+    skew = evaluations["versions_within_skew"]
+    assert not skew.passed and skew.severity == dg.AssetCheckSeverity.ERROR
+    assert "nodes on 1.26.15-gke.1090000 trail the control plane 1.29.15-gke.1325000 by 3 minor versions" in skew.metadata["problem"].value
+
+    pools = evaluations["declared_node_pools_exist"]
+    assert not pools.passed and pools.description == "1 of 2 clusters: community-hubs"
+    assert "pool nb-n2-standard-4 declared in cluster.yaml node_pools but not in the cluster" in pools.metadata["problem"].value
+
+    support = evaluations["upgrades_and_support"]
+    assert not support.passed and support.severity == dg.AssetCheckSeverity.WARN
+    warnings = support.metadata["warning"].value
+    for expected in ("patch upgrade pending: 1.34.1-gke.1829001 -> 1.34.1-gke.2031000",
+                     "control plane 1.29.15-gke.1325000 is older than the fleet's minimum 1.30",
+                     "1.29 reached end of standard support on 2025-03-21; extended support ends 2026-12-30",
+                     "auto-upgrade MINOR_UPGRADE_PAUSED (MAINTENANCE_EXCLUSION_NO_MINOR_UPGRADES)"):
+        assert expected in warnings
+
+
+def test_fleet_policy_decides_the_skew(example_fleet, recorded_gke):
+    fleet_yaml = example_fleet / "fleet.yaml"
+    fleet_yaml.write_text(fleet_yaml.read_text().replace("max_minor_skew: 2", "max_minor_skew: 3"))
+    assert checks(materialize(example_fleet, recorded_gke))["versions_within_skew"].passed
+
+
+def test_a_failed_cluster_status_fails_reachable(example_fleet, recorded_gke, gke_api):
+    body = gke_api.clusters[("pangeo-hubs", "us-central1-b", "pangeo-hubs-cluster")]["cluster"]
+    body.update(status="ERROR", statusMessage="Node pool core-pool: instance group not found")
+    evaluation = checks(materialize(example_fleet, recorded_gke))["reachable"]
+    assert not evaluation.passed
+    assert "status ERROR: Node pool core-pool: instance group not found" in evaluation.metadata["problem"].value
+
+
+def test_node_listing_failure_is_a_note_not_a_failure(example_fleet, recorded_gke, gke_api):
+    for key in gke_api.clusters:
+        gke_api.clusters[key]["cluster"]["endpoint"] = f"127.0.0.1:{free_port()}"
+    result = materialize(example_fleet, recorded_gke, list_nodes=True)
+    assert result.success
+    assert "nodes not listed (Kubernetes API at 127.0.0.1:" in metadata(result)["cluster pangeo-hubs"].value
+    assert "test-token" not in str(metadata(result))
+
+
+@pytest.mark.parametrize("env", ["local", "production"])
+def test_whole_definitions_resolve_with_the_clusters_domain(env):
+    repo = build_definitions(env).get_repository_def()
+    assert dg.AssetKey("clusters") in repo.assets_defs_by_key
+    assert repo.get_job("clusters_refresh_job").name == "clusters_refresh_job"
+    assert repo.get_schedule_def("clusters_hourly_schedule").cron_schedule == "17 * * * *"
+
+
+def test_refresh_job_runs_the_asset_and_its_four_checks(example_fleet, monkeypatch):
+    monkeypatch.setenv("HUB_OPS_FLEET", str(example_fleet))
+    job = build_definitions("local").resolve_job_def("clusters_refresh_job")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+                                    run_config={"ops": {"clusters": {"config": {"list_nodes": False}}}})
+    assert result.success
+    assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == [
+        "declared_node_pools_exist", "reachable", "upgrades_and_support", "versions_within_skew"]
+
+
+def test_kubeconfig_cluster_with_a_sops_file_says_it_is_encrypted(example_fleet):
+    folder = example_fleet / "clusters" / "lab"
+    folder.mkdir()
+    (folder / "enc-kubeconfig.secret.yaml").write_text("apiVersion: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.11.0\n")
+    (folder / "cluster.yaml").write_text("name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-kubeconfig.secret.yaml}\n")
+    rows = metadata(materialize(example_fleet, GkeResource(credentials="none")))["clusters"].value
+    assert "not reachable: kubeconfig enc-kubeconfig.secret.yaml is sops-encrypted" in rows
+
+
+def test_the_2i2c_fleet_gets_one_row_per_cluster(two_i_two_c_copy, gke_api):
+    """30 real clusters: gcp ones ask the (recorded) GKE API, which does not know them; aws
+    ones are listed as not observed; kubeconfig ones have sops-encrypted kubeconfigs."""
+    from hub_ops.fleet import load_fleet
+
+    fleet = load_fleet(two_i_two_c_copy, check_files=False)
+    result = materialize(two_i_two_c_copy, GkeResource(credentials="access_token", access_token="t",
+                                                       api_endpoint=gke_api.endpoint))
+    assert result.success
+    rows = {line.split("|")[1].strip(): line for line in metadata(result)["clusters"].value.splitlines()[2:]}
+    assert set(rows) == set(fleet.clusters) and len(rows) == 30
+    gcp = next(c for c in fleet.clusters.values() if c.provider == "gcp")
+    assert f"GKE API 404 Not found: projects/{gcp.gcp.project}/locations/{gcp.gcp.zone}/clusters/{gcp.gcp.cluster}." in rows[gcp.name]
+    assert "is sops-encrypted" in rows["utoronto"]
+    reachable = checks(result)["reachable"]
+    not_checked = reachable.metadata["not checked (not observed)"].value.split(", ")
+    assert sorted(not_checked) == sorted(c.name for c in fleet.clusters.values() if c.provider == "aws")
+    assert reachable.description.startswith("10 of 10 clusters:")  # 8 gcp + 2 kubeconfig were asked

@@ -1,0 +1,48 @@
+"""The clusters asset with a `local` cluster whose kubeconfig reaches the local
+kube-apiserver 1.20 (real API); the gcp clusters read recorded GKE shapes (not live)."""
+
+import dagster as dg
+import yaml
+
+from hub_ops.defs.clusters.resources import GkeResource
+from hub_ops_tests.defs.clusters.test_assets import checks, materialize, metadata
+
+
+def give_local_demo_a_kubeconfig(fleet_root, kubeconfig) -> None:
+    path = fleet_root / "clusters" / "local-demo" / "cluster.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["local"]["kubeconfig"] = str(kubeconfig)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_local_cluster_observed_through_its_kubeconfig(example_fleet, kube_cluster, kube_nodes):
+    kube_nodes.add("n1", "v1.20.2", pool=kube_nodes.pool("core"))
+    give_local_demo_a_kubeconfig(example_fleet, kube_cluster.kubeconfig)
+
+    result = materialize(example_fleet, GkeResource(credentials="none"))
+
+    assert result.success
+    local = metadata(result)["cluster local-demo"].value
+    assert "via Kubernetes API" in local and "v1.20." in local and kube_nodes.pool("core") in local
+    evaluations = checks(result)
+    # reachable now covers local-demo; the gcp clusters still have no credentials
+    assert "local-demo" not in evaluations["reachable"].metadata["problem"].value
+    support = evaluations["upgrades_and_support"]
+    assert not support.passed and support.severity == dg.AssetCheckSeverity.WARN
+    assert "is older than the fleet's minimum 1.30 (end of support)" in support.metadata["warning"].value
+    assert evaluations["versions_within_skew"].metadata["checked"].value == "local-demo"
+
+
+def test_declared_pools_checked_against_node_labels(example_fleet, kube_cluster, kube_nodes):
+    present = kube_nodes.pool("core")
+    kube_nodes.add("n1", "v1.20.2", pool=present)
+    give_local_demo_a_kubeconfig(example_fleet, kube_cluster.kubeconfig)
+    path = example_fleet / "clusters" / "local-demo" / "cluster.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["node_pools"] = [present, kube_nodes.pool("gpu")]
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    evaluation = checks(materialize(example_fleet, GkeResource(credentials="none")))["declared_node_pools_exist"]
+    assert not evaluation.passed
+    assert evaluation.metadata["problem"].value.count("declared in cluster.yaml node_pools") == 1
+    assert kube_nodes.pool("gpu") in evaluation.metadata["problem"].value
