@@ -27,7 +27,8 @@ def test_hypothesis_trees_round_trip_byte_identical(destination, tmp_path):
     """Odd names (non-UTF-8, unicode, newlines, glob characters), empty folders and files,
     files above the pack and whole-read thresholds, symlinks, setuid modes and old mtimes:
     what is restored is exactly what was backed up, on both kinds of destination."""
-    examples = {"file": 25, "gcs": 8}[destination.kind]
+    examples = {"file": 40, "gcs": 12}[destination.kind]
+    seen: set[str] = set()
 
     @settings(max_examples=examples, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -36,6 +37,7 @@ def test_hypothesis_trees_round_trip_byte_identical(destination, tmp_path):
         src, out = _fresh(tmp_path / "src"), _fresh(tmp_path / "out")
         write_tree(src, tree)
         expected = read_tree(src)
+        seen.update(_features(expected))
         repo = destination.repo()
         summary = create_snapshot(repo, "c/h", src)
         assert summary.files == sum(1 for v in expected.values() if v[0] == "file")
@@ -44,6 +46,26 @@ def test_hypothesis_trees_round_trip_byte_identical(destination, tmp_path):
         assert verify_snapshot(repo, "c/h", summary.id, deep=True).problems == []
 
     round_trip()
+    # the examples covered what the test claims to cover
+    assert seen >= {"symlink", "empty folder", "empty file", "large file", "not UTF-8 name", "unicode name"}, seen
+
+
+def _features(tree: dict) -> set[str]:
+    found = set()
+    for path, (kind, _mode, _mtime, content) in tree.items():
+        if kind == "link":
+            found.add("symlink")
+        elif kind == "dir" and not any(p.startswith(path + b"/") for p in tree):
+            found.add("empty folder")
+        elif kind == "file":
+            found.add("empty file" if not content else "large file" if len(content) > (1 << 20) else "small file")
+        try:
+            name = path.decode()
+            if not name.isascii():
+                found.add("unicode name")
+        except UnicodeDecodeError:
+            found.add("not UTF-8 name")
+    return found
 
 
 def _homes(root: Path, users: int = 3, files: int = 20) -> None:

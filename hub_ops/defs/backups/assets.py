@@ -18,6 +18,7 @@ from hub_ops.backup.config import backup_destination, backups_enabled, retention
 from hub_ops.defs.backups.partitions import backup_partitions
 from hub_ops.defs.backups.resources import BackupRunnerResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+from hub_ops.defs.releases.resources import KubeResource, SopsResource
 
 DEEP_SAMPLE = 0.02  # fraction of contents re-hashed by the nightly check
 HISTORY = 14
@@ -86,7 +87,7 @@ def summary_size(summary: SnapshotSummary) -> str:
     description="A nightly, incremental, deduplicated snapshot of a hub's home directories, verified.",
 )
 def user_home_backups(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource,
-                      backup_runner: BackupRunnerResource):
+                      backup_runner: BackupRunnerResource, kube: KubeResource, sops: SopsResource):
     keys = context.partition_key.keys_by_dimension
     fleet_config = fleet.load()
     hub = fleet_config.hub(keys["hub"])
@@ -95,7 +96,8 @@ def user_home_backups(context: dg.AssetExecutionContext, fleet: FleetResource, s
                          allow_retries=False)
     client = storage.client()
     try:
-        summary = backup_runner.backup(context, fleet_config, hub, client)
+        summary = backup_runner.backup(context, fleet_config, hub, client,
+                                       kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()))
     except (SourceError, BackupIntegrityError) as e:  # retrying will not fix these: say so now
         raise dg.Failure(f"{hub.id}: {e}", allow_retries=False) from e
     destination = backup_destination(fleet_config, hub)

@@ -20,6 +20,7 @@ from hub_ops.backup.config import backup_destination
 from hub_ops.backup.prune import DEFAULT_GRACE_S, PruneReport, collect_garbage
 from hub_ops.defs.backups.resources import BackupRunnerResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+from hub_ops.defs.releases.resources import KubeResource, SopsResource
 
 
 class RestoreHomesConfig(dg.Config):
@@ -51,23 +52,27 @@ def _report_metadata(report: RestoreReport | None) -> dict:
 
 @dg.op(tags={"hub_ops/kind": "restore"})
 def restore_homes(context: dg.OpExecutionContext, config: RestoreHomesConfig, fleet: FleetResource,
-                  storage: StorageResource, backup_runner: BackupRunnerResource) -> dg.Output:
+                  storage: StorageResource, backup_runner: BackupRunnerResource, kube: KubeResource,
+                  sops: SopsResource) -> dg.Output:
     fleet_config = fleet.load()
     hub = fleet_config.hub(config.hub)
     report = backup_runner.restore(context, fleet_config, hub, config.snapshot, storage.client(),
-                                   into_hub=None if config.target else hub, into_path=config.target, user=config.user)
+                                   into_hub=None if config.target else hub, into_path=config.target, user=config.user,
+                                   kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()))
     return dg.Output(None, metadata=_report_metadata(report))
 
 
 @dg.op(tags={"hub_ops/kind": "restore"})
 def migrate_homes(context: dg.OpExecutionContext, config: MigrateHomesConfig, fleet: FleetResource,
-                  storage: StorageResource, backup_runner: BackupRunnerResource) -> dg.Output:
+                  storage: StorageResource, backup_runner: BackupRunnerResource, kube: KubeResource,
+                  sops: SopsResource) -> dg.Output:
     fleet_config = fleet.load()
     source, target = fleet_config.hub(config.hub), fleet_config.hub(config.target_hub)
     if source.id == target.id:
         raise dg.Failure(f"migrate_homes: source and target are the same hub ({source.id}); use restore_homes_job")
     report = backup_runner.restore(context, fleet_config, source, config.snapshot, storage.client(), into_hub=target,
-                                   user=config.user)
+                                   user=config.user,
+                                   kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()))
     return dg.Output(None, metadata={"from": source.id, "into": target.id, **_report_metadata(report)})
 
 

@@ -3,7 +3,8 @@
 Each run backs up one hub's partition of last night; its run_key `<date>-<cluster.hub>`
 makes a tick safe to evaluate twice. Tags `hub_ops/hub` and `hub_ops/kind=backup` let the
 instance's run queue (dagster.yaml) keep one run per hub and two backups at a time.
-Hubs without a home, with backups disabled, or past their decommission date are skipped.
+Hubs without a home, with backups disabled, past their decommission date, or recorded as
+decommissioned by the decommission domain are skipped.
 """
 
 import datetime as dt
@@ -18,6 +19,7 @@ from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.backups.checks import user_home_backups_fresh
 from hub_ops.defs.backups.jobs import prune_backup_blobs_job
 from hub_ops.defs.backups.partitions import backup_partition_key
+from hub_ops.defs.decommission.state import decommissioned_hubs
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.defs.partitions import hubs_partitions
 from hub_ops.fleet import FleetConfigError
@@ -54,13 +56,17 @@ def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource
     except FleetConfigError as e:
         return dg.SkipReason(f"fleet config invalid, no backups requested:\n{e}")
     known = set(context.instance.get_dynamic_partitions(hubs_partitions.name)) if context.instance else set()
+    retired = decommissioned_hubs(context.instance) if context.instance else {}
     requests, skipped = [], []
     for hub in fleet_config.hubs():
         if not backups_enabled(hub):
             skipped.append(f"{hub.id}: no home or backups disabled")
             continue
         if decommissioned(hub, when.date()):
-            skipped.append(f"{hub.id}: decommissioned on {hub.decommission.on}")
+            skipped.append(f"{hub.id}: decommission date {hub.decommission.on} has passed")
+            continue
+        if hub.id in retired:
+            skipped.append(f"{hub.id}: {retired[hub.id]}")
             continue
         if hub.partition_key not in known:
             skipped.append(f"{hub.id}: not yet a `hubs` partition (the hub_partitions_sensor adds it)")

@@ -10,6 +10,7 @@ import yaml
 
 from hub_ops.defs.backups.resources import BackupRunnerResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+from hub_ops.defs.releases.resources import KubeResource, SopsResource
 
 
 @dataclass
@@ -41,7 +42,8 @@ def backup_fleet(request, example_fleet, tmp_path) -> BackupFleet:
         storage = StorageResource(gcs_endpoint=server.endpoint, gcs_token="anon")
     fleet_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
     resources = {"fleet": FleetResource(root=str(example_fleet)), "storage": storage,
-                 "backup_runner": BackupRunnerResource()}
+                 "backup_runner": BackupRunnerResource(), "kube": KubeResource(),
+                 "sops": SopsResource(age_key_file=str(example_fleet / "demo.agekey"))}
     return BackupFleet(example_fleet, (example_fleet / ".." / ".data" / "homes" / "local-demo").resolve(), resources)
 
 
