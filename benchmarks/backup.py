@@ -182,6 +182,51 @@ class Restic:
         return time.perf_counter() - start
 
 
+# ---------------------------------------------------------------- memory with many files
+
+
+def _measured_child(code: str) -> tuple[float, int, str]:
+    """Run `code` in a fresh interpreter: (seconds, peak RSS in bytes from VmHWM, its stdout)."""
+    wrapper = code + "\nimport re\nprint('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - start
+    hwm = int(done.stdout.strip().splitlines()[-1].split()[1]) * 1024
+    return elapsed, hwm, done.stdout
+
+
+def many_files(n: int, work: Path) -> int:
+    """Peak memory of a full and a no-change backup of `n` tiny distinct files, against the
+    same for n/10: memory must not grow with the number of files beyond ~the digests."""
+    rows = []
+    for count in (n // 10, n):
+        root = work / f"many-{count}"
+        if not (root / ".complete").exists():
+            if root.exists():
+                shutil.rmtree(root)
+            per_dir = 1000
+            for d in range(0, count, per_dir):
+                folder = root / f"user{d // 50_000:03d}" / f"dir{d // per_dir:05d}"
+                folder.mkdir(parents=True)
+                for i in range(d, min(d + per_dir, count)):
+                    (folder / f"f{i}").write_bytes(b"%d\n" % i)
+            (root / ".complete").write_text("")
+        dest = work / f"many-dest-{count}"
+        if dest.exists():
+            shutil.rmtree(dest)
+        code = ("from hub_ops.backup import Repository, create_snapshot\n"
+                f"s = create_snapshot(Repository.open({str(dest)!r}), 'bench/many', {str(root)!r})\n"
+                "print(s.files)")
+        full = _measured_child(code)
+        unchanged = _measured_child(code)
+        rows.append((count, full, unchanged))
+        shutil.rmtree(dest)
+    print(f"{'files':>9} {'full s':>7} {'full peak MB':>13} {'no-change s':>12} {'no-change peak MB':>18}")
+    for count, (ft, fm, _), (nt, nm, _) in rows:
+        print(f"{count:>9} {ft:7.1f} {fm / 1e6:13.0f} {nt:12.1f} {nm / 1e6:18.0f}")
+    return 0
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -191,7 +236,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--work", type=Path, default=Path(".data/bench/backup"))
     parser.add_argument("--keep", action="store_true", help="keep repositories and restores afterwards")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--many-files", type=int, default=0, metavar="N",
+                        help="instead: peak memory of backups of N tiny files (and N/10), e.g. 1000000")
     args = parser.parse_args(argv)
+    if args.many_files:
+        return many_files(args.many_files, args.work.resolve())
 
     from hub_ops.backup import BackupOptions, Repository, create_snapshot, restore_snapshot
 

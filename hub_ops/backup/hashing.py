@@ -7,9 +7,11 @@ in flight in two threads at once are uploaded by one while the other waits.
 
 Contents up to packs.PACKED_MAX go into packs (found again through the destination's
 index); larger ones are blobs of their own (found again by their key). Files up to SMALL
-are read whole; larger files are read twice: once to hash, then, only if the content is
-new, again to stream it compressed to the store while hashing again; if the two hashes
-differ the file changed under us and it is read again (3 attempts).
+are read whole. Larger files stream: to a local destination in one pass (hashed while
+written compressed to a staging file, renamed to its digest's key, or dropped if that
+content is already stored); to a remote one in two passes (hash first, then upload only
+a new content, hashing again: if the hashes differ the file changed under us and it is
+read again, 3 attempts), because a remote object cannot be renamed for free.
 
 A stored content's location is (stored size, pack id or None, offset or None).
 """
@@ -55,8 +57,8 @@ class _Counting:
         self.count += len(data)
         return self._w.write(data)
 
-    def commit(self) -> None:
-        self._w.commit()
+    def commit(self, *key: str) -> None:
+        self._w.commit(*key)
 
     def abort(self) -> None:
         self._w.abort()
@@ -98,7 +100,12 @@ class ContentStore:
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode):
                     raise _Vanished()
-                result = self._small(fd) if st.st_size <= SMALL else self._large(fd)
+                if st.st_size <= SMALL:
+                    result = self._small(fd)
+                elif self.store.is_local:
+                    result = self._large_one_pass(fd)
+                else:
+                    result = self._large(fd)
             except OSError as e:
                 raise FileUnreadable(e.strerror or str(e)) from None
             finally:
@@ -139,6 +146,38 @@ class ContentStore:
         obj = blobs.encode(data, self.compress)
         self.store.put_bytes(blobs.blob_key(digest.hex()), obj)
         return len(obj), None, None
+
+    def _large_one_pass(self, fd: int) -> tuple[bytes, Location, int]:
+        staging = _Counting(self.store.open_staging("blobs/"))
+        h, size, enc = blobs.hasher(), 0, None
+        committed = False
+        try:
+            with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+                while True:
+                    chunk = f.read(blobs.CHUNK)
+                    if not chunk:
+                        break
+                    if enc is None:  # zstd-looking content is always framed (see blobs.py)
+                        enc = blobs.StreamEncoder(staging, self.compress or chunk[:4] == blobs.ZSTD_MAGIC)
+                    h.update(chunk)
+                    size += len(chunk)
+                    enc.write(chunk)
+            if enc is not None:
+                enc.finish()
+            d = h.digest()
+            self._count_hashed(size)
+
+            def publish() -> Location:
+                nonlocal committed
+                staging.commit(blobs.blob_key(d.hex()))
+                committed = True
+                return staging.count, None, None
+
+            loc = self._ensure(d, False, publish)
+        finally:
+            if not committed:
+                staging.abort()  # already stored (another file, user, night) or failed
+        return d, loc, size
 
     def _large(self, fd: int) -> tuple[bytes, Location, int] | None:
         h = blobs.hasher()

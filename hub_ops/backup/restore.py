@@ -190,7 +190,7 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
 
         # ---- pass 2: folders and files
         writer = _Writer(repo, root, report, progress)
-        n_workers = workers or (8 if repo.store.is_local else 32)
+        n_workers = workers or (4 if repo.store.is_local else 32)  # local: 2-8 measured alike; more contend
         dir_meta: list[tuple[bytes, int, int, int, int]] = []
         link_rows: list[tuple[bytes, bytes, int, int, int]] = []
         with ThreadPoolExecutor(n_workers, thread_name_prefix="restore") as pool:

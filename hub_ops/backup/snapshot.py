@@ -133,36 +133,50 @@ class _Pending:
 
 
 class _Distinct:
-    """Sizes of the distinct contents a snapshot references (for its dedupe ratio), kept as
-    arrow tables and compacted now and then: ~100 bytes per distinct content."""
+    """Sizes of the distinct contents a snapshot references, for its dedupe ratio.
+
+    Kept as numpy arrays of the digests' first 128 bits (their 32 hex characters, read
+    straight from the arrow buffer) with sizes, deduplicated now and then: 48 bytes per
+    distinct content (arrow tables measured ~500). A 128-bit prefix collision would only
+    nudge a statistic; nothing is stored or skipped by this."""
+
+    _KEY = np.dtype((np.void, 32))
 
     def __init__(self):
-        self._parts: list[pa.Table] = []
+        self._keys: list[np.ndarray] = []
+        self._sizes: list[np.ndarray] = []
+        self._stored: list[np.ndarray] = []
         self._rows = self._compacted = 0
 
-    def add(self, table: pa.Table) -> None:
-        self._parts.append(table)
-        self._rows += table.num_rows
+    def add(self, digests: pa.Array, sizes: np.ndarray, stored: np.ndarray) -> None:
+        """`digests`: non-null 64-character hex strings (files only)."""
+        if len(digests) == 0:
+            return
+        offsets = np.frombuffer(digests.buffers()[1], np.int32)[digests.offset:digests.offset + len(digests) + 1]
+        start = int(offsets[0])
+        raw = np.frombuffer(digests.buffers()[2], np.uint8)[start:start + 64 * len(digests)].reshape(-1, 64)
+        self._keys.append(np.ascontiguousarray(raw[:, :32]).view(self._KEY).ravel())
+        self._sizes.append(np.asarray(sizes, np.int64))
+        self._stored.append(np.asarray(stored, np.int64))
+        self._rows += len(digests)
         if self._rows > 2 * self._compacted + 65536:
             self._compact()
 
     def _compact(self) -> None:
-        if not self._parts:
+        if not self._keys:
             return
-        t = pa.concat_tables(self._parts).combine_chunks()
-        # dictionary_encode + first occurrence: measured 7x faster than group_by here
-        codes = pc.dictionary_encode(t.column("digest")).combine_chunks().indices.to_numpy(zero_copy_only=False)
-        _, first = np.unique(codes, return_index=True)
-        t = t.take(pa.array(first))
-        self._parts = [t]
-        self._rows = self._compacted = t.num_rows
+        keys = np.concatenate(self._keys)
+        _, first = np.unique(keys, return_index=True)
+        self._keys = [keys[first]]
+        self._sizes = [np.concatenate(self._sizes)[first]]
+        self._stored = [np.concatenate(self._stored)[first]]
+        self._rows = self._compacted = len(first)
 
     def totals(self) -> tuple[int, int]:
         self._compact()
-        if not self._parts:
+        if not self._keys:
             return 0, 0
-        t = self._parts[0]
-        return int(pc.sum(t.column("size")).as_py() or 0), int(pc.sum(t.column("stored_size")).as_py() or 0)
+        return int(self._sizes[0].sum()), int(self._stored[0].sum())
 
 
 def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, options: BackupOptions = BackupOptions(),
@@ -398,7 +412,9 @@ def _finish(item: _Pending, writer: ManifestWriter, summary: SnapshotSummary, pr
     progress.bytes += nbytes
     progress.new_bytes = contents.new_bytes
     if nfiles:
-        distinct.add(table.filter(pa.array(files)).select(["digest", "size", "stored_size"]))
+        file_rows = table.filter(pa.array(files))
+        distinct.add(file_rows.column("digest").combine_chunks(), file_rows.column("size").to_numpy(),
+                     file_rows.column("stored_size").to_numpy())
 
 
 def _unreadable(summary: SnapshotSummary, path: bytes, reason: str) -> None:

@@ -92,6 +92,35 @@ class _LocalWriter:
             pass
 
 
+class _LocalStaging:
+    """A local write whose key is chosen when it is committed (content addressing: the
+    digest is known only once everything is written)."""
+
+    def __init__(self, store: LocalStore, folder: str):
+        self._store = store
+        self._tmp = store._tmp_path(f"{folder.rstrip('/')}/staging")
+        self._f = open(self._tmp, "wb")
+
+    def write(self, data: bytes) -> int:
+        return self._f.write(data)
+
+    def commit(self, key: str) -> None:
+        self._f.close()
+        final = self._store._path(key)
+        parent = os.path.dirname(final)
+        if parent not in self._store._dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._store._dirs.add(parent)
+        os.rename(self._tmp, final)
+
+    def abort(self) -> None:
+        self._f.close()
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+
 class LocalStore:
     is_local = True
 
@@ -138,6 +167,10 @@ class LocalStore:
 
     def open_writer(self, key: str) -> Writer:
         return _LocalWriter(self, key)
+
+    def open_staging(self, folder: str) -> _LocalStaging:
+        """A write in `folder` whose key is given at commit (see _LocalStaging)."""
+        return _LocalStaging(self, folder)
 
     def open_read(self, key: str) -> BinaryIO:
         return open(self._path(key), "rb")

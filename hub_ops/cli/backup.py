@@ -216,7 +216,7 @@ def format_snapshots(summaries) -> str:
     """The snapshots table people read at a terminal, oldest first."""
     rows = [("ID", "CREATED", "FILES", "SIZE", "NEW", "DEDUPE", "SECONDS")]
     rows += [(s.id, s.created, str(s.files), _size(s.bytes), _size(s.new_bytes), f"{s.dedupe_ratio:.2f}x",
-              f"{s.duration_s:.1f}") for s in summaries]
+              f"{s.duration_s:.2f}") for s in summaries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
                      for r in rows)

@@ -129,7 +129,8 @@ def run(ctx: DemoContext) -> list[str]:
         f.write("result_extra = compute(0.5)\n")
     out.append(f"edited {edited.relative_to(local_home(fleet, hub))}; the next night backs up only that:")
     meta = nightly(hub, night2)
-    out.append(f"  new bytes stored: {meta['new_bytes'].value} (files read: {meta['files_read'].value})")
+    out.append(f"  new bytes stored: {meta['new_bytes'].value} (files read: {meta['files_read'].value}); "
+               f"retention forgot {meta['forgotten_snapshots'].value} snapshot(s) (daily policy: both ran today)")
 
     repo = Repository.open(backup_destination(fleet, hub), resources["storage"].client())
     report = verify_snapshot(repo, hub.id, "latest", deep=True)

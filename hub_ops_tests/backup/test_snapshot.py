@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -122,6 +124,13 @@ def test_identical_contents_are_stored_once_across_users_and_hubs(repo, tmp_path
     # the course notebook is in 4 homes: stored once
     assert a.new_blobs == a.files - 3
     assert a.dedupe_ratio > 1
+    # the dedupe figures are exact: the manifest's distinct contents
+    with repo.local_manifest("c/hub-a", a.id) as manifest:
+        files = pq.read_table(manifest).filter(pc.equal(pq.read_table(manifest)["type"], "f"))
+    distinct = files.group_by("digest").aggregate([("size", "max"), ("stored_size", "max")])
+    assert a.unique_bytes == pc.sum(distinct["size_max"]).as_py()
+    assert a.stored_bytes == pc.sum(distinct["stored_size_max"]).as_py()
+    assert a.unique_bytes < a.bytes
     b = create_snapshot(repo, "other/hub-b", src)  # another hub sharing the destination
     assert b.parent is None and b.hashed_files == b.files
     assert b.new_blobs == 0 and b.new_bytes == 0
