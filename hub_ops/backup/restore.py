@@ -190,7 +190,7 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
 
         # ---- pass 2: folders and files
         writer = _Writer(repo, root, report, progress)
-        n_workers = workers or (4 if repo.store.is_local else 32)  # local: 2-8 measured alike; more contend
+        n_workers = workers or (16 if repo.store.is_local else 32)  # creating files waits on the disk, not the CPU
         dir_meta: list[tuple[bytes, int, int, int, int]] = []
         link_rows: list[tuple[bytes, bytes, int, int, int]] = []
         with ThreadPoolExecutor(n_workers, thread_name_prefix="restore") as pool:
@@ -241,6 +241,9 @@ class _Writer:
         self._lock = threading.Lock()
         self.problems: list[str] = []
         self.as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        self.owner = (os.geteuid(), os.getegid())  # files are created owned by us
+        self.umask = os.umask(0o022)
+        os.umask(self.umask)  # read it back: os.umask can only read by setting
 
     def _abs(self, rel: bytes) -> bytes:
         return self.root + b"/" + rel if rel else self.root
@@ -311,35 +314,39 @@ class _Writer:
                 self._problem(path, str(e))
                 continue
             final = self._abs(path)
+            perm = stat.S_IMODE(mode)
+            # Nothing there (the usual case, tried first: no lstat): write in place; a crash
+            # leaves a file whose mtime is not the snapshot's, which a rerun rewrites.
+            # Something there: write beside it and rename over it, so the old file is
+            # replaced whole or not at all.
+            dest = final
             try:
+                fd = os.open(dest, _CREATE_FLAGS, perm & 0o777)
+            except FileExistsError:
                 st = os.lstat(final)
-            except FileNotFoundError:
-                st = None
-            if st is not None:
                 if stat.S_ISDIR(st.st_mode):
                     self._problem(path, "a folder in the target is in the way")
                     continue
-                if (stat.S_ISREG(st.st_mode) and st.st_size == size and st.st_mtime_ns == mtime_ns
-                        and st.st_mode == mode):
+                if stat.S_ISREG(st.st_mode) and st.st_size == size and st.st_mtime_ns == mtime_ns and st.st_mode == mode:
                     with self._lock:
                         self.report.already_there += 1
                         self.progress.files += 1
                         self.progress.bytes += size
                     first = first or final
                     continue
-            # Nothing there: write in place (a crash leaves a file whose mtime is not the
-            # snapshot's, which a rerun rewrites). Something there: write beside it and
-            # rename over it, so the old file is replaced whole or not at all.
-            dest = final if st is None else final.rpartition(b"/")[0] + b"/" + TMP_PREFIX.encode() + uuid.uuid4().hex.encode()
-            fd = os.open(dest, _CREATE_FLAGS, 0o600)
+                dest = final.rpartition(b"/")[0] + b"/" + TMP_PREFIX.encode() + uuid.uuid4().hex.encode()
+                fd = os.open(dest, _CREATE_FLAGS, perm & 0o777)
             try:
                 if first is not None:
                     _copy_file(first, fd, size)  # in the kernel, from a file verified as written
                 else:
                     self._write_content(digest, size, fd, path, chunks, what)
-                if self.as_root:
+                chowned = self.as_root and (uid, gid) != self.owner
+                if chowned:
                     os.fchown(fd, uid, gid)
-                os.fchmod(fd, stat.S_IMODE(mode))  # after chown, which clears setuid/setgid
+                # the umask may have cut bits at creation; chown clears setuid/setgid
+                if chowned or perm & (self.umask | 0o7000):
+                    os.fchmod(fd, perm)
                 os.utime(fd, ns=(mtime_ns, mtime_ns))
             except BaseException:
                 os.close(fd)
