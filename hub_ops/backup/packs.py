@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -75,23 +75,35 @@ def load_index(store: Store, keys: Iterable[str] | None = None, workers: int = 1
     with ThreadPoolExecutor(workers) as pool:
         parts = list(pool.map(read, keys))
     records = np.concatenate(parts) if parts else np.zeros(0, INDEX_DTYPE)
-    return np.sort(records, order="digest", kind="stable")
+    records.sort(order="digest", kind="stable")  # in place: no second copy of the index
+    return records
 
 
 class PackIndex:
-    """Read-only lookups digest -> (pack id, offset, length) in a loaded index."""
+    """Read-only lookups digest -> (pack id, offset, length) in the destination's index,
+    loaded on the first lookup (a night where nothing changed never loads it). Thread-safe."""
 
-    def __init__(self, records: np.ndarray):
+    def __init__(self, records: np.ndarray | None = None, load: Callable[[], np.ndarray] | None = None):
         self._records = records
-        self._digests = records["digest"]
+        self._load = load
+        self._lock = threading.Lock()
+
+    def _ready(self) -> np.ndarray:
+        if self._records is None:
+            with self._lock:
+                if self._records is None:
+                    self._records = self._load() if self._load else np.zeros(0, INDEX_DTYPE)
+        return self._records
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._ready())
 
     def find(self, digest: bytes) -> tuple[str, int, int] | None:
-        i = int(np.searchsorted(self._digests, digest))
-        if i < len(self._digests) and self._digests[i] == digest:
-            r = self._records[i]
+        records = self._ready()
+        digests = records["digest"]
+        i = int(np.searchsorted(digests, digest))
+        if i < len(digests) and digests[i] == digest:
+            r = records[i]
             return r["pack"].hex(), int(r["offset"]), int(r["length"])
         return None
 
@@ -113,6 +125,7 @@ class PackWriter:
 
     def _new(self) -> None:
         self._id = secrets.token_hex(16)
+        self._id_bytes = bytes.fromhex(self._id)  # shared by the pack's records
         self._buf = bytearray()
         self._records: list[tuple[bytes, bytes, int, int]] = []
 
@@ -121,7 +134,7 @@ class PackWriter:
         with self._lock:
             pack_id, offset = self._id, len(self._buf)
             self._buf += obj
-            self._records.append((digest, bytes.fromhex(pack_id), offset, len(obj)))
+            self._records.append((digest, self._id_bytes, offset, len(obj)))
             full = len(self._buf) >= self.target
             if full:
                 done = (self._id, bytes(self._buf), self._records)

@@ -216,7 +216,7 @@ def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, optio
             log(f"snapshot {summary.id} of {hub} from {root} to {repo.url}"
                 + (f", parent {summary.parent}" if summary.parent else ", no parent: every file is read"))
         packer = PackWriter(store)
-        index = PackIndex(load_index(store))
+        index = PackIndex(load=lambda: load_index(store))
         contents = ContentStore(store, options.compression == "zstd", index, packer)
         distinct = _Distinct()
         with tempfile.TemporaryDirectory(prefix="hub-ops-backup-") as tmp, \

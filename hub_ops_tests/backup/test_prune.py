@@ -3,7 +3,6 @@ never races a running backup."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import time
