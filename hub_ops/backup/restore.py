@@ -29,7 +29,8 @@ import stat
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from hub_ops.backup import blobs
@@ -193,6 +194,12 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
         n_workers = workers or (16 if repo.store.is_local else 32)  # creating files waits on the disk, not the CPU
         dir_meta: list[tuple[bytes, int, int, int, int]] = []
         link_rows: list[tuple[bytes, bytes, int, int, int]] = []
+        pending: deque[Future] = deque()
+
+        def settle(limit: int) -> None:  # bounded queue, no barrier between manifest batches
+            while len(pending) > limit:
+                pending.popleft().result()
+
         with ThreadPoolExecutor(n_workers, thread_name_prefix="restore") as pool:
             for cols in iter_rows(manifest):
                 # one job per stored object: a blob, or a pack and the contents wanted from it
@@ -215,9 +222,12 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
                 in_packs = {d for contents in packed.values() for d in contents}
                 jobs = [(writer.restore_pack, pack, {d: (loc, groups[d]) for d, loc in contents.items()})
                         for pack, contents in packed.items()]
-                jobs += [(writer.restore_blob, d, entries) for d, entries in groups.items() if d not in in_packs]
-                for _ in pool.map(lambda job: job[0](job[1], job[2]), jobs):
-                    pass
+                blob_jobs = [(writer.restore_blob, d, entries) for d, entries in groups.items() if d not in in_packs]
+                blob_jobs.sort(key=lambda job: -job[2][0][1])  # largest first: no lone big file at the end
+                for fn, key, arg in blob_jobs + jobs:
+                    pending.append(pool.submit(fn, key, arg))
+                    settle(4 * n_workers)
+            settle(0)
         # ---- pass 3: empty folders, symlinks, then folder modes and times, deepest first
         for path, *_ in dir_meta:
             writer.make_dir(path)
@@ -295,13 +305,15 @@ class _Writer:
     def restore_pack(self, pack_id: str, contents: dict[str, tuple[tuple[int, int], list]]) -> None:
         key = pack_key(pack_id)
         url = self.repo.store.full_url(key)
+        start = min(offset for (offset, _), _ in contents.values())
+        end = max(offset + stored for (offset, stored), _ in contents.values())
         try:
-            data = self.repo.store.read_bytes(key)  # one read for every content wanted from it
+            data = self.repo.store.read_range(key, start, end)  # one read for the contents wanted here
         except FileNotFoundError:
             first = next(iter(contents.values()))[1][0][0]
             raise BackupIntegrityError(f"{os.fsdecode(first)}: pack {url} is missing") from None
         for digest, ((offset, stored), entries) in contents.items():
-            obj = data[offset:offset + stored]
+            obj = data[offset - start:offset - start + stored]
             self._restore_content(digest, entries, lambda obj=obj: iter([blobs.decode(obj)]), f"pack {url} at {offset}")
 
     def _restore_content(self, digest: str, entries: list[tuple[bytes, int, int, int, int, int]], chunks,
