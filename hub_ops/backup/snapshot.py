@@ -3,9 +3,11 @@
 One pass over the homes, merged with the parent manifest: both are in manifest order (see
 scan.py), so the walk streams in chunks, the parent streams in row groups, the new
 manifest is written a chunk at a time, and at most PIPELINE chunks wait for workers.
-Memory is bounded whatever the number of files (a few chunks of paths and stats, the
-distinct digests hashed this run, and the distinct digests of the snapshot for the dedupe
-figure, both ~100 bytes each).
+Memory does not grow with the homes' size and little with their file count: a few chunks of
+paths and stats, the contents stored this run (capped), the destination's pack index (64
+bytes per packed content, loaded only when a file changed) and the snapshot's distinct
+digests for its dedupe figure (48 bytes each). Measured: 1M files, 480 MB peak for a
+nightly run, 850 MB for the first.
 
 A file is unchanged when its size, mtime_ns and mode equal the parent's, and (unless
 `ignore_inode`, for filesystems whose inode numbers change on every mount) its inode and
@@ -15,8 +17,10 @@ numpy/arrow, so a no-change night costs little more than the walk itself. Other 
 read, hashed and stored once per distinct content (hashing.py).
 
 Commit order (what makes kill -9 anywhere safe): blobs and packs (each atomic, a pack
-before its index) -> flush -> summary JSON -> manifest (atomic, last). Before the manifest exists the snapshot does not exist
-and earlier snapshots are untouched; a rerun finds the uploaded blobs and skips them.
+before its index) -> flush (local disks: one sync, so a power cut cannot leave a manifest
+naming data still in the page cache) -> summary JSON -> manifest (atomic, last). Before
+the manifest exists the snapshot does not exist and earlier snapshots are untouched; a
+rerun finds the uploaded blobs and packs and skips them.
 """
 
 from __future__ import annotations

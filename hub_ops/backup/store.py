@@ -58,6 +58,8 @@ class Store(Protocol):
     def delete(self, key: str) -> None: ...
     def local_path(self, key: str) -> str | None: ...
     def full_url(self, key: str) -> str: ...
+    def flush(self) -> None: ...  # make everything written so far durable
+    # LocalStore only (is_local): open_staging(folder) -> a writer whose key is given at commit
 
 
 def open_store(storage: Storage, url: str) -> Store:
@@ -213,7 +215,8 @@ class LocalStore:
         return "file://" + self._path(key)
 
     def flush(self) -> None:
-        """Make every object written so far durable (before a manifest names them)."""
+        """Make every object written so far durable (before a manifest names them). One
+        sync of the machine: fsync per object would cost a journal commit per file."""
         os.sync()
 
 
