@@ -213,6 +213,55 @@ class KubeClient:
 
         return self._call(client.CoreV1Api(self.api).list_namespaced_pod, namespace, label_selector=selector).items
 
+    # ------------------------------------------------------------ jobs
+
+    def run_job(self, namespace: str, job, timeout: float, poll: float = 2.0,
+                on_start: Callable[[str], None] | None = None) -> str:
+        """Create Job `job` (a kubernetes V1Job) in `namespace` and wait until the Job
+        controller reports it Complete. Returns the tail of its pod's log ("" when the
+        kubelet cannot serve logs). Raises NotReady with the pods' states when it fails or
+        times out, after deleting the Job and its pods (a rerun starts clean). Idempotent
+        for a given job name: an existing Job of that name is waited for, not recreated."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        batch, core = client.BatchV1Api(self.api), client.CoreV1Api(self.api)
+        name = job.metadata.name
+        try:
+            self._call(batch.create_namespaced_job, namespace, job)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+        if on_start:
+            on_start(name)
+        deadline = time.monotonic() + timeout
+        selector = f"job-name={name}"
+        while True:
+            status = self._call(batch.read_namespaced_job_status, name, namespace).status
+            conditions = {c.type: c for c in status.conditions or [] if c.status == "True"}
+            if "Complete" in conditions:
+                return self._log_tail(core, namespace, selector)
+            if "Failed" in conditions or time.monotonic() > deadline:
+                why = conditions["Failed"].message if "Failed" in conditions else f"not finished after {timeout:.0f} s"
+                pods = self._call(core.list_namespaced_pod, namespace, label_selector=selector).items
+                states = "; ".join(f"{p.metadata.name}: {p.status.phase}" + (f" ({p.status.message})" if p.status.message else "")
+                                   for p in pods) or "no pod"
+                tail = self._log_tail(core, namespace, selector)
+                self._call(batch.delete_namespaced_job, name, namespace, propagation_policy="Background")
+                raise NotReady(f"job {namespace}/{name} failed: {why}; pods: {states}" + (f"\n{tail}" if tail else ""))
+            time.sleep(poll)
+
+    def _log_tail(self, core, namespace: str, selector: str, lines: int = 40) -> str:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            pods = self._call(core.list_namespaced_pod, namespace, label_selector=selector).items
+            if not pods:
+                return ""
+            return self._call(core.read_namespaced_pod_log, pods[0].metadata.name, namespace, tail_lines=lines)
+        except (ApiException, ClusterUnreachable):  # no kubelet to ask, or it is gone
+            return ""
+
     # ------------------------------------------------------------ leases
 
     def acquire_lease(self, namespace: str, name: str, holder: str, ttl_seconds: int = 1800) -> bool:

@@ -1,0 +1,262 @@
+"""Backup engine vs restic, side by side on one generated tree of home directories.
+
+    python -m benchmarks backup -- [--scale 1.0] [--work DIR] [--keep]
+
+The tree (at --scale 1): ~200 users, ~50k files, ~2.5 GB: a shared course folder (the same
+80 files) in 75% of homes, personal notebooks/scripts/CSVs (compressible text) and images
+(incompressible), and a dozen 90-200 MiB datasets. Generated once per scale and seed under
+--work and reused.
+
+Runs, for hub_ops and for restic (Debian package `restic`; installed with apt-get when
+missing): full backup into an empty repository, no-change backup, backup after changing 1%
+of the files, restore of the latest snapshot into an empty folder; then repository sizes,
+and a bare walk+lstat of the tree as the floor for the no-change run. Prints figures and
+the ratios the issue sets as targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+MiB = 1 << 20
+COURSE_FILES = 80
+SEED = 20260315
+
+
+# ---------------------------------------------------------------- the tree
+
+
+def _text_pool(rng: np.random.Generator, size: int) -> bytes:
+    """Text that compresses like code and notebooks do (~3x with zstd)."""
+    words = [bytes(rng.choice(list(b"abcdefghijklmnopqrstuvwxyz_"), size=int(n)))
+             for n in rng.integers(2, 12, size=4000)]
+    words += [b"import", b"numpy", b"as", b"np", b"def", b"return", b"for", b"in", b"self", b"data", b"=", b"(", b")",
+              b"0.0", b"1", b"\n", b"    ", b"\"cell_type\": \"code\",", b"plt.plot(x, y)"]
+    weights = np.concatenate([np.full(4000, 1.0), np.full(len(words) - 4000, 40.0)])
+    weights /= weights.sum()
+    picks = rng.choice(len(words), size=size // 5, p=weights)
+    out = b" ".join(words[i] for i in picks)
+    return out[:size]
+
+
+def _unique(pool: bytes, rng: random.Random, size: int) -> bytes:
+    """`size` bytes of pool text, made unique (so files do not dedupe with each other)."""
+    if size <= 0:
+        return b""
+    start = rng.randrange(0, len(pool) - size) if size < len(pool) else 0
+    body = bytearray(pool[start:start + size])
+    stamp = f"# {rng.getrandbits(64):016x}\n".encode()
+    body[: len(stamp)] = stamp[: len(body)]
+    return bytes(body)
+
+
+def generate_tree(root: Path, scale: float, seed: int = SEED) -> dict:
+    """Write the tree under `root` (reused when a marker says it is complete)."""
+    marker = root / ".complete"
+    if marker.exists():
+        return eval(marker.read_text())  # noqa: S307 - our own repr of a dict of numbers
+    if root.exists():
+        shutil.rmtree(root)
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    pool = _text_pool(nrng, 32 * MiB)
+    users = max(2, round(200 * scale))
+    files = 0
+    total = 0
+
+    def write(path: Path, data: bytes) -> None:
+        nonlocal files, total
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        files += 1
+        total += len(data)
+
+    course = []  # the shared course folder: the same files in 75% of homes
+    for i in range(COURSE_FILES):
+        kind = i % 8
+        if kind == 7:
+            course.append((f"course/figures/fig{i:02d}.png", nrng.bytes(rng.randint(20_000, 120_000))))
+        elif kind == 6:
+            course.append((f"course/data/table{i:02d}.csv", _unique(pool, rng, rng.randint(10_000, 80_000))))
+        else:
+            course.append((f"course/week{i // 8:02d}/lesson{i:02d}.ipynb", _unique(pool, rng, rng.randint(4_000, 30_000))))
+    personal_files = max(20, round(190))  # per user
+    big_count = max(1, round(12 * scale))
+    big_owners = rng.sample(range(users), min(users, big_count))
+    for u in range(users):
+        home = root / f"user-{u:03d}"
+        home.mkdir(parents=True)
+        (home / ".cache").mkdir()  # empty folders exist in real homes
+        if rng.random() < 0.75:
+            for rel, data in course:
+                write(home / rel, data)
+        for j in range(personal_files):
+            project = f"projects/p{j % 7}"
+            r = rng.random()
+            if r < 0.06:
+                write(home / project / f"plot{j}.png", nrng.bytes(int(rng.lognormvariate(10.2, 0.8))))
+            elif r < 0.10:
+                write(home / project / f"results{j}.npy", nrng.bytes(int(rng.lognormvariate(10.5, 0.9))))
+            elif r < 0.40:
+                write(home / project / f"analysis{j}.ipynb", _unique(pool, rng, int(rng.lognormvariate(9.0, 1.0))))
+            elif r < 0.55:
+                write(home / project / f"data{j}.csv", _unique(pool, rng, int(rng.lognormvariate(8.5, 1.2))))
+            elif r < 0.57:
+                write(home / f"empty{j}.txt", b"")
+            else:
+                write(home / project / f"mod{j}.py", _unique(pool, rng, int(rng.lognormvariate(7.5, 1.0))))
+        if u % 10 == 0:
+            os.symlink("projects/p0", home / "current")
+    for n, u in enumerate(big_owners):  # datasets: half noise, half smooth measurements
+        size = int(rng.uniform(90, 200) * MiB * min(1.0, scale))
+        half = size // 2
+        smooth = (np.cumsum(nrng.integers(-3, 4, size=(size - half) // 2, dtype=np.int16)) % 4096).astype(np.int16)
+        write(root / f"user-{u:03d}" / "datasets" / f"run{n:02d}.nc", nrng.bytes(half) + smooth.tobytes())
+    info = {"users": users, "files": files, "bytes": total}
+    marker.write_text(repr(info))
+    return info
+
+
+def change_one_percent(root: Path, seed: int) -> int:
+    """Append a line to 1% of the files (chosen at random); returns how many."""
+    rng = random.Random(seed)
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and p.name != ".complete")
+    chosen = rng.sample(paths, max(1, len(paths) // 100))
+    for p in chosen:
+        with open(p, "ab") as f:
+            f.write(f"\n# edited {rng.getrandbits(32):08x}\n".encode())
+    return len(chosen)
+
+
+# ---------------------------------------------------------------- tools
+
+
+def walk_floor(root: Path) -> float:
+    start = time.perf_counter()
+    stack = [os.fsencode(root)]
+    n = 0
+    while stack:
+        d = stack.pop()
+        with os.scandir(d) as it:
+            for e in it:
+                st = e.stat(follow_symlinks=False)
+                n += 1
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+    return time.perf_counter() - start
+
+
+def tree_size(path: Path) -> int:
+    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def ensure_restic() -> str:
+    found = shutil.which("restic")
+    if found:
+        return found
+    print("restic not found: apt-get install -y restic", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-q", "restic"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("restic") or "restic"
+
+
+class Restic:
+    def __init__(self, binary: str, repo: Path, cache: Path):
+        self.binary, self.repo = binary, repo
+        self.env = {**os.environ, "RESTIC_PASSWORD": "benchmark", "RESTIC_REPOSITORY": str(repo),
+                    "RESTIC_CACHE_DIR": str(cache)}
+
+    def run(self, *args: str) -> float:
+        os.sync()  # each run starts with no dirty pages left by the other tool
+        start = time.perf_counter()
+        subprocess.run([self.binary, "-q", *args],
+                       env=self.env, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks backup", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = ~50k files, ~2.5 GB")
+    parser.add_argument("--work", type=Path, default=Path(".data/bench/backup"))
+    parser.add_argument("--keep", action="store_true", help="keep repositories and restores afterwards")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    from hub_ops.backup import BackupOptions, Repository, create_snapshot, restore_snapshot
+
+    work = args.work.resolve()
+    tree = work / f"tree-{args.scale:g}"
+    t0 = time.perf_counter()
+    info = generate_tree(tree, args.scale)
+    print(f"tree: {info['users']} users, {info['files']} files, {info['bytes'] / 1e9:.2f} GB "
+          f"({'generated' if time.perf_counter() - t0 > 1 else 'reused'} in {time.perf_counter() - t0:.1f} s) at {tree}")
+    print("note: a shared, busy machine (2 cores, other agents running): figures vary run to run")
+    # work on a copy, so the 1% change never alters the cached tree
+    src = work / "src"
+    for d in (src, work / "ours", work / "restic", work / "restic-cache", work / "restore-ours", work / "restore-restic"):
+        if d.exists():
+            shutil.rmtree(d)
+    subprocess.run(["cp", "-a", str(tree), str(src)], check=True)
+    (src / ".complete").unlink()
+    walk_floor(src)  # warm the dentry cache like a second nightly run would see it
+    floor = min(walk_floor(src) for _ in range(3))
+    restic = Restic(ensure_restic(), work / "restic", work / "restic-cache")
+    version = subprocess.run([restic.binary, "version"], capture_output=True, text=True).stdout.strip()
+    subprocess.run([restic.binary, "init", "-q"], env=restic.env, check=True, stdout=subprocess.DEVNULL)
+    repo = Repository.open(str(work / "ours"))
+    options = BackupOptions(workers=args.workers)
+
+    def ours_backup() -> float:
+        os.sync()  # each run starts with no dirty pages left by the other tool
+        start = time.perf_counter()
+        create_snapshot(repo, "bench/hub", src, options)
+        return time.perf_counter() - start
+
+    results: dict[str, tuple[float, float]] = {}
+    results["full"] = (restic.run("backup", str(src)), ours_backup())
+    results["no-change"] = (restic.run("backup", str(src)), ours_backup())
+    changed = change_one_percent(src, SEED + 1)
+    results["1% changed"] = (restic.run("backup", str(src)), ours_backup())
+    restic_restore = restic.run("restore", "latest", "--target", str(work / "restore-restic"))
+    os.sync()
+    start = time.perf_counter()
+    restore_snapshot(repo, "bench/hub", work / "restore-ours")
+    results["restore"] = (restic_restore, time.perf_counter() - start)
+    size_restic, size_ours = tree_size(work / "restic"), tree_size(work / "ours")
+
+    gb = info["bytes"] / 1e9
+    print(f"\n{version}; hub_ops workers: {options.workers or 'auto'}; {changed} files changed for the 1% run")
+    print(f"{'run':<12} {'restic s':>9} {'hub_ops s':>10} {'hub_ops GB/s':>13} {'speed-up':>9}")
+    for name, (theirs, ours) in results.items():
+        print(f"{name:<12} {theirs:9.2f} {ours:10.2f} {gb / ours:13.2f} {theirs / ours:8.2f}x")
+    print(f"walk+lstat floor: {floor:.3f} s; no-change / floor: {results['no-change'][1] / floor:.2f}x")
+    print(f"repository size: restic {size_restic / 1e9:.3f} GB, hub_ops {size_ours / 1e9:.3f} GB "
+          f"({(size_ours / size_restic - 1) * 100:+.1f}%)")
+    checks = [
+        ("full >= 2x restic throughput", results["full"][0] / results["full"][1] >= 2),
+        ("no-change <= 2x walk floor", results["no-change"][1] <= 2 * floor),
+        ("1% change <= 1 s", results["1% changed"][1] <= 1.0),
+        ("restore >= 2.5x restic", results["restore"][0] / results["restore"][1] >= 2.5),
+        ("repository within 10% of restic's", abs(size_ours / size_restic - 1) <= 0.10),
+    ]
+    for label, ok in checks:
+        print(f"  [{'ok' if ok else 'MISSED'}] {label}")
+    if not args.keep:
+        for d in (src, work / "ours", work / "restic", work / "restic-cache", work / "restore-ours", work / "restore-restic"):
+            shutil.rmtree(d, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

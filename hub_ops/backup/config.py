@@ -1,0 +1,43 @@
+"""What the fleet config says about a hub's backups: where its homes are, where its
+snapshots go, what to keep. Plain functions over hub_ops.fleet models (no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from hub_ops.backup.retention import RetentionPolicy
+from hub_ops.fleet import Fleet
+from hub_ops.fleet.models import Hub
+
+
+def backups_enabled(hub: Hub) -> bool:
+    """A hub is backed up when it has a home and its backups are not switched off."""
+    return hub.home is not None and (hub.backups is None or hub.backups.enabled)
+
+
+def decommissioned(hub: Hub, today: dt.date) -> bool:
+    """The hub's decommission date has passed (it gets no more nightly backups)."""
+    return hub.decommission is not None and hub.decommission.on < today
+
+
+def backup_destination(fleet: Fleet, hub: Hub) -> str:
+    """The hub's destination URL: its own `backups.destination`, else fleet.yaml's."""
+    if hub.backups and hub.backups.destination:
+        return hub.backups.destination
+    return fleet.settings.backups.destination
+
+
+def retention_policy(fleet: Fleet, hub: Hub) -> RetentionPolicy:
+    """The hub's `backups.retain`, else fleet.yaml's `backups.retain`."""
+    retain = hub.backups.retain if hub.backups and hub.backups.retain else fleet.settings.backups.retain
+    return RetentionPolicy(last=retain.last or 0, daily=retain.daily or 0, weekly=retain.weekly or 0,
+                           monthly=retain.monthly or 0)
+
+
+def local_home(fleet: Fleet, hub: Hub) -> Path | None:
+    """The folder of the hub's home directories when it is a local path (relative to the
+    fleet root, then `sub_path`), else None (a PVC or NFS export: see defs/backups/pods.py)."""
+    if hub.home is None or hub.home.local_path is None:
+        return None
+    return (fleet.root / hub.home.local_path / hub.home.sub_path).resolve()

@@ -1,0 +1,225 @@
+"""Read, hash and store file contents: each distinct content is uploaded once.
+
+Workers (threads: BLAKE3, zstd and file I/O release the GIL) call `store_files` on small
+batches of paths. Before uploading a content the destination is asked whether its blob
+exists (another user, hub or night, or an interrupted run, may have stored it); contents
+in flight in two threads at once are uploaded by one while the other waits.
+
+Contents up to packs.PACKED_MAX go into packs (found again through the destination's
+index); larger ones are blobs of their own (found again by their key). Files up to SMALL
+are read whole; larger files are read twice: once to hash, then, only if the content is
+new, again to stream it compressed to the store while hashing again; if the two hashes
+differ the file changed under us and it is read again (3 attempts).
+
+A stored content's location is (stored size, pack id or None, offset or None).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Callable
+
+from hub_ops.backup import blobs
+from hub_ops.backup.packs import PACKED_MAX, PackIndex, PackWriter
+from hub_ops.backup.store import Store
+
+Location = tuple[int, "str | None", "int | None"]  # stored size, pack id, offset
+
+SMALL = 8 << 20
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+VANISHED = "vanished"  # result marker: the file disappeared after the walk saw it
+
+
+class FileUnreadable(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Vanished(Exception):
+    pass
+
+
+class _Changed(Exception):
+    pass
+
+
+class _Counting:
+    def __init__(self, writer):
+        self._w, self.count = writer, 0
+
+    def write(self, data: bytes) -> int:
+        self.count += len(data)
+        return self._w.write(data)
+
+    def commit(self) -> None:
+        self._w.commit()
+
+    def abort(self) -> None:
+        self._w.abort()
+
+
+class ContentStore:
+    """Hash files and make sure each distinct content is stored once. Thread-safe."""
+
+    def __init__(self, store: Store, compress: bool, index: PackIndex, packer: PackWriter):
+        self.store, self.compress, self.index, self.packer = store, compress, index, packer
+        # digest -> location, stored or being stored. ~150 bytes per distinct content
+        # hashed this run: bounded by what changed, not by the size of the homes.
+        self._known: dict[bytes, Location] = {}
+        self._inflight: dict[bytes, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.new_blobs = self.new_bytes = self.hashed_files = self.hashed_bytes = 0
+
+    def store_files(self, paths: list[bytes]) -> list[tuple[bytes, Location, int] | str | FileUnreadable]:
+        """For each path: (digest, location, content size), VANISHED, or FileUnreadable."""
+        out: list = []
+        for path in paths:
+            try:
+                out.append(self.store_file(path))
+            except _Vanished:
+                out.append(VANISHED)
+            except FileUnreadable as e:
+                out.append(e)
+        return out
+
+    def store_file(self, path: bytes) -> tuple[bytes, Location, int]:
+        for _attempt in range(3):
+            try:
+                fd = os.open(path, _O_FLAGS)
+            except FileNotFoundError:
+                raise _Vanished() from None
+            except OSError as e:
+                raise FileUnreadable(e.strerror or str(e)) from None
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise _Vanished()
+                result = self._small(fd) if st.st_size <= SMALL else self._large(fd)
+            except OSError as e:
+                raise FileUnreadable(e.strerror or str(e)) from None
+            finally:
+                os.close(fd)
+            if result is not None:
+                return result
+        raise FileUnreadable("kept changing while being read (3 attempts)")
+
+    def _count_hashed(self, size: int) -> None:
+        with self._lock:
+            self.hashed_files += 1
+            self.hashed_bytes += size
+
+    def _small(self, fd: int) -> tuple[bytes, Location, int]:
+        parts = []
+        while True:
+            chunk = os.read(fd, SMALL + 1)
+            if not chunk:
+                break
+            parts.append(chunk)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        h = blobs.hasher()
+        h.update(data)
+        d = h.digest()
+        self._count_hashed(len(data))
+        if len(data) <= PACKED_MAX:
+            loc = self._ensure(d, True, lambda: self._pack(d, data))
+        else:
+            loc = self._ensure(d, False, lambda: self._put_blob(d, data))
+        return d, loc, len(data)
+
+    def _pack(self, digest: bytes, data: bytes) -> Location:
+        obj = blobs.encode(data, self.compress)
+        pack_id, offset = self.packer.add(digest, obj)
+        return len(obj), pack_id, offset
+
+    def _put_blob(self, digest: bytes, data: bytes) -> Location:
+        obj = blobs.encode(data, self.compress)
+        self.store.put_bytes(blobs.blob_key(digest.hex()), obj)
+        return len(obj), None, None
+
+    def _large(self, fd: int) -> tuple[bytes, Location, int] | None:
+        h = blobs.hasher()
+        sample = b""
+        size = 0
+        with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+            while True:
+                chunk = f.read(blobs.CHUNK)
+                if not chunk:
+                    break
+                if not sample:
+                    sample = chunk[: blobs.SAMPLE_BYTES]
+                h.update(chunk)
+                size += len(chunk)
+        d = h.digest()
+        self._count_hashed(size)
+
+        def upload() -> Location:
+            # zstd stores incompressible blocks raw at ~1.4 GB/s, so large files are always
+            # compressed: a file half noise, half measurements still shrinks by its half
+            compress = self.compress or sample[:4] == blobs.ZSTD_MAGIC
+            writer = _Counting(self.store.open_writer(blobs.blob_key(d.hex())))
+            enc = blobs.StreamEncoder(writer, compress)
+            h2, n = blobs.hasher(), 0
+            try:
+                os.lseek(fd, 0, os.SEEK_SET)
+                with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+                    while True:
+                        chunk = f.read(blobs.CHUNK)
+                        if not chunk:
+                            break
+                        h2.update(chunk)
+                        n += len(chunk)
+                        enc.write(chunk)
+                if h2.digest() != d or n != size:
+                    raise _Changed()
+                enc.finish()
+            except BaseException:
+                writer.abort()
+                raise
+            writer.commit()
+            return writer.count, None, None
+
+        try:
+            loc = self._ensure(d, False, upload)
+        except _Changed:
+            return None  # the file changed between the two reads: read it again
+        return d, loc, size
+
+    def _find(self, digest: bytes, packed: bool) -> Location | None:
+        if packed:
+            found = self.index.find(digest)
+            return (found[2], found[0], found[1]) if found else None
+        existing = self.store.stat(blobs.blob_key(digest.hex()))
+        return (existing.size, None, None) if existing else None
+
+    def _ensure(self, digest: bytes, packed: bool, put: Callable[[], Location]) -> Location:
+        """Where the content `digest` is stored, calling `put()` if nobody has it yet."""
+        while True:
+            with self._lock:
+                if digest in self._known:
+                    return self._known[digest]
+                event = self._inflight.get(digest)
+                mine = event is None
+                if mine:
+                    event = self._inflight[digest] = threading.Event()
+            if not mine:
+                event.wait()
+                continue  # known now, or its owner failed and we try ourselves
+            loc = None
+            try:
+                loc = self._find(digest, packed)
+                if loc is None:
+                    loc = put()
+                    with self._lock:
+                        self.new_blobs += 1
+                        self.new_bytes += loc[0]
+                return loc
+            finally:
+                with self._lock:
+                    if loc is not None:
+                        self._known[digest] = loc
+                    del self._inflight[digest]
+                event.set()

@@ -1,0 +1,331 @@
+"""hub-ops backup | snapshots | verify | restore | prune: the backup engine at a terminal.
+
+Every command takes `--hub CLUSTER/HUB` and `--dest URL` (file://, gs://, or a path). When
+the fleet config is at hand, `--dest` defaults to the hub's backup destination, `--source`
+to its home folder when that is a local path, and prune's policy to the hub's retention.
+
+Storage follows the environment like Dagster's resources do: HUB_OPS_ENV=local (default)
+maps gs:// URLs under $HUB_OPS_DATA/gcs (default .data); production uses real GCS
+(credentials from the environment, or the key file in HUB_OPS_GCS_TOKEN);
+HUB_OPS_GCS_ENDPOINT sends gs:// to a GCS-protocol server instead (tests).
+
+A progress bar (files, bytes, throughput) is shown when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+
+from hub_ops.backup import (BackupError, BackupOptions, LockPolicy, Progress, Repository, RestoreProgress,
+                            RestoreRefusedError, RetentionPolicy, create_snapshot, normalize_hub, prune as prune_snapshots,
+                            restore_snapshot, verify_snapshot)
+from hub_ops.resources.storage import Storage
+
+
+def storage_from_env() -> Storage:
+    endpoint = os.environ.get("HUB_OPS_GCS_ENDPOINT")
+    if endpoint:
+        return Storage(gcs_endpoint=endpoint, gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN", "anon"))
+    if os.environ.get("HUB_OPS_ENV", "local") == "production":
+        return Storage(gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN") or None)
+    return Storage(local_root=os.environ.get("HUB_OPS_DATA", ".data"))
+
+
+# ---------------------------------------------------------------- fleet defaults
+
+
+def _fleet_hub(ctx: click.Context, hub: str):
+    """(fleet, hub) from the fleet config, or (None, None) when there is no fleet here."""
+    from hub_ops.fleet import FleetConfigError, load_fleet
+
+    root = Path(ctx.obj["fleet_root"]) if ctx.obj else Path(".")
+    if not ((root / "fleet.yaml").is_file() or (root / "config" / "clusters").is_dir()):
+        return None, None
+    try:
+        fleet = load_fleet(root, check_files=False)
+        return fleet, fleet.hub(hub)
+    except (FleetConfigError, KeyError):
+        return None, None
+
+
+def _destination(ctx: click.Context, hub: str, dest: str | None) -> str:
+    if dest:
+        return dest
+    fleet, found = _fleet_hub(ctx, hub)
+    if found is None:
+        raise click.UsageError(f"--dest is required ({hub} is not in a fleet config here to take its destination from)")
+    from hub_ops.backup.config import backup_destination
+
+    return backup_destination(fleet, found)
+
+
+def _open(ctx: click.Context, hub: str, dest: str | None) -> tuple[str, Repository]:
+    try:
+        hub = normalize_hub(hub)
+    except BackupError as e:
+        raise click.BadParameter(str(e), param_hint="--hub") from None
+    return hub, Repository.open(_destination(ctx, hub, dest), storage_from_env())
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except BackupError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------- progress
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str, read: Callable[[], tuple[int, int, int | None, int | None]]) -> Iterator[None]:
+    """A rich bar fed by `read() -> (files, bytes, expected files, expected bytes)`, on a
+    terminal only (logs and pipes get the final summary line alone)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    from rich.progress import (BarColumn, DownloadColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
+                               TransferSpeedColumn)
+
+    stop = threading.Event()
+    with Bar(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[files]} files"),
+             DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None, files="0")
+
+        def refresh() -> None:
+            while not stop.wait(0.1):
+                files, nbytes, expected_files, expected_bytes = read()
+                bar.update(task, completed=nbytes, total=expected_bytes or None,
+                           files=f"{files}" + (f"/{expected_files}" if expected_files else ""))
+
+        thread = threading.Thread(target=refresh, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def _duration(text: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", text.strip())
+    if not m:
+        raise click.BadParameter(f"{text!r}: expected a number of seconds or e.g. 30m, 6h, 2d")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+hub_option = click.option("--hub", required=True, metavar="CLUSTER/HUB", help="The hub (cluster/hub).")
+dest_option = click.option("--dest", metavar="URL", help="Backup destination (file://, gs://, a path). Default: the fleet's.")
+
+
+# ---------------------------------------------------------------- commands
+
+
+@click.command()
+@hub_option
+@click.option("--source", type=click.Path(file_okay=False), help="The folder holding the hub's home directories. "
+              "Default: the hub's home.local_path in the fleet.")
+@dest_option
+@click.option("--compression", type=click.Choice(["zstd", "none"]), default=None, help="Default: the fleet's (zstd).")
+@click.option("--workers", type=int, default=None, help="Parallel readers/uploaders (default 8 local, 32 remote).")
+@click.option("--walk-threads", type=int, default=1, show_default=True, help="Homes walked side by side (NFS: 8).")
+@click.option("--ignore-inode", is_flag=True, help="Compare files by size, mtime and mode only (inodes unstable).")
+@click.option("--full", is_flag=True, help="Read every file, ignoring the previous snapshot.")
+@click.option("--fail-on-unreadable", is_flag=True, help="Write no snapshot if any file cannot be read.")
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot's summary as JSON.")
+@click.pass_context
+def backup(ctx: click.Context, hub: str, source: str | None, dest: str | None, compression: str | None,
+           workers: int | None, walk_threads: int, ignore_inode: bool, full: bool, fail_on_unreadable: bool,
+           as_json: bool) -> None:
+    """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt)."""
+    with _errors():
+        hub, repo = _open(ctx, hub, dest)
+        fleet, found = _fleet_hub(ctx, hub)
+        if source is None:
+            from hub_ops.backup.config import local_home
+
+            source = str(local_home(fleet, found)) if found is not None else None
+            if source is None:
+                raise click.UsageError(f"--source is required ({hub} has no local home folder in a fleet config here)")
+        if compression is None:
+            compression = fleet.settings.backups.compression if fleet is not None else "zstd"
+        options = BackupOptions(compression=compression, workers=workers, walk_threads=walk_threads,
+                                ignore_inode=ignore_inode, fail_on_unreadable=fail_on_unreadable,
+                                parent=None if full else "latest")
+        progress = Progress()
+        with _progress_bar(f"backup {hub}", lambda: (progress.files, progress.bytes, progress.expected_files,
+                                                      progress.expected_bytes)):
+            summary = create_snapshot(repo, hub, source, options, progress)
+    if as_json:
+        click.echo(summary.to_json())
+        return
+    click.echo(f"snapshot {summary.id} of {hub}: {summary.files} files, {_size(summary.bytes)}, "
+               f"{_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
+               f"dedupe {summary.dedupe_ratio:.2f}x, {summary.duration_s:.1f} s "
+               f"({_size(summary.throughput_bps)}/s)")
+    if summary.skipped:
+        click.echo("skipped (not files): " + ", ".join(f"{n} {kind}" for kind, n in sorted(summary.skipped.items())))
+    if summary.unreadable_count:
+        click.echo(f"{summary.unreadable_count} unreadable file(s) left out:", err=True)
+        for line in summary.unreadable:
+            click.echo(f"  {line}", err=True)
+
+
+@click.command()
+@hub_option
+@dest_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON summary per line.")
+@click.pass_context
+def snapshots(ctx: click.Context, hub: str, dest: str | None, as_json: bool) -> None:
+    """List a hub's snapshots, oldest first."""
+    with _errors():
+        hub, repo = _open(ctx, hub, dest)
+        summaries = repo.summaries(hub)
+    if as_json:
+        for s in summaries:
+            click.echo(s.to_json())
+        return
+    if not summaries:
+        click.echo(f"no snapshots of {hub} in {repo.url}")
+        return
+    click.echo(format_snapshots(summaries))
+
+
+def format_snapshots(summaries) -> str:
+    """The snapshots table people read at a terminal, oldest first."""
+    rows = [("ID", "CREATED", "FILES", "SIZE", "NEW", "DEDUPE", "SECONDS")]
+    rows += [(s.id, s.created, str(s.files), _size(s.bytes), _size(s.new_bytes), f"{s.dedupe_ratio:.2f}x",
+              f"{s.duration_s:.1f}") for s in summaries]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                     for r in rows)
+
+
+@click.command()
+@hub_option
+@dest_option
+@click.option("--snapshot", default="latest", show_default=True, help="A snapshot id (or unique prefix), or latest.")
+@click.option("--deep", is_flag=True, help="Also read back and re-hash contents.")
+@click.option("--sample", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="With --deep: re-hash this fraction of the contents (default: all).")
+@click.pass_context
+def verify(ctx: click.Context, hub: str, dest: str | None, snapshot: str, deep: bool, sample: float | None) -> None:
+    """Check that a snapshot's contents are all stored, whole (exit 1 naming each bad file)."""
+    with _errors():
+        hub, repo = _open(ctx, hub, dest)
+        checked = [0]
+        with _progress_bar(f"verify {hub}", lambda: (checked[0], 0, None, None)):
+            report = verify_snapshot(repo, hub, snapshot, deep=deep, sample=sample,
+                                     on_object=lambda: checked.__setitem__(0, checked[0] + 1))
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    what = (f"{report.files} files, {report.contents} distinct contents in {report.objects} objects"
+            + (f", {report.deep_checked} re-hashed" if deep else ""))
+    if report.problems:
+        click.echo(f"snapshot {report.snapshot_id} of {hub}: {len(report.problems)} problem(s) ({what})", err=True)
+        sys.exit(1)
+    click.echo(f"ok: snapshot {report.snapshot_id} of {hub}: {what}")
+
+
+@click.command()
+@hub_option
+@dest_option
+@click.option("--snapshot", default="latest", show_default=True, help="A snapshot id (or unique prefix), or latest.")
+@click.option("--user", default=None, help="Restore this user's home folder only.")
+@click.option("--path", "globs", multiple=True, metavar="GLOB", help="Restore entries matching (or below) GLOB; repeatable.")
+@click.option("--target", required=True, type=click.Path(file_okay=False), help="Folder to restore into (created).")
+@click.option("--allow-external-links", is_flag=True, help="Restore symlinks pointing outside the target as they were.")
+@click.option("--skip-refused", is_flag=True, help="Restore the rest when some entries are refused (exit 1 still).")
+@click.pass_context
+def restore(ctx: click.Context, hub: str, dest: str | None, snapshot: str, user: str | None, globs: tuple[str, ...],
+            target: str, allow_external_links: bool, skip_refused: bool) -> None:
+    """Restore a snapshot (whole, one user, or paths) into a folder; byte-identical, rerunnable."""
+    with _errors():
+        hub, repo = _open(ctx, hub, dest)
+        progress = RestoreProgress()
+        try:
+            with _progress_bar(f"restore {hub}", lambda: (progress.files, progress.bytes, progress.expected_files,
+                                                          progress.expected_bytes)):
+                report = restore_snapshot(repo, hub, target, snapshot, user=user, globs=list(globs) or None,
+                                          allow_external_links=allow_external_links, skip_refused=skip_refused,
+                                          progress=progress)
+        except RestoreRefusedError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+    click.echo(f"restored snapshot {report.snapshot_id} of {hub} into {report.target}: {report.files} files "
+               f"({_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
+               + (f"; {report.already_there} already there" if report.already_there else ""))
+    if report.refused:
+        click.echo(f"{len(report.refused)} entries refused:", err=True)
+        for line in report.refused:
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+
+
+@click.command()
+@hub_option
+@dest_option
+@click.option("--keep-last", type=click.IntRange(0), default=None)
+@click.option("--keep-daily", type=click.IntRange(0), default=None)
+@click.option("--keep-weekly", type=click.IntRange(0), default=None)
+@click.option("--keep-monthly", type=click.IntRange(0), default=None)
+@click.option("--grace", default="6h", show_default=True, help="Never delete objects younger than this (e.g. 30m, 6h).")
+@click.option("--no-gc", is_flag=True, help="Only forget snapshots; leave unreferenced contents for a later prune.")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.pass_context
+def prune(ctx: click.Context, hub: str, dest: str | None, keep_last: int | None, keep_daily: int | None,
+          keep_weekly: int | None, keep_monthly: int | None, grace: str, no_gc: bool, dry_run: bool) -> None:
+    """Forget snapshots the policy drops, then delete contents no snapshot needs.
+
+    Without --keep-* flags the hub's retention from the fleet config applies. Safe while
+    backups run: contents are deleted only under the destination's exclusive lock.
+    """
+    with _errors():
+        hub, repo = _open(ctx, hub, dest)
+        flags = (keep_last, keep_daily, keep_weekly, keep_monthly)
+        if any(v is not None for v in flags):
+            policy = RetentionPolicy(*(v or 0 for v in flags))
+        else:
+            fleet, found = _fleet_hub(ctx, hub)
+            if found is None:
+                raise click.UsageError(f"give --keep-last/--keep-daily/--keep-weekly/--keep-monthly "
+                                       f"({hub} is not in a fleet config here to take its retention from)")
+            from hub_ops.backup.config import retention_policy
+
+            policy = retention_policy(fleet, found)
+        report = prune_snapshots(repo, hub, policy, grace_s=_duration(grace), gc=not no_gc, dry_run=dry_run,
+                                 lock_policy=LockPolicy(wait_s=0))
+    verb = "would forget" if dry_run else "forgot"
+    click.echo(f"{hub}: kept {len(report.kept)} snapshot(s), {verb} {len(report.forgotten)} ({report.policy})")
+    for snapshot_id in report.forgotten:
+        click.echo(f"  {verb} {snapshot_id}")
+    if report.gc_skipped:
+        click.echo(f"contents not pruned this time: {report.gc_skipped}", err=True)
+    elif not no_gc:
+        verb = "would delete" if dry_run else "deleted"
+        click.echo(f"{verb} {report.blobs_deleted} blob(s) and {report.packs_deleted} pack(s), "
+                   f"{_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}")
+
+
+__all__ = ["backup", "snapshots", "verify", "restore", "prune", "storage_from_env"]

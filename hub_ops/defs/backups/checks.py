@@ -1,0 +1,64 @@
+"""`fresh`: every hub that should be backed up has a snapshot younger than 26 hours.
+
+Reads the truth from the backup destinations (not from Dagster's event log), so a backup
+that "succeeded" without writing, a destination someone emptied, or a hub whose nightly
+runs never started (a paused schedule, a stuck queue) all show up within the hour. Runs
+hourly (backup_freshness_schedule) and after the nightly backups.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from hub_ops.backup import Repository
+from hub_ops.backup.config import backup_destination, backups_enabled, decommissioned
+from hub_ops.backup.repository import snapshot_time
+from hub_ops.defs.backups.assets import user_home_backups
+from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+
+MAX_AGE = dt.timedelta(hours=26)  # a nightly schedule plus two hours of slack
+
+
+def stale_hubs(fleet, storage, now: dt.datetime) -> pd.DataFrame:
+    """One row per hub to back up: its newest snapshot, age in hours, and whether it is fresh."""
+    rows = []
+    today = now.date()
+    for hub in fleet.hubs():
+        if not backups_enabled(hub) or decommissioned(hub, today):
+            continue
+        destination = backup_destination(fleet, hub)
+        try:
+            ids = Repository.open(destination, storage).snapshot_ids(hub.id)
+            error = None
+        except Exception as e:  # noqa: BLE001 - an unreachable destination is a finding, not a crash
+            ids, error = [], f"{type(e).__name__}: {e}"
+        latest = ids[-1] if ids else None
+        age = (now - snapshot_time(latest)) if latest else None
+        rows.append({
+            "hub": hub.id,
+            "latest snapshot": latest or "none",
+            "age (h)": round(age.total_seconds() / 3600, 1) if age is not None else None,
+            "fresh": bool(age is not None and age <= MAX_AGE),
+            "problem": error or ("" if age is not None and age <= MAX_AGE else
+                                 "no snapshot" if age is None else f"older than {MAX_AGE.total_seconds() / 3600:.0f} h"),
+        })
+    return pd.DataFrame(rows, columns=["hub", "latest snapshot", "age (h)", "fresh", "problem"])
+
+
+@dg.asset_check(asset=user_home_backups, name="fresh",
+                description="Every hub with backups has a snapshot younger than 26 h in its destination.")
+def user_home_backups_fresh(fleet: FleetResource, storage: StorageResource) -> dg.AssetCheckResult:
+    table = stale_hubs(fleet.load(), storage.client(), dt.datetime.now(dt.timezone.utc))
+    stale = table[~table["fresh"]] if not table.empty else table
+    return dg.AssetCheckResult(
+        passed=stale.empty,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{len(stale)} of {len(table)} hubs have no snapshot younger than 26 h"
+                     if not stale.empty else f"all {len(table)} hubs backed up within 26 h"),
+        metadata={
+            "stale_hubs": dg.MetadataValue.int(len(stale)),
+            "hubs": dg.MetadataValue.int(len(table)),
+            "table": dg.MetadataValue.md(table.to_markdown(index=False) if not table.empty else "_no hubs to back up_"),
+        },
+    )

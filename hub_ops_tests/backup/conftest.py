@@ -1,0 +1,35 @@
+"""Every engine test runs against both kinds of destination: a local folder (file://) and
+the GCS server of the local stack (gs:// through gcsfs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from hub_ops.backup import Repository
+from hub_ops.resources.storage import Storage
+
+
+@dataclass
+class Destination:
+    kind: str
+    url: str
+    storage: Storage
+
+    def repo(self) -> Repository:
+        return Repository.open(self.url, self.storage)
+
+
+@pytest.fixture(params=["file", "gcs"])
+def destination(request, tmp_path) -> Destination:
+    if request.param == "file":
+        return Destination("file", f"file://{tmp_path}/dest", Storage())
+    storage = request.getfixturevalue("gcs_storage")
+    bucket = request.getfixturevalue("gcs_bucket")
+    return Destination("gcs", f"gs://{bucket}/backups", storage)
+
+
+@pytest.fixture
+def repo(destination) -> Repository:
+    return destination.repo()

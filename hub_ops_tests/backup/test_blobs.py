@@ -1,0 +1,58 @@
+"""Encoding of contents, pack indexes, destination names."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+
+from hub_ops.backup import BackupError, BackupIntegrityError, blobs
+from hub_ops.backup.packs import INDEX_DTYPE, PackIndex, decode_index, encode_index
+from hub_ops.backup.repository import new_snapshot_id, normalize_hub, snapshot_time
+
+
+@pytest.mark.parametrize("data", [b"", b"x", b"text " * 1000, os.urandom(5000), blobs.ZSTD_MAGIC + b"not a frame"])
+@pytest.mark.parametrize("compress", [True, False])
+def test_encode_decode_round_trip(data, compress):
+    obj = blobs.encode(data, compress)
+    assert blobs.decode(obj) == data
+    assert b"".join(blobs.iter_decoded(io.BytesIO(obj))) == data
+    if data.startswith(blobs.ZSTD_MAGIC):
+        assert obj != data, "content that looks like zstd is always framed"
+    if not compress and not data.startswith(blobs.ZSTD_MAGIC):
+        assert obj == data
+
+
+def test_incompressible_small_contents_are_stored_raw():
+    data = os.urandom(10_000)
+    assert blobs.encode(data, True) == data
+    assert len(blobs.encode(b"a" * 10_000, True)) < 100
+
+
+def test_pack_index_round_trip_and_lookup():
+    records = np.zeros(3, INDEX_DTYPE)
+    for i, r in enumerate(records):
+        r["digest"] = bytes([i]) * 32
+        r["pack"] = bytes([9]) * 16
+        r["offset"] = i * 100
+        r["length"] = 100
+    index = PackIndex(np.sort(decode_index(encode_index(records), "x"), order="digest"))
+    assert index.find(bytes([1]) * 32) == ("09" * 16, 100, 100)
+    assert index.find(bytes([7]) * 32) is None
+    with pytest.raises(BackupIntegrityError, match="idx-file: not a hub_ops index"):
+        decode_index(encode_index(records)[:-5], "idx-file")
+
+
+def test_hub_names_cannot_steer_keys():
+    assert normalize_hub("pangeo-hubs.prod") == "pangeo-hubs/prod"
+    for bad in ("../x", "a/b/c", "A/b", "a/", "a/../b", "/a/b"):
+        with pytest.raises(BackupError, match="expected CLUSTER/HUB"):
+            normalize_hub(bad)
+
+
+def test_snapshot_ids_sort_by_time_even_within_a_millisecond():
+    a = new_snapshot_id()
+    b = new_snapshot_id(snapshot_time(a), after=a)
+    assert b > a and snapshot_time(b) > snapshot_time(a)

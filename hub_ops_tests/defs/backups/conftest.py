@@ -1,0 +1,54 @@
+"""A private example fleet whose backups go to a file:// folder or a GCS server bucket."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hub_ops.defs.backups.resources import BackupRunnerResource
+from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+from hub_ops.defs.releases.resources import KubeResource, SopsResource
+
+
+@dataclass
+class BackupFleet:
+    root: Path
+    homes: Path  # where local-demo's home.local_path points
+    resources: dict
+
+    def set_hub(self, cluster: str, hub: str, **keys) -> None:
+        """Edit a hub's entry in cluster.yaml (e.g. backups={...})."""
+        path = self.root / "clusters" / cluster / "cluster.yaml"
+        data = yaml.safe_load(path.read_text())
+        entry = next(h for h in data["hubs"] if h["name"] == hub)
+        entry.update(keys)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.fixture(params=["file", "gcs"])
+def backup_fleet(request, example_fleet, tmp_path) -> BackupFleet:
+    fleet_yaml = example_fleet / "fleet.yaml"
+    settings = yaml.safe_load(fleet_yaml.read_text())
+    if request.param == "file":
+        settings["backups"]["destination"] = f"file://{tmp_path}/backups"
+        storage = StorageResource(local_root=str(tmp_path / "data"))
+    else:
+        server = request.getfixturevalue("gcs_server")
+        bucket = request.getfixturevalue("gcs_bucket")
+        settings["backups"]["destination"] = f"gs://{bucket}/hub-ops"
+        storage = StorageResource(gcs_endpoint=server.endpoint, gcs_token="anon")
+    fleet_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
+    resources = {"fleet": FleetResource(root=str(example_fleet)), "storage": storage,
+                 "backup_runner": BackupRunnerResource(), "kube": KubeResource(),
+                 "sops": SopsResource(age_key_file=str(example_fleet / "demo.agekey"))}
+    return BackupFleet(example_fleet, (example_fleet / ".." / ".data" / "homes" / "local-demo").resolve(), resources)
+
+
+def make_homes(root: Path, users=("ada", "bob"), tag: str = "") -> None:
+    for user in users:
+        (root / user / "work").mkdir(parents=True, exist_ok=True)
+        (root / user / "work" / "notes.md").write_text(f"{user} {tag}\n" * 100)
+        (root / user / "course.ipynb").write_text("the shared course notebook\n" * 200)

@@ -1,0 +1,83 @@
+"""user_home_backups through Dagster: materialization metadata, the blocking `verified`
+check, retention, and hubs that must not be backed up."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from hub_ops.backup import Repository
+from hub_ops.defs.backups.assets import user_home_backups
+from hub_ops.defs.backups.partitions import backup_partition_key
+from hub_ops_tests.defs.backups.conftest import make_homes
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def _materialize(backup_fleet, instance, date: str, hub: str = "local-demo.staging", **kw):
+    return dg.materialize([user_home_backups], instance=instance, resources=backup_fleet.resources,
+                          partition_key=str(backup_partition_key(date, hub)), run_config=QUIET, **kw)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hubs", ["local-demo.staging", "local-demo.workshop"])
+        yield instance
+
+
+def test_nightly_materialization_metadata_and_history(backup_fleet, instance):
+    backup_fleet.set_hub("local-demo", "staging", backups={"retain": {"last": 10}})
+    make_homes(backup_fleet.homes / "staging")
+    first = _materialize(backup_fleet, instance, "2026-03-01")
+    assert first.success
+    meta = first.asset_materializations_for_node("user_home_backups")[0].metadata
+    assert meta["files"].value == 4 and meta["bytes"].value > 0
+    assert meta["dedupe_ratio"].value > 1  # the course notebook is in both homes
+    assert meta["new_bytes"].value > 0 and meta["duration_s"].value >= 0 and "throughput_mb_s" in meta
+    snapshot_id = meta["snapshot_id"].value
+    link = meta["manifest"].value
+    assert link.endswith(f"snapshots/local-demo/staging/{snapshot_id}.parquet")
+    [check] = first.get_asset_check_evaluations()
+    assert check.check_name == "verified" and check.passed
+
+    (backup_fleet.homes / "staging" / "bob" / "work" / "notes.md").write_text("edited\n")
+    second = _materialize(backup_fleet, instance, "2026-03-02")
+    meta2 = second.asset_materializations_for_node("user_home_backups")[0].metadata
+    assert meta2["files_read"].value == 1 and 0 < meta2["new_bytes"].value < 100
+    history = meta2["history"].value
+    assert snapshot_id in history and meta2["snapshot_id"].value in history
+    assert history.index(meta2["snapshot_id"].value) < history.index(snapshot_id), "newest first"
+
+
+def test_verified_check_fails_and_blocks_when_stored_data_is_missing(backup_fleet, instance):
+    """Someone deleted objects in the bucket: the next night reuses its parent's contents
+    for unchanged files, and the blocking check names what is gone; nothing is forgotten."""
+    make_homes(backup_fleet.homes / "staging")
+    assert _materialize(backup_fleet, instance, "2026-03-01").success
+    fleet = backup_fleet.resources["fleet"].load()
+    repo = Repository.open(fleet.settings.backups.destination, backup_fleet.resources["storage"].client())
+    for obj in list(repo.store.list("packs/")):
+        repo.store.delete(obj.key)
+    result = _materialize(backup_fleet, instance, "2026-03-02", raise_on_error=False)
+    assert not result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed
+    problems = check.metadata["problems"].value
+    assert "ada/work/notes.md: pack" in problems and "is missing" in problems
+    assert len(repo.snapshot_ids("local-demo/staging")) == 2, "a bad night forgets nothing"
+
+
+def test_a_hub_with_backups_disabled_fails_clearly(backup_fleet, instance):
+    backup_fleet.set_hub("local-demo", "workshop", backups={"enabled": False})
+    with pytest.raises(dg.Failure, match="local-demo/workshop has no backups to take"):
+        _materialize(backup_fleet, instance, "2026-03-01", hub="local-demo.workshop")
+
+
+def test_asset_declares_kinds_retries_pool_and_check():
+    spec = user_home_backups.specs_by_key[dg.AssetKey("user_home_backups")]
+    assert {"gcs", "kubernetes"} <= set(spec.kinds)
+    assert user_home_backups.op.retry_policy.max_retries == 2
+    assert user_home_backups.op.pool == "backups"
+    assert [c.name for c in user_home_backups.check_specs] == ["verified"]
+    assert next(iter(user_home_backups.check_specs)).blocking

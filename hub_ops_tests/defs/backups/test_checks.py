@@ -1,0 +1,64 @@
+"""The `fresh` check: a hub without a snapshot younger than 26 h fails it, by name."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import yaml
+
+from hub_ops.backup import Repository, create_snapshot
+from hub_ops.defs.backups import defs
+from hub_ops.defs.backups.checks import stale_hubs
+from hub_ops_tests.defs.backups.conftest import make_homes
+
+UTC = dt.timezone.utc
+
+
+def _only_local_demo(backup_fleet) -> None:
+    """Switch off the hubs whose homes are cluster volumes (no pods run here)."""
+    for cluster in ("pangeo-hubs", "community-hubs"):
+        path = backup_fleet.root / "clusters" / cluster / "cluster.yaml"
+        data = yaml.safe_load(path.read_text())
+        for hub in data["hubs"]:
+            hub["backups"] = {**(hub.get("backups") or {}), "enabled": False}
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_stale_and_missing_hubs_are_named(backup_fleet):
+    _only_local_demo(backup_fleet)
+    fleet = backup_fleet.resources["fleet"].load()
+    storage = backup_fleet.resources["storage"].client()
+    repo = Repository.open(fleet.settings.backups.destination, storage)
+    make_homes(backup_fleet.homes / "staging")
+    now = dt.datetime.now(UTC)
+    create_snapshot(repo, "local-demo/staging", backup_fleet.homes / "staging", now=now - dt.timedelta(hours=30))
+    table = stale_hubs(fleet, storage, now).set_index("hub")
+    assert list(table.index) == ["local-demo/staging", "local-demo/workshop"]
+    assert table.loc["local-demo/staging", "problem"] == "older than 26 h"
+    assert table.loc["local-demo/workshop", "problem"] == "no snapshot"
+
+    job = dg.Definitions.merge(defs, dg.Definitions(resources=backup_fleet.resources)).resolve_job_def(
+        "backup_freshness_job")
+    failing = job.execute_in_process(raise_on_error=False)
+    [check] = failing.get_asset_check_evaluations()
+    assert not check.passed and check.metadata["stale_hubs"].value == 2
+    assert "local-demo/workshop" in check.metadata["table"].value
+
+    for hub in ("staging", "workshop"):
+        make_homes(backup_fleet.homes / hub)
+        create_snapshot(repo, f"local-demo/{hub}", backup_fleet.homes / hub)
+    passing = job.execute_in_process()
+    [check] = passing.get_asset_check_evaluations()
+    assert check.passed and check.metadata["hubs"].value == 2
+
+
+def test_an_unreachable_destination_is_a_finding(example_fleet, tmp_path):
+    fleet_yaml = example_fleet / "fleet.yaml"
+    fleet_yaml.write_text(fleet_yaml.read_text().replace("gs://example-fleet-backups", "gs://bucket-that-does-not-exist"))
+    from hub_ops.fleet import load_fleet
+    from hub_ops.resources.storage import Storage
+
+    table = stale_hubs(load_fleet(example_fleet, check_files=False), Storage(local_root=str(tmp_path)),
+                       dt.datetime.now(UTC))
+    assert not table["fresh"].any() and set(table["problem"]) == {"no snapshot"}

@@ -1,0 +1,74 @@
+"""The backup pod: the dagster-k8s config built from a hub's `home` block, and the Job it
+makes, checked against the Kubernetes schemas (kubernetes-validate, strict) and the
+kubernetes client's models. (Creating it on the local kube-apiserver waits for the
+local-stack fixtures on main.)"""
+
+from __future__ import annotations
+
+import kubernetes
+import kubernetes_validate
+import pytest
+
+from hub_ops.backup import BackupError
+from hub_ops.defs.backups.pods import HOME_MOUNT, backup_command, home_job, home_k8s_config, restore_command
+from hub_ops.fleet import load_fleet
+
+
+@pytest.fixture
+def fleet(example_fleet):
+    return load_fleet(example_fleet, check_files=False)
+
+
+def test_pvc_home_with_sub_path_mounts_read_only_for_backups(fleet):
+    hub = fleet.hub("community-hubs/uni")  # home: {pvc: home-nfs, sub_path: uni}, namespace uni-teaching
+    config = home_k8s_config(hub)
+    assert config["pod_spec_config"]["volumes"] == [
+        {"name": "homes", "persistent_volume_claim": {"claim_name": "home-nfs", "read_only": True}}]
+    assert config["container_config"]["volume_mounts"] == [
+        {"name": "homes", "mount_path": HOME_MOUNT, "read_only": True, "sub_path": "uni"}]
+    writable = home_k8s_config(hub, read_only=False)
+    assert writable["container_config"]["volume_mounts"][0]["read_only"] is False
+
+
+def test_nfs_home_and_refusals(fleet, example_fleet):
+    from hub_ops.fleet.models import Home, NfsHome
+
+    hub = fleet.hub("pangeo-hubs/prod").model_copy()
+    hub.home = Home(nfs=NfsHome(server="10.0.0.2", path="/export/homes"))
+    assert home_k8s_config(hub)["pod_spec_config"]["volumes"][0]["nfs"] == {
+        "server": "10.0.0.2", "path": "/export/homes", "read_only": True}
+    hub.home = Home(pvc="home", sub_path="../other-hub")
+    with pytest.raises(BackupError, match="must stay inside the volume"):
+        home_k8s_config(hub)
+    with pytest.raises(BackupError, match="is a local path"):
+        home_k8s_config(fleet.hub("local-demo/staging"))
+
+
+@pytest.mark.parametrize("hub_id", ["community-hubs/uni", "pangeo-hubs/prod"])
+def test_backup_job_is_a_valid_kubernetes_job(fleet, hub_id):
+    hub = fleet.hub(hub_id)
+    command = backup_command(hub, "gs://example-fleet-backups", "zstd")
+    job = home_job(hub, image="ghcr.io/example/hub-ops:1.0", command=command, job_name="hub-ops-backup-test",
+                   service_account_name="hub-ops-backups", env={"HUB_OPS_ENV": "production"})
+    assert isinstance(job, kubernetes.client.V1Job)
+    manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
+    kubernetes_validate.validate(manifest, "1.30", strict=True)
+    pod = manifest["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["command"] == command and command[:2] == ["hub-ops", "backup"]
+    assert "--source" in command and command[command.index("--source") + 1] == HOME_MOUNT
+    assert container["volumeMounts"][0]["mountPath"] == HOME_MOUNT and container["volumeMounts"][0]["readOnly"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "home-nfs"
+    assert pod["restartPolicy"] == "Never" and pod["serviceAccountName"] == "hub-ops-backups"
+    assert {"name": "HUB_OPS_ENV", "value": "production"} in container["env"]
+
+
+def test_restore_job_mounts_the_target_hub_writable(fleet):
+    hub = fleet.hub("pangeo-hubs/prod")
+    command = restore_command("pangeo-hubs/legacy", "gs://example-fleet-backups", "20261201T020000.000Z-0a0b0c0d", "ada")
+    job = home_job(hub, image="hub-ops:1", command=command, job_name="hub-ops-restore-test", read_only=False)
+    manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
+    kubernetes_validate.validate(manifest, "1.30", strict=True)
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    assert container["volumeMounts"][0].get("readOnly") is False
+    assert command[command.index("--user") + 1] == "ada"

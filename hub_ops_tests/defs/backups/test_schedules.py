@@ -1,0 +1,64 @@
+"""nightly_backups: one run request per hub with backups, tagged for the run queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from hub_ops.defs.backups.schedules import DEFAULT_CRON, backup_cron, nightly_backups, nightly_requests
+from hub_ops.defs.fleet.resources import FleetResource
+
+UTC = dt.timezone.utc
+
+
+def _tick(fleet_root, when: dt.datetime, partitions: list[str] | None = None):
+    with dg.instance_for_test() as instance:
+        from hub_ops.fleet import load_fleet
+
+        keys = partitions if partitions is not None else [h.partition_key for h in load_fleet(fleet_root, check_files=False).hubs()]
+        instance.add_dynamic_partitions("hubs", keys)
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as context:
+            return nightly_requests(context, FleetResource(root=str(fleet_root)))
+
+
+def test_one_request_per_hub_with_backups_for_last_night(example_fleet):
+    requests = _tick(example_fleet, dt.datetime(2026, 3, 15, 2, 0, tzinfo=UTC))
+    by_key = {r.run_key: r for r in requests}
+    # every hub of the example fleet has a home; none is decommissioned yet in March 2026
+    assert len(requests) == 9
+    r = by_key["2026-03-14-pangeo-hubs.prod"]
+    assert r.partition_key == "2026-03-14|pangeo-hubs.prod"
+    assert r.tags == {"hub_ops/hub": "pangeo-hubs.prod", "hub_ops/kind": "backup"}
+
+
+def test_hubs_past_their_decommission_date_or_disabled_are_skipped(example_fleet):
+    cluster = example_fleet / "clusters" / "local-demo" / "cluster.yaml"
+    cluster.write_text(cluster.read_text().replace("  home: {local_path: ../.data/homes/local-demo/workshop}",
+                                                   "  home: {local_path: ../.data/homes/local-demo/workshop}\n"
+                                                   "  backups: {enabled: false}"))
+    keys = {r.run_key for r in _tick(example_fleet, dt.datetime(2026, 12, 20, 2, 0, tzinfo=UTC))}
+    assert "2026-12-19-pangeo-hubs.legacy" not in keys  # decommissioned on 2026-12-14
+    assert "2026-12-19-local-demo.workshop" not in keys
+    assert "2026-12-19-pangeo-hubs.prod" in keys and len(keys) == 7
+
+
+def test_hubs_not_yet_partitions_wait_for_the_fleet_sensor(example_fleet):
+    requests = _tick(example_fleet, dt.datetime(2026, 3, 15, 2, 0, tzinfo=UTC), partitions=["local-demo.staging"])
+    assert [r.run_key for r in requests] == ["2026-03-14-local-demo.staging"]
+    skip = _tick(example_fleet, dt.datetime(2026, 3, 15, 2, 0, tzinfo=UTC), partitions=[])
+    assert isinstance(skip, dg.SkipReason) and "not yet a `hubs` partition" in skip.skip_message
+
+
+def test_invalid_fleet_skips_with_the_reason(example_fleet):
+    (example_fleet / "clusters" / "local-demo" / "cluster.yaml").write_text("name: local-demo\nprovider: nope\n")
+    skip = _tick(example_fleet, dt.datetime(2026, 3, 15, 2, 0, tzinfo=UTC), partitions=["local-demo.staging"])
+    assert isinstance(skip, dg.SkipReason) and "fleet config invalid" in skip.skip_message
+
+
+def test_cron_comes_from_fleet_yaml(example_fleet, tmp_path):
+    assert backup_cron(example_fleet) == "0 2 * * *" == nightly_backups.cron_schedule
+    fleet_yaml = example_fleet / "fleet.yaml"
+    fleet_yaml.write_text(fleet_yaml.read_text().replace('schedule: "0 2 * * *"', 'schedule: "30 3 * * *"'))
+    assert backup_cron(example_fleet) == "30 3 * * *"
+    assert backup_cron(tmp_path / "no-fleet") == DEFAULT_CRON
