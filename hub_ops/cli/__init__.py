@@ -23,6 +23,7 @@ COMMANDS = {
     "restore": "hub_ops.cli.backup:restore",
     "prune": "hub_ops.cli.backup:prune",
     "cost-report": "hub_ops.cli.costs:cost_report",
+    "compare-homes": "hub_ops.cli.decommission:compare_homes",
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # in the order they run; each is hub_ops.demo.<name>
-STEPS = ["fleet", "backups", "deploy", "clusters", "costs"]
+STEPS = ["fleet", "deploy", "backups", "costs", "decommission", "clusters"]
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class PreparedCharts:
         self.fleet = fleet
         self._tmp = Path(tempfile.mkdtemp(prefix="hub-ops-charts-"))
         self._ready: dict[tuple[str, str | None], Path] = {}
+        self._lock = threading.Lock()  # hubs of one step deploy in parallel threads
 
     def __enter__(self) -> PreparedCharts:
         return self
@@ -81,9 +83,10 @@ class PreparedCharts:
     def path(self, release: Release) -> Path:
         """The chart folder to install `release` from, dependencies built."""
         key = (release.chart, str(release.chart_override) if release.chart_override else None)
-        if key not in self._ready:
-            self._ready[key] = self._prepare(release)
-        return self._ready[key]
+        with self._lock:
+            if key not in self._ready:
+                self._ready[key] = self._prepare(release)
+            return self._ready[key]
 
     def _prepare(self, release: Release) -> Path:
         import helm_python

@@ -56,3 +56,16 @@ class Storage:
         if resolved.startswith("gs://") and not self.gcs_endpoint:
             return "https://console.cloud.google.com/storage/browser/_details/" + resolved[len("gs://"):]
         return resolved
+
+
+def storage_from_env() -> Storage:
+    """Storage for terminal commands, chosen as Dagster's `storage` resource chooses it:
+    HUB_OPS_GCS_ENDPOINT (a GCS-protocol server, e.g. the local stack's) wins; else
+    HUB_OPS_ENV=production reads and writes gs:// for real; else the local default maps gs://
+    under $HUB_OPS_DATA (./.data)."""
+    endpoint = os.environ.get("HUB_OPS_GCS_ENDPOINT")
+    if endpoint:
+        return Storage(gcs_endpoint=endpoint, gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN", "anon"))
+    if os.environ.get("HUB_OPS_ENV", "local") == "production":
+        return Storage(gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN") or None)
+    return Storage(local_root=os.environ.get("HUB_OPS_DATA", ".data"))

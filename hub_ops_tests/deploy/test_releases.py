@@ -47,3 +47,13 @@ def test_chart_override_replaces_chart_yaml(example_fleet):
         assert 'version: "0.1.0-uni"' in (path / "Chart.yaml").read_text()
         other = charts.path(hub_release(fleet, fleet.hub("community-hubs/ohw")))
         assert 'version: "0.1.0"' in (other / "Chart.yaml").read_text()
+
+
+def test_prepared_charts_are_safe_to_share_between_threads(example_fleet):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fleet = load_fleet(example_fleet)
+    releases = [hub_release(fleet, h) for h in fleet.hubs()] * 3
+    with PreparedCharts(fleet) as charts, ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(charts.path, releases))
+    assert len(set(paths)) == 2  # one prepared copy per chart: basehub, daskhub

@@ -31,8 +31,10 @@ class BackupRunnerResource(dg.ConfigurableResource):
     workers: int | None = None  # readers/uploaders per backup; None: the engine's default
     nfs_walk_threads: int = 8  # homes walked side by side on a cluster volume (NFS latency)
 
-    def _run_pod(self, context, kube_for: KubeFor | None, fleet: Fleet, hub: Hub, command: list[str],
-                 read_only: bool, kind: str) -> str:
+    def run_home_pod(self, context, kube_for: KubeFor | None, fleet: Fleet, hub: Hub, command: list[str],
+                     read_only: bool, kind: str) -> str:
+        """Run `command` (a hub-ops command) in a Job of the hub's namespace that mounts its
+        homes at HOME_MOUNT; returns the tail of its log. Raises when the pod fails."""
         if kube_for is None:
             raise BackupError(f"{hub.id}: homes on a cluster volume need the cluster's API (the `kube` resource)")
         name = f"hub-ops-{kind}-{hub.name}-{uuid.uuid4().hex[:8]}"[:63]
@@ -59,7 +61,7 @@ class BackupRunnerResource(dg.ConfigurableResource):
             return create_snapshot(repo, hub.id, source, BackupOptions(compression=compression, workers=self.workers),
                                    log=context.log.info)
         before = set(repo.snapshot_ids(hub.id))
-        self._run_pod(context, kube_for, fleet, hub, backup_command(hub, destination, compression, self.nfs_walk_threads),
+        self.run_home_pod(context, kube_for, fleet, hub, backup_command(hub, destination, compression, self.nfs_walk_threads),
                       read_only=True, kind="backup")
         new = sorted(set(repo.snapshot_ids(hub.id)) - before)
         if not new:
@@ -78,7 +80,7 @@ class BackupRunnerResource(dg.ConfigurableResource):
         if into_path is None and into_hub is not None:
             home = local_home(fleet, into_hub)
             if home is None:
-                self._run_pod(context, kube_for, fleet, into_hub,
+                self.run_home_pod(context, kube_for, fleet, into_hub,
                               restore_command(source.id, destination, snapshot_id, user), read_only=False, kind="restore")
                 return None
             into_path = str(home)

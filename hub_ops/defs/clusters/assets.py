@@ -124,6 +124,8 @@ def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: F
         "total": dg.MetadataValue.int(len(states)),
         # read by deploy_job's dry runs: validate manifests for the version each cluster runs
         "control_plane_versions": dg.MetadataValue.json({s.cluster: s.master_version for s in states if s.master_version}),
+        # read by decommission reports: what is left on a cluster once its last hub is retired
+        "node_pools": dg.MetadataValue.json({s.cluster: [p.name for p in s.node_pools] for s in states if s.node_pools}),
     }
     for state in states:
         metadata[f"cluster {state.cluster}"] = dg.MetadataValue.md(cluster_markdown(state))

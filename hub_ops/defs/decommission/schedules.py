@@ -1,0 +1,49 @@
+"""decommission_schedule: notices before the date, retirement on it, backups expired after."""
+
+import datetime as dt
+
+import dagster as dg
+
+from hub_ops.decommission.calendar import standing
+from hub_ops.defs.decommission.jobs import decommission_job
+from hub_ops.defs.decommission.state import BACKUPS_EXPIRED, DECOMMISSIONED, decommission_records
+from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.fleet import FleetConfigError
+
+
+@dg.schedule(cron_schedule="0 5 * * *", job=decommission_job, execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING,
+             description="Daily: a notice report once a hub enters its notice window; its retirement on or after its "
+                         "date (again each day until it is recorded); its backups expired after keep_backups_days.")
+def decommission_schedule(context: dg.ScheduleEvaluationContext, fleet: FleetResource):
+    today = (context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)).date()
+    try:
+        loaded = fleet.load()
+    except FleetConfigError as e:
+        return dg.SkipReason(f"fleet config invalid, nothing scheduled:\n{e}")
+    records = decommission_records(context.instance)
+    requests = []
+    for hub in loaded.hubs():
+        when = standing(hub, today)
+        if when is None or when.phase == "scheduled":
+            continue
+        state = records.get(hub.id, {}).get("state")
+        tags = {"hub_ops/hub": hub.partition_key, "hub_ops/kind": "decommission"}
+        config = {"hub": hub.id, "today": today.isoformat()}
+        if state == BACKUPS_EXPIRED:
+            continue
+        if state == DECOMMISSIONED:
+            if today >= when.keep_backups_until:  # once per keep date
+                requests.append(dg.RunRequest(run_key=f"decommission-expire-{hub.partition_key}-{when.keep_backups_until}",
+                                              run_config=_config(config), tags=tags))
+        elif when.phase == "notice":  # one notice per scheduled date
+            requests.append(dg.RunRequest(run_key=f"decommission-notice-{hub.partition_key}-{when.on}",
+                                          run_config=_config({**config, "dry_run": True}), tags=tags))
+        else:  # due: each day until recorded, so a closed gate is retried tomorrow
+            requests.append(dg.RunRequest(run_key=f"decommission-{hub.partition_key}-{today}",
+                                          run_config=_config(config), tags=tags))
+    return requests or dg.SkipReason(f"{today}: no hub in its notice window, due, or with backups to expire")
+
+
+def _config(op_config: dict) -> dict:
+    return {"ops": {"plan_decommission": {"config": op_config}}}
