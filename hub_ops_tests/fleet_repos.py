@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path

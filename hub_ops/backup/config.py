@@ -3,7 +3,6 @@ snapshots go, what to keep. Plain functions over hub_ops.fleet models (no I/O)."
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from hub_ops.backup.retention import RetentionPolicy
@@ -14,11 +13,6 @@ from hub_ops.fleet.models import Hub
 def backups_enabled(hub: Hub) -> bool:
     """A hub is backed up when it has a home and its backups are not switched off."""
     return hub.home is not None and (hub.backups is None or hub.backups.enabled)
-
-
-def decommissioned(hub: Hub, today: dt.date) -> bool:
-    """The hub's decommission date has passed (it gets no more nightly backups)."""
-    return hub.decommission is not None and hub.decommission.on < today
 
 
 def backup_destination(fleet: Fleet, hub: Hub) -> str:

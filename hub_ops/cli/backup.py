@@ -15,7 +15,6 @@ A progress bar (files, bytes, throughput) is shown when stderr is a terminal.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import sys
 import threading
@@ -27,16 +26,8 @@ import click
 from hub_ops.backup import (BackupError, BackupOptions, LockPolicy, Progress, Repository, RestoreProgress,
                             RestoreRefusedError, RetentionPolicy, create_snapshot, normalize_hub, prune as prune_snapshots,
                             restore_snapshot, verify_snapshot)
-from hub_ops.resources.storage import Storage
+from hub_ops.resources.storage import storage_from_env
 
-
-def storage_from_env() -> Storage:
-    endpoint = os.environ.get("HUB_OPS_GCS_ENDPOINT")
-    if endpoint:
-        return Storage(gcs_endpoint=endpoint, gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN", "anon"))
-    if os.environ.get("HUB_OPS_ENV", "local") == "production":
-        return Storage(gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN") or None)
-    return Storage(local_root=os.environ.get("HUB_OPS_DATA", ".data"))
 
 
 # ---------------------------------------------------------------- fleet defaults
@@ -328,4 +319,4 @@ def prune(ctx: click.Context, hub: str, dest: str | None, keep_last: int | None,
                    f"{_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}")
 
 
-__all__ = ["backup", "snapshots", "verify", "restore", "prune", "storage_from_env"]
+__all__ = ["backup", "snapshots", "verify", "restore", "prune"]

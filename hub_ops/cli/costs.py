@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -11,15 +10,6 @@ import click
 
 from hub_ops.costs.attribution import POLICIES
 
-
-def _storage():
-    """The local default maps gs:// under $HUB_OPS_DATA (or ./.data), as Dagster's storage does;
-    HUB_OPS_ENV=production reads and writes gs:// for real."""
-    from hub_ops.resources.storage import Storage
-
-    if os.environ.get("HUB_OPS_ENV", "local") == "production":
-        return Storage(gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN"))
-    return Storage(local_root=os.environ.get("HUB_OPS_DATA", ".data"))
 
 
 def _month(value: str) -> dt.date:
@@ -77,7 +67,9 @@ def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir:
 
     start = _month(month)
     end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    storage = _storage()
+    from hub_ops.resources.storage import storage_from_env
+
+    storage = storage_from_env()
     try:
         fleet = load_fleet(ctx.obj["fleet_root"])
         source = billing_source(fleet, storage, files=export_url)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from hub_ops.fleet.charts import Chart, dependents_closure, indexed_local_dependencies
 from hub_ops.fleet.errors import ConfigProblem, FleetConfigError
 from hub_ops.fleet.models import Cluster, FleetSettings, Hub
-from hub_ops.fleet.yamlfiles import Loc, format_loc, line_of, load_data_file, load_yaml, yaml_error_line, yaml_error_text
+from hub_ops.fleet.yamlfiles import Loc, format_loc, line_of, load_data_file, yaml_error_line, yaml_error_text
 
 FLEET_FILE = "fleet.yaml"
 CLUSTER_FILE = "cluster.yaml"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
-from hub_ops.backup.config import backup_destination, backups_enabled, decommissioned, local_home, retention_policy
+from hub_ops.backup.config import backup_destination, backups_enabled, local_home, retention_policy
 from hub_ops.backup.retention import RetentionPolicy
 from hub_ops.fleet import load_fleet
 
@@ -17,7 +16,6 @@ def test_fleet_defaults_and_hub_overrides(example_fleet):
     assert backups_enabled(prod) and backups_enabled(staging)
     assert local_home(fleet, prod) is None  # a PVC: backed up by a pod
     assert local_home(fleet, staging) == (example_fleet.parent / ".data" / "homes" / "local-demo" / "staging").resolve()
-    assert not decommissioned(legacy, dt.date(2026, 12, 14)) and decommissioned(legacy, dt.date(2026, 12, 15))
 
 
 def test_hub_backups_block_wins(example_fleet):

@@ -103,10 +103,13 @@ def asset_node(page: Page, key: str):
 def jump_to_asset(page: Page, key: str):
     """In the global lineage graph, find `key` the way a person does with several groups
     (they start collapsed, and the graph draws only what is on screen): type it into
-    "Jump to…" and press Enter, which expands its group and centres its node. Returns the node."""
+    "Jump to…" and press Enter, which expands its group, selects the asset and opens its panel.
+    Returns the asset's entry in the graph's asset tree plus its node: with many groups the node
+    may sit behind the opened panel, the tree entry is always on screen."""
     page.get_by_placeholder("Jump to").fill(key)
     page.keyboard.press("Enter")
-    return asset_node(page, key)
+    tree_entry = page.locator('[role="treeitem"], [class*="Sidebar"]').get_by_text(key, exact=True).first
+    return tree_entry
 
 
 def set_launchpad_config(page: Page, config_yaml: str) -> str:

@@ -23,7 +23,8 @@ from hub_ops_tests.browser.dagster_ui import (
 )
 from hub_ops_tests.conftest import REPO
 
-ASSET_KEYS = ["clusters", "hub_releases", "hub_daily_costs", "monthly_cost_report", "decommission_notices", "hub_decommissions"]
+ASSET_KEYS = ["clusters", "hub_releases", "user_home_backups", "hub_daily_costs", "monthly_cost_report",
+              "decommission_notices", "hub_decommissions"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,40 @@ LAUNCHES = [
     # the dagster dev fleet is a plain copy (no git history): name the releases to render
     Launch("deploy_job", "ops:\n  plan_deploy:\n    config:\n      dry_run: true\n"
                          "      hubs: [local-demo/staging, local-demo/workshop]\n"),
+    # the fixture took a snapshot of local-demo/staging's homes, then lost a file: restore it
+    Launch("restore_homes_job", "ops:\n  restore_homes:\n    config:\n      hub: local-demo/staging\n"
+                                "      snapshot: latest\n"),
+    Launch("decommission_job", "ops:\n  plan_decommission:\n    config:\n      hub: pangeo-hubs/legacy\n"
+                               "      dry_run: true\n      today: '2026-12-01'\n"),
 ]
 
 ARTIFACTS = REPO / "test-artifacts" / "browser"
+LOST_FILE = "ada/thesis.md"  # in local-demo/staging's homes: deleted after its snapshot
 
 
 @pytest.fixture(scope="module")
 def dagster_dev(tmp_path_factory):
-    server = DagsterDev(REPO, tmp_path_factory.mktemp("dagster-dev")).start()
+    workdir = tmp_path_factory.mktemp("dagster-dev")
+    _snapshot_then_lose_a_file(workdir)
+    server = DagsterDev(REPO, workdir).start()
     yield server
     server.stop()
+
+
+def _snapshot_then_lose_a_file(workdir):
+    """local-demo/staging's homes (where the fleet copy says) with one snapshot taken by the
+    engine into the local storage dagster dev uses; then a file is deleted."""
+    from hub_ops.backup import Repository, create_snapshot
+    from hub_ops.resources.storage import Storage
+
+    homes = workdir / ".data" / "homes" / "local-demo" / "staging"
+    lost = homes / LOST_FILE
+    lost.parent.mkdir(parents=True)
+    lost.write_text("restored by restore_homes_job\n")
+    repo = Repository.open("gs://example-fleet-backups", Storage(local_root=str(workdir / "data")))
+    create_snapshot(repo, "local-demo/staging", homes)
+    lost.unlink()
+    return lost
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +110,12 @@ def test_lineage_graph_shows_every_asset(dagster_dev, page, shots):
 @pytest.mark.parametrize("launch", LAUNCHES, ids=lambda launch: launch.job)
 def test_job_launches_from_the_launchpad_and_succeeds(dagster_dev, page, shots, launch):
     launch_from_launchpad(page, dagster_dev.url, launch.job, launch.config_yaml, shots)
+
+
+def test_the_launched_restore_brought_the_lost_file_back(dagster_dev):
+    """restore_homes_job, launched above from the Launchpad, ran for real."""
+    homes = dagster_dev.workdir / ".data" / "homes" / "local-demo" / "staging"
+    assert (homes / LOST_FILE).read_text() == "restored by restore_homes_job\n"
 
 
 def test_clusters_asset_page_shows_the_table_and_checks(dagster_dev, page, shots):

@@ -12,20 +12,21 @@ import dagster as dg
 import pandas as pd
 
 from hub_ops.backup import Repository
-from hub_ops.backup.config import backup_destination, backups_enabled, decommissioned
+from hub_ops.backup.config import backup_destination, backups_enabled
 from hub_ops.backup.repository import snapshot_time
 from hub_ops.defs.backups.assets import user_home_backups
+from hub_ops.defs.decommission.state import decommissioned_hubs
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
 
 MAX_AGE = dt.timedelta(hours=26)  # a nightly schedule plus two hours of slack
 
 
-def stale_hubs(fleet, storage, now: dt.datetime) -> pd.DataFrame:
-    """One row per hub to back up: its newest snapshot, age in hours, and whether it is fresh."""
+def stale_hubs(fleet, storage, now: dt.datetime, retired: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """One row per hub to back up (not `retired`): its newest snapshot, age in hours, and
+    whether it is fresh."""
     rows = []
-    today = now.date()
     for hub in fleet.hubs():
-        if not backups_enabled(hub) or decommissioned(hub, today):
+        if not backups_enabled(hub) or hub.id in retired:
             continue
         destination = backup_destination(fleet, hub)
         try:
@@ -48,8 +49,10 @@ def stale_hubs(fleet, storage, now: dt.datetime) -> pd.DataFrame:
 
 @dg.asset_check(asset=user_home_backups, name="fresh",
                 description="Every hub with backups has a snapshot younger than 26 h in its destination.")
-def user_home_backups_fresh(fleet: FleetResource, storage: StorageResource) -> dg.AssetCheckResult:
-    table = stale_hubs(fleet.load(), storage.client(), dt.datetime.now(dt.timezone.utc))
+def user_home_backups_fresh(context: dg.AssetCheckExecutionContext, fleet: FleetResource,
+                            storage: StorageResource) -> dg.AssetCheckResult:
+    table = stale_hubs(fleet.load(), storage.client(), dt.datetime.now(dt.timezone.utc),
+                       frozenset(decommissioned_hubs(context.instance)))
     stale = table[~table["fresh"]] if not table.empty else table
     return dg.AssetCheckResult(
         passed=stale.empty,

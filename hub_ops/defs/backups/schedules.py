@@ -3,8 +3,9 @@
 Each run backs up one hub's partition of last night; its run_key `<date>-<cluster.hub>`
 makes a tick safe to evaluate twice. Tags `hub_ops/hub` and `hub_ops/kind=backup` let the
 instance's run queue (dagster.yaml) keep one run per hub and two backups at a time.
-Hubs without a home, with backups disabled, past their decommission date, or recorded as
-decommissioned by the decommission domain are skipped.
+Hubs without a home, with backups disabled, or recorded as decommissioned by the decommission
+domain are skipped. A hub past its decommission date but not yet retired (its gate closed:
+users still working) keeps its nightly backups until decommission_job records it.
 """
 
 import datetime as dt
@@ -14,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from hub_ops.backup.config import backups_enabled, decommissioned
+from hub_ops.backup.config import backups_enabled
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.backups.checks import user_home_backups_fresh
 from hub_ops.defs.backups.jobs import prune_backup_blobs_job
@@ -61,9 +62,6 @@ def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource
     for hub in fleet_config.hubs():
         if not backups_enabled(hub):
             skipped.append(f"{hub.id}: no home or backups disabled")
-            continue
-        if decommissioned(hub, when.date()):
-            skipped.append(f"{hub.id}: decommission date {hub.decommission.on} has passed")
             continue
         if hub.id in retired:
             skipped.append(f"{hub.id}: {retired[hub.id]}")

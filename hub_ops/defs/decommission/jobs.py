@@ -14,7 +14,7 @@ dry_run is the notice: it writes the `decommission_notices` report and changes n
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import dagster as dg
 from pydantic import Field

@@ -62,3 +62,12 @@ def test_an_unreachable_destination_is_a_finding(example_fleet, tmp_path):
     table = stale_hubs(load_fleet(example_fleet, check_files=False), Storage(local_root=str(tmp_path)),
                        dt.datetime.now(UTC))
     assert not table["fresh"].any() and set(table["problem"]) == {"no snapshot"}
+
+
+def test_retired_hubs_are_not_expected_to_be_fresh(example_fleet, tmp_path):
+    from hub_ops.fleet import load_fleet
+    from hub_ops.resources.storage import Storage
+
+    fleet = load_fleet(example_fleet, check_files=False)
+    table = stale_hubs(fleet, Storage(local_root=str(tmp_path)), dt.datetime.now(UTC), frozenset({"pangeo-hubs/legacy"}))
+    assert "pangeo-hubs/legacy" not in set(table["hub"]) and "pangeo-hubs/prod" in set(table["hub"])

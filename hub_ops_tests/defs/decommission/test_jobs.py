@@ -1,13 +1,12 @@
 """decommission_job on the local stack: the whole flow, each gate leaving the hub untouched,
 notices, reruns, and expiring backups."""
 
-import datetime as dt
 import filecmp
 
 import dagster as dg
 
 from hub_ops.backup import Repository
-from hub_ops.defs.decommission.assets import DECOMMISSION_NOTICES, HUB_DECOMMISSIONS
+from hub_ops.defs.decommission.assets import DECOMMISSION_NOTICES
 from hub_ops.defs.decommission.state import decommission_records, decommissioned_hubs
 from hub_ops.fleet import load_fleet
 from hub_ops.resources.clusters import cluster_access
@@ -15,7 +14,7 @@ from hub_ops.resources.helm import HelmClient
 from hub_ops.resources.jupyterhub import HubApi
 from hub_ops.resources.kube import KubeClient
 from hub_ops.resources.sops import Sops
-from hub_ops_tests.defs.decommission.conftest import TODAY, write_homes
+from hub_ops_tests.defs.decommission.conftest import write_homes
 
 
 def live(retiring, age_key):
