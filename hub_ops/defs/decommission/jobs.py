@@ -173,14 +173,7 @@ def plan_decommission(context: dg.OpExecutionContext, config: DecommissionConfig
 def _notice(context, fleet: Fleet, hub: Hub, when, r: Retirement, storage, sops, kube, hub_api) -> NoticeReport:
     report = NoticeReport(hub.id)
     report.add("retired on", f"{hub.decommission.on} (in {when.days_left} days; notice from {when.notice_from})")
-    home = local_home(fleet, hub)
-    where = str(home) if home else (f"PVC {hub.home.pvc}" if hub.home and hub.home.pvc else
-                                   f"NFS {hub.home.nfs.server}:{hub.home.nfs.path}" if hub.home and hub.home.nfs else "no home")
-    repo = Repository.open(r.destination, storage.client())
-    snapshots = repo.summaries(hub.id) if hub.home else []
-    last = f"; last snapshot {snapshots[-1].id}: {snapshots[-1].files} files, {snapshots[-1].bytes:,} bytes" if snapshots else ""
-    report.add("final backup", f"homes at {where}{hub.home.sub_path and ' /' + hub.home.sub_path or '' if hub.home else ''} "
-                               f"-> {r.destination}{last}")
+    report.add("final backup", f"homes at {_home_description(fleet, hub)} -> {r.destination}{_last_snapshot(r, hub, storage)}")
     report.add("then", "deep verification of every blob; the run stops before anything is deleted if it fails")
     report.add("homes migrated into", f"{r.successor} (users' folders as in the final backup; existing different files "
                                       "stop the run)" if r.successor else "no successor: homes are only kept in backups")
@@ -194,6 +187,25 @@ def _notice(context, fleet: Fleet, hub: Hub, when, r: Retirement, storage, sops,
     if leftovers:
         report.add("left on the cluster", leftovers)
     return report
+
+
+def _home_description(fleet: Fleet, hub: Hub) -> str:
+    home = hub.home
+    if home is None:
+        return "(no home configured)"
+    local = local_home(fleet, hub)
+    if local is not None:
+        return str(local)
+    where = f"PVC {home.pvc}" if home.pvc else f"NFS {home.nfs.server}:{home.nfs.path}"
+    return f"{where}{' /' + home.sub_path if home.sub_path else ''} (namespace {hub.effective_namespace})"
+
+
+def _last_snapshot(r: Retirement, hub: Hub, storage) -> str:
+    snapshots = Repository.open(r.destination, storage.client()).summaries(hub.id) if hub.home else []
+    if not snapshots:
+        return "; no snapshot yet"
+    last = snapshots[-1]
+    return f"; last snapshot {last.id}: {last.files} files, {last.bytes:,} bytes"
 
 
 def _hub_api_client(fleet: Fleet, hub: Hub, sops: SopsResource, hub_api: JupyterHubResource):
