@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from hub_ops.fleet.loader import Fleet
@@ -20,6 +21,9 @@ def cluster_access(fleet: Fleet, cluster: Cluster, sops: Sops, gke_access: GkeAc
         path = local_kubeconfig(cluster.local.kubeconfig, fleet.root)
         if path is None:
             raise ClusterUnreachable(f"cluster {cluster.name}: no API configured (provider local without kubeconfig)")
+        if not os.path.isfile(path):
+            raise ClusterUnreachable(f"cluster {cluster.name}: kubeconfig not found: {path}"
+                                     + (f" (from {cluster.local.kubeconfig!r})" if path != cluster.local.kubeconfig else ""))
         return ClusterAccess(kubeconfig_path=path, context=cluster.local.context)
     if cluster.provider == "kubeconfig":
         rel = fleet.relpath(folder / cluster.kubeconfig.file)

@@ -7,51 +7,15 @@ Never writes to the cluster. Deploys (hub_ops.resources.kube) build their own cl
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import POOL_LABELS, ClusterState, NodeState, pools_from_nodes
+from hub_ops.resources.kube import ClusterAccess
 
 # (connect, read) seconds: an unreachable API must not hold up a fleet-wide refresh
 DEFAULT_TIMEOUT = (5.0, 20.0)
-
-
-class KubeconfigError(RuntimeError):
-    """A kubeconfig that cannot be used: missing file, unknown context, bad content."""
-
-
-def resolve_kubeconfig(path: str, base: Path) -> Path:
-    """`path` with ~ and $VARS expanded; relative paths are taken from `base`. Raises
-    KubeconfigError naming the path when the file does not exist."""
-    expanded = Path(os.path.expandvars(os.path.expanduser(path)))
-    resolved = expanded if expanded.is_absolute() else base / expanded
-    if not resolved.is_file():
-        raise KubeconfigError(f"kubeconfig not found: {resolved}" + (f" (from {path!r})" if str(resolved) != path else ""))
-    return resolved
-
-
-def is_sops_encrypted(path: Path) -> bool:
-    """Whether the file is a sops document (a top-level `sops:` block), not a kubeconfig yet."""
-    import yaml
-
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(doc, dict) and "sops" in doc
-
-
-def api_client_from_kubeconfig(path: Path, context: str | None = None) -> k8s.ApiClient:
-    """An ApiClient for `path` (and `context`, default: the file's current context).
-    Raises KubeconfigError when the file or context is unusable."""
-    try:
-        return k8s_config.new_client_from_config(config_file=str(path), context=context, persist_config=False)
-    except (k8s_config.ConfigException, ValueError, KeyError, TypeError) as e:
-        raise KubeconfigError(f"kubeconfig {path}" + (f" context {context!r}" if context else "") + f" unusable: {e}") from None
 
 
 def server_version(api: k8s.ApiClient, timeout=DEFAULT_TIMEOUT) -> str:
@@ -79,16 +43,21 @@ def list_nodes(api: k8s.ApiClient, timeout=DEFAULT_TIMEOUT) -> list[NodeState]:
     return sorted(nodes, key=lambda n: n.name)
 
 
-def observe(cluster: Cluster, kubeconfig: Path, context: str | None = None) -> ClusterState:
-    """The state of a kubeconfig/local cluster: API server version and nodes, pools grouped
-    from node labels. Never raises for an API error: comes back reachable=False and why."""
+def observe(cluster: Cluster, access: ClusterAccess) -> ClusterState:
+    """The state of a kubeconfig/local cluster reached through `access` (as deploys reach it,
+    see hub_ops.resources.clusters): API server version and nodes, pools grouped from node
+    labels. Never raises for an API error: comes back reachable=False and why."""
     source = "Kubernetes API"
     try:
-        with api_client_from_kubeconfig(kubeconfig, context) as api:
+        api = access.api_client()
+    except (k8s_config.ConfigException, ValueError, KeyError, TypeError, OSError) as e:
+        where = access.kubeconfig_path or access.server
+        context = f" context {access.context!r}" if access.context else ""
+        return ClusterState.unreachable(cluster, source, f"kubeconfig {where}{context} unusable: {e}")
+    try:
+        with api:
             version = server_version(api)
             nodes = list_nodes(api)
-    except KubeconfigError as e:
-        return ClusterState.unreachable(cluster, source, str(e))
     except Exception as e:  # noqa: BLE001 - connection refused, TLS, 401...: "not reachable", said plainly
         return ClusterState.unreachable(cluster, source, _describe(e))
     return ClusterState(

@@ -10,21 +10,11 @@ from hub_ops.devstack.process import free_port
 from hub_ops.fleet.models import Cluster, KubernetesPolicy
 from hub_ops.fleet.observed import support_warnings, version_skew_problems
 from hub_ops.resources import kube_observe
-from hub_ops.resources.kube_observe import KubeconfigError, resolve_kubeconfig
+from hub_ops.resources.kube import ClusterAccess
 
 
 def local_cluster(kubeconfig: str | None, context: str | None = None) -> Cluster:
     return Cluster(name="lab", provider="local", local={"kubeconfig": kubeconfig, "context": context})
-
-
-def test_resolve_kubeconfig_expands_variables_and_relative_paths(tmp_path, monkeypatch):
-    (tmp_path / "cluster").mkdir()
-    (tmp_path / "cluster" / "kubeconfig.yaml").write_text("{}")
-    monkeypatch.setenv("LAB_KUBECONFIG", str(tmp_path / "cluster" / "kubeconfig.yaml"))
-    assert resolve_kubeconfig("$LAB_KUBECONFIG", tmp_path) == tmp_path / "cluster" / "kubeconfig.yaml"
-    assert resolve_kubeconfig("kubeconfig.yaml", tmp_path / "cluster") == tmp_path / "cluster" / "kubeconfig.yaml"
-    with pytest.raises(KubeconfigError, match=r"kubeconfig not found: .*/missing.yaml \(from 'missing.yaml'\)"):
-        resolve_kubeconfig("missing.yaml", tmp_path)
 
 
 def test_observe_reports_version_nodes_and_pools(kube_cluster, kube_nodes):
@@ -34,7 +24,7 @@ def test_observe_reports_version_nodes_and_pools(kube_cluster, kube_nodes):
     kube_nodes.add("user-1", "v1.20.2", pool=users, instance_type="n2-highmem-4")
     kube_nodes.add("user-2", "v1.17.4", pool=users, ready=False, instance_type="n2-highmem-4")
 
-    state = kube_observe.observe(local_cluster(str(kube_cluster.kubeconfig)), kube_cluster.kubeconfig)
+    state = kube_observe.observe(local_cluster(str(kube_cluster.kubeconfig)), ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
 
     assert state.reachable and state.source == "Kubernetes API"
     assert state.master_version.startswith("v1.20.")
@@ -51,7 +41,8 @@ def test_observe_reports_version_nodes_and_pools(kube_cluster, kube_nodes):
 
 
 def test_a_named_context_that_does_not_exist_is_not_reachable(kube_cluster):
-    state = kube_observe.observe(local_cluster(str(kube_cluster.kubeconfig), "nope"), kube_cluster.kubeconfig, "nope")
+    state = kube_observe.observe(local_cluster(str(kube_cluster.kubeconfig), "nope"),
+                                 ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig), context="nope"))
     assert not state.reachable and "context 'nope' unusable" in state.reason
 
 
@@ -60,13 +51,13 @@ def test_api_down_and_bad_token_are_reasons_without_the_token(kube_cluster, tmp_
     config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
     down = tmp_path / "down.yaml"
     down.write_text(yaml.safe_dump(config))
-    state = kube_observe.observe(local_cluster(str(down)), down)
+    state = kube_observe.observe(local_cluster(str(down)), ClusterAccess(kubeconfig_path=str(down)))
     assert not state.reachable and state.reason.startswith("Kubernetes API not reachable:")
 
     config = yaml.safe_load(kube_cluster.kubeconfig.read_text())
     config["users"][0]["user"]["token"] = "not-the-token"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(config))
-    state = kube_observe.observe(local_cluster(str(bad)), bad)
+    state = kube_observe.observe(local_cluster(str(bad)), ClusterAccess(kubeconfig_path=str(bad)))
     assert (state.reachable, state.reason) == (False, "Kubernetes API 401 Unauthorized")
     assert kube_cluster.token not in repr(state)

@@ -26,7 +26,11 @@ from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState
+from hub_ops.defs.releases.resources import SopsResource
 from hub_ops.resources import kube_observe
+from hub_ops.resources.clusters import cluster_access
+from hub_ops.resources.kube import ClusterUnreachable
+from hub_ops.resources.sops import Sops
 from hub_ops.resources.gke import GkeClient, GkeError
 
 MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
@@ -36,31 +40,25 @@ class ClustersConfig(dg.Config):
     list_nodes: bool = True  # also list each GKE cluster's nodes through its Kubernetes API (node counts per pool)
 
 
-def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | None, list_nodes: bool) -> ClusterState:
+def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | None, list_nodes: bool,
+                    sops: Sops | None = None) -> ClusterState:
     """One cluster's state through the API its provider block names. Never raises for an
-    unreachable cluster; `gke` is a client, or the error that kept us from making one."""
+    unreachable cluster; `gke` is a client, or the error that kept us from making one.
+    kubeconfig/local clusters are reached as deploys reach them (resources.clusters), a
+    sops-encrypted kubeconfig decrypted in memory with `sops`."""
     if cluster.provider == "gcp":
         assert gke is not None, "a GkeClient or GkeError is needed for gcp clusters"
         if isinstance(gke, GkeError):
             return ClusterState.unreachable(cluster, "GKE API", str(gke))
         return gke.observe(cluster, list_nodes=list_nodes)
     if cluster.provider in ("local", "kubeconfig"):
-        # local: a path on this machine, relative to the fleet root; kubeconfig: a file in the
-        # cluster's folder (usually sops-encrypted)
-        if cluster.provider == "local":
-            path, context, base = cluster.local.kubeconfig, cluster.local.context, fleet.root
-        else:
-            path, context, base = cluster.kubeconfig.file, None, fleet.cluster_dir(cluster.name)
-        if not path:
+        if cluster.provider == "local" and not cluster.local.kubeconfig:
             return ClusterState.unreachable(cluster, NOT_ASKED, NO_API)
         try:
-            kubeconfig = kube_observe.resolve_kubeconfig(path, base)
-        except kube_observe.KubeconfigError as e:
-            return ClusterState.unreachable(cluster, "Kubernetes API", str(e))
-        if kube_observe.is_sops_encrypted(kubeconfig):
-            return ClusterState.unreachable(cluster, "Kubernetes API", f"kubeconfig {path} is sops-encrypted; "
-                                            "the clusters asset does not decrypt secrets yet")
-        return kube_observe.observe(cluster, kubeconfig, context)
+            access = cluster_access(fleet, cluster, sops or Sops())
+        except ClusterUnreachable as e:
+            return ClusterState.unreachable(cluster, "Kubernetes API", str(e).removeprefix(f"cluster {cluster.name}: "))
+        return kube_observe.observe(cluster, access)
     return ClusterState.unreachable(cluster, NOT_ASKED, f"provider {cluster.provider} is not observed yet "
                                     "(hub_ops reads gcp, kubeconfig and local clusters)")
 
@@ -100,7 +98,7 @@ def summary_markdown(states: list[ClusterState]) -> str:
     retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
 def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: FleetResource,
-             gke: GkeResource) -> dg.MaterializeResult:
+             gke: GkeResource, sops: SopsResource) -> dg.MaterializeResult:
     loaded = fleet.load()
     gke_client: GkeClient | GkeError | None = None
     if any(c.provider == "gcp" for c in loaded.clusters.values()):
@@ -110,7 +108,7 @@ def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: F
             gke_client = e
 
     def one(cluster: Cluster) -> ClusterState:
-        state = observe_cluster(cluster, loaded, gke_client, config.list_nodes)
+        state = observe_cluster(cluster, loaded, gke_client, config.list_nodes, sops.client())
         context.log.info(f"{cluster.name}: " + (f"{state.status or 'answered'}, control plane {state.master_version}"
                                                 if state.reachable else f"not reachable: {state.reason}"))
         return state

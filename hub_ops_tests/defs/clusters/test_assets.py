@@ -10,14 +10,16 @@ import pytest
 
 from hub_ops.defs.clusters.assets import clusters
 from hub_ops.defs.clusters.resources import GkeResource
+from hub_ops.defs.releases.resources import SopsResource
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.definitions import build_definitions
 from hub_ops.devstack.process import free_port
 
 
-def materialize(fleet_root, gke: GkeResource, list_nodes: bool = False) -> dg.ExecuteInProcessResult:
+def materialize(fleet_root, gke: GkeResource, list_nodes: bool = False, age_key_file: str | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [clusters], resources={"fleet": FleetResource(root=str(fleet_root)), "gke": gke},
+        [clusters], resources={"fleet": FleetResource(root=str(fleet_root)), "gke": gke,
+                               "sops": SopsResource(age_key_file=age_key_file)},
         run_config={"ops": {"clusters": {"config": {"list_nodes": list_nodes}}}},
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -123,18 +125,18 @@ def test_refresh_job_runs_the_asset_and_its_four_checks(example_fleet, monkeypat
         "declared_node_pools_exist", "reachable", "upgrades_and_support", "versions_within_skew"]
 
 
-def test_kubeconfig_cluster_with_a_sops_file_says_it_is_encrypted(example_fleet):
+def test_a_kubeconfig_that_cannot_be_decrypted_is_the_reason(example_fleet):
     folder = example_fleet / "clusters" / "lab"
     folder.mkdir()
     (folder / "enc-kubeconfig.secret.yaml").write_text("apiVersion: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.11.0\n")
     (folder / "cluster.yaml").write_text("name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-kubeconfig.secret.yaml}\n")
     rows = metadata(materialize(example_fleet, GkeResource(credentials="none")))["clusters"].value
-    assert "not reachable: kubeconfig enc-kubeconfig.secret.yaml is sops-encrypted" in rows
+    assert "not reachable: cannot decrypt clusters/lab/enc-kubeconfig.secret.yaml: sops exited" in rows
 
 
 def test_the_2i2c_fleet_gets_one_row_per_cluster(two_i_two_c_copy, gke_api):
     """30 real clusters: gcp ones ask the (recorded) GKE API, which does not know them; aws
-    ones are listed as not observed; kubeconfig ones have sops-encrypted kubeconfigs."""
+    ones are listed as not observed; kubeconfig ones have kubeconfigs encrypted with 2i2c's keys."""
     from hub_ops.fleet import load_fleet
 
     fleet = load_fleet(two_i_two_c_copy, check_files=False)
@@ -145,7 +147,7 @@ def test_the_2i2c_fleet_gets_one_row_per_cluster(two_i_two_c_copy, gke_api):
     assert set(rows) == set(fleet.clusters) and len(rows) == 30
     gcp = next(c for c in fleet.clusters.values() if c.provider == "gcp")
     assert f"GKE API 404 Not found: projects/{gcp.gcp.project}/locations/{gcp.gcp.zone}/clusters/{gcp.gcp.cluster}." in rows[gcp.name]
-    assert "is sops-encrypted" in rows["utoronto"]
+    assert "cannot decrypt config/clusters/utoronto/enc-deployer-credentials.secret.yaml: sops exited 128" in rows["utoronto"]
     reachable = checks(result)["reachable"]
     not_checked = reachable.metadata["not checked (not observed)"].value.split(", ")
     assert sorted(not_checked) == sorted(c.name for c in fleet.clusters.values() if c.provider == "aws")

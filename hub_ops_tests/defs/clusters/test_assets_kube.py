@@ -46,3 +46,20 @@ def test_declared_pools_checked_against_node_labels(example_fleet, kube_cluster,
     assert not evaluation.passed
     assert evaluation.metadata["problem"].value.count("declared in cluster.yaml node_pools") == 1
     assert kube_nodes.pool("gpu") in evaluation.metadata["problem"].value
+
+
+def test_kubeconfig_cluster_with_a_sops_encrypted_kubeconfig(example_fleet, kube_cluster, kube_nodes, age_key):
+    """provider kubeconfig, as 2i2c's utoronto: the kubeconfig is decrypted in memory (sops,
+    the test's age key) and the cluster observed through it, as deploys reach it."""
+    kube_nodes.add("n1", "v1.20.2", pool=kube_nodes.pool("core"))
+    folder = example_fleet / "clusters" / "lab"
+    folder.mkdir()
+    secret = folder / "enc-deployer-credentials.secret.yaml"
+    secret.write_text(kube_cluster.kubeconfig.read_text())
+    age_key.encrypt(secret)
+    assert kube_cluster.token not in secret.read_text()
+    (folder / "cluster.yaml").write_text("name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-deployer-credentials.secret.yaml}\n")
+    result = materialize(example_fleet, GkeResource(credentials="none"), age_key_file=str(age_key.path))
+    lab = metadata(result)["cluster lab"].value
+    assert "via Kubernetes API" in lab and "v1.20." in lab
+    assert kube_cluster.token not in repr(metadata(result))
