@@ -3,7 +3,6 @@ nodes are registered as a kubelet would (hub_ops_tests/kube_nodes.py)."""
 
 import datetime as dt
 
-import pytest
 import yaml
 
 from hub_ops.devstack.process import free_port
