@@ -47,6 +47,15 @@ SCHEMA = pa.schema([
 COLUMNS = SCHEMA.names
 
 
+def human_size(n: float) -> str:
+    """1536 -> '1.5 KiB': sizes as people read them in the CLI and in Dagster metadata."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
 @dataclass
 class SnapshotSummary:
     """What a person (and Dagster metadata) wants to know about one snapshot."""

@@ -27,6 +27,19 @@ from dataclasses import dataclass, field
 FILE, DIR, LINK = "f", "d", "l"
 
 
+def put_unless_stopped(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put `item` on a bounded queue, waiting while it is full. False once `stop` is set (the
+    consumer gave up), also right after a put: the producer must not advance its source
+    again (a generator step may do work the consumer no longer expects)."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.2)
+            return not stop.is_set()
+        except queue.Full:
+            continue
+    return False
+
+
 @dataclass
 class Chunk:
     paths: list[bytes] = field(default_factory=list)  # relative to the root, '/'-separated
@@ -156,13 +169,7 @@ def walk_chunks(root: str | os.PathLike, chunk_size: int = 16384, threads: int =
                 q.put(Chunk(unreadable=[(name, e.strerror or str(e))]))
                 listing = []
             for chunk in _walk(base, name + b"/", listing, chunk_size):
-                while not stop.is_set():
-                    try:
-                        q.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put_unless_stopped(q, chunk, stop):
                     return
         except BaseException as e:  # noqa: BLE001 - handed to the reader, raised there
             q.put(e)

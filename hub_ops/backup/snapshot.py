@@ -48,7 +48,7 @@ from hub_ops.backup.locks import LockPolicy, shared_lock
 from hub_ops.backup.manifest import SCHEMA, ManifestWriter, SnapshotSummary, iter_batches
 from hub_ops.backup.packs import PackIndex, PackWriter, load_index
 from hub_ops.backup.repository import Repository, new_snapshot_id, normalize_hub
-from hub_ops.backup.scan import Chunk, order_key, walk_chunks
+from hub_ops.backup.scan import Chunk, order_key, put_unless_stopped, walk_chunks
 
 CHUNK = 16384  # entries per walk chunk (and manifest row group)
 PIPELINE = 3  # chunks waiting for workers, at most
@@ -287,13 +287,7 @@ def _in_background(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
     def produce() -> None:
         try:
             for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        q.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put_unless_stopped(q, chunk, stop):
                     return
             q.put(done)
         except BaseException as e:  # noqa: BLE001 - raised in the reading thread

@@ -27,6 +27,7 @@ from hub_ops.backup import (BackupError, BackupOptions, LockPolicy, Progress, Re
                             RestoreRefusedError, RetentionPolicy, create_snapshot, normalize_hub, prune as prune_snapshots,
                             restore_snapshot, verify_snapshot)
 from hub_ops.resources.storage import storage_from_env
+from hub_ops.backup.manifest import human_size
 
 
 
@@ -111,14 +112,6 @@ def _progress_bar(label: str, read: Callable[[], tuple[int, int, int | None, int
             thread.join()
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def _duration(text: str) -> float:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", text.strip())
     if not m:
@@ -171,10 +164,10 @@ def backup(ctx: click.Context, hub: str, source: str | None, dest: str | None, c
     if as_json:
         click.echo(summary.to_json())
         return
-    click.echo(f"snapshot {summary.id} of {hub}: {summary.files} files, {_size(summary.bytes)}, "
-               f"{_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
+    click.echo(f"snapshot {summary.id} of {hub}: {summary.files} files, {human_size(summary.bytes)}, "
+               f"{human_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
                f"dedupe {summary.dedupe_ratio:.2f}x, {summary.duration_s:.1f} s "
-               f"({_size(summary.throughput_bps)}/s)")
+               f"({human_size(summary.throughput_bps)}/s)")
     if summary.skipped:
         click.echo("skipped (not files): " + ", ".join(f"{n} {kind}" for kind, n in sorted(summary.skipped.items())))
     if summary.unreadable_count:
@@ -206,7 +199,7 @@ def snapshots(ctx: click.Context, hub: str, dest: str | None, as_json: bool) -> 
 def format_snapshots(summaries) -> str:
     """The snapshots table people read at a terminal, oldest first."""
     rows = [("ID", "CREATED", "FILES", "SIZE", "NEW", "DEDUPE", "SECONDS")]
-    rows += [(s.id, s.created, str(s.files), _size(s.bytes), _size(s.new_bytes), f"{s.dedupe_ratio:.2f}x",
+    rows += [(s.id, s.created, str(s.files), human_size(s.bytes), human_size(s.new_bytes), f"{s.dedupe_ratio:.2f}x",
               f"{s.duration_s:.2f}") for s in summaries]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
@@ -265,7 +258,7 @@ def restore(ctx: click.Context, hub: str, dest: str | None, snapshot: str, user:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
     click.echo(f"restored snapshot {report.snapshot_id} of {hub} into {report.target}: {report.files} files "
-               f"({_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
+               f"({human_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
                + (f"; {report.already_there} already there" if report.already_there else ""))
     if report.refused:
         click.echo(f"{len(report.refused)} entries refused:", err=True)
@@ -316,7 +309,7 @@ def prune(ctx: click.Context, hub: str, dest: str | None, keep_last: int | None,
     elif not no_gc:
         verb = "would delete" if dry_run else "deleted"
         click.echo(f"{verb} {report.blobs_deleted} blob(s) and {report.packs_deleted} pack(s), "
-                   f"{_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}")
+                   f"{human_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}")
 
 
 __all__ = ["backup", "snapshots", "verify", "restore", "prune"]

@@ -19,6 +19,7 @@ from hub_ops.defs.backups.partitions import backup_partitions
 from hub_ops.defs.backups.resources import BackupRunnerResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
 from hub_ops.defs.releases.resources import KubeResource, SopsResource
+from hub_ops.backup.manifest import human_size
 
 DEEP_SAMPLE = 0.02  # fraction of contents re-hashed by the nightly check
 HISTORY = 14
@@ -28,21 +29,13 @@ verified_check = dg.AssetCheckSpec(
     description="Every content the night's manifest names is stored with its size; 2% re-hashed.")
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def history_table(summaries: list[SnapshotSummary]) -> str:
     """Markdown table of snapshots, newest first."""
     if not summaries:
         return "_no snapshots yet_"
     df = pd.DataFrame([{
-        "snapshot": s.id, "created (UTC)": s.created.replace("+00:00", ""), "files": s.files, "size": _size(s.bytes),
-        "new": _size(s.new_bytes), "dedupe": f"{s.dedupe_ratio:.2f}x", "seconds": round(s.duration_s, 1),
+        "snapshot": s.id, "created (UTC)": s.created.replace("+00:00", ""), "files": s.files, "size": human_size(s.bytes),
+        "new": human_size(s.new_bytes), "dedupe": f"{s.dedupe_ratio:.2f}x", "seconds": round(s.duration_s, 1),
         "unreadable": s.unreadable_count,
     } for s in reversed(summaries)])
     return df.to_markdown(index=False)
@@ -72,7 +65,7 @@ def snapshot_metadata(summary: SnapshotSummary, manifest_link: str, history: lis
 
 
 def summary_size(summary: SnapshotSummary) -> str:
-    return f"{_size(summary.bytes)} in {summary.files} files ({_size(summary.new_bytes)} new)"
+    return f"{human_size(summary.bytes)} in {summary.files} files ({human_size(summary.new_bytes)} new)"
 
 
 @dg.asset(

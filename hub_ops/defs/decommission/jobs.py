@@ -366,45 +366,43 @@ def verify_migration(context: dg.OpExecutionContext, r: Retirement, storage: Sto
     return r
 
 
-def _done_earlier(context, r: Retirement, step: str) -> bool:
-    """Teardown recorded by an earlier, interrupted run is not done again."""
+def _teardown(context, r: Retirement, step: str, action) -> Retirement:
+    """Run a teardown step once: recorded by an earlier, interrupted run -> not done again; a
+    local cluster without an API (the demo) -> nothing is deployed there; else `action(fleet,
+    hub)`, whose result text is journaled."""
     if step in r.journal:
         context.log.info(f"{r.hub}: {step} done by an earlier run: {r.journal[step]['result']}")
-        return True
-    return False
+        return r
+    fleet = r.fleet()
+    hub = fleet.hub(r.hub)
+    if _unreachable_ok(fleet, hub):
+        _journal(context, r, step, f"skipped: {hub.cluster} has no cluster API configured (nothing deployed)")
+        return r
+    _journal(context, r, step, action(fleet, hub))
+    return r
 
 
 @dg.op(tags={"kind": "helm"})
 def uninstall_release(context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource) -> Retirement:
     """helm uninstall the hub's release (already gone is success)."""
-    if _done_earlier(context, r, "uninstall_release"):
-        return r
-    fleet = r.fleet()
-    hub = fleet.hub(r.hub)
-    if _unreachable_ok(fleet, hub):
-        _journal(context, r, "uninstall_release", f"skipped: {hub.cluster} has no cluster API configured (nothing deployed)")
-        return r
-    helm = kube.helm(fleet, fleet.clusters[hub.cluster], sops.client())
-    try:
-        _journal(context, r, "uninstall_release", uninstall(helm, hub_release(fleet, hub)))
-    finally:
-        helm.close()
-    return r
+    def action(fleet: Fleet, hub: Hub) -> str:
+        helm = kube.helm(fleet, fleet.clusters[hub.cluster], sops.client())
+        try:
+            return uninstall(helm, hub_release(fleet, hub))
+        finally:
+            helm.close()
+
+    return _teardown(context, r, "uninstall_release", action)
 
 
 @dg.op(tags={"kind": "kubernetes"})
 def delete_hub_namespace(context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource) -> Retirement:
     """Delete the hub's namespace and wait until it is gone (already gone is success)."""
-    if _done_earlier(context, r, "delete_hub_namespace"):
-        return r
-    fleet = r.fleet()
-    hub = fleet.hub(r.hub)
-    if _unreachable_ok(fleet, hub):
-        _journal(context, r, "delete_hub_namespace", f"skipped: {hub.cluster} has no cluster API configured")
-        return r
-    client = kube.client(fleet, fleet.clusters[hub.cluster], sops.client())
-    _journal(context, r, "delete_hub_namespace", delete_namespace(client, hub.effective_namespace, r.namespace_timeout_s))
-    return r
+    def action(fleet: Fleet, hub: Hub) -> str:
+        client = kube.client(fleet, fleet.clusters[hub.cluster], sops.client())
+        return delete_namespace(client, hub.effective_namespace, r.namespace_timeout_s)
+
+    return _teardown(context, r, "delete_hub_namespace", action)
 
 
 @dg.op(tags={"kind": "record"})
