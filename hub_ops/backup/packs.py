@@ -37,6 +37,12 @@ INDEX_DTYPE = np.dtype([("digest", "S32"), ("pack", "S16"), ("offset", "<u8"), (
 INDEX_PREFIX = "index/"
 
 
+def record_pack_id(raw: bytes) -> str:
+    """A pack id from an index record. numpy's "S" fields drop trailing NUL bytes when read,
+    so an id ending in 00 comes back short: pad it to its width again."""
+    return raw.ljust(INDEX_DTYPE["pack"].itemsize, b"\0").hex()
+
+
 def pack_key(pack_id: str) -> str:
     return f"packs/{pack_id[:2]}/{pack_id}"
 
@@ -102,9 +108,10 @@ class PackIndex:
         records = self._ready()
         digests = records["digest"]
         i = int(np.searchsorted(digests, digest))
-        if i < len(digests) and digests[i] == digest:
+        # numpy compares "S" values NUL-padded, but reads them back stripped: pad before ==
+        if i < len(digests) and digests[i].ljust(len(digest), b"\0") == digest:
             r = records[i]
-            return r["pack"].hex(), int(r["offset"]), int(r["length"])
+            return record_pack_id(r["pack"]), int(r["offset"]), int(r["length"])
         return None
 
 

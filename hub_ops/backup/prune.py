@@ -32,7 +32,7 @@ from hub_ops.backup import blobs
 from hub_ops.backup.errors import BackupIntegrityError, LockError
 from hub_ops.backup.locks import LockPolicy, exclusive_lock
 from hub_ops.backup.manifest import iter_rows
-from hub_ops.backup.packs import INDEX_PREFIX, encode_index, index_key, index_names, load_index
+from hub_ops.backup.packs import INDEX_PREFIX, encode_index, index_key, index_names, load_index, record_pack_id
 from hub_ops.backup.repository import MANIFEST_SUFFIX, SNAPSHOT_ID, SUMMARY_SUFFIX, Repository, normalize_hub, snapshot_time
 from hub_ops.backup.retention import RetentionPolicy, select_kept
 from hub_ops.backup.store import TMP_NAME
@@ -162,7 +162,7 @@ def collect_garbage(repo: Repository, report: PruneReport, *, grace_s: float = D
         if not dry_run:
             if old_indexes:  # merged index first; old ones next; the packs they name last
                 records = load_index(store, old_indexes)
-                live = records[[p.hex() not in doomed_packs for p in records["pack"]]] if doomed_packs else records
+                live = records[[record_pack_id(p) not in doomed_packs for p in records["pack"]]] if doomed_packs else records
                 _, first = np.unique(live["digest"], return_index=True)
                 store.put_bytes(index_key("merged-" + secrets.token_hex(8)), encode_index(live[np.sort(first)]))
                 for key in old_indexes:

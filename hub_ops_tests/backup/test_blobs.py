@@ -45,6 +45,18 @@ def test_pack_index_round_trip_and_lookup():
         decode_index(encode_index(records)[:-5], "idx-file")
 
 
+def test_pack_index_keeps_ids_and_digests_ending_in_nul_bytes():
+    """numpy's "S" fields read back without trailing NULs: a pack id ending in 00 must still
+    come back whole (1 pack in 256 does), and a digest ending in 00 must still be found."""
+    records = np.zeros(2, INDEX_DTYPE)
+    records[0] = (b"\x01" * 31 + b"\0", b"\xab" * 15 + b"\0", 0, 10)
+    records[1] = (b"\x02" * 30 + b"\0\0", b"\0" * 16, 10, 20)
+    index = PackIndex(np.sort(decode_index(encode_index(records), "x"), order="digest"))
+    assert index.find(b"\x01" * 31 + b"\0") == ("ab" * 15 + "00", 0, 10)
+    assert index.find(b"\x02" * 30 + b"\0\0") == ("00" * 16, 10, 20)
+    assert index.find(b"\x01" * 31 + b"\x02") is None
+
+
 def test_hub_names_cannot_steer_keys():
     assert normalize_hub("pangeo-hubs.prod") == "pangeo-hubs/prod"
     for bad in ("../x", "a/b/c", "A/b", "a/", "a/../b", "/a/b"):

@@ -103,6 +103,22 @@ def test_forgotten_contents_are_deleted_and_indexes_merged(repo, tmp_path):
     assert again.new_bytes == 0
 
 
+def test_deleted_packs_whose_ids_end_in_00_leave_the_merged_index(repo, tmp_path, pack_ids_ending_in_00):
+    """1 pack in 256 has an id ending in 00: when prune deletes one, the merged index must
+    drop its records too, or a later backup would name the deleted pack."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    _homes(src, "one")
+    create_snapshot(repo, "c/h", src)
+    _homes(src, "two")
+    create_snapshot(repo, "c/h", src)
+    assert prune(repo, "c/h", RetentionPolicy(last=1), grace_s=0).packs_deleted == 1
+    _homes(src, "one")  # the forgotten contents again: stored anew, not found in the deleted pack
+    again = create_snapshot(repo, "other/hub", src)
+    assert again.new_packs == 1
+    restore_snapshot(repo, "other/hub", out, again.id)
+    assert diff_trees(read_tree(src), read_tree(out)) == []
+
+
 def test_young_unreferenced_contents_survive_the_grace_period(repo, tmp_path):
     src = tmp_path / "src"
     _homes(src, "one")

@@ -136,6 +136,19 @@ def test_identical_contents_are_stored_once_across_users_and_hubs(repo, tmp_path
     assert b.new_blobs == 0 and b.new_bytes == 0
 
 
+def test_contents_found_in_a_pack_whose_id_ends_in_00_restore(repo, tmp_path, pack_ids_ending_in_00):
+    """1 pack in 256 has an id ending in 00; a content deduplicated against one must name the
+    whole id in the new manifest (it once lost the last byte, naming a missing pack)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    _homes(src, users=2)
+    create_snapshot(repo, "c/hub-a", src)
+    b = create_snapshot(repo, "c/hub-b", src)  # every content found through the index
+    assert b.new_blobs == 0 and b.hashed_files == b.files
+    restore_snapshot(repo, "c/hub-b", out, b.id)
+    assert diff_trees(read_tree(src), read_tree(out)) == []
+    assert verify_snapshot(repo, "c/hub-b", b.id, deep=True).problems == []
+
+
 def test_symlinks_are_stored_as_links_never_followed(repo, tmp_path):
     src = tmp_path / "src"
     (src / "u").mkdir(parents=True)
