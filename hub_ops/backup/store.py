@@ -74,18 +74,15 @@ def open_store(storage: Storage, url: str) -> Store:
 # ---------------------------------------------------------------- local folders
 
 
-class _LocalWriter:
-    def __init__(self, store: LocalStore, key: str):
-        self._store, self._key = store, key
-        self._tmp = store._tmp_path(key)
-        self._f = open(self._tmp, "wb")
+class _LocalTemp:
+    """A write into a temporary file of a local store, published by `commit`."""
+
+    def __init__(self, tmp: str):
+        self._tmp = tmp
+        self._f = open(tmp, "wb")
 
     def write(self, data: bytes) -> int:
         return self._f.write(data)
-
-    def commit(self) -> None:
-        self._f.close()
-        self._store._publish(self._tmp, self._key)
 
     def abort(self) -> None:
         self._f.close()
@@ -95,17 +92,23 @@ class _LocalWriter:
             pass
 
 
-class _LocalStaging:
+class _LocalWriter(_LocalTemp):
+    def __init__(self, store: LocalStore, key: str):
+        self._store, self._key = store, key
+        super().__init__(store._tmp_path(key))
+
+    def commit(self) -> None:
+        self._f.close()
+        self._store._publish(self._tmp, self._key)
+
+
+class _LocalStaging(_LocalTemp):
     """A local write whose key is chosen when it is committed (content addressing: the
     digest is known only once everything is written)."""
 
     def __init__(self, store: LocalStore, folder: str):
         self._store = store
-        self._tmp = store._tmp_path(f"{folder.rstrip('/')}/staging")
-        self._f = open(self._tmp, "wb")
-
-    def write(self, data: bytes) -> int:
-        return self._f.write(data)
+        super().__init__(store._tmp_path(f"{folder.rstrip('/')}/staging"))
 
     def commit(self, key: str) -> None:
         self._f.close()
@@ -115,13 +118,6 @@ class _LocalStaging:
             os.makedirs(parent, exist_ok=True)
             self._store._dirs.add(parent)
         os.rename(self._tmp, final)
-
-    def abort(self) -> None:
-        self._f.close()
-        try:
-            os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
 
 
 class LocalStore:

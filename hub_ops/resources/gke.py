@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import tempfile
-from pathlib import Path
 
 import google.auth
 import google.auth.exceptions
@@ -26,11 +23,10 @@ from kubernetes import client as k8s
 
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, UpgradeState
+from hub_ops.resources import kube
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SOURCE = "GKE API"
-# the kubernetes client names the bearer token "BearerToken" from v36, "authorization" before
-BEARER_KEYS = ("BearerToken", "authorization")
 
 
 class GkeError(RuntimeError):
@@ -111,7 +107,7 @@ class GkeClient:
         config = kube_configuration(cluster.endpoint, cluster.master_auth.cluster_ca_certificate, self.access_token())
 
         def refresh(configuration: k8s.Configuration) -> None:
-            configuration.api_key.update(dict.fromkeys(BEARER_KEYS, self.access_token()))
+            configuration.api_key.update(dict.fromkeys(kube.BEARER_KEYS, self.access_token()))
 
         config.refresh_api_key_hook = refresh
         return config
@@ -202,26 +198,9 @@ def cluster_state(cluster: Cluster, observed: container_v1.Cluster, pools: list[
 
 
 def kube_configuration(endpoint: str, ca_certificate_b64: str, token: str) -> k8s.Configuration:
-    """A kubernetes Configuration for an API server at `endpoint` (host or host:port, https)
-    trusting only the base64 PEM CA given, authenticating with a bearer token.
-
-    The CA goes to a file named by its digest under the temp dir (the client wants a path);
-    rewriting the same CA is a no-op. The token is held only in the Configuration."""
-    pem = base64.b64decode(ca_certificate_b64)
-    ca_dir = Path(tempfile.gettempdir()) / "hub_ops-cluster-ca"
-    ca_dir.mkdir(mode=0o700, exist_ok=True)
-    ca_file = ca_dir / f"{hashlib.sha256(pem).hexdigest()[:32]}.crt"
-    if not ca_file.exists():
-        tmp = ca_file.with_suffix(".tmp")
-        tmp.write_bytes(pem)
-        tmp.replace(ca_file)
-    config = k8s.Configuration()
-    config.host = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
-    config.ssl_ca_cert = str(ca_file)
-    config.verify_ssl = True
-    config.api_key = dict.fromkeys(BEARER_KEYS, token)
-    config.api_key_prefix = dict.fromkeys(BEARER_KEYS, "Bearer")
-    return config
+    """A kubernetes Configuration for a GKE API server: `endpoint` (host or host:port), the
+    base64 PEM CA the GKE API gives, a bearer token (see resources.kube.kube_configuration)."""
+    return kube.kube_configuration(endpoint, base64.b64decode(ca_certificate_b64), token)
 
 
 def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=None,
@@ -233,8 +212,6 @@ def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=Non
     Raises ClusterUnreachable with a reason safe to show (never the key or the token). The
     token is an OAuth access token: it lasts about an hour, longer than any deploy step.
     """
-    from hub_ops.resources.kube import ClusterAccess, ClusterUnreachable
-
     gcp = cluster.gcp
     assert gcp is not None, f"{cluster.name}: not a gcp cluster"
     try:
@@ -249,7 +226,7 @@ def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=Non
         observed = client.get_cluster(gcp.project, gcp.zone, gcp.cluster)
         token = client.access_token()
     except Exception as e:  # noqa: BLE001 - any failure is "cannot reach", said plainly
-        raise ClusterUnreachable(f"cluster {cluster.name}: {e if isinstance(e, GkeError) else _describe(e)}") from None
+        raise kube.ClusterUnreachable(f"cluster {cluster.name}: {e if isinstance(e, GkeError) else _describe(e)}") from None
     endpoint = observed.endpoint
-    return ClusterAccess(server=endpoint if endpoint.startswith("https://") else f"https://{endpoint}", token=token,
+    return kube.ClusterAccess(server=endpoint if endpoint.startswith("https://") else f"https://{endpoint}", token=token,
                          ca_pem=base64.b64decode(observed.master_auth.cluster_ca_certificate).decode())

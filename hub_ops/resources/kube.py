@@ -8,6 +8,7 @@ few operations hub_ops needs, each named for what it does.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tempfile
 import time
@@ -43,13 +44,7 @@ class ClusterAccess:
 
         if self.kubeconfig_path:
             return config.new_client_from_config(config_file=self.kubeconfig_path, context=self.context)
-        cfg = client.Configuration()
-        cfg.host = self.server
-        cfg.api_key = {"authorization": f"Bearer {self.token}"} if self.token else {}
-        cfg.verify_ssl = not self.insecure
-        if self.ca_pem:
-            cfg.ssl_ca_cert = _ca_file(self.ca_pem)
-        return client.ApiClient(cfg)
+        return client.ApiClient(kube_configuration(self.server, self.ca_pem, self.token, insecure=self.insecure))
 
     def helm_options(self) -> dict[str, Any]:
         """Keyword arguments for helm_python.Config reaching the same API."""
@@ -58,21 +53,42 @@ class ClusterAccess:
         opts: dict[str, Any] = {"kube_apiserver": self.server, "kube_token": self.token,
                                 "kube_insecure_skip_tls_verify": self.insecure}
         if self.ca_pem:
-            opts["kube_ca_file"] = _ca_file(self.ca_pem)
+            opts["kube_ca_file"] = ca_file(self.ca_pem)
         return opts
 
 
-_ca_files: dict[str, str] = {}
+# the kubernetes client names the bearer token "BearerToken" from v36, "authorization" before
+BEARER_KEYS = ("BearerToken", "authorization")
 
 
-def _ca_file(pem: str) -> str:
-    # a CA certificate is public; clients want it as a file
-    if pem not in _ca_files:
-        fd, path = tempfile.mkstemp(prefix="hub-ops-ca-", suffix=".pem")
-        with os.fdopen(fd, "w") as f:
-            f.write(pem)
-        _ca_files[pem] = path
-    return _ca_files[pem]
+def ca_file(pem: str | bytes) -> str:
+    """A file holding the CA certificate `pem` (clients want a path), named by its digest
+    under the temp dir: writing the same CA again is a no-op. A CA is public, not a secret."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    folder = Path(tempfile.gettempdir()) / "hub_ops-cluster-ca"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.crt"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return str(path)
+
+
+def kube_configuration(server: str, ca_pem: str | bytes | None, token: str | None, *, insecure: bool = False):
+    """A kubernetes client Configuration for an API server at `server` (https:// added when
+    missing), trusting `ca_pem`, authenticating with a bearer `token` held only in memory."""
+    from kubernetes import client
+
+    config = client.Configuration()
+    config.host = server if server.startswith("https://") else f"https://{server}"
+    config.verify_ssl = not insecure
+    if ca_pem:
+        config.ssl_ca_cert = ca_file(ca_pem)
+    if token:
+        config.api_key = dict.fromkeys(BEARER_KEYS, token)
+        config.api_key_prefix = dict.fromkeys(BEARER_KEYS, "Bearer")
+    return config
 
 
 def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: str = "kubeconfig") -> ClusterAccess:

@@ -20,7 +20,6 @@ class ClusterDeployPlan:
     kubernetes_version: str
     settings: dict = field(default_factory=dict)  # DeployConfig's knobs for the later steps
     results: dict[str, dict] = field(default_factory=dict)  # release id -> ReleaseResult.as_dict()
-    failed: list[str] = field(default_factory=list)
 
     @property
     def mapping_key(self) -> str:
