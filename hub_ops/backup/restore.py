@@ -21,6 +21,7 @@ Nothing in the target is deleted: files the snapshot does not have are left alon
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fnmatch
 import os
@@ -28,7 +29,7 @@ import re
 import stat
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ TMP_PREFIX = ".hub-ops-restore-"
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def _copy_file(src: bytes, fd: int, size: int) -> None:
     with open(src, "rb") as f:
         done = 0
@@ -54,9 +61,7 @@ def _copy_file(src: bytes, fd: int, size: int) -> None:
                     raise
                 chunk = f.read(min(size - done, 4 << 20))
                 n = len(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
+                _write_all(fd, chunk)
             if n == 0:
                 raise BackupIntegrityError(f"{os.fsdecode(src)}: changed while being copied during the restore")
             done += n
@@ -191,7 +196,7 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
 
         # ---- pass 2: folders and files
         writer = _Writer(repo, root, report, progress)
-        n_workers = workers or (16 if repo.store.is_local else 32)  # creating files waits on the disk, not the CPU
+        n_workers = workers or (_local_workers() if repo.store.is_local else 32)
         dir_meta: list[tuple[bytes, int, int, int, int]] = []
         link_rows: list[tuple[bytes, bytes, int, int, int]] = []
         pending: deque[Future] = deque()
@@ -240,6 +245,15 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
         raise RestoreRefusedError(f"restore of {snapshot_id} into {root}: {len(writer.problems)} entries not written",
                                   writer.problems)
     return report
+
+
+def _local_workers() -> int:
+    """Twice the CPUs this process may use, at most 16. Restoring from a local destination
+    is CPU work (decompress, hash, and the kernel's file creation and page copies); more
+    threads than that only contend in the kernel. Measured on 2 cores, ext4: 16 threads
+    3.7-9.4 s, 8: 3.2-4.1 s, 4: 2.6-3.5 s (sys time 2.1-2.9 s against 3.0-14 s)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+    return max(2, min(16, 2 * cpus))
 
 
 class _Writer:
@@ -313,11 +327,25 @@ class _Writer:
             first = next(iter(contents.values()))[1][0][0]
             raise BackupIntegrityError(f"{os.fsdecode(first)}: pack {url} is missing") from None
         for digest, ((offset, stored), entries) in contents.items():
-            obj = data[offset - start:offset - start + stored]
-            self._restore_content(digest, entries, lambda obj=obj: iter([blobs.decode(obj)]), f"pack {url} at {offset}")
+            what = f"pack {url} at {offset}"
+            content = self._decoded(data[offset - start:offset - start + stored], entries[0][0], what)
+            self._check(content, digest, entries[0][1], entries[0][0], what)
+            self._restore_content(digest, entries, content, what)
 
-    def _restore_content(self, digest: str, entries: list[tuple[bytes, int, int, int, int, int]], chunks,
+    @staticmethod
+    def _decoded(obj: bytes, path: bytes, what: str) -> bytes:
+        with _decoding(path, what):
+            return blobs.decode(obj)
+
+    @staticmethod
+    def _check(content: bytes, digest: str, size: int, path: bytes, what: str) -> None:
+        if len(content) != size or blobs.digest_bytes(content) != digest:
+            raise _corrupt(path, what)
+
+    def _restore_content(self, digest: str, entries: list[tuple[bytes, int, int, int, int, int]], content,
                          what: str) -> None:
+        """Write every file of one content. `content`: the bytes (small contents, already
+        checked), or a function streaming the stored object's chunks (checked as written)."""
         first: bytes | None = None  # a file of this content already written: copy it
         for path, size, mode, mtime_ns, uid, gid in entries:
             try:
@@ -349,10 +377,12 @@ class _Writer:
                 dest = final.rpartition(b"/")[0] + b"/" + TMP_PREFIX.encode() + uuid.uuid4().hex.encode()
                 fd = os.open(dest, _CREATE_FLAGS, perm & 0o777)
             try:
-                if first is not None:
+                if isinstance(content, bytes):
+                    _write_all(fd, content)
+                elif first is not None:
                     _copy_file(first, fd, size)  # in the kernel, from a file verified as written
                 else:
-                    self._write_content(digest, size, fd, path, chunks, what)
+                    self._write_content(digest, size, fd, path, content, what)
                 chowned = self.as_root and (uid, gid) != self.owner
                 if chowned:
                     os.fchown(fd, uid, gid)
@@ -376,22 +406,13 @@ class _Writer:
 
     def _write_content(self, digest: str, size: int, fd: int, path: bytes, chunks, what: str) -> None:
         h, n = blobs.hasher(), 0
-        try:
+        with _decoding(path, what):
             for chunk in chunks():
                 h.update(chunk)
                 n += len(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
-        except BackupError:
-            raise
-        except Exception as e:
-            if type(e).__module__.startswith("zstd"):
-                raise BackupIntegrityError(f"{os.fsdecode(path)}: {what} cannot be decoded: {e}") from None
-            raise
+                _write_all(fd, chunk)
         if h.hexdigest() != digest or n != size:
-            raise BackupIntegrityError(f"{os.fsdecode(path)}: {what} is corrupt (content hash or size differs from "
-                                       "the manifest); file not restored")
+            raise _corrupt(path, what)
 
     def make_link(self, rel: bytes, link: bytes, mtime_ns: int, uid: int, gid: int) -> None:
         try:
@@ -431,3 +452,21 @@ class _Writer:
 
 class _InTheWay(Exception):
     pass
+
+
+@contextlib.contextmanager
+def _decoding(path: bytes, what: str) -> Iterator[None]:
+    """zstd's errors on a damaged object, as an integrity error naming the file."""
+    try:
+        yield
+    except BackupError:
+        raise
+    except Exception as e:
+        if type(e).__module__.startswith("zstd"):
+            raise BackupIntegrityError(f"{os.fsdecode(path)}: {what} cannot be decoded: {e}") from None
+        raise
+
+
+def _corrupt(path: bytes, what: str) -> BackupIntegrityError:
+    return BackupIntegrityError(f"{os.fsdecode(path)}: {what} is corrupt (content hash or size differs from the "
+                                "manifest); file not restored")
