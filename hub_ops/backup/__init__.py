@@ -5,22 +5,44 @@ Plain Python, no Dagster: the CLI (hub_ops.cli.backup), Dagster (hub_ops.defs.ba
 and tests all call these functions. Where things live in a destination: repository.py.
 How a snapshot is taken and why kill -9 is safe: snapshot.py. Prune and concurrent
 backups: locks.py and prune.py.
+
+The names below are loaded on first use (PEP 562), so importing one light module of the
+package (restore worker processes do) does not load pandas and pyarrow.
 """
 
-from hub_ops.backup.errors import (BackupError, BackupIntegrityError, LockError, RestoreRefusedError,
-                                   SnapshotNotFoundError, SourceError)
-from hub_ops.backup.locks import LockPolicy
-from hub_ops.backup.manifest import SnapshotSummary
-from hub_ops.backup.prune import PruneReport, prune
-from hub_ops.backup.repository import Repository, normalize_hub
-from hub_ops.backup.restore import RestoreProgress, RestoreReport, restore_snapshot
-from hub_ops.backup.retention import RetentionPolicy, select_kept
-from hub_ops.backup.snapshot import BackupOptions, Progress, create_snapshot
-from hub_ops.backup.verify import VerifyReport, verify_snapshot
+from __future__ import annotations
 
+import importlib
+
+_EXPORTS = {
+    "errors": ["BackupError", "BackupIntegrityError", "LockError", "RestoreRefusedError", "SnapshotNotFoundError",
+               "SourceError"],
+    "locks": ["LockPolicy"],
+    "manifest": ["SnapshotSummary"],
+    "prune": ["PruneReport", "prune"],
+    "repository": ["Repository", "normalize_hub"],
+    "restore": ["RestoreProgress", "RestoreReport", "restore_snapshot"],
+    "retention": ["RetentionPolicy", "select_kept"],
+    "snapshot": ["BackupOptions", "Progress", "create_snapshot"],
+    "verify": ["VerifyReport", "verify_snapshot"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = [
     "BackupError", "BackupIntegrityError", "BackupOptions", "LockError", "LockPolicy", "Progress", "PruneReport",
     "Repository", "RestoreProgress", "RestoreRefusedError", "RestoreReport", "RetentionPolicy", "SnapshotNotFoundError",
     "SnapshotSummary", "SourceError", "VerifyReport", "create_snapshot", "normalize_hub", "prune", "restore_snapshot",
     "select_kept", "verify_snapshot",
 ]
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

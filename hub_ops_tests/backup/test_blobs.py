@@ -25,6 +25,18 @@ def test_encode_decode_round_trip(data, compress):
         assert obj == data
 
 
+@pytest.mark.parametrize("compress", [True, False])
+def test_streamed_chunks_in_a_reused_buffer_are_the_content(compress):
+    data = os.urandom(blobs.CHUNK + 12345) + b"smooth " * (blobs.CHUNK // 5)  # more than two chunks
+    f = io.BytesIO()
+    encoder = blobs.StreamEncoder(f, compress)
+    encoder.write(data)
+    encoder.finish()
+    f.seek(0)
+    chunks = [bytes(c) for c in blobs.iter_decoded(f, reuse_buffer=True)]  # each copied before the next
+    assert len(chunks) >= 3 and b"".join(chunks) == data
+
+
 def test_incompressible_small_contents_are_stored_raw():
     data = os.urandom(10_000)
     assert blobs.encode(data, True) == data
