@@ -31,19 +31,18 @@ import fnmatch
 import os
 import re
 from collections.abc import Callable, Iterator
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from hub_ops.backup import blobs
 from hub_ops.backup.errors import BackupError, BackupIntegrityError, RestoreRefusedError
-from hub_ops.backup.manifest import iter_rows
+from hub_ops.backup.manifest import iter_rows, row_count
 from hub_ops.backup.packs import pack_key
 from hub_ops.backup.repository import Repository, normalize_hub
 from hub_ops.backup.restore_files import TMP_PREFIX, Entry, TargetWriter  # noqa: F401 - TMP_PREFIX: re-exported
 from hub_ops.backup.restore_processes import PackWriters
 
-# Worker processes for small files pay ~60 ms to start: worth it from this many packed files.
+# Worker processes for small files take ~60 ms to start: worth it from this many entries.
 PROCESSES_FROM_FILES = 2000
 
 @dataclass
@@ -135,106 +134,88 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
     root = os.path.abspath(os.fspath(target))
     report = RestoreReport(hub, snapshot_id, root)
     progress = progress or RestoreProgress()
-    with repo.local_manifest(hub, snapshot_id) as manifest:
-        # ---- pass 1: check the selection before writing anything
-        links: set[bytes] = set()
-        refused: list[str] = []
-        refused_paths: set[bytes] = set()
-        selected = packed_files = 0
-        for cols in iter_rows(manifest, ["path", "type", "size", "link_target", "pack"]):
-            for path, kind, size, link, pack in zip(cols["path"], cols["type"], cols["size"], cols["link_target"],
-                                                   cols["pack"]):
-                if not select(path):
-                    continue
-                selected += 1
-                why = _refusal(path)
-                if why is None and links:
-                    parts = path.split(b"/")
-                    under = next((b"/".join(parts[:i]) for i in range(1, len(parts)) if b"/".join(parts[:i]) in links), None)
-                    if under is not None:
-                        why = f"below the symlink {os.fsdecode(under)} of the same snapshot"
-                if why is None and kind == "l":
-                    links.add(path)
-                    if link is None:
-                        why = "symlink without a target"
-                    elif not allow_external_links and _link_escapes(path, link):
-                        why = f"symlink pointing outside the target ({os.fsdecode(link)})"
-                if why is None and kind not in ("f", "d", "l"):
-                    why = f"unknown entry type {kind!r}"
-                if why:
-                    refused.append(f"{os.fsdecode(path)}: {why}")
-                    refused_paths.add(path)
-                elif kind == "f":
-                    progress.expected_files += 1
-                    progress.expected_bytes += size
-                    packed_files += pack is not None
-        if refused and not skip_refused:
-            raise RestoreRefusedError(f"restore of {snapshot_id} of {hub} into {root} refused, nothing written", refused)
-        report.refused = refused
-        if selected == 0:
-            what = f"user {user!r}" if user else ("paths matching " + ", ".join(globs)) if globs else "anything"
-            raise BackupError(f"snapshot {snapshot_id} of {hub} has no {what}")
-        if log:
-            log(f"restoring {progress.expected_files} files ({progress.expected_bytes} bytes) of {snapshot_id} into {root}")
-
-        # ---- pass 2: folders and files
-        n_workers = workers or (_local_workers() if repo.store.is_local else 32)
+    with repo.local_manifest(hub, snapshot_id) as manifest, contextlib.ExitStack() as stack:
         if processes is None:
-            processes = _cpus() if repo.store.is_local and packed_files >= PROCESSES_FROM_FILES else 0
+            many = repo.store.is_local and row_count(manifest) >= PROCESSES_FROM_FILES
+            processes = _cpus() if many else 0
         elif processes and not repo.store.is_local:
             raise BackupError("restore worker processes read packs from local files: use processes=0 for "
                               f"{repo.store.full_url('')}")
+        # started first, so they are ready when pass 1 ends; they write nothing before a job
+        writers = stack.enter_context(PackWriters(root, processes)) if processes else None
+        # ---- pass 1: check the selection before writing anything
+        checked = _check_selection(manifest, select, allow_external_links)
+        refused, refused_paths = checked.refused, checked.refused_paths
+        progress.expected_files += checked.files
+        progress.expected_bytes += checked.bytes
+        if refused and not skip_refused:
+            raise RestoreRefusedError(f"restore of {snapshot_id} of {hub} into {root} refused, nothing written", refused)
+        report.refused = refused
+        if checked.entries == 0:
+            what = f"user {user!r}" if user else ("paths matching " + ", ".join(globs)) if globs else "anything"
+            raise BackupError(f"snapshot {snapshot_id} of {hub} has no {what}")
+        if log:
+            log(f"restoring {checked.files} files ({checked.bytes} bytes) of {snapshot_id} into {root}")
+
+        # ---- pass 2: folders and files
+        n_workers = workers or (_local_workers() if repo.store.is_local else 32)
         dir_meta: list[tuple[bytes, int, int, int, int]] = []
         link_rows: list[tuple[bytes, bytes, int, int, int]] = []
-        pending: deque[Future] = deque()
+        pending: set[Future] = set()
 
-        def settle(limit: int) -> None:  # bounded queue, no barrier between manifest batches
+        def settle(limit: int) -> None:
+            """Bounded queue, no barrier between manifest batches. Waits for whichever job
+            ends first: waiting for the oldest (often a large file) left the small-file
+            workers with nothing queued."""
             while len(pending) > limit:
-                pending.popleft().result()
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                pending.difference_update(done)
+                for future in done:
+                    future.result()
 
-        with contextlib.ExitStack() as stack:
-            writers = stack.enter_context(PackWriters(root, processes)) if processes else None
-            writer = _Writer(repo, root, progress, writers)
-            blob_pool = stack.enter_context(ThreadPoolExecutor(n_workers, thread_name_prefix="restore"))
-            # Small files (packs): a thread writing them hands the GIL over at every syscall,
-            # so threads mostly wait for each other there (restore_processes.py). Locally they
-            # go to worker processes, one thread driving each; otherwise (or with processes=0)
-            # to a pool of half as many threads as large contents get (measured on 2 cores,
-            # 49,760 small files: 2.0-2.9 s in one pool of 4 threads, 1.6-1.7 s with 2).
-            if not repo.store.is_local:
-                packs_pool = blob_pool
-            else:
-                packs_pool = stack.enter_context(ThreadPoolExecutor(processes or max(1, n_workers // 2),
-                                                                    thread_name_prefix="restore-packs"))
-            for cols in iter_rows(manifest):
-                # one job per stored object: a blob, or a pack and the contents wanted from it
-                groups: dict[str, list[tuple[bytes, int, int, int, int, int]]] = {}
-                packed: dict[str, dict[str, tuple[int, int]]] = {}
-                for i, path in enumerate(cols["path"]):
-                    if path in refused_paths or not select(path):
-                        continue
-                    kind = cols["type"][i]
-                    if kind == "d":  # created by the workers as files need them, empty ones last
-                        dir_meta.append((path, cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
-                    elif kind == "l":
-                        link_rows.append((path, cols["link_target"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
-                    else:
-                        digest = cols["digest"][i]
-                        groups.setdefault(digest, []).append(
-                            (path, cols["size"][i], cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
-                        if cols["pack"][i] is not None:
-                            packed.setdefault(cols["pack"][i], {})[digest] = (cols["offset"][i], cols["stored_size"][i])
-                in_packs = {d for contents in packed.values() for d in contents}
-                blob_jobs = [(d, entries) for d, entries in groups.items() if d not in in_packs]
-                blob_jobs.sort(key=lambda job: -job[1][0][1])  # largest first: no lone big file at the end
-                for digest, entries in blob_jobs:
-                    pending.append(blob_pool.submit(writer.restore_blob, digest, entries))
+        writer = _Writer(repo, root, progress, writers)
+        blob_pool = stack.enter_context(ThreadPoolExecutor(n_workers, thread_name_prefix="restore"))
+        # Small files (packs): a thread writing them hands the GIL over at every syscall,
+        # so threads mostly wait for each other there (restore_processes.py). Locally they
+        # go to worker processes, one thread driving each; otherwise (or with processes=0)
+        # to a pool of half as many threads as large contents get (measured on 2 cores,
+        # 49,760 small files: 2.0-2.9 s in one pool of 4 threads, 1.6-1.7 s with 2).
+        if not repo.store.is_local:
+            packs_pool = blob_pool
+        else:
+            packs_pool = stack.enter_context(ThreadPoolExecutor(processes or max(1, n_workers // 2),
+                                                                thread_name_prefix="restore-packs"))
+        for cols in iter_rows(manifest):
+            # one job per stored object: a blob, or a pack and the contents wanted from it
+            groups: dict[str, list[tuple[bytes, int, int, int, int, int]]] = {}
+            packed: dict[str, dict[str, tuple[int, int]]] = {}
+            for i, path in enumerate(cols["path"]):
+                if path in refused_paths or not select(path):
+                    continue
+                kind = cols["type"][i]
+                if kind == "d":  # created by the workers as files need them, empty ones last
+                    dir_meta.append((path, cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
+                elif kind == "l":
+                    link_rows.append((path, cols["link_target"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
+                else:
+                    digest = cols["digest"][i]
+                    groups.setdefault(digest, []).append(
+                        (path, cols["size"][i], cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
+                    if cols["pack"][i] is not None:
+                        packed.setdefault(cols["pack"][i], {})[digest] = (cols["offset"][i], cols["stored_size"][i])
+            in_packs = {d for contents in packed.values() for d in contents}
+            blob_jobs = [(d, entries) for d, entries in groups.items() if d not in in_packs]
+            blob_jobs.sort(key=lambda job: -job[1][0][1])  # largest first: no lone big file at the end
+            for digest, entries in blob_jobs:
+                pending.add(blob_pool.submit(writer.restore_blob, digest, entries))
+                settle(4 * n_workers)
+            for pack, contents in packed.items():
+                for part in _pack_jobs(contents, groups):
+                    pending.add(packs_pool.submit(writer.restore_pack, pack, part))
                     settle(4 * n_workers)
-                for pack, contents in packed.items():
-                    for part in _pack_jobs(contents, groups):
-                        pending.append(packs_pool.submit(writer.restore_pack, pack, part))
-                        settle(4 * n_workers)
-            settle(0)
+        settle(0)
+        if writers is not None:
+            writers.stop()  # they exit during pass 3
         # ---- pass 3: empty folders, symlinks, then folder modes and times, deepest first
         for path, *_ in dir_meta:
             writer.make_dir(path)
@@ -249,6 +230,69 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
         raise RestoreRefusedError(f"restore of {snapshot_id} into {root}: {len(writer.problems)} entries not written",
                                   writer.problems)
     return report
+
+
+# the paths `_refusal` refuses (an empty, `.` or `..` component, absolute, a NUL byte), found
+# by one C-speed search so that only those go through the slower function for its message
+_ODD_PATH = re.compile(rb"(?:^|/)\.{0,2}(?:/|$)|\x00")
+
+
+@dataclass
+class _Selection:
+    entries: int = 0  # selected
+    # selected and not refused:
+    files: int = 0
+    bytes: int = 0
+    refused: list[str] = field(default_factory=list)
+    refused_paths: set[bytes] = field(default_factory=set)
+
+
+def _check_selection(manifest: str, select: _Selector, allow_external_links: bool) -> _Selection:
+    """Pass 1: what the selection holds, and what of it must be refused (by `_refusal`,
+    below any selected symlink wherever it is listed, links pointing out, unknown types)."""
+    everything = select.user is None and not select.patterns
+    links: set[bytes] = set()
+    for cols in iter_rows(manifest, ["path", "type"]):
+        links.update(p for p, kind in zip(cols["path"], cols["type"]) if kind == "l" and (everything or select(p)))
+    out = _Selection()
+    clean: set[bytes] = {b""}
+    for cols in iter_rows(manifest, ["path", "type", "size", "link_target"]):
+        for path, kind, size, link in zip(cols["path"], cols["type"], cols["size"], cols["link_target"]):
+            if not (everything or select(path)):
+                continue
+            out.entries += 1
+            why = _refusal(path) if _ODD_PATH.search(path) else None
+            if why is None and links:
+                parent = path[:max(0, path.rfind(b"/"))]
+                if parent not in clean:  # folders already known to be below no symlink
+                    under = _link_above(parent, links)
+                    if under is None:
+                        clean.add(parent)
+                    else:
+                        why = f"below the symlink {os.fsdecode(under)} of the same snapshot"
+            if why is None and kind == "l":
+                if link is None:
+                    why = "symlink without a target"
+                elif not allow_external_links and _link_escapes(path, link):
+                    why = f"symlink pointing outside the target ({os.fsdecode(link)})"
+            if why is None and kind not in ("f", "d", "l"):
+                why = f"unknown entry type {kind!r}"
+            if why:
+                out.refused.append(f"{os.fsdecode(path)}: {why}")
+                out.refused_paths.add(path)
+            elif kind == "f":
+                out.files += 1
+                out.bytes += size
+    return out
+
+
+def _link_above(folder: bytes, links: set[bytes]) -> bytes | None:
+    """The symlink among `folder` and the folders above it, if any."""
+    while folder:
+        if folder in links:
+            return folder
+        folder = folder[:max(0, folder.rfind(b"/"))]
+    return None
 
 
 def _pack_jobs(contents: dict[str, tuple[int, int]], groups: dict[str, list[Entry]],

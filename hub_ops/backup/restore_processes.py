@@ -56,7 +56,7 @@ class _Worker:
             os.close(result_w)
         self.jobs = Connection(job_w, readable=False)
         self.results = Connection(result_r, writable=False)
-        self.jobs.send(root)
+        self.root = root  # sent with the first job: starting a worker writes nothing
 
     def close(self, kill: bool) -> None:
         self.jobs.close()  # the worker ends at the end of its current job
@@ -94,6 +94,11 @@ class PackWriters:
     def __exit__(self, kind, *_) -> None:
         self.close(kill=kind is not None)
 
+    def stop(self) -> None:
+        """No more jobs: the workers end on their own while the caller goes on."""
+        for worker in self._workers:
+            worker.jobs.close()
+
     def close(self, kill: bool = False) -> None:
         for worker in self._workers:
             worker.close(kill)
@@ -107,6 +112,9 @@ class PackWriters:
         worker = self._idle.get()
         try:
             try:
+                if worker.root is not None:
+                    worker.jobs.send(worker.root)
+                    worker.root = None
                 worker.jobs.send((path, start, end, contents, url))
                 ok, value = worker.results.recv()
             except (EOFError, OSError):  # the pipe closed: the worker is gone

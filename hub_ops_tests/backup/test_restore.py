@@ -7,10 +7,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import hypothesis
+import hypothesis.strategies as st
 import pyarrow as pa
 import pytest
 
 from hub_ops.backup import BackupError, RestoreRefusedError, create_snapshot, restore_snapshot
+from hub_ops.backup import restore as restore_module
 from hub_ops.backup.manifest import SCHEMA, ManifestWriter, SnapshotSummary
 from hub_ops.backup.repository import new_snapshot_id
 from hub_ops_tests.backup.trees import diff_trees, read_tree
@@ -104,6 +107,32 @@ def test_entries_below_a_symlink_of_the_snapshot_are_refused(repo, tmp_path):
     ])
     with pytest.raises(RestoreRefusedError, match="below the symlink u/link"):
         restore_snapshot(repo, "c/h", tmp_path / "out", sid)
+
+
+@pytest.mark.parametrize("links", [1, 70], ids=["few links", "more links than the fast check takes"])
+def test_entries_below_any_symlink_are_refused_wherever_it_is_listed(repo, tmp_path, links):
+    rows = [{"path": b"u", "type": "d"}, {"path": b"u/link/deep/file", "type": "f", "mode": 0o100644},
+            {"path": b"u/ok.txt", "type": "f", "mode": 0o100644}]
+    rows += [{"path": f"u/link{i or ''}".encode(), "type": "l", "link_target": b"sub", "mode": 0o120777}
+             for i in range(links)]  # listed after the entry below it
+    sid = _crafted(repo, "c/h", rows)
+    with pytest.raises(RestoreRefusedError, match="u/link/deep/file: below the symlink u/link ") as e:
+        restore_snapshot(repo, "c/h", tmp_path / "out", sid)
+    assert e.value.refused == ["u/link/deep/file: below the symlink u/link of the same snapshot"]
+
+
+def test_a_selection_whose_entries_are_all_refused_is_not_called_empty(repo, tmp_path):
+    sid = _crafted(repo, "c/h", [{"path": b"u", "type": "d"}, {"path": b"u/../x", "type": "d"}])
+    report = restore_snapshot(repo, "c/h", tmp_path / "out", sid, user="u", skip_refused=True)
+    assert report.refused == ["u/../x: path component '..' would leave its folder"]
+    with pytest.raises(BackupError, match="has no user 'v'"):
+        restore_snapshot(repo, "c/h", tmp_path / "out", sid, user="v", skip_refused=True)
+
+
+@hypothesis.settings(max_examples=400, deadline=None)
+@hypothesis.given(st.binary(max_size=12).map(lambda b: bytes(b"a./\x00"[x % 4] for x in b)))
+def test_the_quick_path_check_refuses_exactly_what_the_full_one_does(path):
+    assert (restore_module._ODD_PATH.search(path) is not None) == (restore_module._refusal(path) is not None)
 
 
 def test_a_symlink_already_in_the_target_is_never_written_through(repo, tmp_path):
