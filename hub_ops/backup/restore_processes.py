@@ -46,8 +46,11 @@ class _Worker:
     def __init__(self, root: str):
         job_r, job_w = os.pipe()
         result_r, result_w = os.pipe()
-        env = dict(os.environ)  # the same hub_ops, however the parent found it
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, env.get("PYTHONPATH")) if p)
+        env = dict(os.environ)
+        if os.path.basename(_SOURCE_ROOT) not in ("site-packages", "dist-packages"):
+            # a source checkout: the same hub_ops as the parent's, whatever its working folder
+            # (an installed one is found anyway; its folder must not go before the stdlib)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, env.get("PYTHONPATH")) if p)
         try:
             self.proc = subprocess.Popen([sys.executable, "-m", __name__, str(job_r), str(result_w)],
                                          pass_fds=(job_r, result_w), env=env, stdin=subprocess.DEVNULL)
