@@ -39,11 +39,12 @@ from hub_ops.backup.errors import BackupError, BackupIntegrityError, RestoreRefu
 from hub_ops.backup.manifest import iter_rows, row_count
 from hub_ops.backup.packs import pack_key
 from hub_ops.backup.repository import Repository, normalize_hub
-from hub_ops.backup.restore_files import TMP_PREFIX, Entry, TargetWriter  # noqa: F401 - TMP_PREFIX: re-exported
+from hub_ops.backup.restore_files import Entry, TargetWriter
 from hub_ops.backup.restore_processes import PackWriters
 
 # Worker processes for small files take ~60 ms to start: worth it from this many entries.
-PROCESSES_FROM_FILES = 2000
+PROCESSES_FROM_ENTRIES = 2000
+
 
 @dataclass
 class RestoreReport:
@@ -136,7 +137,7 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
     progress = progress or RestoreProgress()
     with repo.local_manifest(hub, snapshot_id) as manifest, contextlib.ExitStack() as stack:
         if processes is None:
-            many = repo.store.is_local and row_count(manifest) >= PROCESSES_FROM_FILES
+            many = repo.store.is_local and row_count(manifest) >= PROCESSES_FROM_ENTRIES
             processes = _cpus() if many else 0
         elif processes and not repo.store.is_local:
             raise BackupError("restore worker processes read packs from local files: use processes=0 for "

@@ -3,15 +3,15 @@
 Why processes: writing a small file is a few short syscalls (create, write, set its time,
 close), and each one hands the GIL to another thread and back, so threads writing small
 files mostly wait for each other. Measured on 2 cores, the 49,760 small files of the backup
-benchmark: one thread 2.0 s, two threads 2.0 s with 40% more CPU (43k context switches);
-two worker processes 1.1 s. Each worker runs the same TargetWriter as the threads, in its
+benchmark: one thread 2.0-2.3 s, two threads 2.0 s with 40% more CPU (43k context
+switches), two worker processes 1.4-1.5 s. Each worker runs the same TargetWriter as the threads, in its
 own interpreter, reading its pack straight from the destination's files.
 
 Workers are plain `python -m hub_ops.backup.restore_processes` children exchanging pickled
 messages over two pipes (multiprocessing.connection), not a multiprocessing pool: a pool's
 spawn and forkserver methods re-import the parent's __main__ (under Dagster, Dagster
-itself: seconds), and fork is unsafe in a process already running threads. A worker starts
-in ~60 ms since this module and restore_files.py import neither pandas nor pyarrow.
+itself: seconds), and fork is unsafe in a process already running threads. A worker's
+imports take ~40 ms: this module and restore_files.py import neither pandas nor pyarrow.
 """
 
 from __future__ import annotations

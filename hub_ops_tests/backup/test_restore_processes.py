@@ -83,8 +83,8 @@ def test_many_small_files_pick_processes_by_themselves(local, tmp_path, monkeypa
 
     monkeypatch.setattr(restore_module, "PackWriters", Counted)
     restore_snapshot(repo, "c/h", tmp_path / "few")
-    assert started == [], f"{restore_module.PROCESSES_FROM_FILES} packed files are needed to start workers"
-    monkeypatch.setattr(restore_module, "PROCESSES_FROM_FILES", 100)
+    assert started == [], f"{restore_module.PROCESSES_FROM_ENTRIES} manifest entries are needed to start workers"
+    monkeypatch.setattr(restore_module, "PROCESSES_FROM_ENTRIES", 100)
     restore_snapshot(repo, "c/h", tmp_path / "many")
     assert started == [restore_module._cpus()]
     assert diff_trees(read_tree(src), read_tree(tmp_path / "many")) == []
