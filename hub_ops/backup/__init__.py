@@ -13,6 +13,8 @@ package (restore worker processes do) does not load pandas and pyarrow.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 _EXPORTS = {
     "errors": ["BackupError", "BackupIntegrityError", "LockError", "RestoreRefusedError", "SnapshotNotFoundError",
@@ -27,12 +29,7 @@ _EXPORTS = {
     "verify": ["VerifyReport", "verify_snapshot"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = [
-    "BackupError", "BackupIntegrityError", "BackupOptions", "LockError", "LockPolicy", "Progress", "PruneReport",
-    "Repository", "RestoreProgress", "RestoreRefusedError", "RestoreReport", "RetentionPolicy", "SnapshotNotFoundError",
-    "SnapshotSummary", "SourceError", "VerifyReport", "create_snapshot", "normalize_hub", "prune", "restore_snapshot",
-    "select_kept", "verify_snapshot",
-]
+__all__ = sorted(_MODULE_OF)
 
 
 def __getattr__(name: str):
@@ -46,3 +43,16 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Importing a submodule binds its name in the package; for `prune` that would hide the
+    function of the same name, depending on which was imported first. Exports keep their names."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _MODULE_OF and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
