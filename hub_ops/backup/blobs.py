@@ -112,21 +112,17 @@ def decode(obj: bytes) -> bytes:
     return obj
 
 
-def iter_decoded(f: BinaryIO, reuse_buffer: bool = False) -> Iterator[bytes | memoryview]:
-    """Stream the content of a stored object opened as `f` (raw or zstd). With
-    `reuse_buffer`, every chunk is a view of one buffer, valid until the next is asked for:
-    no fresh CHUNK-sized allocation (page faults and zeroing) per chunk."""
+def iter_decoded(f: BinaryIO) -> Iterator[memoryview]:
+    """Stream the content of a stored object opened as `f` (raw or zstd). Every chunk is a
+    view of one buffer, valid until the next is asked for: no fresh CHUNK-sized allocation
+    (page faults and zeroing) per chunk."""
     head = f.read(4)
     if head == ZSTD_MAGIC:
         source = _decompressor().stream_reader(_Prefixed(head, f), read_across_frames=True)
     else:
         if head:
-            yield head
+            yield memoryview(head)
         source = f
-    if not reuse_buffer:
-        while chunk := source.read(CHUNK):
-            yield chunk
-        return
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
     while n := source.readinto(buffer):

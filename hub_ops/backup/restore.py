@@ -341,7 +341,7 @@ class _Writer(TargetWriter):
         def chunks():
             try:
                 with self.repo.store.open_read(key) as src:
-                    yield from blobs.iter_decoded(src, reuse_buffer=True)
+                    yield from blobs.iter_decoded(src)
             except FileNotFoundError:
                 raise BackupIntegrityError(
                     f"{os.fsdecode(entries[0][0])}: blob {self.repo.store.full_url(key)} is missing") from None

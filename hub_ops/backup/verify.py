@@ -135,7 +135,7 @@ def verify_snapshot(repo: Repository, hub: str, snapshot: str = "latest", *, dee
                     return [f"{c.where()}: blob {url} has {info.size} bytes, the manifest says {c.stored_size}"]
                 if digests[0] in deep_set:
                     with store.open_read(key) as f:
-                        found += _rehash(digests[0], c, blobs.iter_decoded(f, reuse_buffer=True), f"blob {url}")
+                        found += _rehash(digests[0], c, blobs.iter_decoded(f), f"blob {url}")
                 return found
             for d in digests:
                 c = contents[d]
