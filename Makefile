@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.data/dagster
 
-.PHONY: setup test demo dev stack-prepare stack-up stack-down bench clean
+.PHONY: setup lint format test demo dev stack-prepare stack-up stack-down bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,16 @@ setup: $(VENV)/.installed
 stack-prepare: setup
 	$(PY) -m hub_ops.devstack prepare
 
-test: stack-prepare
+# ruff: lint and format are checked before any test runs (CI fails on either)
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint stack-prepare
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup

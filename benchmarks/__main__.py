@@ -10,7 +10,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
-    names, rest = argv[:split], argv[split + 1:]
+    names, rest = argv[:split], argv[split + 1 :]
     available = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
     unknown = [n for n in names if n not in available]
     if unknown:

@@ -38,10 +38,30 @@ SEED = 20260315
 
 def _text_pool(rng: np.random.Generator, size: int) -> bytes:
     """Text that compresses like code and notebooks do (~3x with zstd)."""
-    words = [bytes(rng.choice(list(b"abcdefghijklmnopqrstuvwxyz_"), size=int(n)))
-             for n in rng.integers(2, 12, size=4000)]
-    words += [b"import", b"numpy", b"as", b"np", b"def", b"return", b"for", b"in", b"self", b"data", b"=", b"(", b")",
-              b"0.0", b"1", b"\n", b"    ", b"\"cell_type\": \"code\",", b"plt.plot(x, y)"]
+    words = [
+        bytes(rng.choice(list(b"abcdefghijklmnopqrstuvwxyz_"), size=int(n))) for n in rng.integers(2, 12, size=4000)
+    ]
+    words += [
+        b"import",
+        b"numpy",
+        b"as",
+        b"np",
+        b"def",
+        b"return",
+        b"for",
+        b"in",
+        b"self",
+        b"data",
+        b"=",
+        b"(",
+        b")",
+        b"0.0",
+        b"1",
+        b"\n",
+        b"    ",
+        b'"cell_type": "code",',
+        b"plt.plot(x, y)",
+    ]
     weights = np.concatenate([np.full(4000, 1.0), np.full(len(words) - 4000, 40.0)])
     weights /= weights.sum()
     picks = rng.choice(len(words), size=size // 5, p=weights)
@@ -54,7 +74,7 @@ def _unique(pool: bytes, rng: random.Random, size: int) -> bytes:
     if size <= 0:
         return b""
     start = rng.randrange(0, len(pool) - size) if size < len(pool) else 0
-    body = bytearray(pool[start:start + size])
+    body = bytearray(pool[start : start + size])
     stamp = f"# {rng.getrandbits(64):016x}\n".encode()
     body[: len(stamp)] = stamp[: len(body)]
     return bytes(body)
@@ -89,7 +109,9 @@ def generate_tree(root: Path, scale: float, seed: int = SEED) -> dict:
         elif kind == 6:
             course.append((f"course/data/table{i:02d}.csv", _unique(pool, rng, rng.randint(10_000, 80_000))))
         else:
-            course.append((f"course/week{i // 8:02d}/lesson{i:02d}.ipynb", _unique(pool, rng, rng.randint(4_000, 30_000))))
+            course.append(
+                (f"course/week{i // 8:02d}/lesson{i:02d}.ipynb", _unique(pool, rng, rng.randint(4_000, 30_000)))
+            )
     personal_files = max(20, round(190))  # per user
     big_count = max(1, round(12 * scale))
     big_owners = rng.sample(range(users), min(users, big_count))
@@ -200,14 +222,17 @@ def copy_floor(src: Path, target: Path) -> float:
 class Restic:
     def __init__(self, binary: str, repo: Path, cache: Path):
         self.binary, self.repo = binary, repo
-        self.env = {**os.environ, "RESTIC_PASSWORD": "benchmark", "RESTIC_REPOSITORY": str(repo),
-                    "RESTIC_CACHE_DIR": str(cache)}
+        self.env = {
+            **os.environ,
+            "RESTIC_PASSWORD": "benchmark",
+            "RESTIC_REPOSITORY": str(repo),
+            "RESTIC_CACHE_DIR": str(cache),
+        }
 
     def run(self, *args: str) -> float:
         os.sync()  # each run starts with no dirty pages left by the other tool
         start = time.perf_counter()
-        subprocess.run([self.binary, "-q", *args],
-                       env=self.env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([self.binary, "-q", *args], env=self.env, check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - start
 
 
@@ -216,7 +241,9 @@ class Restic:
 
 def _measured_child(code: str) -> tuple[float, int, str]:
     """Run `code` in a fresh interpreter: (seconds, peak RSS in bytes from VmHWM, its stdout)."""
-    wrapper = code + "\nimport re\nprint('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+    wrapper = (
+        code + "\nimport re\nprint('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+    )
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - start
@@ -243,9 +270,11 @@ def many_files(n: int, work: Path) -> int:
         dest = work / f"many-dest-{count}"
         if dest.exists():
             shutil.rmtree(dest)
-        code = ("from hub_ops.backup import Repository, create_snapshot\n"
-                f"s = create_snapshot(Repository.open({str(dest)!r}), 'bench/many', {str(root)!r})\n"
-                "print(s.files)")
+        code = (
+            "from hub_ops.backup import Repository, create_snapshot\n"
+            f"s = create_snapshot(Repository.open({str(dest)!r}), 'bench/many', {str(root)!r})\n"
+            "print(s.files)"
+        )
         full = _measured_child(code)
         unchanged = _measured_child(code)
         rows.append((count, full, unchanged))
@@ -265,8 +294,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--work", type=Path, default=Path(".data/bench/backup"))
     parser.add_argument("--keep", action="store_true", help="keep repositories and restores afterwards")
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--many-files", type=int, default=0, metavar="N",
-                        help="instead: peak memory of backups of N tiny files (and N/10), e.g. 1000000")
+    parser.add_argument(
+        "--many-files",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: peak memory of backups of N tiny files (and N/10), e.g. 1000000",
+    )
     args = parser.parse_args(argv)
     if args.many_files:
         return many_files(args.many_files, args.work.resolve())
@@ -277,13 +311,18 @@ def main(argv: list[str]) -> int:
     tree = work / f"tree-{args.scale:g}"
     t0 = time.perf_counter()
     info = generate_tree(tree, args.scale)
-    print(f"tree: {info['users']} users, {info['files']} files, {info['bytes'] / 1e9:.2f} GB "
-          f"({'generated' if time.perf_counter() - t0 > 1 else 'reused'} in {time.perf_counter() - t0:.1f} s) at {tree}")
+    print(
+        f"tree: {info['users']} users, {info['files']} files, {info['bytes'] / 1e9:.2f} GB "
+        f"({'generated' if time.perf_counter() - t0 > 1 else 'reused'} in {time.perf_counter() - t0:.1f} s) at {tree}"
+    )
     print("note: a shared, busy machine (2 cores, other agents running): figures vary run to run")
     # work on a copy, so the 1% change never alters the cached tree
     src = work / "src"
-    scratch = [src] + [work / n for n in ("ours-a", "ours-b", "restic-a", "restic-b", "restic-cache")] + \
-        [work / f"restore-{who}-{i}" for who in ("ours", "restic", "cp") for i in (1, 2)]
+    scratch = (
+        [src]
+        + [work / n for n in ("ours-a", "ours-b", "restic-a", "restic-b", "restic-cache")]
+        + [work / f"restore-{who}-{i}" for who in ("ours", "restic", "cp") for i in (1, 2)]
+    )
     for d in scratch:
         if d.exists():
             shutil.rmtree(d)
@@ -314,11 +353,19 @@ def main(argv: list[str]) -> int:
     # each pair in A-B-B-A order (restic, ours, ours, restic) on fresh repositories and
     # targets, best of two: the machine is shared, so the order must not pick the winner
     results: dict[str, tuple[float, float]] = {}
-    r1, o1, o2, r2 = (restic_a.run("backup", str(src)), ours_backup(repo_a), ours_backup(repo_b),
-                      restic_b.run("backup", str(src)))
+    r1, o1, o2, r2 = (
+        restic_a.run("backup", str(src)),
+        ours_backup(repo_a),
+        ours_backup(repo_b),
+        restic_b.run("backup", str(src)),
+    )
     results["full"] = (min(r1, r2), min(o1, o2))
-    r1, o1, o2, r2 = (restic_a.run("backup", str(src)), ours_backup(repo_a), ours_backup(repo_a),
-                      restic_a.run("backup", str(src)))
+    r1, o1, o2, r2 = (
+        restic_a.run("backup", str(src)),
+        ours_backup(repo_a),
+        ours_backup(repo_a),
+        restic_a.run("backup", str(src)),
+    )
     results["no-change"] = (min(r1, r2), min(o1, o2))
     changed = change_one_percent(src, SEED + 1)
     results["1% changed"] = (restic_a.run("backup", str(src)), ours_backup(repo_a))
@@ -339,10 +386,14 @@ def main(argv: list[str]) -> int:
     for name, (theirs, ours) in results.items():
         print(f"{name:<12} {theirs:9.2f} {ours:10.2f} {gb / ours:13.2f} {theirs / ours:8.2f}x")
     print(f"walk+lstat floor: {floor:.3f} s; no-change / floor: {results['no-change'][1] / floor:.2f}x")
-    print(f"cp -a of the tree (the filesystem's cost of creating it): {copy:.2f} s; restore / cp -a: "
-          f"restic {results['restore'][0] / copy:.2f}x, hub_ops {results['restore'][1] / copy:.2f}x")
-    print(f"repository size after one full backup: restic {size_restic / 1e9:.3f} GB, hub_ops {size_ours / 1e9:.3f} GB "
-          f"({(size_ours / size_restic - 1) * 100:+.1f}%)")
+    print(
+        f"cp -a of the tree (the filesystem's cost of creating it): {copy:.2f} s; restore / cp -a: "
+        f"restic {results['restore'][0] / copy:.2f}x, hub_ops {results['restore'][1] / copy:.2f}x"
+    )
+    print(
+        f"repository size after one full backup: restic {size_restic / 1e9:.3f} GB, hub_ops {size_ours / 1e9:.3f} GB "
+        f"({(size_ours / size_restic - 1) * 100:+.1f}%)"
+    )
     checks = [
         ("full >= 2x restic throughput", results["full"][0] / results["full"][1] >= 2),
         ("no-change <= 2x walk floor", results["no-change"][1] <= 2 * floor),

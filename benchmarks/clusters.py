@@ -64,8 +64,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-ms", type=float, default=150.0)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-          f"{args.clusters} gcp clusters, best / median of {args.runs} runs")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"{args.clusters} gcp clusters, best / median of {args.runs} runs"
+    )
     with tempfile.TemporaryDirectory(prefix="hub-ops-bench-") as tmp:
         generate_fleet(Path(tmp), args.clusters, 1)
         fleet = load_fleet(tmp, check_files=False)
@@ -80,8 +82,10 @@ def main(argv: list[str]) -> int:
                 for parallel in (1, MAX_PARALLEL):
                     samples = [observe_all(fleet, gke, parallel) for _ in range(args.runs)]
                     best = min(samples)
-                    print(f"  {parallel} at a time: {best:6.2f} s (median {statistics.median(samples):.2f} s), "
-                          f"{best / args.clusters * 1000:6.1f} ms per cluster")
+                    print(
+                        f"  {parallel} at a time: {best:6.2f} s (median {statistics.median(samples):.2f} s), "
+                        f"{best / args.clusters * 1000:6.1f} ms per cluster"
+                    )
             finally:
                 stop.set()
                 server.join(timeout=10)

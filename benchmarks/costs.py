@@ -78,7 +78,9 @@ def export_file(rows: int, days: int) -> Path:
     """The cached export, generated on first use in a child process (this one stays small)."""
     path = export_path(rows, days)
     if not path.exists():
-        subprocess.run([sys.executable, "-m", "benchmarks.costs", "--generate", str(rows), str(days)], check=True, cwd=REPO)
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.costs", "--generate", str(rows), str(days)], check=True, cwd=REPO
+        )
     return path
 
 
@@ -94,8 +96,10 @@ def generate(rows: int, days: int) -> None:
     partial = path.with_suffix(".partial")
     written = write_parquet(ExportGenerator(fleet, seed=SEED).days(START, days, per_day), str(partial))
     partial.rename(path)  # a half-written file is never mistaken for the cache
-    print(f"generated {written:,} rows in {time.perf_counter() - began:.1f} s -> {path} "
-          f"({path.stat().st_size / 2**20:.0f} MiB)")
+    print(
+        f"generated {written:,} rows in {time.perf_counter() - began:.1f} s -> {path} "
+        f"({path.stat().st_size / 2**20:.0f} MiB)"
+    )
 
 
 # ------------------------------------------------------------------ the two methods (child side)
@@ -106,13 +110,18 @@ def _duckdb_usage(con, file: str, start: dt.date, end: dt.date):
 
     from hub_ops.costs.usage import UsageAccumulator
 
-    params = {"file": file, "start": dt.datetime.combine(start, dt.time(), dt.timezone.utc),
-              "end": dt.datetime.combine(end, dt.time(), dt.timezone.utc)}
+    params = {
+        "file": file,
+        "start": dt.datetime.combine(start, dt.time(), dt.UTC),
+        "end": dt.datetime.combine(end, dt.time(), dt.UTC),
+    }
     accumulator = UsageAccumulator(f"duckdb:{file}", start, end)
     groups = con.sql(DUCKDB_GROUPS, params=params).to_arrow_table()
     totals = con.sql(DUCKDB_TOTALS, params=params).to_arrow_table()
-    accumulator.add_groups(groups.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in groups.schema])),
-                           totals.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in totals.schema])))
+    accumulator.add_groups(
+        groups.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in groups.schema])),
+        totals.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in totals.schema])),
+    )
     accumulator.rows_read = int(totals.column("rows").to_numpy().sum()) if totals.num_rows else 0
     return accumulator.result()
 
@@ -142,9 +151,18 @@ def worker(method: str, mode: str, file: str, days: int) -> dict:
     report = CostReport.build(usage, fleet)
     daily, monthly = report.table("date"), report.table("month")
     seconds = time.perf_counter() - began
-    digest = hashlib.sha256(usage.groups.to_csv(index=False).encode() + usage.totals.to_csv(index=False).encode()).hexdigest()
-    return {"seconds": seconds, "digest": digest, "peak_mb": _peak_rss_mb(), "net_total": report.export_totals()["net_cost"],
-            "rows": int(usage.totals["rows"].sum()), "daily_lines": len(daily), "monthly_lines": len(monthly)}
+    digest = hashlib.sha256(
+        usage.groups.to_csv(index=False).encode() + usage.totals.to_csv(index=False).encode()
+    ).hexdigest()
+    return {
+        "seconds": seconds,
+        "digest": digest,
+        "peak_mb": _peak_rss_mb(),
+        "net_total": report.export_totals()["net_cost"],
+        "rows": int(usage.totals["rows"].sum()),
+        "daily_lines": len(daily),
+        "monthly_lines": len(monthly),
+    }
 
 
 def _peak_rss_mb() -> float:
@@ -157,8 +175,12 @@ def _peak_rss_mb() -> float:
 
 def measure(method: str, mode: str, file: Path, days: int) -> dict:
     """Runs one method in a child process: its time and peak RSS, as it measured them."""
-    child = subprocess.run([sys.executable, "-m", "benchmarks.costs", "--worker", method, mode, str(file), str(days)],
-                           stdout=subprocess.PIPE, cwd=REPO, check=True)
+    child = subprocess.run(
+        [sys.executable, "-m", "benchmarks.costs", "--worker", method, mode, str(file), str(days)],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        check=True,
+    )
     return json.loads(child.stdout.decode().strip().splitlines()[-1])
 
 
@@ -179,8 +201,10 @@ def main(argv: list[str]) -> int:
         return 0
 
     file = export_file(args.rows, args.days)
-    print(f"export: {file.name}: {args.rows:,} rows, {args.days} days, {file.stat().st_size / 2**20:.0f} MiB; "
-          f"{os.cpu_count()} CPUs (a shared machine: other work runs beside this)")
+    print(
+        f"export: {file.name}: {args.rows:,} rows, {args.days} days, {file.stat().st_size / 2**20:.0f} MiB; "
+        f"{os.cpu_count()} CPUs (a shared machine: other work runs beside this)"
+    )
     status = 0
     print(f"\n{'work':12} {'method':8} {'time s':>8} {'peak MB':>8} {'lines d/m':>10}")
     for mode in ("month", "days+month"):
@@ -190,15 +214,21 @@ def main(argv: list[str]) -> int:
             best = min(runs, key=lambda r: r["seconds"])
             best["peak_mb"] = min(r["peak_mb"] for r in runs)
             results[method] = best
-            print(f"{mode:12} {method:8} {best['seconds']:8.2f} {best['peak_mb']:8.0f} "
-                  f"{best['daily_lines']:>5}/{best['monthly_lines']:<4}")
+            print(
+                f"{mode:12} {method:8} {best['seconds']:8.2f} {best['peak_mb']:8.0f} "
+                f"{best['daily_lines']:>5}/{best['monthly_lines']:<4}"
+            )
         pandas, duck = results["pandas"], results["duckdb"]
         same = pandas["digest"] == duck["digest"] and pandas["net_total"] == duck["net_total"]
-        print(f"{mode:12} ratios   pandas/duckdb time {pandas['seconds'] / duck['seconds']:.2f}x, "
-              f"peak {pandas['peak_mb'] / duck['peak_mb']:.2f}x; identical groups and totals: {same}; "
-              f"net total {pandas['net_total']:,.2f} over {pandas['rows']:,} rows")
-        targets = (f"time <= DuckDB: {'met' if pandas['seconds'] <= duck['seconds'] else 'MISSED'}, "
-                   f"peak <= {PEAK_TARGET_MB} MB: {'met' if pandas['peak_mb'] <= PEAK_TARGET_MB else 'MISSED'}")
+        print(
+            f"{mode:12} ratios   pandas/duckdb time {pandas['seconds'] / duck['seconds']:.2f}x, "
+            f"peak {pandas['peak_mb'] / duck['peak_mb']:.2f}x; identical groups and totals: {same}; "
+            f"net total {pandas['net_total']:,.2f} over {pandas['rows']:,} rows"
+        )
+        targets = (
+            f"time <= DuckDB: {'met' if pandas['seconds'] <= duck['seconds'] else 'MISSED'}, "
+            f"peak <= {PEAK_TARGET_MB} MB: {'met' if pandas['peak_mb'] <= PEAK_TARGET_MB else 'MISSED'}"
+        )
         print(f"{mode:12} targets  {targets}")
         if not same:
             status = 1

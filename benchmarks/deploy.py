@@ -20,15 +20,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "hub_ops_tests" / "data" / "2i2c-fleet"
-ENV = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.org", "GIT_COMMITTER_NAME": "bench",
-       "GIT_COMMITTER_EMAIL": "b@example.org"}
+ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "b@example.org",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "b@example.org",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
     import os
 
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                          env={**os.environ, **ENV}).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **ENV}
+    ).stdout.strip()
 
 
 def make_repo(tmp: Path, commits: int) -> tuple[Path, Path, str]:
@@ -60,8 +65,10 @@ def tick_once(work: Path, remote: Path, cursor: str, cache: Path) -> tuple[float
     from hub_ops.defs.releases.resources import GitResource
     from hub_ops.defs.releases.sensors import deploy_on_push
 
-    resources = {"fleet": FleetResource(root=str(work)),
-                 "git": GitResource(remote=str(remote), branch="main", cache_dir=str(cache))}
+    resources = {
+        "fleet": FleetResource(root=str(work)),
+        "git": GitResource(remote=str(remote), branch="main", cache_dir=str(cache)),
+    }
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources)
         start = time.perf_counter()
@@ -120,15 +127,19 @@ def main(argv: list[str]) -> int:
 
     med = statistics.median
     print(f"2i2c fleet, {args.commits} new commits, {requests} cluster run requests, median of {args.repeat}")
-    rows = [("tick, warm mirror (fetch 20 commits, export, load, plan)", med(warm)),
-            ("tick, cold cache (clone the mirror too)", med(cold)),
-            ("anchor: git fetch of the 20 commits alone", med(fetch)),
-            ("anchor: PyYAML safe_load of every cluster.yaml", med(parse)),
-            ("anchor: plan_range alone on the loaded fleet", med(plan))]
+    rows = [
+        ("tick, warm mirror (fetch 20 commits, export, load, plan)", med(warm)),
+        ("tick, cold cache (clone the mirror too)", med(cold)),
+        ("anchor: git fetch of the 20 commits alone", med(fetch)),
+        ("anchor: PyYAML safe_load of every cluster.yaml", med(parse)),
+        ("anchor: plan_range alone on the loaded fleet", med(plan)),
+    ]
     for name, value in rows:
         print(f"  {name:<58} {value * 1000:8.1f} ms")
-    print(f"  ratio warm tick / PyYAML parse anchor: {med(warm) / med(parse):.2f}x;"
-          f" warm tick / git fetch anchor: {med(warm) / med(fetch):.1f}x")
+    print(
+        f"  ratio warm tick / PyYAML parse anchor: {med(warm) / med(parse):.2f}x;"
+        f" warm tick / git fetch anchor: {med(warm) / med(fetch):.1f}x"
+    )
     ok = med(warm) <= 1.0 and med(cold) <= 1.0
     print(f"  target tick <= 1 s: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -70,7 +70,9 @@ def load_and_plan(root: Path, paths: list[str]) -> Callable[[], object]:
 
 
 # the shape of a sops-encrypted values file (not real ciphertext: nothing here decrypts it)
-SOPS_SHAPED = "jupyterhub:\n  hub:\n    config: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]\nsops:\n  version: 3.11.0\n"
+SOPS_SHAPED = (
+    "jupyterhub:\n  hub:\n    config: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]\nsops:\n  version: 3.11.0\n"
+)
 
 
 def generate_fleet(root: Path, clusters: int, hubs_per_cluster: int) -> None:
@@ -83,30 +85,49 @@ def generate_fleet(root: Path, clusters: int, hubs_per_cluster: int) -> None:
     (root / "charts/support/Chart.yaml").write_text("apiVersion: v2\nname: support\nversion: 0.1.0\n")
     (root / "charts/daskhub/Chart.yaml").write_text(
         "apiVersion: v2\nname: daskhub\nversion: 0.1.0\ndependencies:\n"
-        "- name: basehub\n  version: 0.1.0\n  repository: file://../basehub\n")
+        "- name: basehub\n  version: 0.1.0\n  repository: file://../basehub\n"
+    )
     for c in range(clusters):
         name = f"cluster-{c:03d}"
         folder = root / "clusters" / name
         folder.mkdir(parents=True)
         lines = [
-            f"name: {name}", "provider: gcp",
+            f"name: {name}",
+            "provider: gcp",
             f"provider_url: https://console.cloud.google.com/kubernetes/clusters/details/us-central1/{name}/nodes?project={name}",
-            "gcp:", "  key: enc-deployer-credentials.secret.json", f"  project: {name}-project",
-            f"  cluster: {name}-cluster", "  zone: us-central1",
-            "  billing:", "    paid_by_us: true", "    bigquery:", f"      project: {name}-project",
-            "      dataset: cloud_costs", "      billing_id: 01A164-923D17-3199D9",
-            "support:", "  helm_chart_values_files:", "  - support.values.yaml", "  - enc-support.secret.values.yaml",
+            "gcp:",
+            "  key: enc-deployer-credentials.secret.json",
+            f"  project: {name}-project",
+            f"  cluster: {name}-cluster",
+            "  zone: us-central1",
+            "  billing:",
+            "    paid_by_us: true",
+            "    bigquery:",
+            f"      project: {name}-project",
+            "      dataset: cloud_costs",
+            "      billing_id: 01A164-923D17-3199D9",
+            "support:",
+            "  helm_chart_values_files:",
+            "  - support.values.yaml",
+            "  - enc-support.secret.values.yaml",
             "hubs:",
         ]
         for h in range(hubs_per_cluster):
             hub = "staging" if h == 0 else f"hub-{h:02d}"
             chart = "daskhub" if c % 4 == 0 and h < 2 else "basehub"
             lines += [
-                f"- name: {hub}", f"  display_name: {name} {hub}", f"  domain: {hub}.{name}.example.org",
-                f"  helm_chart: {chart}", "  helm_chart_values_files:", "  - common.values.yaml",
-                f"  - {hub}.values.yaml", f"  - enc-{hub}.secret.values.yaml",
+                f"- name: {hub}",
+                f"  display_name: {name} {hub}",
+                f"  domain: {hub}.{name}.example.org",
+                f"  helm_chart: {chart}",
+                "  helm_chart_values_files:",
+                "  - common.values.yaml",
+                f"  - {hub}.values.yaml",
+                f"  - enc-{hub}.secret.values.yaml",
             ]
-            (folder / f"{hub}.values.yaml").write_text(f"jupyterhub:\n  hub:\n    config:\n      JupyterHub:\n        admin_users: [{hub}]\n")
+            (folder / f"{hub}.values.yaml").write_text(
+                f"jupyterhub:\n  hub:\n    config:\n      JupyterHub:\n        admin_users: [{hub}]\n"
+            )
             (folder / f"enc-{hub}.secret.values.yaml").write_text(SOPS_SHAPED)
         (folder / "cluster.yaml").write_text("\n".join(lines) + "\n")
         (folder / "enc-support.secret.values.yaml").write_text(SOPS_SHAPED)
@@ -136,13 +157,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--hubs", type=int, default=2000, help="hubs in the generated fleet (spread over --clusters)")
     args = parser.parse_args(argv)
     results: dict[str, float] = {}
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-          f"best / median of {args.runs} runs (in-process), {args.cli_runs} runs (commands)")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"best / median of {args.runs} runs (in-process), {args.cli_runs} runs (commands)"
+    )
 
     print("\n2i2c fleet (30 clusters, 171 hubs), load + plan, warm:")
     anchor_best = print_anchors(TWO_I_TWO_C / "config/clusters", args.runs)
-    for label, paths in (("one values file (leap/prod.values.yaml)", ["config/clusters/leap/prod.values.yaml"]),
-                         ("basehub chart change (171 hubs)", ["helm-charts/basehub/templates/x.yaml"])):
+    for label, paths in (
+        ("one values file (leap/prod.values.yaml)", ["config/clusters/leap/prod.values.yaml"]),
+        ("basehub chart change (171 hubs)", ["helm-charts/basehub/templates/x.yaml"]),
+    ):
         best, median = timed(load_and_plan(TWO_I_TWO_C, paths), args.runs)
         results["plan_fixture"] = max(results.get("plan_fixture", 0), best)
         print(f"  {label:46} {ms(best)} (median {ms(median).strip()}), {best / anchor_best:.2f}x the anchor")
@@ -155,11 +180,15 @@ def main(argv: list[str]) -> int:
         per_cluster = max(1, args.hubs // args.clusters)
         start = time.perf_counter()
         generate_fleet(root, args.clusters, per_cluster)
-        print(f"\ngenerated fleet ({args.clusters} clusters, {args.clusters * per_cluster} hubs; "
-              f"written in {time.perf_counter() - start:.1f} s), load + plan, warm:")
+        print(
+            f"\ngenerated fleet ({args.clusters} clusters, {args.clusters * per_cluster} hubs; "
+            f"written in {time.perf_counter() - start:.1f} s), load + plan, warm:"
+        )
         anchor_best = print_anchors(root / "clusters", max(5, args.runs // 3))
-        for label, paths in (("one values file", ["clusters/cluster-101/hub-05.values.yaml"]),
-                             ("basehub chart change (every hub)", ["charts/basehub/values.yaml"])):
+        for label, paths in (
+            ("one values file", ["clusters/cluster-101/hub-05.values.yaml"]),
+            ("basehub chart change (every hub)", ["charts/basehub/values.yaml"]),
+        ):
             best, median = timed(load_and_plan(root, paths), max(5, args.runs // 3))
             results["plan_generated"] = max(results.get("plan_generated", 0), best)
             print(f"  {label:46} {ms(best)} (median {ms(median).strip()}), {best / anchor_best:.2f}x the anchor")
@@ -167,10 +196,14 @@ def main(argv: list[str]) -> int:
     print("\ncommands on the 2i2c fleet (new process each, wall time):")
     python_best, _ = timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), args.cli_runs)
     print(f"  anchor: python -c pass                         {ms(python_best)}")
-    best, median = cli(["--fleet", str(TWO_I_TWO_C), "plan", "--files", "config/clusters/leap/prod.values.yaml"], args.cli_runs)
+    best, median = cli(
+        ["--fleet", str(TWO_I_TWO_C), "plan", "--files", "config/clusters/leap/prod.values.yaml"], args.cli_runs
+    )
     results["cli_plan_fixture"] = best
     print(f"  hub-ops plan --files leap/prod.values.yaml     {ms(best)} (median {ms(median).strip()})")
-    best, median = cli(["--fleet", str(TWO_I_TWO_C), "plan", "--json", "--files", "helm-charts/basehub/Chart.yaml"], args.cli_runs)
+    best, median = cli(
+        ["--fleet", str(TWO_I_TWO_C), "plan", "--json", "--files", "helm-charts/basehub/Chart.yaml"], args.cli_runs
+    )
     results["cli_plan_fixture"] = max(results["cli_plan_fixture"], best)
     print(f"  hub-ops plan --json --files basehub/Chart.yaml {ms(best)} (median {ms(median).strip()})")
     best, median = cli(["--fleet", str(TWO_I_TWO_C), "validate"], args.cli_runs)

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["hub_ops_tests.stack_fixtures", "hub_ops_tests.deploy_fixtures", "hub_ops_tests.gke_recorded",
-                  "hub_ops_tests.kube_nodes"]
+pytest_plugins = [
+    "hub_ops_tests.stack_fixtures",
+    "hub_ops_tests.deploy_fixtures",
+    "hub_ops_tests.gke_recorded",
+    "hub_ops_tests.kube_nodes",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_FLEET = REPO / "deployments"

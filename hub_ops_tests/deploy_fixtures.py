@@ -27,8 +27,13 @@ def fleet_repo_factory(tmp_path: Path, kube_cluster, jupyterhub_server, age_key)
 
     def make(clusters=("alpha",), down=(), hubs=("staging", "prod"), token: str | None = None) -> FleetRepo:
         spec = {name: str(kube_cluster.kubeconfig) for name in clusters} | {name: None for name in down}
-        repo = build_fleet_repo(tmp_path / f"fleet{len(made)}", clusters=spec, age=age_key, hubs=hubs,
-                                hub_token=token or jupyterhub_server.api_token)
+        repo = build_fleet_repo(
+            tmp_path / f"fleet{len(made)}",
+            clusters=spec,
+            age=age_key,
+            hubs=hubs,
+            hub_token=token or jupyterhub_server.api_token,
+        )
         made.append(repo)
         return repo
 
@@ -51,6 +56,7 @@ def auto_kubelet(kube_cluster) -> Callable[[FleetRepo], AutoKubelet]:
 @pytest.fixture
 def deploy_resources(tmp_path: Path, jupyterhub_server, age_key) -> Callable[[FleetRepo], dict]:
     """Resources for deploy_job / deploy_on_push on a test fleet repo."""
+
     def make(repo: FleetRepo) -> dict:
         return {
             "fleet": FleetResource(root=str(repo.root)),

@@ -45,7 +45,7 @@ class ScratchRepo:
         self.env = {**os.environ, **GIT_ENV}
 
     @classmethod
-    def init(cls, path: Path) -> "ScratchRepo":
+    def init(cls, path: Path) -> ScratchRepo:
         repo = cls(path)
         path.mkdir(parents=True, exist_ok=True)
         repo.git("init", "-q", "-b", "main")

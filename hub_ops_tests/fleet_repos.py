@@ -18,8 +18,12 @@ from hub_ops.resources.sops import sops_binary
 
 REPO = Path(__file__).resolve().parent.parent
 CHARTS = REPO / "deployments" / "charts"
-GIT_ENV = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org",
-           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.org"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.org",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.org",
+}
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -89,8 +93,14 @@ class FleetRepo:
         return git(self.root, "rev-parse", "HEAD")
 
 
-def build_fleet_repo(base: Path, *, clusters: dict[str, str | None], hub_token: str, age: AgeKey,
-                     hubs: tuple[str, ...] = ("staging", "prod")) -> FleetRepo:
+def build_fleet_repo(
+    base: Path,
+    *,
+    clusters: dict[str, str | None],
+    hub_token: str,
+    age: AgeKey,
+    hubs: tuple[str, ...] = ("staging", "prod"),
+) -> FleetRepo:
     """A fleet repo with one cluster per entry of `clusters` (name -> kubeconfig path, or
     None for a cluster whose API is down), each with support + the given hubs."""
     root, remote = base / "work", base / "remote.git"
@@ -100,31 +110,59 @@ def build_fleet_repo(base: Path, *, clusters: dict[str, str | None], hub_token: 
     git(root, "remote", "add", "origin", str(remote))
     repo = FleetRepo(root, remote, age)
     shutil.copytree(CHARTS, root / "charts")
-    repo.write_yaml("fleet.yaml", {"clusters_dir": "clusters", "charts_dir": "charts",
-                                   "git": {"remote": str(remote), "branch": "main"}, "kubernetes": {"min_minor": 30}})
+    repo.write_yaml(
+        "fleet.yaml",
+        {
+            "clusters_dir": "clusters",
+            "charts_dir": "charts",
+            "git": {"remote": str(remote), "branch": "main"},
+            "kubernetes": {"min_minor": 30},
+        },
+    )
     for name, kubeconfig in clusters.items():
         down = kubeconfig is None
         doc = {
-            "name": name, "provider": "local",
+            "name": name,
+            "provider": "local",
             # a port nothing listens on: the API is down
             "local": {"kubeconfig": str(base / f"{name}-down.kubeconfig") if down else kubeconfig},
-            "support": {"helm_chart_values_files": ["support.values.yaml"], "namespace": repo.namespace(name, "support")},
-            "hubs": [{"name": h, "display_name": f"{name} {h}", "domain": f"{h}.{name}.test", "helm_chart": "basehub",
-                      "namespace": repo.namespace(name, h),
-                      "helm_chart_values_files": ["common.values.yaml", f"{h}.values.yaml", f"enc-{h}.secret.values.yaml"]}
-                     for h in hubs],
+            "support": {
+                "helm_chart_values_files": ["support.values.yaml"],
+                "namespace": repo.namespace(name, "support"),
+            },
+            "hubs": [
+                {
+                    "name": h,
+                    "display_name": f"{name} {h}",
+                    "domain": f"{h}.{name}.test",
+                    "helm_chart": "basehub",
+                    "namespace": repo.namespace(name, h),
+                    "helm_chart_values_files": [
+                        "common.values.yaml",
+                        f"{h}.values.yaml",
+                        f"enc-{h}.secret.values.yaml",
+                    ],
+                }
+                for h in hubs
+            ],
         }
         if down:
             (base / f"{name}-down.kubeconfig").write_text(yaml.safe_dump(down_kubeconfig()))
         repo.write_yaml(f"clusters/{name}/cluster.yaml", doc)
         repo.write_yaml(f"clusters/{name}/support.values.yaml", {"clusterName": name})
-        repo.write_yaml(f"clusters/{name}/common.values.yaml",
-                        {"jupyterhub": {"hub": {"config": {"JupyterHub": {"authenticator_class": "dummy"}}}},
-                         "home": {"pvc": {"create": False}}})
+        repo.write_yaml(
+            f"clusters/{name}/common.values.yaml",
+            {
+                "jupyterhub": {"hub": {"config": {"JupyterHub": {"authenticator_class": "dummy"}}}},
+                "home": {"pvc": {"create": False}},
+            },
+        )
         for h in hubs:
             repo.write_yaml(f"clusters/{name}/{h}.values.yaml", {"jupyterhub": {"singleuser": {"defaultUrl": "/lab"}}})
-            repo.write_secret(f"clusters/{name}/enc-{h}.secret.values.yaml",
-                              {"jupyterhub": {"hub": {"services": {"hub-ops": {"apiToken": hub_token}}}}})
+            repo.write_secret(
+                f"clusters/{name}/enc-{h}.secret.values.yaml",
+                {"jupyterhub": {"hub": {"services": {"hub-ops": {"apiToken": hub_token}}}}},
+            )
     repo.commit("initial fleet")
     return repo
 
@@ -132,10 +170,19 @@ def build_fleet_repo(base: Path, *, clusters: dict[str, str | None], hub_token: 
 def down_kubeconfig() -> dict:
     from hub_ops.devstack.process import free_port
 
-    return {"apiVersion": "v1", "kind": "Config", "current-context": "down",
-            "clusters": [{"name": "down", "cluster": {"server": f"https://127.0.0.1:{free_port()}", "insecure-skip-tls-verify": True}}],
-            "users": [{"name": "down", "user": {"token": "nothing"}}],
-            "contexts": [{"name": "down", "context": {"cluster": "down", "user": "down"}}]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "down",
+        "clusters": [
+            {
+                "name": "down",
+                "cluster": {"server": f"https://127.0.0.1:{free_port()}", "insecure-skip-tls-verify": True},
+            }
+        ],
+        "users": [{"name": "down", "user": {"token": "nothing"}}],
+        "contexts": [{"name": "down", "context": {"cluster": "down", "user": "down"}}],
+    }
 
 
 class AutoKubelet:
@@ -169,8 +216,12 @@ class AutoKubelet:
             try:
                 for pod in self.core.list_pod_for_all_namespaces().items:
                     ns = pod.metadata.namespace
-                    if (not ns.startswith(self.prefix) or ns in self.held or pod.metadata.deletion_timestamp
-                            or (pod.status and pod.status.phase == "Running")):
+                    if (
+                        not ns.startswith(self.prefix)
+                        or ns in self.held
+                        or pod.metadata.deletion_timestamp
+                        or (pod.status and pod.status.phase == "Running")
+                    ):
                         continue
                     self.core.patch_namespaced_pod_status(pod.metadata.name, ns, pod_status(pod, "Running"))
             except Exception:  # the apiserver between tests, a namespace being deleted: try again

@@ -24,12 +24,17 @@ from google.cloud import container_v1
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 DATA = Path(__file__).parent / "data" / "gke"
-_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/clusters/(?P<cluster>[^/:?]+)"
-                   r"(?P<rest>/nodePools|:fetchClusterUpgradeInfo)?$")
+_PATH = re.compile(
+    r"^/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/clusters/(?P<cluster>[^/:?]+)"
+    r"(?P<rest>/nodePools|:fetchClusterUpgradeInfo)?$"
+)
 
 
-MESSAGES = {"cluster": container_v1.Cluster, "nodePools": container_v1.ListNodePoolsResponse,
-            "upgradeInfo": container_v1.ClusterUpgradeInfo}
+MESSAGES = {
+    "cluster": container_v1.Cluster,
+    "nodePools": container_v1.ListNodePoolsResponse,
+    "upgradeInfo": container_v1.ClusterUpgradeInfo,
+}
 
 
 def enums_as_numbers(body, descriptor: Descriptor):
@@ -44,8 +49,11 @@ def enums_as_numbers(body, descriptor: Descriptor):
         elif f.type == FieldDescriptor.TYPE_ENUM:
             number = lambda name: f.enum_type.values_by_name[name].number  # noqa: E731
             out[key] = [number(v) for v in value] if isinstance(value, list) else number(value)
-        elif (f.type == FieldDescriptor.TYPE_MESSAGE and not f.message_type.GetOptions().map_entry
-              and not f.message_type.full_name.startswith("google.protobuf.")):  # Timestamp etc. are strings in JSON
+        elif (
+            f.type == FieldDescriptor.TYPE_MESSAGE
+            and not f.message_type.GetOptions().map_entry
+            and not f.message_type.full_name.startswith("google.protobuf.")
+        ):  # Timestamp etc. are strings in JSON
             convert = lambda v: enums_as_numbers(v, f.message_type)  # noqa: E731
             out[key] = [convert(v) for v in value] if isinstance(value, list) else convert(value)
         else:
@@ -99,18 +107,36 @@ class RecordedGkeApi:
                     time.sleep(api.latency_s)
                 path, _, query = self.path.partition("?")
                 auth = self.headers.get("Authorization", "")
-                api.requests.append({"method": "GET", "path": path, "bearer": auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None})
+                api.requests.append(
+                    {
+                        "method": "GET",
+                        "path": path,
+                        "bearer": auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None,
+                    }
+                )
                 match = _PATH.match(path)
                 name = path.removeprefix("/v1/").split(":")[0].removesuffix("/nodePools")
                 bodies = api.clusters.get((match["project"], match["location"], match["cluster"])) if match else None
                 if bodies is None:
                     # GKE's error body for a cluster that does not exist
-                    return self._send(404, {"error": {"code": 404, "message": f"Not found: {name}.", "status": "NOT_FOUND"}})
-                kind = {"/nodePools": "nodePools", ":fetchClusterUpgradeInfo": "upgradeInfo", None: "cluster"}[match["rest"]]
+                    return self._send(
+                        404, {"error": {"code": 404, "message": f"Not found: {name}.", "status": "NOT_FOUND"}}
+                    )
+                kind = {"/nodePools": "nodePools", ":fetchClusterUpgradeInfo": "upgradeInfo", None: "cluster"}[
+                    match["rest"]
+                ]
                 body = bodies.get(kind)
                 if body is None:
-                    return self._send(403, {"error": {"code": 403, "message": f"Permission 'container.clusters.get' denied on '{name}'",
-                                                      "status": "PERMISSION_DENIED"}})
+                    return self._send(
+                        403,
+                        {
+                            "error": {
+                                "code": 403,
+                                "message": f"Permission 'container.clusters.get' denied on '{name}'",
+                                "status": "PERMISSION_DENIED",
+                            }
+                        },
+                    )
                 if "enum-encoding%3Dint" in query or "enum-encoding=int" in query:
                     body = enums_as_numbers(body, MESSAGES[kind].pb().DESCRIPTOR)
                 api.requests[-1]["enums"] = "int" if "enum-encoding" in query else "name"

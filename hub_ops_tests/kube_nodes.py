@@ -12,17 +12,36 @@ import pytest
 from kubernetes import client
 
 
-def register_node(api: client.ApiClient, name: str, kubelet_version: str, labels: dict[str, str],
-                  ready: bool = True) -> client.V1Node:
+def register_node(
+    api: client.ApiClient, name: str, kubelet_version: str, labels: dict[str, str], ready: bool = True
+) -> client.V1Node:
     core = client.CoreV1Api(api)
     core.create_node(client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=labels)))
-    status = {"status": {
-        "nodeInfo": {"kubeletVersion": kubelet_version, "kubeProxyVersion": kubelet_version, "machineID": "", "systemUUID": "",
-                     "bootID": "", "kernelVersion": "6.1.0", "osImage": "Container-Optimized OS", "containerRuntimeVersion": "containerd://1.7.0",
-                     "operatingSystem": "linux", "architecture": "amd64"},
-        "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady" if ready else "KubeletNotReady",
-                        "lastHeartbeatTime": None, "lastTransitionTime": None}],
-    }}
+    status = {
+        "status": {
+            "nodeInfo": {
+                "kubeletVersion": kubelet_version,
+                "kubeProxyVersion": kubelet_version,
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+                "kernelVersion": "6.1.0",
+                "osImage": "Container-Optimized OS",
+                "containerRuntimeVersion": "containerd://1.7.0",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "reason": "KubeletReady" if ready else "KubeletNotReady",
+                    "lastHeartbeatTime": None,
+                    "lastTransitionTime": None,
+                }
+            ],
+        }
+    }
     return core.patch_node_status(name, status)
 
 
@@ -36,8 +55,15 @@ class NodeFactory:
         """A pool name unique to this test."""
         return f"{self.prefix}-{name}"
 
-    def add(self, name: str, kubelet_version: str, pool: str | None = None, ready: bool = True,
-            pool_label: str = "cloud.google.com/gke-nodepool", instance_type: str = "n2-standard-4") -> str:
+    def add(
+        self,
+        name: str,
+        kubelet_version: str,
+        pool: str | None = None,
+        ready: bool = True,
+        pool_label: str = "cloud.google.com/gke-nodepool",
+        instance_type: str = "n2-standard-4",
+    ) -> str:
         full = f"{self.prefix}-{name}"
         labels = {"node.kubernetes.io/instance-type": instance_type, "kubernetes.io/hostname": full}
         if pool:

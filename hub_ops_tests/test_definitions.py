@@ -32,10 +32,21 @@ def test_unknown_environment_is_refused():
 
 @pytest.mark.parametrize("fleet", [EXAMPLE_FLEET, TWO_I_TWO_C], ids=["example", "2i2c"])
 def test_dagster_definitions_validate(fleet: Path, tmp_path: Path):
-    env = {**os.environ, "HUB_OPS_FLEET": str(fleet), "HUB_OPS_ENV": "local", "DAGSTER_HOME": str(tmp_path),
-           "HUB_OPS_DATA": str(tmp_path / "data")}
-    proc = subprocess.run([DAGSTER, "definitions", "validate", "-m", "hub_ops.definitions"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "HUB_OPS_FLEET": str(fleet),
+        "HUB_OPS_ENV": "local",
+        "DAGSTER_HOME": str(tmp_path),
+        "HUB_OPS_DATA": str(tmp_path / "data"),
+    }
+    proc = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-m", "hub_ops.definitions"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All code locations passed validation." in proc.stdout + proc.stderr
     assert not list(REPO.glob(".tmp_dagster_home_*"))

@@ -17,8 +17,14 @@ import sys
 import types
 
 _EXPORTS = {
-    "errors": ["BackupError", "BackupIntegrityError", "LockError", "RestoreRefusedError", "SnapshotNotFoundError",
-               "SourceError"],
+    "errors": [
+        "BackupError",
+        "BackupIntegrityError",
+        "LockError",
+        "RestoreRefusedError",
+        "SnapshotNotFoundError",
+        "SourceError",
+    ],
     "locks": ["LockPolicy"],
     "manifest": ["SnapshotSummary"],
     "prune": ["PruneReport", "prune"],

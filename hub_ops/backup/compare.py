@@ -34,8 +34,10 @@ class Comparison:
         return self.present_files == self.files and self.present_bytes == self.bytes and not self.differing_count
 
     def describe(self) -> str:
-        text = (f"{self.present_files}/{self.files} files, {self.present_bytes}/{self.bytes} bytes of {self.snapshot_id} "
-                f"in place in {self.target}")
+        text = (
+            f"{self.present_files}/{self.files} files, {self.present_bytes}/{self.bytes} bytes of {self.snapshot_id} "
+            f"in place in {self.target}"
+        )
         if self.differing_count:
             text += f"; {self.differing_count} differ: {', '.join(self.differing[:10])}"
         return text
@@ -44,8 +46,9 @@ class Comparison:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-def compare_with_snapshot(repo: Repository, hub: str, snapshot: str, target: str | os.PathLike,
-                          user: str | None = None) -> Comparison:
+def compare_with_snapshot(
+    repo: Repository, hub: str, snapshot: str, target: str | os.PathLike, user: str | None = None
+) -> Comparison:
     """How much of `snapshot` of `hub` (only `user`'s folder if given) is in `target`.
     Reads the target only; never writes."""
     hub = normalize_hub(hub)
@@ -55,8 +58,9 @@ def compare_with_snapshot(repo: Repository, hub: str, snapshot: str, target: str
     result = Comparison(snapshot_id, os.fsdecode(root))
     with repo.local_manifest(hub, snapshot_id) as manifest:
         for cols in iter_rows(manifest, ["path", "type", "size", "mtime_ns", "link_target"]):
-            for path, kind, size, mtime_ns, link in zip(cols["path"], cols["type"], cols["size"],
-                                                        cols["mtime_ns"], cols["link_target"]):
+            for path, kind, size, mtime_ns, link in zip(
+                cols["path"], cols["type"], cols["size"], cols["mtime_ns"], cols["link_target"]
+            ):
                 if prefix and not (path + b"/").startswith(prefix):
                     continue
                 if kind == "f":
@@ -67,9 +71,11 @@ def compare_with_snapshot(repo: Repository, hub: str, snapshot: str, target: str
                 except FileNotFoundError:
                     result.missing += kind == "f"
                     continue
-                same = {"f": lambda: stat.S_ISREG(st.st_mode) and st.st_size == size and st.st_mtime_ns == mtime_ns,
-                        "d": lambda: stat.S_ISDIR(st.st_mode),
-                        "l": lambda: stat.S_ISLNK(st.st_mode) and os.readlink(root + b"/" + path) == link}.get(kind, lambda: False)()
+                same = {
+                    "f": lambda: stat.S_ISREG(st.st_mode) and st.st_size == size and st.st_mtime_ns == mtime_ns,
+                    "d": lambda: stat.S_ISDIR(st.st_mode),
+                    "l": lambda: stat.S_ISLNK(st.st_mode) and os.readlink(root + b"/" + path) == link,
+                }.get(kind, lambda: False)()
                 if same and kind == "f":
                     result.present_files += 1
                     result.present_bytes += size

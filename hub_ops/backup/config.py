@@ -25,8 +25,9 @@ def backup_destination(fleet: Fleet, hub: Hub) -> str:
 def retention_policy(fleet: Fleet, hub: Hub) -> RetentionPolicy:
     """The hub's `backups.retain`, else fleet.yaml's `backups.retain`."""
     retain = hub.backups.retain if hub.backups and hub.backups.retain else fleet.settings.backups.retain
-    return RetentionPolicy(last=retain.last or 0, daily=retain.daily or 0, weekly=retain.weekly or 0,
-                           monthly=retain.monthly or 0)
+    return RetentionPolicy(
+        last=retain.last or 0, daily=retain.daily or 0, weekly=retain.weekly or 0, monthly=retain.monthly or 0
+    )
 
 
 def local_home(fleet: Fleet, hub: Hub) -> Path | None:

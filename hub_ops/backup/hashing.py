@@ -266,7 +266,7 @@ class ContentStore:
                     if loc is not None:
                         self._known[digest] = loc
                         if len(self._known) > KNOWN_MAX:
-                            keep = list(self._known.items())[KNOWN_MAX // 2:]
+                            keep = list(self._known.items())[KNOWN_MAX // 2 :]
                             self._known = dict(keep)
                     del self._inflight[digest]
                 event.set()

@@ -67,8 +67,13 @@ class DestinationLock:
     # -------------------------------------------------------------- lifecycle
 
     def _write(self) -> None:
-        body = {"kind": self.kind, "owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(),
-                "written": time.time()}
+        body = {
+            "kind": self.kind,
+            "owner": self.owner,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "written": time.time(),
+        }
         self.store.put_bytes(self.key, json.dumps(body).encode())
 
     def _others(self) -> tuple[list[ObjectInfo], list[ObjectInfo]]:
@@ -77,8 +82,12 @@ class DestinationLock:
         now = mine.mtime if mine else time.time()
         live, stale = [], []
         for obj in self.store.list(PREFIX):
-            name = obj.key[len(PREFIX):]
-            if obj.key == self.key or not name.endswith(".json") or not name.startswith((f"{SHARED}-", f"{EXCLUSIVE}-")):
+            name = obj.key[len(PREFIX) :]
+            if (
+                obj.key == self.key
+                or not name.endswith(".json")
+                or not name.startswith((f"{SHARED}-", f"{EXCLUSIVE}-"))
+            ):
                 continue  # not a lock: a temporary name of one being written
             (stale if now - obj.mtime > self.policy.stale_s else live).append(obj)
         return live, stale
@@ -101,8 +110,10 @@ class DestinationLock:
         """Raise LockError unless this lock is still held (call before committing)."""
         if self.lost or self.store.stat(self.key) is None:
             self.lost = True
-            raise LockError(f"lock {self.store.full_url(self.key)} was removed while running (declared stale); "
-                            "nothing was committed: run again, uploaded blobs are reused")
+            raise LockError(
+                f"lock {self.store.full_url(self.key)} was removed while running (declared stale); "
+                "nothing was committed: run again, uploaded blobs are reused"
+            )
 
     def release(self) -> None:
         self._stop.set()

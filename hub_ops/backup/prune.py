@@ -33,7 +33,14 @@ from hub_ops.backup.errors import BackupIntegrityError, LockError
 from hub_ops.backup.locks import LockPolicy, exclusive_lock
 from hub_ops.backup.manifest import iter_rows
 from hub_ops.backup.packs import INDEX_PREFIX, encode_index, index_key, index_names, load_index, record_pack_id
-from hub_ops.backup.repository import MANIFEST_SUFFIX, SNAPSHOT_ID, SUMMARY_SUFFIX, Repository, normalize_hub, snapshot_time
+from hub_ops.backup.repository import (
+    MANIFEST_SUFFIX,
+    SNAPSHOT_ID,
+    SUMMARY_SUFFIX,
+    Repository,
+    normalize_hub,
+    snapshot_time,
+)
 from hub_ops.backup.retention import RetentionPolicy, select_kept
 from hub_ops.backup.store import TMP_NAME
 
@@ -59,7 +66,9 @@ class PruneReport:
     dry_run: bool = False
 
 
-def forget_snapshots(repo: Repository, hub: str, policy: RetentionPolicy, *, dry_run: bool = False) -> tuple[list[str], list[str]]:
+def forget_snapshots(
+    repo: Repository, hub: str, policy: RetentionPolicy, *, dry_run: bool = False
+) -> tuple[list[str], list[str]]:
     """(kept, forgotten) snapshot ids of `hub`; forgotten manifests are deleted unless dry_run."""
     hub = normalize_hub(hub)
     ids = repo.snapshot_ids(hub)
@@ -84,21 +93,31 @@ def referenced(repo: Repository, ignore: set[tuple[str, str]] = frozenset()) -> 
             try:
                 with repo.local_manifest(hub, snapshot_id) as path:
                     for cols in iter_rows(path, ["digest", "pack"]):
-                        found.update(bytes.fromhex(d) for d, p in zip(cols["digest"], cols["pack"])
-                                     if d is not None and p is None)
+                        found.update(
+                            bytes.fromhex(d)
+                            for d, p in zip(cols["digest"], cols["pack"])
+                            if d is not None and p is None
+                        )
                         packs.update(p for p in cols["pack"] if p is not None)
             except Exception as e:
                 if isinstance(e, BackupIntegrityError):
                     raise
                 raise BackupIntegrityError(
                     f"{repo.store.full_url(repo.manifest_key(hub, snapshot_id))}: manifest unreadable ({e}); "
-                    "no blob deleted") from None
+                    "no blob deleted"
+                ) from None
     return found, packs
 
 
-def collect_garbage(repo: Repository, report: PruneReport, *, grace_s: float = DEFAULT_GRACE_S,
-                    lock_policy: LockPolicy = LockPolicy(), dry_run: bool = False,
-                    log: Callable[[str], None] | None = None) -> None:
+def collect_garbage(
+    repo: Repository,
+    report: PruneReport,
+    *,
+    grace_s: float = DEFAULT_GRACE_S,
+    lock_policy: LockPolicy = LockPolicy(),
+    dry_run: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> None:
     """Delete unreferenced blobs older than `grace_s` under the exclusive lock; fills `report`.
     A dry run counts what would go if the report's forgotten snapshots were gone."""
     store = repo.store
@@ -155,14 +174,21 @@ def collect_garbage(repo: Repository, report: PruneReport, *, grace_s: float = D
         if log:
             log(f"{len(doomed)} unreferenced blob(s) of {report.blobs_total} to delete, {len(debris)} leftover file(s)")
         for prefix in (INDEX_PREFIX, "locks/"):  # interrupted writes of indexes and locks
-            debris += [o.key for o in store.list(prefix)
-                       if o.key.rsplit("/", 1)[-1].startswith(TMP_NAME) and now - o.mtime >= grace_s]
+            debris += [
+                o.key
+                for o in store.list(prefix)
+                if o.key.rsplit("/", 1)[-1].startswith(TMP_NAME) and now - o.mtime >= grace_s
+            ]
         old_indexes = index_names(store)
         report.indexes_merged = len(old_indexes)
         if not dry_run:
             if old_indexes:  # merged index first; old ones next; the packs they name last
                 records = load_index(store, old_indexes)
-                live = records[[record_pack_id(p) not in doomed_packs for p in records["pack"]]] if doomed_packs else records
+                live = (
+                    records[[record_pack_id(p) not in doomed_packs for p in records["pack"]]]
+                    if doomed_packs
+                    else records
+                )
                 _, first = np.unique(live["digest"], return_index=True)
                 store.put_bytes(index_key("merged-" + secrets.token_hex(8)), encode_index(live[np.sort(first)]))
                 for key in old_indexes:
@@ -176,9 +202,17 @@ def collect_garbage(repo: Repository, report: PruneReport, *, grace_s: float = D
         report.debris_deleted = len(debris)
 
 
-def prune(repo: Repository, hub: str, policy: RetentionPolicy, *, grace_s: float = DEFAULT_GRACE_S,
-          lock_policy: LockPolicy = LockPolicy(), dry_run: bool = False, gc: bool = True,
-          log: Callable[[str], None] | None = None) -> PruneReport:
+def prune(
+    repo: Repository,
+    hub: str,
+    policy: RetentionPolicy,
+    *,
+    grace_s: float = DEFAULT_GRACE_S,
+    lock_policy: LockPolicy = LockPolicy(),
+    dry_run: bool = False,
+    gc: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> PruneReport:
     """Apply `policy` to `hub`'s snapshots, then (if `gc`) delete unreferenced blobs.
     Safe to rerun and to run while backups run (see the module docstring)."""
     hub = normalize_hub(hub)

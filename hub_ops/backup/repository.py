@@ -50,14 +50,14 @@ def normalize_hub(hub: str) -> str:
 
 def new_snapshot_id(now: dt.datetime | None = None, after: str | None = None) -> str:
     """A fresh id for a snapshot taken at `now`, sorting after the id `after` if given."""
-    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     if after is not None and now <= snapshot_time(after):
         now = snapshot_time(after) + dt.timedelta(milliseconds=1)
     return now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(4)
 
 
 def snapshot_time(snapshot_id: str) -> dt.datetime:
-    return dt.datetime.strptime(snapshot_id[:19], "%Y%m%dT%H%M%S.%f").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(snapshot_id[:19], "%Y%m%dT%H%M%S.%f").replace(tzinfo=dt.UTC)
 
 
 @dataclass
@@ -92,9 +92,9 @@ class Repository:
         prefix = self.hub_prefix(hub)
         ids = []
         for obj in self.store.list(prefix):
-            name = obj.key[len(prefix):]
-            if "/" not in name and name.endswith(MANIFEST_SUFFIX) and SNAPSHOT_ID.match(name[:-len(MANIFEST_SUFFIX)]):
-                ids.append(name[:-len(MANIFEST_SUFFIX)])
+            name = obj.key[len(prefix) :]
+            if "/" not in name and name.endswith(MANIFEST_SUFFIX) and SNAPSHOT_ID.match(name[: -len(MANIFEST_SUFFIX)]):
+                ids.append(name[: -len(MANIFEST_SUFFIX)])
         return sorted(ids)
 
     def hubs(self) -> list[str]:
@@ -119,7 +119,8 @@ class Repository:
         if not matches:
             raise SnapshotNotFoundError(
                 f"no snapshot {ref!r} of {normalize_hub(hub)} in {self.url} (latest: {ids[-1]}; "
-                f"`hub-ops snapshots` lists them)")
+                f"`hub-ops snapshots` lists them)"
+            )
         raise SnapshotNotFoundError(f"snapshot {ref!r} is ambiguous: {', '.join(matches[:5])}")
 
     def summary(self, hub: str, snapshot_id: str) -> SnapshotSummary:
@@ -164,5 +165,7 @@ class Repository:
                 with self.store.open_read(key) as src, open(path, "wb") as dst:
                     shutil.copyfileobj(src, dst, 8 << 20)
             except FileNotFoundError:
-                raise SnapshotNotFoundError(f"no snapshot {snapshot_id} of {normalize_hub(hub)} in {self.url}") from None
+                raise SnapshotNotFoundError(
+                    f"no snapshot {snapshot_id} of {normalize_hub(hub)} in {self.url}"
+                ) from None
             yield path

@@ -117,10 +117,21 @@ class _Selector:
         return False
 
 
-def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snapshot: str = "latest", *,
-                     user: str | None = None, globs: list[str] | None = None, allow_external_links: bool = False,
-                     skip_refused: bool = False, workers: int | None = None, processes: int | None = None,
-                     progress: RestoreProgress | None = None, log: Callable[[str], None] | None = None) -> RestoreReport:
+def restore_snapshot(
+    repo: Repository,
+    hub: str,
+    target: str | os.PathLike,
+    snapshot: str = "latest",
+    *,
+    user: str | None = None,
+    globs: list[str] | None = None,
+    allow_external_links: bool = False,
+    skip_refused: bool = False,
+    workers: int | None = None,
+    processes: int | None = None,
+    progress: RestoreProgress | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RestoreReport:
     """Restore `snapshot` of `hub` into `target` (created if missing). Idempotent.
 
     Raises RestoreRefusedError (nothing written) when entries would escape the target,
@@ -140,8 +151,9 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
             many = repo.store.is_local and row_count(manifest) >= PROCESSES_FROM_ENTRIES
             processes = _cpus() if many else 0
         elif processes and not repo.store.is_local:
-            raise BackupError("restore worker processes read packs from local files: use processes=0 for "
-                              f"{repo.store.full_url('')}")
+            raise BackupError(
+                f"restore worker processes read packs from local files: use processes=0 for {repo.store.full_url('')}"
+            )
         # started first, so they are ready when pass 1 ends; they write nothing before a job
         writers = stack.enter_context(PackWriters(root, processes)) if processes else None
         # ---- pass 1: check the selection before writing anything
@@ -150,7 +162,9 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
         progress.expected_files += checked.files
         progress.expected_bytes += checked.bytes
         if refused and not skip_refused:
-            raise RestoreRefusedError(f"restore of {snapshot_id} of {hub} into {root} refused, nothing written", refused)
+            raise RestoreRefusedError(
+                f"restore of {snapshot_id} of {hub} into {root} refused, nothing written", refused
+            )
         report.refused = refused
         if checked.entries == 0:
             what = f"user {user!r}" if user else ("paths matching " + ", ".join(globs)) if globs else "anything"
@@ -184,8 +198,9 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
         if not repo.store.is_local:
             packs_pool = blob_pool
         else:
-            packs_pool = stack.enter_context(ThreadPoolExecutor(processes or max(1, n_workers // 2),
-                                                                thread_name_prefix="restore-packs"))
+            packs_pool = stack.enter_context(
+                ThreadPoolExecutor(processes or max(1, n_workers // 2), thread_name_prefix="restore-packs")
+            )
         for cols in iter_rows(manifest):
             # one job per stored object: a blob, or a pack and the contents wanted from it
             groups: dict[str, list[tuple[bytes, int, int, int, int, int]]] = {}
@@ -197,11 +212,14 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
                 if kind == "d":  # created by the workers as files need them, empty ones last
                     dir_meta.append((path, cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
                 elif kind == "l":
-                    link_rows.append((path, cols["link_target"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
+                    link_rows.append(
+                        (path, cols["link_target"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i])
+                    )
                 else:
                     digest = cols["digest"][i]
                     groups.setdefault(digest, []).append(
-                        (path, cols["size"][i], cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
+                        (path, cols["size"][i], cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i])
+                    )
                     if cols["pack"][i] is not None:
                         packed.setdefault(cols["pack"][i], {})[digest] = (cols["offset"][i], cols["stored_size"][i])
             in_packs = {d for contents in packed.values() for d in contents}
@@ -228,8 +246,9 @@ def restore_snapshot(repo: Repository, hub: str, target: str | os.PathLike, snap
     report.files, report.bytes = writer.files, writer.bytes
     report.already_there, report.symlinks = writer.already_there, writer.symlinks
     if writer.problems:
-        raise RestoreRefusedError(f"restore of {snapshot_id} into {root}: {len(writer.problems)} entries not written",
-                                  writer.problems)
+        raise RestoreRefusedError(
+            f"restore of {snapshot_id} into {root}: {len(writer.problems)} entries not written", writer.problems
+        )
     return report
 
 
@@ -264,7 +283,7 @@ def _check_selection(manifest: str, select: _Selector, allow_external_links: boo
             out.entries += 1
             why = _refusal(path) if _ODD_PATH.search(path) else None
             if why is None and links:
-                parent = path[:max(0, path.rfind(b"/"))]
+                parent = path[: max(0, path.rfind(b"/"))]
                 if parent not in clean:  # folders already known to be below no symlink
                     under = _link_above(parent, links)
                     if under is None:
@@ -292,12 +311,13 @@ def _link_above(folder: bytes, links: set[bytes]) -> bytes | None:
     while folder:
         if folder in links:
             return folder
-        folder = folder[:max(0, folder.rfind(b"/"))]
+        folder = folder[: max(0, folder.rfind(b"/"))]
     return None
 
 
-def _pack_jobs(contents: dict[str, tuple[int, int]], groups: dict[str, list[Entry]],
-               files_per_job: int = 1024) -> Iterator[dict[str, tuple[tuple[int, int], list[Entry]]]]:
+def _pack_jobs(
+    contents: dict[str, tuple[int, int]], groups: dict[str, list[Entry]], files_per_job: int = 1024
+) -> Iterator[dict[str, tuple[tuple[int, int], list[Entry]]]]:
     """The contents wanted from one pack, in jobs of about `files_per_job` files, in pack
     order (each job reads one stretch of the pack): a pack holds thousands of small files,
     and smaller jobs keep every thread or process busy to the end."""
@@ -344,7 +364,8 @@ class _Writer(TargetWriter):
                     yield from blobs.iter_decoded(src)
             except FileNotFoundError:
                 raise BackupIntegrityError(
-                    f"{os.fsdecode(entries[0][0])}: blob {self.repo.store.full_url(key)} is missing") from None
+                    f"{os.fsdecode(entries[0][0])}: blob {self.repo.store.full_url(key)} is missing"
+                ) from None
 
         self.write_files(digest, entries, chunks, f"blob {self.repo.store.full_url(key)}")
 

@@ -29,7 +29,7 @@ Entry = tuple[bytes, int, int, int, int, int]
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _copy_file(src: bytes, fd: int, size: int) -> None:
@@ -123,8 +123,9 @@ class TargetWriter:
             self._problem(rel if report_as is None else report_as, str(e))
             return False
 
-    def write_packed(self, data: bytes, start: int, contents: dict[str, tuple[tuple[int, int], list[Entry]]],
-                     url: str) -> None:
+    def write_packed(
+        self, data: bytes, start: int, contents: dict[str, tuple[tuple[int, int], list[Entry]]], url: str
+    ) -> None:
         """Write the contents stored in `data` (the bytes of a pack from offset `start`):
         `contents` maps a digest to ((offset, stored size), its files). Each content is
         decoded and checked once, then written from memory to every file holding it."""
@@ -132,7 +133,7 @@ class TargetWriter:
             what = f"pack {url} at {offset}"
             path, size = entries[0][0], entries[0][1]
             with decoding(path, what):
-                content = blobs.decode(data[offset - start:offset - start + stored])
+                content = blobs.decode(data[offset - start : offset - start + stored])
             if len(content) != size or blobs.digest_bytes(content) != digest:
                 raise corrupt(path, what)
             self.write_files(digest, entries, content, what)
@@ -158,7 +159,12 @@ class TargetWriter:
                 if stat.S_ISDIR(st.st_mode):
                     self._problem(path, "a folder in the target is in the way")
                     continue
-                if stat.S_ISREG(st.st_mode) and st.st_size == size and st.st_mtime_ns == mtime_ns and st.st_mode == mode:
+                if (
+                    stat.S_ISREG(st.st_mode)
+                    and st.st_size == size
+                    and st.st_mtime_ns == mtime_ns
+                    and st.st_mode == mode
+                ):
                     self.count(0, 0, already_there=1, already_bytes=size)
                     first = first or final
                     continue
@@ -245,5 +251,6 @@ def decoding(path: bytes, what: str) -> Iterator[None]:
 
 
 def corrupt(path: bytes, what: str) -> BackupIntegrityError:
-    return BackupIntegrityError(f"{os.fsdecode(path)}: {what} is corrupt (content hash or size differs from the "
-                                "manifest); file not restored")
+    return BackupIntegrityError(
+        f"{os.fsdecode(path)}: {what} is corrupt (content hash or size differs from the manifest); file not restored"
+    )

@@ -52,8 +52,12 @@ class _Worker:
             # (an installed one is found anyway; its folder must not go before the stdlib)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, env.get("PYTHONPATH")) if p)
         try:
-            self.proc = subprocess.Popen([sys.executable, "-m", __name__, str(job_r), str(result_w)],
-                                         pass_fds=(job_r, result_w), env=env, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(job_r), str(result_w)],
+                pass_fds=(job_r, result_w),
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
         finally:
             os.close(job_r)
             os.close(result_w)
@@ -107,8 +111,9 @@ class PackWriters:
             worker.close(kill)
         self._workers = []
 
-    def write_pack(self, path: str, start: int, end: int, contents: dict[str, tuple[tuple[int, int], list[Entry]]],
-                   url: str) -> PackResult | None:
+    def write_pack(
+        self, path: str, start: int, end: int, contents: dict[str, tuple[tuple[int, int], list[Entry]]], url: str
+    ) -> PackResult | None:
         """Write `contents` (as TargetWriter.write_packed takes them) from bytes [start, end)
         of the pack file `path`. None when the pack file is missing; raises what the worker
         raised."""
@@ -122,8 +127,10 @@ class PackWriters:
                 ok, value = worker.results.recv()
             except (EOFError, OSError):  # the pipe closed: the worker is gone
                 code = worker.proc.wait()
-                raise BackupError(f"a restore worker process ended unexpectedly (exit code {code}) while "
-                                  f"writing the contents of pack {url}; rerun the restore") from None
+                raise BackupError(
+                    f"a restore worker process ended unexpectedly (exit code {code}) while "
+                    f"writing the contents of pack {url}; rerun the restore"
+                ) from None
         finally:
             self._idle.put(worker)
         if ok is None:
@@ -161,8 +168,19 @@ def _serve(jobs: Connection, results: Connection) -> None:
             continue
         dirs = writer.dirs - reported
         reported |= dirs
-        results.send((True, PackResult(writer.files - before[0], writer.bytes - before[1], writer.already_there - before[2],
-                                       writer.already_bytes - before[3], writer.problems[before[4]:], dirs)))
+        results.send(
+            (
+                True,
+                PackResult(
+                    writer.files - before[0],
+                    writer.bytes - before[1],
+                    writer.already_there - before[2],
+                    writer.already_bytes - before[3],
+                    writer.problems[before[4] :],
+                    dirs,
+                ),
+            )
+        )
 
 
 def _picklable(e: Exception) -> Exception:

@@ -29,8 +29,16 @@ class RetentionPolicy:
                 raise BackupError(f"retention {name}={getattr(self, name)}: must be 0 or more")
 
     def describe(self) -> str:
-        parts = [f"{n} {name}" for name, n in (("last", self.last), ("daily", self.daily), ("weekly", self.weekly),
-                                               ("monthly", self.monthly)) if n]
+        parts = [
+            f"{n} {name}"
+            for name, n in (
+                ("last", self.last),
+                ("daily", self.daily),
+                ("weekly", self.weekly),
+                ("monthly", self.monthly),
+            )
+            if n
+        ]
         return ", ".join(parts) or "the newest only"
 
 

@@ -194,8 +194,11 @@ def walk_chunks(root: str | os.PathLike, chunk_size: int = 16384, threads: int =
         start_more()
         for i, item in enumerate(top):
             # the top-level entry itself, as the one-thread walk would emit it
-            for chunk in _walk(base, b"", [item], chunk_size) if not stat.S_ISDIR(item[1].st_mode) else [
-                    Chunk(paths=[item[0]], stats=[item[1]])]:
+            for chunk in (
+                _walk(base, b"", [item], chunk_size)
+                if not stat.S_ISDIR(item[1].st_mode)
+                else [Chunk(paths=[item[0]], stats=[item[1]])]
+            ):
                 _merge(out, chunk)
             if i in queues:
                 q = queues[i]

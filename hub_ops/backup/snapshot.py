@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import stat
 import queue
+import stat
 import tempfile
 import threading
 import time
@@ -54,7 +54,19 @@ CHUNK = 16384  # entries per walk chunk (and manifest row group)
 PIPELINE = 3  # chunks waiting for workers, at most
 JOB_FILES, JOB_BYTES = 64, 4 << 20  # small files are handed to workers in batches
 MAX_UNREADABLE_LISTED = 100
-PARENT_COLUMNS = ["path", "type", "size", "mtime_ns", "ctime_ns", "mode", "ino", "digest", "stored_size", "pack", "offset"]
+PARENT_COLUMNS = [
+    "path",
+    "type",
+    "size",
+    "mtime_ns",
+    "ctime_ns",
+    "mode",
+    "ino",
+    "digest",
+    "stored_size",
+    "pack",
+    "offset",
+]
 _KINDS = pa.array(["?", "f", "d", "l"], pa.string())
 
 
@@ -156,9 +168,9 @@ class _Distinct:
         """`digests`: non-null 64-character hex strings (files only)."""
         if len(digests) == 0:
             return
-        offsets = np.frombuffer(digests.buffers()[1], np.int32)[digests.offset:digests.offset + len(digests) + 1]
+        offsets = np.frombuffer(digests.buffers()[1], np.int32)[digests.offset : digests.offset + len(digests) + 1]
         start = int(offsets[0])
-        raw = np.frombuffer(digests.buffers()[2], np.uint8)[start:start + 64 * len(digests)].reshape(-1, 64)
+        raw = np.frombuffer(digests.buffers()[2], np.uint8)[start : start + 64 * len(digests)].reshape(-1, 64)
         self._keys.append(np.ascontiguousarray(raw[:, :32]).view(self._KEY).ravel())
         self._sizes.append(np.asarray(sizes, np.int64))
         self._stored.append(np.asarray(stored, np.int64))
@@ -183,9 +195,15 @@ class _Distinct:
         return int(self._sizes[0].sum()), int(self._stored[0].sum())
 
 
-def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, options: BackupOptions = BackupOptions(),
-                    progress: Progress | None = None, now: dt.datetime | None = None,
-                    log: Callable[[str], None] | None = None) -> SnapshotSummary:
+def create_snapshot(
+    repo: Repository,
+    hub: str,
+    source: str | os.PathLike,
+    options: BackupOptions = BackupOptions(),
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+    log: Callable[[str], None] | None = None,
+) -> SnapshotSummary:
     """Snapshot the home directories under `source` for `hub` into `repo`.
 
     Safe to interrupt at any point and to rerun: nothing is visible until the manifest is
@@ -201,9 +219,15 @@ def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, optio
     store = repo.store
     progress = progress or Progress()
     workers = options.workers or (8 if store.is_local else 32)
-    created = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-    summary = SnapshotSummary(id=new_snapshot_id(created), hub=hub, created=created.isoformat(timespec="seconds"),
-                              parent=None, source=root, compression=options.compression)
+    created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    summary = SnapshotSummary(
+        id=new_snapshot_id(created),
+        hub=hub,
+        created=created.isoformat(timespec="seconds"),
+        parent=None,
+        source=root,
+        compression=options.compression,
+    )
 
     with shared_lock(store, f"backup {hub} {summary.id}", options.lock) as lock:
         ids = repo.snapshot_ids(hub)
@@ -217,14 +241,18 @@ def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, optio
             parent_summary = repo.summary(hub, summary.parent)
             progress.expected_files, progress.expected_bytes = parent_summary.files, parent_summary.bytes
         if log:
-            log(f"snapshot {summary.id} of {hub} from {root} to {repo.url}"
-                + (f", parent {summary.parent}" if summary.parent else ", no parent: every file is read"))
+            log(
+                f"snapshot {summary.id} of {hub} from {root} to {repo.url}"
+                + (f", parent {summary.parent}" if summary.parent else ", no parent: every file is read")
+            )
         packer = PackWriter(store)
         index = PackIndex(load=lambda: load_index(store))
         contents = ContentStore(store, options.compression == "zstd", index, packer)
         distinct = _Distinct()
-        with tempfile.TemporaryDirectory(prefix="hub-ops-backup-") as tmp, \
-                ThreadPoolExecutor(workers, thread_name_prefix="backup") as pool:
+        with (
+            tempfile.TemporaryDirectory(prefix="hub-ops-backup-") as tmp,
+            ThreadPoolExecutor(workers, thread_name_prefix="backup") as pool,
+        ):
             writer = ManifestWriter(os.path.join(tmp, "manifest.parquet"))
             try:
                 if summary.parent:
@@ -242,8 +270,10 @@ def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, optio
             summary.new_blobs, summary.new_bytes = contents.new_blobs, contents.new_bytes
             summary.unique_bytes, summary.stored_bytes = distinct.totals()
             if summary.unreadable_count and options.fail_on_unreadable:
-                raise SourceError(f"{summary.unreadable_count} unreadable file(s) under {root}, no snapshot written:\n  "
-                                  + "\n  ".join(summary.unreadable[:20]))
+                raise SourceError(
+                    f"{summary.unreadable_count} unreadable file(s) under {root}, no snapshot written:\n  "
+                    + "\n  ".join(summary.unreadable[:20])
+                )
             if summary.new_blobs and options.durable:
                 store.flush()
             summary.duration_s = round(time.monotonic() - started, 3)
@@ -252,14 +282,24 @@ def create_snapshot(repo: Repository, hub: str, source: str | os.PathLike, optio
             lock.check()  # a prune may have declared us dead: then nothing we rely on is safe
             store.put_file(repo.manifest_key(hub, summary.id), writer.path)  # the commit
     if log:
-        log(f"snapshot {summary.id}: {summary.files} files, {summary.bytes} bytes, {summary.new_bytes} new bytes "
-            f"in {summary.new_blobs} blobs, {summary.duration_s:.1f} s")
+        log(
+            f"snapshot {summary.id}: {summary.files} files, {summary.bytes} bytes, {summary.new_bytes} new bytes "
+            f"in {summary.new_blobs} blobs, {summary.duration_s:.1f} s"
+        )
     return summary
 
 
-def _pipeline(root: str, parent: _ParentWindow, writer: ManifestWriter, contents: ContentStore,
-              pool: ThreadPoolExecutor, options: BackupOptions, summary: SnapshotSummary, progress: Progress,
-              distinct: _Distinct) -> None:
+def _pipeline(
+    root: str,
+    parent: _ParentWindow,
+    writer: ManifestWriter,
+    contents: ContentStore,
+    pool: ThreadPoolExecutor,
+    options: BackupOptions,
+    summary: SnapshotSummary,
+    progress: Progress,
+    distinct: _Distinct,
+) -> None:
     base = os.fsencode(root) + b"/"
     pending: deque[_Pending] = deque()
     for chunk in _in_background(walk_chunks(root, CHUNK, options.walk_threads)):
@@ -308,8 +348,14 @@ def _in_background(chunks: Iterator[Chunk], depth: int = 2) -> Iterator[Chunk]:
         thread.join()
 
 
-def _prepare(chunk: Chunk, parent: _ParentWindow, contents: ContentStore, pool: ThreadPoolExecutor, base: bytes,
-             options: BackupOptions) -> _Pending:
+def _prepare(
+    chunk: Chunk,
+    parent: _ParentWindow,
+    contents: ContentStore,
+    pool: ThreadPoolExecutor,
+    base: bytes,
+    options: BackupOptions,
+) -> _Pending:
     n = len(chunk)
     sts = chunk.stats
 
@@ -337,12 +383,19 @@ def _prepare(chunk: Chunk, parent: _ParentWindow, contents: ContentStore, pool: 
             def col(name: str) -> np.ndarray:
                 return p.column(name).to_numpy()
 
-            unchanged = (found & is_file & (pc.equal(p.column("type"), "f").to_numpy(zero_copy_only=False))
-                         & (cols["size"] == col("size")) & (cols["mtime_ns"] == col("mtime_ns"))
-                         & (cols["mode"] == col("mode")))
+            unchanged = (
+                found
+                & is_file
+                & (pc.equal(p.column("type"), "f").to_numpy(zero_copy_only=False))
+                & (cols["size"] == col("size"))
+                & (cols["mtime_ns"] == col("mtime_ns"))
+                & (cols["mode"] == col("mode"))
+            )
             if not options.ignore_inode:
                 unchanged &= (cols["ino"] == col("ino")) & (cols["ctime_ns"] == col("ctime_ns"))
-            parent_cols = {name: p.column(name).combine_chunks() for name in ("digest", "stored_size", "pack", "offset")}
+            parent_cols = {
+                name: p.column(name).combine_chunks() for name in ("digest", "stored_size", "pack", "offset")
+            }
         parent.drop_through(last_key)
 
     todo = np.flatnonzero(is_file & ~unchanged)
@@ -352,14 +405,20 @@ def _prepare(chunk: Chunk, parent: _ParentWindow, contents: ContentStore, pool: 
     for k, i in enumerate(todo):  # batches of small files; a large file alone
         batch_bytes += int(sizes[i])
         if k + 1 - start >= JOB_FILES or batch_bytes >= JOB_BYTES or sizes[i] > SMALL or k + 1 == len(todo):
-            group = todo[start:k + 1]
+            group = todo[start : k + 1]
             jobs.append((group, pool.submit(contents.store_files, [base + chunk.paths[j] for j in group])))
             start, batch_bytes = k + 1, 0
     return _Pending(chunk, paths, cols, is_file, unchanged, parent_cols, jobs)
 
 
-def _finish(item: _Pending, writer: ManifestWriter, summary: SnapshotSummary, progress: Progress,
-            contents: ContentStore, distinct: _Distinct) -> None:
+def _finish(
+    item: _Pending,
+    writer: ManifestWriter,
+    summary: SnapshotSummary,
+    progress: Progress,
+    contents: ContentStore,
+    distinct: _Distinct,
+) -> None:
     chunk, cols = item.chunk, item.columns
     n = len(chunk)
     digests: list[str | None] = [None] * n
@@ -378,8 +437,12 @@ def _finish(item: _Pending, writer: ManifestWriter, summary: SnapshotSummary, pr
                 digest, (stored_size, pack, offset), size = result
                 digests[i], stored[i], packs[i], offsets[i] = digest.hex(), stored_size, pack, offset
                 cols["size"][i] = size  # what was read and stored, if the file grew meanwhile
-    new = {"digest": pa.array(digests, pa.string()), "stored_size": pa.array(stored, pa.int64()),
-           "pack": pa.array(packs, pa.string()), "offset": pa.array(offsets, pa.int64())}
+    new = {
+        "digest": pa.array(digests, pa.string()),
+        "stored_size": pa.array(stored, pa.int64()),
+        "pack": pa.array(packs, pa.string()),
+        "offset": pa.array(offsets, pa.int64()),
+    }
     if item.parent is not None:
         mask = pa.array(item.unchanged)
         new = {name: pc.if_else(mask, item.parent[name], col) for name, col in new.items()}
@@ -388,12 +451,25 @@ def _finish(item: _Pending, writer: ManifestWriter, summary: SnapshotSummary, pr
     links: list[bytes | None] = [None] * n
     for i, target in chunk.links.items():
         links[i] = target
-    table = pa.Table.from_arrays([
-        item.paths, _KINDS.take(pa.array(kind_code)), pa.array(cols["size"]),
-        pa.array(cols["mtime_ns"]), pa.array(cols["ctime_ns"]), pa.array(cols["mode"]), pa.array(cols["uid"]),
-        pa.array(cols["gid"]), pa.array(cols["ino"]), new["digest"], new["stored_size"], new["pack"], new["offset"],
-        pa.array(links, pa.binary()),
-    ], schema=SCHEMA)
+    table = pa.Table.from_arrays(
+        [
+            item.paths,
+            _KINDS.take(pa.array(kind_code)),
+            pa.array(cols["size"]),
+            pa.array(cols["mtime_ns"]),
+            pa.array(cols["ctime_ns"]),
+            pa.array(cols["mode"]),
+            pa.array(cols["uid"]),
+            pa.array(cols["gid"]),
+            pa.array(cols["ino"]),
+            new["digest"],
+            new["stored_size"],
+            new["pack"],
+            new["offset"],
+            pa.array(links, pa.binary()),
+        ],
+        schema=SCHEMA,
+    )
     files = item.is_file
     if not keep.all():
         table = table.filter(pa.array(keep))
@@ -411,8 +487,11 @@ def _finish(item: _Pending, writer: ManifestWriter, summary: SnapshotSummary, pr
     progress.new_bytes = contents.new_bytes
     if nfiles:
         file_rows = table.filter(pa.array(files))
-        distinct.add(file_rows.column("digest").combine_chunks(), file_rows.column("size").to_numpy(),
-                     file_rows.column("stored_size").to_numpy())
+        distinct.add(
+            file_rows.column("digest").combine_chunks(),
+            file_rows.column("size").to_numpy(),
+            file_rows.column("stored_size").to_numpy(),
+        )
 
 
 def _unreadable(summary: SnapshotSummary, path: bytes, reason: str) -> None:

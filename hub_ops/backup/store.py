@@ -59,6 +59,7 @@ class Store(Protocol):
     def local_path(self, key: str) -> str | None: ...
     def full_url(self, key: str) -> str: ...
     def flush(self) -> None: ...  # make everything written so far durable
+
     # LocalStore only (is_local): open_staging(folder) -> a writer whose key is given at commit
 
 
@@ -66,7 +67,7 @@ def open_store(storage: Storage, url: str) -> Store:
     """The store for a destination URL (file://, gs://, a bare path, any fsspec URL)."""
     resolved = storage.resolve(url)
     if resolved.startswith("file://"):
-        return LocalStore(resolved[len("file://"):], url)
+        return LocalStore(resolved[len("file://") :], url)
     fs, path = storage.filesystem(url)
     return FsspecStore(fs, path.rstrip("/"), url)
 
@@ -299,7 +300,7 @@ class FsspecStore:
         for path, info in found.items():
             if info.get("type") == "directory":
                 continue
-            yield ObjectInfo(path[len(self.root) + 1:], int(info["size"]), _mtime(info))
+            yield ObjectInfo(path[len(self.root) + 1 :], int(info["size"]), _mtime(info))
 
     def delete(self, key: str) -> None:
         try:

@@ -36,8 +36,9 @@ class VerifyReport:
 
     def raise_for_problems(self) -> None:
         if self.problems:
-            raise BackupIntegrityError(f"snapshot {self.snapshot_id} of {self.hub}: {len(self.problems)} problem(s)",
-                                       self.problems)
+            raise BackupIntegrityError(
+                f"snapshot {self.snapshot_id} of {self.hub}: {len(self.problems)} problem(s)", self.problems
+            )
 
 
 @dataclass
@@ -58,9 +59,17 @@ def _manifest_unreadable(repo: Repository, hub: str, snapshot_id: str, e: Except
     return BackupIntegrityError(f"{repo.store.full_url(repo.manifest_key(hub, snapshot_id))}: manifest unreadable: {e}")
 
 
-def verify_snapshot(repo: Repository, hub: str, snapshot: str = "latest", *, deep: bool = False,
-                    sample: float | None = None, workers: int | None = None, seed: int | None = None,
-                    on_object=None) -> VerifyReport:
+def verify_snapshot(
+    repo: Repository,
+    hub: str,
+    snapshot: str = "latest",
+    *,
+    deep: bool = False,
+    sample: float | None = None,
+    workers: int | None = None,
+    seed: int | None = None,
+    on_object=None,
+) -> VerifyReport:
     """Check the snapshot `snapshot` ("latest", an id or a prefix) of `hub`.
 
     deep=False: existence and size of every blob and pack. deep=True: also read back and
@@ -79,8 +88,12 @@ def verify_snapshot(repo: Repository, hub: str, snapshot: str = "latest", *, dee
                     if kind != "f":
                         continue
                     report.files += 1
-                    if digest is None or len(digest) != blobs.DIGEST_HEX_LEN or stored is None or (
-                            pack is not None and offset is None):
+                    if (
+                        digest is None
+                        or len(digest) != blobs.DIGEST_HEX_LEN
+                        or stored is None
+                        or (pack is not None and offset is None)
+                    ):
                         report.problems.append(f"{os.fsdecode(p)}: manifest row has no valid digest/location")
                         continue
                     c = contents.get(digest)
@@ -89,8 +102,10 @@ def verify_snapshot(repo: Repository, hub: str, snapshot: str = "latest", *, dee
                     else:
                         c.count += 1
                         if c.size != size:
-                            report.problems.append(f"{os.fsdecode(p)}: size {size} but {os.fsdecode(c.path)} has "
-                                                   f"{c.size} for the same content")
+                            report.problems.append(
+                                f"{os.fsdecode(p)}: size {size} but {os.fsdecode(c.path)} has "
+                                f"{c.size} for the same content"
+                            )
     except BackupIntegrityError:
         raise
     except OSError as e:
@@ -128,7 +143,9 @@ def verify_snapshot(repo: Repository, hub: str, snapshot: str = "latest", *, dee
         try:
             info = store.stat(key)
             if info is None:
-                return [f"{contents[d].where()}: {'pack' if contents[d].pack else 'blob'} {url} is missing" for d in digests]
+                return [
+                    f"{contents[d].where()}: {'pack' if contents[d].pack else 'blob'} {url} is missing" for d in digests
+                ]
             if contents[digests[0]].pack is None:
                 c = contents[digests[0]]
                 if info.size != c.stored_size:
@@ -140,14 +157,16 @@ def verify_snapshot(repo: Repository, hub: str, snapshot: str = "latest", *, dee
             for d in digests:
                 c = contents[d]
                 if c.offset + c.stored_size > info.size:
-                    found.append(f"{c.where()}: pack {url} has {info.size} bytes, too short for the content at "
-                                 f"{c.offset}+{c.stored_size}")
+                    found.append(
+                        f"{c.where()}: pack {url} has {info.size} bytes, too short for the content at "
+                        f"{c.offset}+{c.stored_size}"
+                    )
             wanted = [d for d in digests if d in deep_set and contents[d].offset + contents[d].stored_size <= info.size]
             if wanted:
                 data = store.read_bytes(key)
                 for d in wanted:
                     c = contents[d]
-                    obj = data[c.offset:c.offset + c.stored_size]
+                    obj = data[c.offset : c.offset + c.stored_size]
                     found += _rehash(d, c, (blobs.decode(o) for o in [obj]), f"pack {url} at {c.offset}")
             return found
         except Exception as e:  # noqa: BLE001 - a corrupt zstd frame raises zstd's own error

@@ -49,8 +49,14 @@ def default_fleet_root() -> str:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--fleet", "fleet_root", default=default_fleet_root, show_default="$HUB_OPS_FLEET or ./deployments",
-              type=click.Path(file_okay=False), help="The fleet's root folder (fleet.yaml, or the 2i2c layout).")
+@click.option(
+    "--fleet",
+    "fleet_root",
+    default=default_fleet_root,
+    show_default="$HUB_OPS_FLEET or ./deployments",
+    type=click.Path(file_okay=False),
+    help="The fleet's root folder (fleet.yaml, or the 2i2c layout).",
+)
 @click.version_option(package_name="hub_ops")
 @click.pass_context
 def main(ctx: click.Context, fleet_root: str) -> None:

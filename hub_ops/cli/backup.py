@@ -23,13 +23,25 @@ from pathlib import Path
 
 import click
 
-from hub_ops.backup import (BackupError, BackupOptions, LockPolicy, Progress, Repository, RestoreProgress,
-                            RestoreRefusedError, RetentionPolicy, create_snapshot, normalize_hub, prune as prune_snapshots,
-                            restore_snapshot, verify_snapshot)
-from hub_ops.resources.storage import storage_from_env
+from hub_ops.backup import (
+    BackupError,
+    BackupOptions,
+    LockPolicy,
+    Progress,
+    Repository,
+    RestoreProgress,
+    RestoreRefusedError,
+    RetentionPolicy,
+    create_snapshot,
+    normalize_hub,
+    restore_snapshot,
+    verify_snapshot,
+)
+from hub_ops.backup import (
+    prune as prune_snapshots,
+)
 from hub_ops.backup.manifest import human_size
-
-
+from hub_ops.resources.storage import storage_from_env
 
 # ---------------------------------------------------------------- fleet defaults
 
@@ -89,19 +101,39 @@ def _progress_bar(label: str, read: Callable[[], tuple[int, int, int | None, int
     if not console.is_terminal:
         yield
         return
-    from rich.progress import (BarColumn, DownloadColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
-                               TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+    from rich.progress import (
+        Progress as Bar,
+    )
 
     stop = threading.Event()
-    with Bar(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[files]} files"),
-             DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(), console=console, transient=True) as bar:
+    with Bar(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]} files"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None, files="0")
 
         def refresh() -> None:
             while not stop.wait(0.1):
                 files, nbytes, expected_files, expected_bytes = read()
-                bar.update(task, completed=nbytes, total=expected_bytes or None,
-                           files=f"{files}" + (f"/{expected_files}" if expected_files else ""))
+                bar.update(
+                    task,
+                    completed=nbytes,
+                    total=expected_bytes or None,
+                    files=f"{files}" + (f"/{expected_files}" if expected_files else ""),
+                )
 
         thread = threading.Thread(target=refresh, daemon=True)
         thread.start()
@@ -120,7 +152,9 @@ def _duration(text: str) -> float:
 
 
 hub_option = click.option("--hub", required=True, metavar="CLUSTER/HUB", help="The hub (cluster/hub).")
-dest_option = click.option("--dest", metavar="URL", help="Backup destination (file://, gs://, a path). Default: the fleet's.")
+dest_option = click.option(
+    "--dest", metavar="URL", help="Backup destination (file://, gs://, a path). Default: the fleet's."
+)
 
 
 # ---------------------------------------------------------------- commands
@@ -128,8 +162,11 @@ dest_option = click.option("--dest", metavar="URL", help="Backup destination (fi
 
 @click.command()
 @hub_option
-@click.option("--source", type=click.Path(file_okay=False), help="The folder holding the hub's home directories. "
-              "Default: the hub's home.local_path in the fleet.")
+@click.option(
+    "--source",
+    type=click.Path(file_okay=False),
+    help="The folder holding the hub's home directories. Default: the hub's home.local_path in the fleet.",
+)
 @dest_option
 @click.option("--compression", type=click.Choice(["zstd", "none"]), default=None, help="Default: the fleet's (zstd).")
 @click.option("--workers", type=int, default=None, help="Parallel readers/uploaders (default 8 local, 32 remote).")
@@ -139,9 +176,19 @@ dest_option = click.option("--dest", metavar="URL", help="Backup destination (fi
 @click.option("--fail-on-unreadable", is_flag=True, help="Write no snapshot if any file cannot be read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot's summary as JSON.")
 @click.pass_context
-def backup(ctx: click.Context, hub: str, source: str | None, dest: str | None, compression: str | None,
-           workers: int | None, walk_threads: int, ignore_inode: bool, full: bool, fail_on_unreadable: bool,
-           as_json: bool) -> None:
+def backup(
+    ctx: click.Context,
+    hub: str,
+    source: str | None,
+    dest: str | None,
+    compression: str | None,
+    workers: int | None,
+    walk_threads: int,
+    ignore_inode: bool,
+    full: bool,
+    fail_on_unreadable: bool,
+    as_json: bool,
+) -> None:
     """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt)."""
     with _errors():
         hub, repo = _open(ctx, hub, dest)
@@ -154,20 +201,28 @@ def backup(ctx: click.Context, hub: str, source: str | None, dest: str | None, c
                 raise click.UsageError(f"--source is required ({hub} has no local home folder in a fleet config here)")
         if compression is None:
             compression = fleet.settings.backups.compression if fleet is not None else "zstd"
-        options = BackupOptions(compression=compression, workers=workers, walk_threads=walk_threads,
-                                ignore_inode=ignore_inode, fail_on_unreadable=fail_on_unreadable,
-                                parent=None if full else "latest")
+        options = BackupOptions(
+            compression=compression,
+            workers=workers,
+            walk_threads=walk_threads,
+            ignore_inode=ignore_inode,
+            fail_on_unreadable=fail_on_unreadable,
+            parent=None if full else "latest",
+        )
         progress = Progress()
-        with _progress_bar(f"backup {hub}", lambda: (progress.files, progress.bytes, progress.expected_files,
-                                                      progress.expected_bytes)):
+        with _progress_bar(
+            f"backup {hub}", lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes)
+        ):
             summary = create_snapshot(repo, hub, source, options, progress)
     if as_json:
         click.echo(summary.to_json())
         return
-    click.echo(f"snapshot {summary.id} of {hub}: {summary.files} files, {human_size(summary.bytes)}, "
-               f"{human_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
-               f"dedupe {summary.dedupe_ratio:.2f}x, {summary.duration_s:.1f} s "
-               f"({human_size(summary.throughput_bps)}/s)")
+    click.echo(
+        f"snapshot {summary.id} of {hub}: {summary.files} files, {human_size(summary.bytes)}, "
+        f"{human_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
+        f"dedupe {summary.dedupe_ratio:.2f}x, {summary.duration_s:.1f} s "
+        f"({human_size(summary.throughput_bps)}/s)"
+    )
     if summary.skipped:
         click.echo("skipped (not files): " + ", ".join(f"{n} {kind}" for kind, n in sorted(summary.skipped.items())))
     if summary.unreadable_count:
@@ -199,11 +254,22 @@ def snapshots(ctx: click.Context, hub: str, dest: str | None, as_json: bool) -> 
 def format_snapshots(summaries) -> str:
     """The snapshots table people read at a terminal, oldest first."""
     rows = [("ID", "CREATED", "FILES", "SIZE", "NEW", "DEDUPE", "SECONDS")]
-    rows += [(s.id, s.created, str(s.files), human_size(s.bytes), human_size(s.new_bytes), f"{s.dedupe_ratio:.2f}x",
-              f"{s.duration_s:.2f}") for s in summaries]
+    rows += [
+        (
+            s.id,
+            s.created,
+            str(s.files),
+            human_size(s.bytes),
+            human_size(s.new_bytes),
+            f"{s.dedupe_ratio:.2f}x",
+            f"{s.duration_s:.2f}",
+        )
+        for s in summaries
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-                     for r in rows)
+    return "\n".join(
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows
+    )
 
 
 @click.command()
@@ -211,8 +277,12 @@ def format_snapshots(summaries) -> str:
 @dest_option
 @click.option("--snapshot", default="latest", show_default=True, help="A snapshot id (or unique prefix), or latest.")
 @click.option("--deep", is_flag=True, help="Also read back and re-hash contents.")
-@click.option("--sample", type=click.FloatRange(0, 1, min_open=True), default=None,
-              help="With --deep: re-hash this fraction of the contents (default: all).")
+@click.option(
+    "--sample",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="With --deep: re-hash this fraction of the contents (default: all).",
+)
 @click.pass_context
 def verify(ctx: click.Context, hub: str, dest: str | None, snapshot: str, deep: bool, sample: float | None) -> None:
     """Check that a snapshot's contents are all stored, whole (exit 1 naming each bad file)."""
@@ -220,12 +290,14 @@ def verify(ctx: click.Context, hub: str, dest: str | None, snapshot: str, deep: 
         hub, repo = _open(ctx, hub, dest)
         checked = [0]
         with _progress_bar(f"verify {hub}", lambda: (checked[0], 0, None, None)):
-            report = verify_snapshot(repo, hub, snapshot, deep=deep, sample=sample,
-                                     on_object=lambda: checked.__setitem__(0, checked[0] + 1))
+            report = verify_snapshot(
+                repo, hub, snapshot, deep=deep, sample=sample, on_object=lambda: checked.__setitem__(0, checked[0] + 1)
+            )
     for problem in report.problems:
         click.echo(problem, err=True)
-    what = (f"{report.files} files, {report.contents} distinct contents in {report.objects} objects"
-            + (f", {report.deep_checked} re-hashed" if deep else ""))
+    what = f"{report.files} files, {report.contents} distinct contents in {report.objects} objects" + (
+        f", {report.deep_checked} re-hashed" if deep else ""
+    )
     if report.problems:
         click.echo(f"snapshot {report.snapshot_id} of {hub}: {len(report.problems)} problem(s) ({what})", err=True)
         sys.exit(1)
@@ -237,29 +309,52 @@ def verify(ctx: click.Context, hub: str, dest: str | None, snapshot: str, deep: 
 @dest_option
 @click.option("--snapshot", default="latest", show_default=True, help="A snapshot id (or unique prefix), or latest.")
 @click.option("--user", default=None, help="Restore this user's home folder only.")
-@click.option("--path", "globs", multiple=True, metavar="GLOB", help="Restore entries matching (or below) GLOB; repeatable.")
+@click.option(
+    "--path", "globs", multiple=True, metavar="GLOB", help="Restore entries matching (or below) GLOB; repeatable."
+)
 @click.option("--target", required=True, type=click.Path(file_okay=False), help="Folder to restore into (created).")
 @click.option("--allow-external-links", is_flag=True, help="Restore symlinks pointing outside the target as they were.")
 @click.option("--skip-refused", is_flag=True, help="Restore the rest when some entries are refused (exit 1 still).")
 @click.pass_context
-def restore(ctx: click.Context, hub: str, dest: str | None, snapshot: str, user: str | None, globs: tuple[str, ...],
-            target: str, allow_external_links: bool, skip_refused: bool) -> None:
+def restore(
+    ctx: click.Context,
+    hub: str,
+    dest: str | None,
+    snapshot: str,
+    user: str | None,
+    globs: tuple[str, ...],
+    target: str,
+    allow_external_links: bool,
+    skip_refused: bool,
+) -> None:
     """Restore a snapshot (whole, one user, or paths) into a folder; byte-identical, rerunnable."""
     with _errors():
         hub, repo = _open(ctx, hub, dest)
         progress = RestoreProgress()
         try:
-            with _progress_bar(f"restore {hub}", lambda: (progress.files, progress.bytes, progress.expected_files,
-                                                          progress.expected_bytes)):
-                report = restore_snapshot(repo, hub, target, snapshot, user=user, globs=list(globs) or None,
-                                          allow_external_links=allow_external_links, skip_refused=skip_refused,
-                                          progress=progress)
+            with _progress_bar(
+                f"restore {hub}",
+                lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes),
+            ):
+                report = restore_snapshot(
+                    repo,
+                    hub,
+                    target,
+                    snapshot,
+                    user=user,
+                    globs=list(globs) or None,
+                    allow_external_links=allow_external_links,
+                    skip_refused=skip_refused,
+                    progress=progress,
+                )
         except RestoreRefusedError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
-    click.echo(f"restored snapshot {report.snapshot_id} of {hub} into {report.target}: {report.files} files "
-               f"({human_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
-               + (f"; {report.already_there} already there" if report.already_there else ""))
+    click.echo(
+        f"restored snapshot {report.snapshot_id} of {hub} into {report.target}: {report.files} files "
+        f"({human_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
+        + (f"; {report.already_there} already there" if report.already_there else "")
+    )
     if report.refused:
         click.echo(f"{len(report.refused)} entries refused:", err=True)
         for line in report.refused:
@@ -278,8 +373,18 @@ def restore(ctx: click.Context, hub: str, dest: str | None, snapshot: str, user:
 @click.option("--no-gc", is_flag=True, help="Only forget snapshots; leave unreferenced contents for a later prune.")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
 @click.pass_context
-def prune(ctx: click.Context, hub: str, dest: str | None, keep_last: int | None, keep_daily: int | None,
-          keep_weekly: int | None, keep_monthly: int | None, grace: str, no_gc: bool, dry_run: bool) -> None:
+def prune(
+    ctx: click.Context,
+    hub: str,
+    dest: str | None,
+    keep_last: int | None,
+    keep_daily: int | None,
+    keep_weekly: int | None,
+    keep_monthly: int | None,
+    grace: str,
+    no_gc: bool,
+    dry_run: bool,
+) -> None:
     """Forget snapshots the policy drops, then delete contents no snapshot needs.
 
     Without --keep-* flags the hub's retention from the fleet config applies. Safe while
@@ -293,13 +398,16 @@ def prune(ctx: click.Context, hub: str, dest: str | None, keep_last: int | None,
         else:
             fleet, found = _fleet_hub(ctx, hub)
             if found is None:
-                raise click.UsageError(f"give --keep-last/--keep-daily/--keep-weekly/--keep-monthly "
-                                       f"({hub} is not in a fleet config here to take its retention from)")
+                raise click.UsageError(
+                    f"give --keep-last/--keep-daily/--keep-weekly/--keep-monthly "
+                    f"({hub} is not in a fleet config here to take its retention from)"
+                )
             from hub_ops.backup.config import retention_policy
 
             policy = retention_policy(fleet, found)
-        report = prune_snapshots(repo, hub, policy, grace_s=_duration(grace), gc=not no_gc, dry_run=dry_run,
-                                 lock_policy=LockPolicy(wait_s=0))
+        report = prune_snapshots(
+            repo, hub, policy, grace_s=_duration(grace), gc=not no_gc, dry_run=dry_run, lock_policy=LockPolicy(wait_s=0)
+        )
     verb = "would forget" if dry_run else "forgot"
     click.echo(f"{hub}: kept {len(report.kept)} snapshot(s), {verb} {len(report.forgotten)} ({report.policy})")
     for snapshot_id in report.forgotten:
@@ -308,8 +416,10 @@ def prune(ctx: click.Context, hub: str, dest: str | None, keep_last: int | None,
         click.echo(f"contents not pruned this time: {report.gc_skipped}", err=True)
     elif not no_gc:
         verb = "would delete" if dry_run else "deleted"
-        click.echo(f"{verb} {report.blobs_deleted} blob(s) and {report.packs_deleted} pack(s), "
-                   f"{human_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}")
+        click.echo(
+            f"{verb} {report.blobs_deleted} blob(s) and {report.packs_deleted} pack(s), "
+            f"{human_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}"
+        )
 
 
 __all__ = ["backup", "snapshots", "verify", "restore", "prune"]

@@ -11,7 +11,6 @@ import click
 from hub_ops.costs.attribution import POLICIES
 
 
-
 def _month(value: str) -> dt.date:
     try:
         return dt.datetime.strptime(value, "%Y-%m").date()
@@ -27,8 +26,13 @@ class _Bar:
         if sys.stderr.isatty():
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                                     TimeRemainingColumn(), transient=True)
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeRemainingColumn(),
+                transient=True,
+            )
             self.task = self.progress.add_task("reading the export", total=None)
 
     def __enter__(self):
@@ -47,9 +51,14 @@ class _Bar:
 
 @click.command("cost-report")
 @click.option("--month", required=True, help="The month to report, YYYY-MM.")
-@click.option("--export", "export_url", help="Billing export files (a file or folder URL: Parquet, CSV, "
-              "newline JSON). Default: fleet.yaml costs.billing.")
-@click.option("--out", "out_dir", default=".", show_default=True, help="Folder (or URL) for YYYY-MM.csv, .parquet, .png.")
+@click.option(
+    "--export",
+    "export_url",
+    help="Billing export files (a file or folder URL: Parquet, CSV, newline JSON). Default: fleet.yaml costs.billing.",
+)
+@click.option(
+    "--out", "out_dir", default=".", show_default=True, help="Folder (or URL) for YYYY-MM.csv, .parquet, .png."
+)
 @click.option("--sharing", type=click.Choice(POLICIES), help="Override fleet.yaml costs.sharing.")
 @click.pass_context
 def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir: str, sharing: str | None) -> None:
@@ -60,8 +69,7 @@ def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir:
     """
     from hub_ops.costs import BillingExportError, CostReport, reconcile
     from hub_ops.costs.exports import export_month
-    from hub_ops.costs.report import read_report
-    from hub_ops.costs.report import summary_markdown
+    from hub_ops.costs.report import read_report, summary_markdown
     from hub_ops.fleet import FleetConfigError, load_fleet
     from hub_ops.resources.billing import billing_source
 

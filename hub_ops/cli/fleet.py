@@ -33,17 +33,24 @@ def validate(ctx: click.Context) -> None:
         sys.exit(1)
     hubs = sum(len(c.hubs) for c in fleet.clusters.values())
     files = sum(len(h.helm_chart_values_files) for h in fleet.hubs())
-    click.echo(f"ok: {len(fleet.clusters)} clusters, {hubs} hubs, {files} hub values files, {len(fleet.charts)} charts ({fleet.layout} layout)")
+    click.echo(
+        f"ok: {len(fleet.clusters)} clusters, {hubs} hubs, {files} hub values files, "
+        f"{len(fleet.charts)} charts ({fleet.layout} layout)"
+    )
 
 
 @click.command()
-@click.option("--files", "files_flag", is_flag=True, help="The arguments are changed paths (relative to the fleet root).")
+@click.option(
+    "--files", "files_flag", is_flag=True, help="The arguments are changed paths (relative to the fleet root)."
+)
 @click.option("--base", help="Plan the git range BASE..HEAD (renames, deletions and cluster.yaml edits understood).")
 @click.option("--head", default="HEAD", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.argument("paths", nargs=-1)
 @click.pass_context
-def plan(ctx: click.Context, files_flag: bool, base: str | None, head: str, as_json: bool, paths: tuple[str, ...]) -> None:
+def plan(
+    ctx: click.Context, files_flag: bool, base: str | None, head: str, as_json: bool, paths: tuple[str, ...]
+) -> None:
     """Which support releases and hubs a change deploys, in deploy order, with reasons."""
     root = _root(ctx)
     if bool(paths or files_flag) == bool(base):
@@ -104,7 +111,9 @@ def format_plan(p: Plan) -> str:
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder to write cluster/fleet schema files into.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Folder to write cluster/fleet schema files into."
+)
 def schema(out: str | None) -> None:
     """Export JSON Schemas of cluster.yaml and fleet.yaml for editors."""
     from hub_ops.fleet.schema import json_schemas

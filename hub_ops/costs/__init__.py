@@ -11,5 +11,14 @@ from hub_ops.costs.readers import ExportFiles
 from hub_ops.costs.report import CostReport, Reconciliation, hub_summary, reconcile, reconcile_days
 from hub_ops.costs.usage import Usage
 
-__all__ = ["BillingExportError", "CostReport", "ExportFiles", "MixedCurrencyError", "Reconciliation", "Usage",
-           "hub_summary", "reconcile", "reconcile_days"]
+__all__ = [
+    "BillingExportError",
+    "CostReport",
+    "ExportFiles",
+    "MixedCurrencyError",
+    "Reconciliation",
+    "Usage",
+    "hub_summary",
+    "reconcile",
+    "reconcile_days",
+]

@@ -46,8 +46,18 @@ NAMESPACE_LINES = {
     s.UNSUPPORTED_SKU_NAMESPACE: "cluster-unattributed",
     "": "cluster-unattributed",
 }
-LINE_COLUMNS = ["day", "cluster", "hub", "line", "namespace", "project", "shared_by", "currency",
-                "cost_nanos", "credits_nanos"]
+LINE_COLUMNS = [
+    "day",
+    "cluster",
+    "hub",
+    "line",
+    "namespace",
+    "project",
+    "shared_by",
+    "currency",
+    "cost_nanos",
+    "credits_nanos",
+]
 
 
 @dataclass(frozen=True)
@@ -119,14 +129,27 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
     keys = groups[["project", "cluster", "namespace"]].drop_duplicates()
     classified = pd.DataFrame(
         [(p, c, n, *fleet_map.classify(p, c, n)) for p, c, n in keys.itertuples(index=False)],
-        columns=["project", "cluster", "namespace", "report_cluster", "hub", "line", "scope"])
+        columns=["project", "cluster", "namespace", "report_cluster", "hub", "line", "scope"],
+    )
     rows = groups.merge(classified, on=["project", "cluster", "namespace"], how="left", validate="many_to_one")
 
     out: list[tuple] = []
     shared = rows["line"].isin(SHARED_LINES) & (policy != "none")
     for r in rows[~shared].itertuples(index=False):
-        out.append((r.day, r.report_cluster, r.hub, r.line, r.namespace, r.project, "", r.currency,
-                    int(r.cost_nanos), int(r.credits_nanos)))
+        out.append(
+            (
+                r.day,
+                r.report_cluster,
+                r.hub,
+                r.line,
+                r.namespace,
+                r.project,
+                "",
+                r.currency,
+                int(r.cost_nanos),
+                int(r.credits_nanos),
+            )
+        )
 
     direct = rows[rows["line"] == HUB]
     direct_net = defaultdict(int)
@@ -135,8 +158,20 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
     for r in rows[shared].itertuples(index=False):
         targets = fleet_map.scope_hubs(r.scope)
         if not targets:  # a cluster without hubs: nobody to share with
-            out.append((r.day, r.report_cluster, "", r.line, r.namespace, r.project, "", r.currency,
-                        int(r.cost_nanos), int(r.credits_nanos)))
+            out.append(
+                (
+                    r.day,
+                    r.report_cluster,
+                    "",
+                    r.line,
+                    r.namespace,
+                    r.project,
+                    "",
+                    r.currency,
+                    int(r.cost_nanos),
+                    int(r.credits_nanos),
+                )
+            )
             continue
         used = policy
         weights = [1] * len(targets)
@@ -159,5 +194,12 @@ def ordered_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """Lines in reading order: period, cluster, hub line then shared then unknown lines."""
     order = {line: i for i, line in enumerate(LINE_ORDER)}
     lines = lines.assign(_order=lines["line"].map(order))
-    by = [c for c in ("day", "date", "month") if c in lines.columns] + ["cluster", "_order", "hub", "namespace", "project", "shared_by"]
+    by = [c for c in ("day", "date", "month") if c in lines.columns] + [
+        "cluster",
+        "_order",
+        "hub",
+        "namespace",
+        "project",
+        "shared_by",
+    ]
     return lines.sort_values(by, kind="stable").drop(columns="_order").reset_index(drop=True)

@@ -10,8 +10,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hub_ops.costs.report import (CostReport, daily_chart_png, hub_summary, read_report, report_exists,
-                                  write_bytes, write_report)
+from hub_ops.costs.report import (
+    CostReport,
+    daily_chart_png,
+    hub_summary,
+    read_report,
+    report_exists,
+    write_bytes,
+    write_report,
+)
 from hub_ops.resources.storage import Storage
 
 
@@ -25,9 +32,14 @@ def previous_month(month: dt.date) -> dt.date:
 
 
 def _info(report: CostReport, period: str) -> dict:
-    return {"period": period, "source": report.usage.source, "sharing_policy": report.policy,
-            "currency": report.currency, "export": report.export_totals(),
-            "export_rows_read": report.usage.rows_read}
+    return {
+        "period": period,
+        "source": report.usage.source,
+        "sharing_policy": report.policy,
+        "currency": report.currency,
+        "export": report.export_totals(),
+        "export_rows_read": report.usage.rows_read,
+    }
 
 
 @dataclass

@@ -55,8 +55,9 @@ class ExportFiles:
         found = sorted(fs.find(path)) if fs.isdir(path) else [path]
         files = [(p, fmt) for p in found if (fmt := export_format(p))]
         if not files:
-            raise BillingExportError(f"{self.url}: no export files there (expected .parquet, .csv, .json, "
-                                     ".jsonl or .ndjson, optionally .gz)")
+            raise BillingExportError(
+                f"{self.url}: no export files there (expected .parquet, .csv, .json, .jsonl or .ndjson, optionally .gz)"
+            )
         return files
 
     def aggregate(self, start: dt.date, end: dt.date, progress: Progress | None = None) -> Usage:
@@ -66,7 +67,9 @@ class ExportFiles:
             accumulator.add_raw(batch, where)
         return accumulator.result()
 
-    def batches(self, start: dt.date, end: dt.date, progress: Progress | None = None) -> Iterator[tuple[str, pa.RecordBatch]]:
+    def batches(
+        self, start: dt.date, end: dt.date, progress: Progress | None = None
+    ) -> Iterator[tuple[str, pa.RecordBatch]]:
         fs, _ = self.storage.filesystem(self.url)
         files = self.files()
         for number, (path, fmt) in enumerate(files, 1):
@@ -85,8 +88,9 @@ class ExportFiles:
 # ------------------------------------------------------------------ Parquet
 
 
-def _parquet_batches(fs, path: str, where: str, start: dt.date, end: dt.date,
-                     progress: Progress | None) -> Iterator[tuple[str, pa.RecordBatch]]:
+def _parquet_batches(
+    fs, path: str, where: str, start: dt.date, end: dt.date, progress: Progress | None
+) -> Iterator[tuple[str, pa.RecordBatch]]:
     local = type(fs).__name__ == "LocalFileSystem"
     handle = path if local else fs.open(path, "rb")
     try:
@@ -96,8 +100,8 @@ def _parquet_batches(fs, path: str, where: str, start: dt.date, end: dt.date,
         strings = [leaf for leaf in columns if meta.schema.column(leaves.index(leaf)).physical_type == "BYTE_ARRAY"]
         file = pq.ParquetFile(handle, read_dictionary=strings)
         time_column = leaves.index("usage_start_time")
-        low = dt.datetime.combine(start, dt.time(), dt.timezone.utc)
-        high = dt.datetime.combine(end, dt.time(), dt.timezone.utc)
+        low = dt.datetime.combine(start, dt.time(), dt.UTC)
+        high = dt.datetime.combine(end, dt.time(), dt.UTC)
         for group in range(meta.num_row_groups):
             if not _may_overlap(meta.row_group(group).column(time_column).statistics, low, high):
                 continue
@@ -124,8 +128,10 @@ def _needed_leaves(leaves: list[str], where: str) -> list[str]:
             under = [leaf for leaf in under if leaf.endswith((".key", ".value"))]
         if not under:
             name = {"project": "project.id", "credits": "credits.amount"}.get(column, column)
-            raise BillingExportError(f"{where}: column {name} missing; is this the detailed usage cost "
-                                     "export (gcp_billing_export_resource_v1_*)?")
+            raise BillingExportError(
+                f"{where}: column {name} missing; is this the detailed usage cost "
+                "export (gcp_billing_export_resource_v1_*)?"
+            )
         wanted += under
     return wanted
 
@@ -137,7 +143,7 @@ def _may_overlap(stats, low: dt.datetime, high: dt.datetime) -> bool:
     if not isinstance(lo, dt.datetime):
         return True
     if lo.tzinfo is None:
-        lo, hi = lo.replace(tzinfo=dt.timezone.utc), hi.replace(tzinfo=dt.timezone.utc)
+        lo, hi = lo.replace(tzinfo=dt.UTC), hi.replace(tzinfo=dt.UTC)
     return hi >= low and lo < high
 
 
@@ -147,16 +153,28 @@ def _may_overlap(stats, low: dt.datetime, high: dt.datetime) -> bool:
 def _csv_batches(stream, where: str) -> Iterator[pa.RecordBatch]:
     types = {f.name: (pa.string() if pa.types.is_nested(f.type) else f.type) for f in NEEDED_SCHEMA}
     try:
-        reader = pv.open_csv(stream, read_options=pv.ReadOptions(block_size=BLOCK_SIZE),
-                             convert_options=pv.ConvertOptions(include_columns=list(NEEDED_COLUMNS), column_types=types,
-                                                               strings_can_be_null=True))
+        reader = pv.open_csv(
+            stream,
+            read_options=pv.ReadOptions(block_size=BLOCK_SIZE),
+            convert_options=pv.ConvertOptions(
+                include_columns=list(NEEDED_COLUMNS), column_types=types, strings_can_be_null=True
+            ),
+        )
         for batch in reader:
             yield pa.RecordBatch.from_arrays(
-                [parse_json_column(batch.column(f.name), f.type, where, f.name) if pa.types.is_nested(f.type)
-                 else batch.column(f.name) for f in NEEDED_SCHEMA], schema=NEEDED_SCHEMA)
+                [
+                    parse_json_column(batch.column(f.name), f.type, where, f.name)
+                    if pa.types.is_nested(f.type)
+                    else batch.column(f.name)
+                    for f in NEEDED_SCHEMA
+                ],
+                schema=NEEDED_SCHEMA,
+            )
     except (pa.ArrowInvalid, KeyError) as e:
-        raise BillingExportError(f"{where}: not a CSV billing export with columns {', '.join(NEEDED_COLUMNS)} "
-                                 f"(nested columns as JSON text): {e}") from None
+        raise BillingExportError(
+            f"{where}: not a CSV billing export with columns {', '.join(NEEDED_COLUMNS)} "
+            f"(nested columns as JSON text): {e}"
+        ) from None
 
 
 def parse_json_column(texts: pa.Array, type_: pa.DataType, where: str = "", name: str = "") -> pa.Array:
@@ -165,8 +183,12 @@ def parse_json_column(texts: pa.Array, type_: pa.DataType, where: str = "", name
     lines = pc.binary_join_element_wise('{"v":', texts, "}", "")
     document = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "\n")
     try:
-        table = pj.read_json(io.BytesIO(document[0].as_py().encode()), parse_options=pj.ParseOptions(
-            explicit_schema=pa.schema([("v", type_)]), unexpected_field_behavior="ignore"))
+        table = pj.read_json(
+            io.BytesIO(document[0].as_py().encode()),
+            parse_options=pj.ParseOptions(
+                explicit_schema=pa.schema([("v", type_)]), unexpected_field_behavior="ignore"
+            ),
+        )
     except pa.ArrowInvalid as e:
         raise BillingExportError(f"{where}: column {name} is not JSON of {type_}: {e}") from None
     return table.column("v").combine_chunks()
@@ -174,8 +196,11 @@ def parse_json_column(texts: pa.Array, type_: pa.DataType, where: str = "", name
 
 def _json_batches(stream, where: str) -> Iterator[pa.RecordBatch]:
     try:
-        reader = pj.open_json(stream, read_options=pj.ReadOptions(block_size=BLOCK_SIZE),
-                              parse_options=pj.ParseOptions(explicit_schema=NEEDED_SCHEMA, unexpected_field_behavior="ignore"))
+        reader = pj.open_json(
+            stream,
+            read_options=pj.ReadOptions(block_size=BLOCK_SIZE),
+            parse_options=pj.ParseOptions(explicit_schema=NEEDED_SCHEMA, unexpected_field_behavior="ignore"),
+        )
         yield from reader
     except pa.ArrowInvalid as e:
         raise BillingExportError(f"{where}: not newline-delimited JSON of the billing export: {e}") from None

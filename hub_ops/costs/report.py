@@ -7,7 +7,7 @@ Report columns (stable; the README documents them):
 | `month` / `date` | the period: `YYYY-MM` (monthly report) or `YYYY-MM-DD` (daily) |
 | `cluster` | fleet cluster; for unknown-cluster lines the GKE cluster label; "" when none |
 | `hub` | hub name in `cluster` ("" for a line not charged to a hub) |
-| `line` | `hub` (direct cost), a shared line (`idle`, `system-overhead`, `support`, `kube-system`, `cluster-unattributed`, `project-untagged`) or an unknown one (`unknown-namespace`, `unknown-cluster`, `unknown-project`) |
+| `line` | `hub` (direct cost), a shared line or an unknown one (below) |
 | `namespace` | the k8s-namespace label of the rows ("" when absent) |
 | `project` | GCP project id of the rows |
 | `sharing_policy` | the fleet's costs.sharing (`proportional`, `even`, `none`) |
@@ -17,11 +17,14 @@ Report columns (stable; the README documents them):
 | `credits` | sum of the rows' credits (negative) |
 | `net_cost` | cost + credits; the column sums to the export's net total for the period, to the cent |
 
+Shared lines: `idle`, `system-overhead`, `support`, `kube-system`, `cluster-unattributed`,
+`project-untagged`. Unknown lines: `unknown-namespace`, `unknown-cluster`, `unknown-project`.
+
 Amounts are exact integer nanos until here; each column is rounded to cents once, giving the
 leftover cents to the largest remainders, so a report's net_cost sums exactly to its lines'
 total rounded to the cent (half to even), and net_cost = cost + credits on every row. A daily
-table is rounded day by day: each day's rows sum to that day's total. If attribution lost or doubled a row, that sum would
-differ from the export's own total: `reconcile` tells.
+table is rounded day by day: each day's rows sum to that day's total. If attribution lost or
+doubled a row, that sum would differ from the export's own total: `reconcile` tells.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hub_ops.costs.attribution import HUB, LINE_ORDER, ordered_lines, attribute
+from hub_ops.costs.attribution import HUB, LINE_ORDER, attribute, ordered_lines
 from hub_ops.costs.usage import Usage
 from hub_ops.fleet import Fleet
 from hub_ops.resources.storage import Storage
@@ -70,7 +73,9 @@ def _cents(cost_nanos: np.ndarray, credit_nanos: np.ndarray) -> tuple[np.ndarray
     sum) adding up to the rounded net total: rounding the two columns apart can miss that by
     one cent, which then goes to the largest line (into its credits when it has any)."""
     cost, credits = round_to_cents(cost_nanos), round_to_cents(credit_nanos)
-    missing = cents_half_even(int(sum(int(v) for v in cost_nanos) + sum(int(v) for v in credit_nanos))) - int((cost + credits).sum())
+    missing = cents_half_even(int(sum(int(v) for v in cost_nanos) + sum(int(v) for v in credit_nanos))) - int(
+        (cost + credits).sum()
+    )
     if missing:
         largest = int(np.argmax(np.abs(cost_nanos + credit_nanos)))
         (credits if credit_nanos[largest] else cost)[largest] += missing
@@ -138,9 +143,13 @@ class CostReport:
     def export_totals(self, day: dt.date | None = None) -> dict:
         totals = self.usage.totals if day is None else self.usage.totals[self.usage.totals["day"] == day]
         cost, credits = int(totals["cost_nanos"].sum()), int(totals["credits_nanos"].sum())
-        return {"currency": self.currency, "rows": int(totals["rows"].sum()),
-                "cost": cents_half_even(cost) / 100, "net_cost": cents_half_even(cost + credits) / 100,
-                "net_nanos": cost + credits}
+        return {
+            "currency": self.currency,
+            "rows": int(totals["rows"].sum()),
+            "cost": cents_half_even(cost) / 100,
+            "net_cost": cents_half_even(cost + credits) / 100,
+            "net_nanos": cost + credits,
+        }
 
 
 # ------------------------------------------------------------------ reconciliation
@@ -162,8 +171,10 @@ class Reconciliation:
 
     def describe(self, currency: str = "") -> str:
         verdict = "reconciles" if self.ok else f"does NOT reconcile (difference {self.difference:+.2f} {currency})"
-        return (f"{self.lines} lines sum to {self.lines_cents / 100:,.2f} {currency}; the export's net total is "
-                f"{self.export_cents / 100:,.2f} {currency}: {verdict}")
+        return (
+            f"{self.lines} lines sum to {self.lines_cents / 100:,.2f} {currency}; the export's net total is "
+            f"{self.export_cents / 100:,.2f} {currency}: {verdict}"
+        )
 
 
 def reconcile_days(table: pd.DataFrame, export_net_nanos_by_day: dict[str, int]) -> dict[str, Reconciliation]:
@@ -177,7 +188,9 @@ def reconcile_days(table: pd.DataFrame, export_net_nanos_by_day: dict[str, int])
 
 def reconcile(table: pd.DataFrame, export_net_nanos: int) -> Reconciliation:
     """Compares a report table's net_cost (as read back from a file, say) with the export's total."""
-    lines_cents = int(np.rint(table["net_cost"].to_numpy(dtype=float) * 100).astype(np.int64).sum()) if len(table) else 0
+    lines_cents = (
+        int(np.rint(table["net_cost"].to_numpy(dtype=float) * 100).astype(np.int64).sum()) if len(table) else 0
+    )
     return Reconciliation(lines_cents, cents_half_even(export_net_nanos), len(table))
 
 
@@ -200,18 +213,30 @@ def hub_summary(table: pd.DataFrame, previous: pd.DataFrame | None = None) -> pd
         if (rest["line"] == line).any():
             summary.loc[f"({line}, not charged to a hub)"] = [np.nan, np.nan, amount]
     if previous is not None and len(previous):
-        prev = previous.assign(hub_id=np.where(previous["hub"] != "", previous["cluster"] + "/" + previous["hub"],
-                                               "(" + previous["line"] + ", not charged to a hub)"))
+        prev = previous.assign(
+            hub_id=np.where(
+                previous["hub"] != "",
+                previous["cluster"] + "/" + previous["hub"],
+                "(" + previous["line"] + ", not charged to a hub)",
+            )
+        )
         summary["previous"] = prev.groupby("hub_id")["net_cost"].sum().reindex(summary.index)
-        summary["change"] = [f"{(n - p) / abs(p):+.1%}" if pd.notna(p) and p else "new" if pd.isna(p) else ""
-                             for n, p in zip(summary["net"], summary["previous"])]
+        summary["change"] = [
+            f"{(n - p) / abs(p):+.1%}" if pd.notna(p) and p else "new" if pd.isna(p) else ""
+            for n, p in zip(summary["net"], summary["previous"])
+        ]
     else:
         summary["previous"] = np.nan
         summary["change"] = ""
     total = summary[["direct", "shared", "net"]].sum()
     prev_total = summary["previous"].sum() if summary["previous"].notna().any() else np.nan
-    summary.loc["total"] = [total["direct"], total["shared"], total["net"], prev_total,
-                            f"{(total['net'] - prev_total) / abs(prev_total):+.1%}" if prev_total == prev_total and prev_total else ""]
+    summary.loc["total"] = [
+        total["direct"],
+        total["shared"],
+        total["net"],
+        prev_total,
+        f"{(total['net'] - prev_total) / abs(prev_total):+.1%}" if prev_total == prev_total and prev_total else "",
+    ]
     summary.index.name = "hub"
     return summary.round({"direct": 2, "shared": 2, "net": 2, "previous": 2})
 
@@ -232,7 +257,9 @@ def daily_chart_png(daily: pd.DataFrame, title: str) -> bytes:
     import matplotlib.pyplot as plt
 
     who = np.where(daily["hub"] != "", daily["cluster"] + "/" + daily["hub"], "not charged to a hub")
-    pivot = daily.assign(who=who).pivot_table(index="date", columns="who", values="net_cost", aggfunc="sum", fill_value=0.0)
+    pivot = daily.assign(who=who).pivot_table(
+        index="date", columns="who", values="net_cost", aggfunc="sum", fill_value=0.0
+    )
     order = pivot.sum().sort_values(ascending=False).index
     pivot = pivot[order]
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=80)
@@ -297,7 +324,10 @@ def read_report(storage: Storage, url: str) -> tuple[pd.DataFrame, dict]:
             info = json.loads((arrow.schema.metadata or {}).get(METADATA_KEY, b"{}"))
             frame = arrow.to_pandas()
         else:
-            frame, info = pd.read_csv(f, keep_default_na=False, dtype={c: str for c in KEY_COLUMNS + ["month", "date"]}), {}
+            frame, info = (
+                pd.read_csv(f, keep_default_na=False, dtype={c: str for c in KEY_COLUMNS + ["month", "date"]}),
+                {},
+            )
     return frame, info
 
 

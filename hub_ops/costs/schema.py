@@ -44,56 +44,110 @@ UNKNOWN_NAMESPACE = "goog-k8s-unknown"  # GKE could not attribute
 UNSUPPORTED_SKU_NAMESPACE = "goog-k8s-unsupported-sku"  # SKU not split by cost allocation
 
 KEY_VALUE = pa.struct([("key", pa.string()), ("value", pa.string())])
-CREDIT = pa.struct([
-    ("name", pa.string()), ("amount", pa.float64()), ("full_name", pa.string()),
-    ("id", pa.string()), ("type", pa.string()),
-])
+CREDIT = pa.struct(
+    [
+        ("name", pa.string()),
+        ("amount", pa.float64()),
+        ("full_name", pa.string()),
+        ("id", pa.string()),
+        ("type", pa.string()),
+    ]
+)
 
 # the detailed export's columns, in BigQuery's order
-DETAILED_EXPORT_SCHEMA = pa.schema([
-    ("billing_account_id", pa.string()),
-    ("service", pa.struct([("id", pa.string()), ("description", pa.string())])),
-    ("sku", pa.struct([("id", pa.string()), ("description", pa.string())])),
-    ("usage_start_time", pa.timestamp("us", tz="UTC")),
-    ("usage_end_time", pa.timestamp("us", tz="UTC")),
-    ("project", pa.struct([
-        ("id", pa.string()), ("number", pa.string()), ("name", pa.string()),
-        ("labels", pa.list_(KEY_VALUE)), ("ancestry_numbers", pa.string()),
-        ("ancestors", pa.list_(pa.struct([("resource_name", pa.string()), ("display_name", pa.string())]))),
-    ])),
-    ("labels", pa.list_(KEY_VALUE)),
-    ("system_labels", pa.list_(KEY_VALUE)),
-    ("location", pa.struct([("location", pa.string()), ("country", pa.string()),
-                            ("region", pa.string()), ("zone", pa.string())])),
-    ("tags", pa.list_(pa.struct([("key", pa.string()), ("value", pa.string()),
-                                 ("inherited", pa.bool_()), ("namespace", pa.string())]))),
-    ("export_time", pa.timestamp("us", tz="UTC")),
-    ("cost", pa.float64()),
-    ("currency", pa.string()),
-    ("currency_conversion_rate", pa.float64()),
-    ("usage", pa.struct([("amount", pa.float64()), ("unit", pa.string()),
-                         ("amount_in_pricing_units", pa.float64()), ("pricing_unit", pa.string())])),
-    ("credits", pa.list_(CREDIT)),
-    ("invoice", pa.struct([("month", pa.string()), ("publisher_type", pa.string())])),
-    ("cost_type", pa.string()),
-    ("adjustment_info", pa.struct([("id", pa.string()), ("description", pa.string()),
-                                   ("mode", pa.string()), ("type", pa.string())])),
-    ("resource", pa.struct([("name", pa.string()), ("global_name", pa.string())])),
-    ("price", pa.struct([("effective_price", pa.float64()), ("tier_start_amount", pa.float64()),
-                         ("unit", pa.string()), ("pricing_unit_quantity", pa.float64())])),
-    ("cost_at_list", pa.float64()),
-    ("transaction_type", pa.string()),
-    ("seller_name", pa.string()),
-    ("subscription", pa.struct([("instance_id", pa.string())])),
-])
+DETAILED_EXPORT_SCHEMA = pa.schema(
+    [
+        ("billing_account_id", pa.string()),
+        ("service", pa.struct([("id", pa.string()), ("description", pa.string())])),
+        ("sku", pa.struct([("id", pa.string()), ("description", pa.string())])),
+        ("usage_start_time", pa.timestamp("us", tz="UTC")),
+        ("usage_end_time", pa.timestamp("us", tz="UTC")),
+        (
+            "project",
+            pa.struct(
+                [
+                    ("id", pa.string()),
+                    ("number", pa.string()),
+                    ("name", pa.string()),
+                    ("labels", pa.list_(KEY_VALUE)),
+                    ("ancestry_numbers", pa.string()),
+                    ("ancestors", pa.list_(pa.struct([("resource_name", pa.string()), ("display_name", pa.string())]))),
+                ]
+            ),
+        ),
+        ("labels", pa.list_(KEY_VALUE)),
+        ("system_labels", pa.list_(KEY_VALUE)),
+        (
+            "location",
+            pa.struct(
+                [("location", pa.string()), ("country", pa.string()), ("region", pa.string()), ("zone", pa.string())]
+            ),
+        ),
+        (
+            "tags",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("key", pa.string()),
+                        ("value", pa.string()),
+                        ("inherited", pa.bool_()),
+                        ("namespace", pa.string()),
+                    ]
+                )
+            ),
+        ),
+        ("export_time", pa.timestamp("us", tz="UTC")),
+        ("cost", pa.float64()),
+        ("currency", pa.string()),
+        ("currency_conversion_rate", pa.float64()),
+        (
+            "usage",
+            pa.struct(
+                [
+                    ("amount", pa.float64()),
+                    ("unit", pa.string()),
+                    ("amount_in_pricing_units", pa.float64()),
+                    ("pricing_unit", pa.string()),
+                ]
+            ),
+        ),
+        ("credits", pa.list_(CREDIT)),
+        ("invoice", pa.struct([("month", pa.string()), ("publisher_type", pa.string())])),
+        ("cost_type", pa.string()),
+        (
+            "adjustment_info",
+            pa.struct(
+                [("id", pa.string()), ("description", pa.string()), ("mode", pa.string()), ("type", pa.string())]
+            ),
+        ),
+        ("resource", pa.struct([("name", pa.string()), ("global_name", pa.string())])),
+        (
+            "price",
+            pa.struct(
+                [
+                    ("effective_price", pa.float64()),
+                    ("tier_start_amount", pa.float64()),
+                    ("unit", pa.string()),
+                    ("pricing_unit_quantity", pa.float64()),
+                ]
+            ),
+        ),
+        ("cost_at_list", pa.float64()),
+        ("transaction_type", pa.string()),
+        ("seller_name", pa.string()),
+        ("subscription", pa.struct([("instance_id", pa.string())])),
+    ]
+)
 
 # what a cost report reads of each row; everything else is never loaded
 NEEDED_COLUMNS = ("usage_start_time", "project", "labels", "cost", "currency", "credits")
-NEEDED_SCHEMA = pa.schema([
-    ("usage_start_time", pa.string()),  # parsed after reading: JSON and CSV carry it as text
-    ("project", pa.struct([("id", pa.string())])),
-    ("labels", pa.list_(KEY_VALUE)),
-    ("cost", pa.float64()),
-    ("currency", pa.string()),
-    ("credits", pa.list_(pa.struct([("amount", pa.float64())]))),
-])
+NEEDED_SCHEMA = pa.schema(
+    [
+        ("usage_start_time", pa.string()),  # parsed after reading: JSON and CSV carry it as text
+        ("project", pa.struct([("id", pa.string())])),
+        ("labels", pa.list_(KEY_VALUE)),
+        ("cost", pa.float64()),
+        ("currency", pa.string()),
+        ("credits", pa.list_(pa.struct([("amount", pa.float64())]))),
+    ]
+)

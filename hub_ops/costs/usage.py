@@ -34,8 +34,9 @@ def day_number(day: dt.date) -> int:
 
 def to_nanos(amounts: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Float amounts -> int64 nanos, rounding half away from zero (as BigQuery's ROUND does)."""
-    scaled = pc.round(pc.multiply(amounts.cast(pa.float64()).fill_null(0.0), 1e9), 0,
-                      round_mode="half_towards_infinity")
+    scaled = pc.round(
+        pc.multiply(amounts.cast(pa.float64()).fill_null(0.0), 1e9), 0, round_mode="half_towards_infinity"
+    )
     return scaled.cast(pa.int64()).to_numpy(zero_copy_only=False)
 
 
@@ -122,8 +123,10 @@ class UsageAccumulator:
         try:
             reduced = _reduce(batch, day_number(self.start), day_number(self.end))
         except KeyError as e:
-            raise BillingExportError(f"{where}: column {e} missing; a detailed billing export has "
-                                     "usage_start_time, project.id, labels, cost, currency, credits") from None
+            raise BillingExportError(
+                f"{where}: column {e} missing; a detailed billing export has "
+                "usage_start_time, project.id, labels, cost, currency, credits"
+            ) from None
         except (pa.ArrowInvalid, TypeError, ValueError) as e:
             raise BillingExportError(f"{where}: cannot read the export's rows: {e}") from None
         self.rows_read += len(batch)
@@ -141,8 +144,9 @@ class UsageAccumulator:
     def result(self) -> Usage:
         groups = _resum(self._groups, GROUP_KEYS)
         totals = _resum(self._totals, TOTAL_KEYS)
-        return Usage(groups=groups, totals=totals, source=self.source, start=self.start, end=self.end,
-                     rows_read=self.rows_read)
+        return Usage(
+            groups=groups, totals=totals, source=self.source, start=self.start, end=self.end, rows_read=self.rows_read
+        )
 
 
 def _reduce(batch: pa.RecordBatch | pa.Table, first_day: int, end_day: int) -> tuple[pa.Table, pa.Table] | None:
@@ -165,15 +169,17 @@ def _reduce(batch: pa.RecordBatch | pa.Table, first_day: int, end_day: int) -> t
     else:
         raise KeyError("project.id")
     cluster, namespace = label_values(_column(batch, "labels"), CLUSTER_LABEL, NAMESPACE_LABEL)
-    table = pa.table({
-        "day": pa.array(days.astype(np.int32)),
-        "project": _plain_strings(project),
-        "cluster": cluster,
-        "namespace": namespace,
-        "currency": _plain_strings(_column(batch, "currency")),
-        "cost_nanos": to_nanos(_column(batch, "cost")),
-        "credits_nanos": credit_sums(_column(batch, "credits")),
-    })
+    table = pa.table(
+        {
+            "day": pa.array(days.astype(np.int32)),
+            "project": _plain_strings(project),
+            "cluster": cluster,
+            "namespace": namespace,
+            "currency": _plain_strings(_column(batch, "currency")),
+            "cost_nanos": to_nanos(_column(batch, "cost")),
+            "credits_nanos": credit_sums(_column(batch, "credits")),
+        }
+    )
     table = table.append_column("rows", pa.array(np.ones(len(table), dtype=np.int64)))
     return _sum_by(table, GROUP_KEYS), _sum_by(table, TOTAL_KEYS)
 

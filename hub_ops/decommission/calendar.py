@@ -25,5 +25,6 @@ def standing(hub: Hub, today: dt.date) -> Standing | None:
         return None
     notice_from = d.on - dt.timedelta(days=d.notice_days)
     phase = "due" if today >= d.on else "notice" if today >= notice_from else "scheduled"
-    return Standing(hub.id, d.on, phase, (d.on - today).days, notice_from,
-                    d.on + dt.timedelta(days=d.keep_backups_days))
+    return Standing(
+        hub.id, d.on, phase, (d.on - today).days, notice_from, d.on + dt.timedelta(days=d.keep_backups_days)
+    )

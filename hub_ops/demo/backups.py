@@ -30,9 +30,14 @@ def make_homes(root: Path, seed: int) -> int:
     if root.exists():
         shutil.rmtree(root)
     rng = random.Random(seed)
-    course = {f"course/week{w}/lesson{w}.ipynb": ("{\"cells\": [" + ",".join(
-        f"{{\"cell_type\": \"code\", \"source\": \"x = {i} * np.arange({w})\"}}" for i in range(200)) + "]}").encode()
-        for w in range(1, 6)}
+    course = {
+        f"course/week{w}/lesson{w}.ipynb": (
+            '{"cells": ['
+            + ",".join(f'{{"cell_type": "code", "source": "x = {i} * np.arange({w})"}}' for i in range(200))
+            + "]}"
+        ).encode()
+        for w in range(1, 6)
+    }
     files = 0
     for user in USERS:
         home = root / user
@@ -96,25 +101,32 @@ def run(ctx: DemoContext) -> list[str]:
     instance.add_dynamic_partitions("hubs", [h.partition_key for h in fleet.hubs()])
     resources = dict(build_definitions("local").resources)  # every domain's, as `make dev` has them
 
-    now = dt.datetime.now(dt.timezone.utc)
-    with dg.build_schedule_context(instance=instance, scheduled_execution_time=now,
-                                   resources={"fleet": resources["fleet"]}) as context:
+    now = dt.datetime.now(dt.UTC)
+    with dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=now, resources={"fleet": resources["fleet"]}
+    ) as context:
         requests = nightly_backups(context)
     keys = [r.run_key for r in requests if r.run_key.endswith(tuple(f"-{h.partition_key}" for h in hubs))]
     out.append(f"nightly_backups tick at {now:%H:%M} UTC requests {len(requests)} runs, e.g. {', '.join(keys)}")
 
     def nightly(hub, date: str):
         started = time.monotonic()
-        result = dg.materialize([user_home_backups], instance=instance, resources=resources,
-                                partition_key=str(backup_partition_key(date, hub.partition_key)),
-                                tags={"hub_ops/hub": hub.partition_key, "hub_ops/kind": "backup"},
-                                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        result = dg.materialize(
+            [user_home_backups],
+            instance=instance,
+            resources=resources,
+            partition_key=str(backup_partition_key(date, hub.partition_key)),
+            tags={"hub_ops/hub": hub.partition_key, "hub_ops/kind": "backup"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
         mat = result.asset_materializations_for_node("user_home_backups")[0]
         checks = result.get_asset_check_evaluations()
         meta = mat.metadata
-        out.append(f"  {hub.id} night {date}: snapshot {meta['snapshot_id'].value}, {meta['size'].value}, "
-                   f"dedupe {meta['dedupe_ratio'].value:.2f}x, verified={all(c.passed for c in checks)} "
-                   f"({time.monotonic() - started:.1f} s in Dagster)")
+        out.append(
+            f"  {hub.id} night {date}: snapshot {meta['snapshot_id'].value}, {meta['size'].value}, "
+            f"dedupe {meta['dedupe_ratio'].value:.2f}x, verified={all(c.passed for c in checks)} "
+            f"({time.monotonic() - started:.1f} s in Dagster)"
+        )
         return meta
 
     # the two last complete days: Dagster's daily partitions end with yesterday
@@ -129,26 +141,33 @@ def run(ctx: DemoContext) -> list[str]:
         f.write("result_extra = compute(0.5)\n")
     out.append(f"edited {edited.relative_to(local_home(fleet, hub))}; the next night backs up only that:")
     meta = nightly(hub, night2)
-    out.append(f"  new bytes stored: {meta['new_bytes'].value} (files read: {meta['files_read'].value}); "
-               f"retention forgot {meta['forgotten_snapshots'].value} snapshot(s) (daily policy: both ran today)")
+    out.append(
+        f"  new bytes stored: {meta['new_bytes'].value} (files read: {meta['files_read'].value}); "
+        f"retention forgot {meta['forgotten_snapshots'].value} snapshot(s) (daily policy: both ran today)"
+    )
 
     repo = Repository.open(backup_destination(fleet, hub), resources["storage"].client())
     report = verify_snapshot(repo, hub.id, "latest", deep=True)
-    out.append(f"verify --deep: {report.files} files, {report.contents} contents re-hashed, "
-               f"{len(report.problems)} problems")
+    out.append(
+        f"verify --deep: {report.files} files, {report.contents} contents re-hashed, {len(report.problems)} problems"
+    )
 
     target = ctx.scratch("restore") / USERS[1]
     restored = restore_snapshot(repo, hub.id, target.parent, "latest", user=USERS[1])
     diffs = same_tree(local_home(fleet, hub) / USERS[1], target)
-    out.append(f"restore --user {USERS[1]}: {restored.files} files into {target}; "
-               + ("byte-identical with modes and mtimes" if not diffs else f"DIFFERENCES: {diffs[:3]}"))
+    out.append(
+        f"restore --user {USERS[1]}: {restored.files} files into {target}; "
+        + ("byte-identical with modes and mtimes" if not diffs else f"DIFFERENCES: {diffs[:3]}")
+    )
     if diffs:
         raise RuntimeError(f"restore differs from the source: {diffs[:5]}")
 
     policy = retention_policy(fleet, hub)
     pruned = prune(repo, hub.id, policy, grace_s=0)
-    out.append(f"prune ({pruned.policy}): kept {len(pruned.kept)}, forgot {len(pruned.forgotten)} snapshot(s); "
-               f"deleted {pruned.blobs_deleted} blob(s), {pruned.packs_deleted} pack(s)")
+    out.append(
+        f"prune ({pruned.policy}): kept {len(pruned.kept)}, forgot {len(pruned.forgotten)} snapshot(s); "
+        f"deleted {pruned.blobs_deleted} blob(s), {pruned.packs_deleted} pack(s)"
+    )
     out.append(f"hub-ops snapshots --hub {hub.id}:")
     out += ["  " + line for line in format_snapshots(repo.summaries(hub.id)).splitlines()]
     return out

@@ -18,8 +18,12 @@ def run(ctx: DemoContext) -> list[str]:
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary below says it all
     result = job.execute_in_process(instance=dg.DagsterInstance.get(), run_config=quiet, raise_on_error=True)
     materialization = result.asset_materializations_for_node("clusters")[0]
-    out = [f"clusters asset materialized (run {result.run_id[:8]}): "
-           f"{materialization.metadata['reachable'].value} of {materialization.metadata['total'].value} clusters reachable", ""]
+    out = [
+        f"clusters asset materialized (run {result.run_id[:8]}): "
+        f"{materialization.metadata['reachable'].value} of "
+        f"{materialization.metadata['total'].value} clusters reachable",
+        "",
+    ]
     out += materialization.metadata["clusters"].value.splitlines()
     out.append("")
     for check in sorted(result.get_asset_check_evaluations(), key=lambda e: e.check_name):

@@ -53,16 +53,26 @@ def run(ctx: DemoContext) -> list[str]:
     instance = dg.DagsterInstance.get()  # SQLite under DAGSTER_HOME (set by the demo runner)
     resources = fleet_domain.resources("local") | costs_domain.resources("local")
     start, end = _month_range(month)
-    daily = dg.materialize([hub_daily_costs], instance=instance, resources=resources, run_config=QUIET, tags={
-        "dagster/asset_partition_range_start": start.isoformat(),
-        "dagster/asset_partition_range_end": (end - dt.timedelta(days=1)).isoformat()})
+    daily = dg.materialize(
+        [hub_daily_costs],
+        instance=instance,
+        resources=resources,
+        run_config=QUIET,
+        tags={
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": (end - dt.timedelta(days=1)).isoformat(),
+        },
+    )
     checks = daily.get_asset_check_evaluations()
-    out.append(f"hub_daily_costs {start} .. {end - dt.timedelta(days=1)}: one run, "
-               f"{len(daily.get_asset_materialization_events())} daily partitions, reconciliation "
-               f"{'passed' if checks and all(c.passed for c in checks) else 'FAILED'}")
+    out.append(
+        f"hub_daily_costs {start} .. {end - dt.timedelta(days=1)}: one run, "
+        f"{len(daily.get_asset_materialization_events())} daily partitions, reconciliation "
+        f"{'passed' if checks and all(c.passed for c in checks) else 'FAILED'}"
+    )
     for m in months:
-        result = dg.materialize([monthly_cost_report], instance=instance, resources=resources, run_config=QUIET,
-                                partition_key=m.isoformat())
+        result = dg.materialize(
+            [monthly_cost_report], instance=instance, resources=resources, run_config=QUIET, partition_key=m.isoformat()
+        )
         passed = all(c.passed for c in result.get_asset_check_evaluations())
         out.append(f"monthly_cost_report {m:%Y-%m}: reconciliation {'passed' if passed else 'FAILED'}")
         if not passed:
@@ -70,8 +80,10 @@ def run(ctx: DemoContext) -> list[str]:
 
     event = instance.get_latest_materialization_event(monthly_cost_report.key)
     metadata = event.asset_materialization.metadata
-    out.append(f"\nhubs by net cost, {month:%Y-%m} ({metadata['sharing_policy'].value} sharing, "
-               f"{metadata['currency'].value}; net total {metadata['net_total'].value:,.2f}):")
+    out.append(
+        f"\nhubs by net cost, {month:%Y-%m} ({metadata['sharing_policy'].value} sharing, "
+        f"{metadata['currency'].value}; net total {metadata['net_total'].value:,.2f}):"
+    )
     out += ["  " + line for line in metadata["hubs"].value.splitlines()]
     folder = reports_folder(fleet.settings.reports.destination)
     table, _ = read_report(storage, f"{folder}/{month:%Y-%m}.parquet")

@@ -51,26 +51,42 @@ def run(ctx: DemoContext) -> list[str]:
     (homes / "prod" / "rabernat" / "new-work.py").write_text("print('already on prod')\n")
 
     resources = {
-        "fleet": FleetResource(root=str(fleet_root)), "git": GitResource(cache_dir=str(ctx.data / "cache")),
-        "storage": StorageResource(local_root=str(ctx.data)), "sops": SopsResource(age_key_file=str(ctx.fleet_root / "demo.agekey")),
-        "kube": KubeResource(), "hub_api": JupyterHubResource(), "backup_runner": BackupRunnerResource(),
+        "fleet": FleetResource(root=str(fleet_root)),
+        "git": GitResource(cache_dir=str(ctx.data / "cache")),
+        "storage": StorageResource(local_root=str(ctx.data)),
+        "sops": SopsResource(age_key_file=str(ctx.fleet_root / "demo.agekey")),
+        "kube": KubeResource(),
+        "hub_api": JupyterHubResource(),
+        "backup_runner": BackupRunnerResource(),
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
     def run_job(instance, **config):
         result = decommission_job.execute_in_process(
             run_config={"ops": {"plan_decommission": {"config": {"hub": "pangeo-hubs/legacy", **config}}}, **quiet},
-            instance=instance, resources=resources, raise_on_error=False)
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
         if not result.success:
-            errors = [e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+            errors = [
+                e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+            ]
             raise RuntimeError("decommission_job failed: " + "\n".join(errors))
         return result
 
     out = []
     with dg.DagsterInstance.get() as instance:
         notice = run_job(instance, dry_run=True, today="2026-11-30")
-        report = next(e.event_specific_data.materialization for e in notice.all_events
-                      if e.event_type_value == "ASSET_MATERIALIZATION").metadata["report"].value
+        report = (
+            next(
+                e.event_specific_data.materialization
+                for e in notice.all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION"
+            )
+            .metadata["report"]
+            .value
+        )
         out.append("notice, 2026-11-30 (14 days before):")
         out += ["  " + line for line in report.splitlines()[2:]]
         run_job(instance, today="2026-12-14", force_running_servers_reason="demo: no hub runs on this machine to ask")

@@ -30,18 +30,29 @@ def run(ctx: DemoContext) -> list[str]:
     out = []
     with dg.DagsterInstance.get() as instance:
         base = ctx.facts["sample_base"]
-        context = dg.build_sensor_context(cursor=base, instance=instance,
-                                          resources={"fleet": resources["fleet"], "git": resources["git"]})
+        context = dg.build_sensor_context(
+            cursor=base, instance=instance, resources={"fleet": resources["fleet"], "git": resources["git"]}
+        )
         result = deploy_on_push(context)
-        out.append(f"deploy_on_push from {base[:12]}: {len(result.run_requests)} run request(s): "
-                   + ", ".join(f"{r.run_key}" for r in result.run_requests))
+        out.append(
+            f"deploy_on_push from {base[:12]}: {len(result.run_requests)} run request(s): "
+            + ", ".join(f"{r.run_key}" for r in result.run_requests)
+        )
         for request in result.run_requests:
             config = request.run_config
             config["ops"]["plan_deploy"]["config"]["dry_run"] = True
             config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}  # the summary below says it
-            run = deploy_job.execute_in_process(run_config=config, instance=instance, resources=resources,
-                                                tags={**request.tags, "hub_ops/demo": "dry-run"}, raise_on_error=False)
-            out.append(f"deploy_job (dry run) for {request.tags['hub_ops/cluster']}: {'succeeded' if run.success else 'FAILED'}")
+            run = deploy_job.execute_in_process(
+                run_config=config,
+                instance=instance,
+                resources=resources,
+                tags={**request.tags, "hub_ops/demo": "dry-run"},
+                raise_on_error=False,
+            )
+            out.append(
+                f"deploy_job (dry run) for {request.tags['hub_ops/cluster']}: "
+                f"{'succeeded' if run.success else 'FAILED'}"
+            )
             for event in run.all_events:
                 if event.event_type_value == "STEP_OUTPUT" and "releases" in (event.event_specific_data.metadata or {}):
                     table = event.event_specific_data.metadata["releases"].value

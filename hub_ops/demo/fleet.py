@@ -8,9 +8,8 @@ from pathlib import Path
 
 from hub_ops.cli.fleet import format_plan
 from hub_ops.demo import DemoContext
-from hub_ops.fleet import validate_fleet
+from hub_ops.fleet import load_fleet, validate_fleet
 from hub_ops.fleet.planner import plan_range
-from hub_ops.fleet import load_fleet
 from hub_ops.resources.git import GitRepo
 
 
@@ -23,8 +22,10 @@ def run(ctx: DemoContext) -> list[str]:
     fleet, problems = validate_fleet(ctx.fleet_root)
     if problems:
         raise RuntimeError("example fleet invalid:\n" + "\n".join(map(str, problems)))
-    out.append(f"validated {len(fleet.clusters)} clusters, {sum(1 for _ in fleet.hubs())} hubs: "
-               + ", ".join(h.id for h in fleet.hubs()))
+    out.append(
+        f"validated {len(fleet.clusters)} clusters, {sum(1 for _ in fleet.hubs())} hubs: "
+        + ", ".join(h.id for h in fleet.hubs())
+    )
 
     # a sample change, committed to a scratch copy of the fleet repo
     repo = ctx.scratch("fleet-repo")
@@ -35,14 +36,25 @@ def run(ctx: DemoContext) -> list[str]:
     base = _git(repo, "rev-parse", "HEAD")
     prod = repo / "clusters/pangeo-hubs/prod.values.yaml"
     prod.write_text(prod.read_text().replace("limit: 16G", "limit: 24G"))
-    (repo / "charts/daskhub/values.yaml").write_text((repo / "charts/daskhub/values.yaml").read_text().replace("workerCoresLimit: 4", "workerCoresLimit: 6"))
+    (repo / "charts/daskhub/values.yaml").write_text(
+        (repo / "charts/daskhub/values.yaml").read_text().replace("workerCoresLimit: 4", "workerCoresLimit: 6")
+    )
     cluster_yaml = repo / "clusters/community-hubs/cluster.yaml"
     text = cluster_yaml.read_text()
     start = text.index("- name: climatematch")
     end = text.index("- name: uni")
     cluster_yaml.write_text(text[:start] + text[end:])  # remove a hub entry
-    _git(repo, "-c", "user.name=demo", "-c", "user.email=demo@example.org", "commit", "-q", "-am",
-         "bigger prod pods, more dask cores, drop climatematch")
+    _git(
+        repo,
+        "-c",
+        "user.name=demo",
+        "-c",
+        "user.email=demo@example.org",
+        "commit",
+        "-q",
+        "-am",
+        "bigger prod pods, more dask cores, drop climatematch",
+    )
     git = GitRepo(repo)
     plan = plan_range(load_fleet(repo, check_files=False), git.changed_paths(base, "HEAD"), lambda p: git.show(base, p))
     out.append("plan for: bigger prod pods, more dask cores per worker, climatematch removed from cluster.yaml")

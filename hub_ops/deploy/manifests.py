@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import yaml
 
@@ -26,8 +27,11 @@ def manifest_digest(docs: list[dict[str, Any]]) -> str:
 
 def workloads(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(kind, name) of the objects whose readiness a deploy waits for."""
-    return [(d["kind"], d["metadata"]["name"]) for d in docs
-            if d.get("kind") in ("Deployment",) and (d.get("metadata") or {}).get("name")]
+    return [
+        (d["kind"], d["metadata"]["name"])
+        for d in docs
+        if d.get("kind") in ("Deployment",) and (d.get("metadata") or {}).get("name")
+    ]
 
 
 def supported_version(minor: int) -> str:

@@ -40,8 +40,15 @@ class Release:
 
 def hub_release(fleet: Fleet, hub: Hub) -> Release:
     override = fleet.cluster_dir(hub.cluster) / hub.chart_override if hub.chart_override else None
-    return Release(hub.cluster, hub.name, hub.effective_namespace, hub.helm_chart,
-                   tuple(fleet.values_paths(hub)), hub.name, override)
+    return Release(
+        hub.cluster,
+        hub.name,
+        hub.effective_namespace,
+        hub.helm_chart,
+        tuple(fleet.values_paths(hub)),
+        hub.name,
+        override,
+    )
 
 
 def support_release(fleet: Fleet, cluster_name: str) -> Release:

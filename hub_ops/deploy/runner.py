@@ -16,9 +16,10 @@ install), so the previous release keeps serving; the error carries the hub's own
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hub_ops.deploy.manifests import documents, manifest_digest, validate, workloads
 from hub_ops.deploy.releases import PreparedCharts, Release
@@ -36,6 +37,8 @@ MANAGED_LABEL, CLUSTER_LABEL, HUB_LABEL = "hub-ops/managed", "hub-ops/cluster", 
 
 def release_labels(release: Release) -> dict[str, str]:
     return {MANAGED_LABEL: "true", CLUSTER_LABEL: release.cluster, HUB_LABEL: release.hub or ""}
+
+
 TOKEN_SERVICE = "hub-ops"  # the JupyterHub service whose apiToken hub_ops uses
 
 
@@ -96,10 +99,18 @@ class ReleaseResult:
 class ReleaseDeployer:
     """Deploys releases of one cluster. Thread-safe for different releases."""
 
-    def __init__(self, fleet: Fleet, charts: PreparedCharts, sops: Sops, *,
-                 helm: HelmClient | None = None, kube: KubeClient | None = None,
-                 hub_api: Callable[[Release, str], HubApi] | None = None,
-                 settings: DeploySettings | None = None, log: Callable[[str], None] = lambda m: None):
+    def __init__(
+        self,
+        fleet: Fleet,
+        charts: PreparedCharts,
+        sops: Sops,
+        *,
+        helm: HelmClient | None = None,
+        kube: KubeClient | None = None,
+        hub_api: Callable[[Release, str], HubApi] | None = None,
+        settings: DeploySettings | None = None,
+        log: Callable[[str], None] = lambda m: None,
+    ):
         self.fleet, self.charts, self.sops = fleet, charts, sops
         self.helm, self.kube, self.hub_api = helm, kube, hub_api
         self.settings = settings or DeploySettings()
@@ -120,7 +131,9 @@ class ReleaseDeployer:
             raise DeployFailed(result.message, result) from None
         docs = documents(rendered.values())
         version = self.fleet.charts[release.chart].version if release.chart in self.fleet.charts else ""
-        return Prepared(release, chart_path, version, values, values_digest(values), docs, manifest_digest(docs), secrets)
+        return Prepared(
+            release, chart_path, version, values, values_digest(values), docs, manifest_digest(docs), secrets
+        )
 
     def dry_run(self, release: Release, kubernetes_version: str) -> ReleaseResult:
         """Render offline and validate every object against `kubernetes_version`'s schemas."""
@@ -131,8 +144,11 @@ class ReleaseDeployer:
         result.duration_s = round(time.monotonic() - start, 3)
         if problems:
             result.status = "failed"
-            result.message = redact(f"{release.id}: {len(problems)} invalid object(s) for Kubernetes {kubernetes_version}: "
-                                    + "; ".join(problems[:10]), p.secrets)
+            result.message = redact(
+                f"{release.id}: {len(problems)} invalid object(s) for Kubernetes {kubernetes_version}: "
+                + "; ".join(problems[:10]),
+                p.secrets,
+            )
             raise DeployFailed(result.message, result)
         result.status = "dry-run"
         result.message = f"{len(p.docs)} objects valid for Kubernetes {kubernetes_version}"
@@ -140,8 +156,15 @@ class ReleaseDeployer:
 
     # ------------------------------------------------------------ against the cluster
 
-    def deploy(self, release: Release, *, git_sha: str | None = None, holder: str = "hub-ops",
-               description: str = "", health: bool = True) -> ReleaseResult:
+    def deploy(
+        self,
+        release: Release,
+        *,
+        git_sha: str | None = None,
+        holder: str = "hub-ops",
+        description: str = "",
+        health: bool = True,
+    ) -> ReleaseResult:
         """Bring `release` to its rendered state; roll back on failure. Safe to rerun."""
         assert self.helm is not None and self.kube is not None, "deploy needs helm and kube clients"
         start = time.monotonic()
@@ -157,9 +180,14 @@ class ReleaseDeployer:
                 self.log(f"{release.id}: in sync at revision {live.revision}, nothing to upgrade")
             else:
                 with self._lease(release, holder):
-                    info = self.helm.upgrade_install(p.chart_path, release.name, release.namespace, p.values,
-                                                     description=description or f"hub-ops {git_sha or ''}".strip(),
-                                                     labels=release_labels(release))
+                    info = self.helm.upgrade_install(
+                        p.chart_path,
+                        release.name,
+                        release.namespace,
+                        p.values,
+                        description=description or f"hub-ops {git_sha or ''}".strip(),
+                        labels=release_labels(release),
+                    )
                 result.status, result.revision = "deployed", info.revision
                 self.log(f"{release.id}: helm revision {info.revision} ({info.status})")
             self._wait_ready(p)
@@ -202,7 +230,9 @@ class ReleaseDeployer:
                     return f"JupyterHub {version} answers; token accepted"
                 user = self.settings.health_user
                 api.ensure_user(user)
-                started = api.start_server(user, timeout=max(5.0, deadline - time.monotonic()), poll=min(self.settings.poll, 0.5))
+                started = api.start_server(
+                    user, timeout=max(5.0, deadline - time.monotonic()), poll=min(self.settings.poll, 0.5)
+                )
                 stopped = api.stop_server(user, timeout=60, poll=min(self.settings.poll, 0.5))
                 return f"JupyterHub {version}: server of {user} started in {started:.1f} s, stopped in {stopped:.1f} s"
             except HubApiError as e:
@@ -218,9 +248,14 @@ class ReleaseDeployer:
             self.helm.uninstall(release.name, release.namespace)
             return "first install removed"
         current = self.helm.current(release.name, release.namespace)
-        if current and current.status == "deployed" and (
+        if (
+            current
+            and current.status == "deployed"
+            and (
                 current.revision == previous_revision
-                or self._live_digest(release) == self._live_digest(release, previous_revision)):
+                or self._live_digest(release) == self._live_digest(release, previous_revision)
+            )
+        ):
             return f"already at the contents of revision {previous_revision}"
         info = self.helm.rollback(release.name, release.namespace, previous_revision)
         return f"rolled back to revision {previous_revision} (now revision {info.revision})"
@@ -239,16 +274,26 @@ class ReleaseDeployer:
         return manifest_digest(documents([manifest])) if manifest else None
 
     def _wait_ready(self, p: Prepared) -> None:
-        for kind, name in workloads(p.docs):
-            state = self.kube.wait_deployment_available(p.release.namespace, name, self.settings.ready_timeout, self.settings.poll)
+        for _kind, name in workloads(p.docs):
+            state = self.kube.wait_deployment_available(
+                p.release.namespace, name, self.settings.ready_timeout, self.settings.poll
+            )
             self.log(f"{p.release.id}: {state}")
 
     def _lease(self, release: Release, holder: str):
         return _Lease(self.kube, release.namespace, holder, self.settings, self.log)
 
     def _result(self, release: Release, p: Prepared | None = None) -> ReleaseResult:
-        return ReleaseResult(release.id, release.cluster, release.hub, release.namespace, release.chart,
-                             p.chart_version if p else "", p.values_digest if p else "", p.manifest_digest if p else "")
+        return ReleaseResult(
+            release.id,
+            release.cluster,
+            release.hub,
+            release.namespace,
+            release.chart,
+            p.chart_version if p else "",
+            p.values_digest if p else "",
+            p.manifest_digest if p else "",
+        )
 
 
 class LeaseBusy(RuntimeError):
@@ -266,7 +311,10 @@ class _Lease:
         deadline = time.monotonic() + self.settings.lease_wait
         while not self.kube.acquire_lease(self.namespace, LEASE_NAME, self.holder, self.settings.lease_ttl):
             if time.monotonic() > deadline:
-                raise LeaseBusy(f"another deploy holds {self.namespace}/{LEASE_NAME} since more than {self.settings.lease_wait:.0f} s")
+                raise LeaseBusy(
+                    f"another deploy holds {self.namespace}/{LEASE_NAME} since more than "
+                    f"{self.settings.lease_wait:.0f} s"
+                )
             self.log(f"waiting for {self.namespace}/{LEASE_NAME} (another deploy of this release is running)")
             time.sleep(self.settings.poll)
         return self

@@ -45,8 +45,9 @@ def values_digest(values: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def load_values_files(paths: list[Path], sops: Sops, root: Path | None = None,
-                      secrets_out: set[str] | None = None) -> dict[str, Any]:
+def load_values_files(
+    paths: list[Path], sops: Sops, root: Path | None = None, secrets_out: set[str] | None = None
+) -> dict[str, Any]:
     """Read and layer `paths` in order, decrypting secret files in memory.
 
     secrets_out: receives every string value of the secret files, so that callers can

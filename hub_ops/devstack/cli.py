@@ -159,8 +159,12 @@ def start_stack(directory: Path) -> dict:
             server.stop()
         raise
 
-    processes = [_record("fake-gcs-server", gcs.server), _record("postgres", postgres.server),
-                 *(_record(p.name, p) for p in kube.processes), _record("jupyterhub", hub.server)]
+    processes = [
+        _record("fake-gcs-server", gcs.server),
+        _record("postgres", postgres.server),
+        *(_record(p.name, p) for p in kube.processes),
+        _record("jupyterhub", hub.server),
+    ]
     env = {
         "KUBECONFIG": str(kube.kubeconfig),
         "STORAGE_EMULATOR_HOST": gcs.endpoint,
@@ -170,8 +174,13 @@ def start_stack(directory: Path) -> dict:
         "HUB_OPS_HUB_URL": hub.url,
         "HUB_OPS_HUB_API_TOKEN": hub.api_token,
     }
-    return {"processes": processes, "env": env, "timings_s": timings, "remove": [str(postgres.workdir)],
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "processes": processes,
+        "env": env,
+        "timings_s": timings,
+        "remove": [str(postgres.workdir)],
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 @click.group()
@@ -220,7 +229,9 @@ def status() -> None:
         click.echo("stack is down")
         sys.exit(1)
     for entry in state["processes"]:
-        click.echo(f"{entry['name']:<24} {'running' if _alive(entry) else 'STOPPED':<8} pid {entry['pid']:<7} {entry['log']}")
+        click.echo(
+            f"{entry['name']:<24} {'running' if _alive(entry) else 'STOPPED':<8} pid {entry['pid']:<7} {entry['log']}"
+        )
     for key, value in state["env"].items():
         if "TOKEN" not in key:
             click.echo(f"{key}={value}")

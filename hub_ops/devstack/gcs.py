@@ -39,17 +39,36 @@ class FakeGcsServer:
         root.mkdir(parents=True, exist_ok=True)
         self.server = ServerProcess(
             "fake-gcs-server",
-            [str(binary()), "-scheme", "http", "-backend", "filesystem", "-filesystem-root", str(root),
-             "-host", "127.0.0.1", "-port", str(self.port), "-external-url", self.endpoint, "-log-level", "warn"],
+            [
+                str(binary()),
+                "-scheme",
+                "http",
+                "-backend",
+                "filesystem",
+                "-filesystem-root",
+                str(root),
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(self.port),
+                "-external-url",
+                self.endpoint,
+                "-log-level",
+                "warn",
+            ],
             log=self.workdir / "fake-gcs-server.log",
         ).start()
-        self.server.wait_ready(lambda: urllib.request.urlopen(f"{self.endpoint}/storage/v1/b", timeout=1).status == 200, timeout=20)
+        self.server.wait_ready(
+            lambda: urllib.request.urlopen(f"{self.endpoint}/storage/v1/b", timeout=1).status == 200, timeout=20
+        )
         return self
 
     def create_bucket(self, name: str) -> str:
         req = urllib.request.Request(
-            f"{self.endpoint}/storage/v1/b?project=hub-ops-test", data=json.dumps({"name": name}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            f"{self.endpoint}/storage/v1/b?project=hub-ops-test",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         urllib.request.urlopen(req, timeout=10).read()
         return name

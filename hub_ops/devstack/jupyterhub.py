@@ -27,7 +27,7 @@ SERVICE_SCOPES = ["read:hub", "list:users", "admin:users", "admin:servers", "acc
 TOKEN_ENV = "HUB_OPS_STACK_HUB_TOKEN"
 
 # Read by jupyterhub; values come in through the environment so the token is never on disk.
-CONFIG = '''
+CONFIG = """
 import os, sys
 c = get_config()  # noqa: F821
 here = os.path.dirname(os.path.abspath(__file__))
@@ -50,7 +50,7 @@ c.Spawner.start_timeout = 60
 c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(here, "home", "{{username}}")
 c.JupyterHub.services = [{{"name": {service!r}, "api_token": os.environ[{token_env!r}]}}]
 c.JupyterHub.load_roles = [{{"name": {service!r}, "scopes": {scopes!r}, "services": [{service!r}]}}]
-'''
+"""
 
 
 def _venv_bin(name: str) -> Path:
@@ -85,21 +85,30 @@ class JupyterHubServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         config = self.workdir / "jupyterhub_config.py"
-        config.write_text(CONFIG.format(
-            proxy_port=self.port, hub_port=free_port(), proxy_api_port=free_port(),
-            proxy_command=str(_venv_bin("configurable-http-proxy")),
-            singleuser=str(_venv_bin("jupyterhub-singleuser")),
-            # jupyter_server refuses to run as root without it
-            spawner_args=["--allow-root"] if os.geteuid() == 0 else [],
-            service=SERVICE_NAME, token_env=TOKEN_ENV, scopes=SERVICE_SCOPES,
-        ))
+        config.write_text(
+            CONFIG.format(
+                proxy_port=self.port,
+                hub_port=free_port(),
+                proxy_api_port=free_port(),
+                proxy_command=str(_venv_bin("configurable-http-proxy")),
+                singleuser=str(_venv_bin("jupyterhub-singleuser")),
+                # jupyter_server refuses to run as root without it
+                spawner_args=["--allow-root"] if os.geteuid() == 0 else [],
+                service=SERVICE_NAME,
+                token_env=TOKEN_ENV,
+                scopes=SERVICE_SCOPES,
+            )
+        )
         return config
 
     def start(self, timeout: float = 60.0) -> JupyterHubServer:
         config = self.write_config()
         self.server = ServerProcess(
-            "jupyterhub", [str(_venv_bin("jupyterhub")), "-f", str(config)],
-            log=self.workdir / "jupyterhub.log", cwd=self.workdir, env={TOKEN_ENV: self.api_token},
+            "jupyterhub",
+            [str(_venv_bin("jupyterhub")), "-f", str(config)],
+            log=self.workdir / "jupyterhub.log",
+            cwd=self.workdir,
+            env={TOKEN_ENV: self.api_token},
         ).start()
         self.server.wait_ready(lambda: self.api("GET", "/")["version"] != "", timeout)
         return self
@@ -107,7 +116,8 @@ class JupyterHubServer:
     def api(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
         """Call the hub's REST API with the service token; returns the decoded JSON (or {})."""
         request = urllib.request.Request(
-            f"{self.api_url}{path}", method=method,
+            f"{self.api_url}{path}",
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
             headers={"Authorization": f"token {token or self.api_token}", "Content-Type": "application/json"},
         )

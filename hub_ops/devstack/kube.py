@@ -41,13 +41,51 @@ def make_certificates(pki: Path) -> None:
     """A CA, a serving cert for 127.0.0.1/localhost signed by it, a service-account key pair."""
     pki.mkdir(parents=True, exist_ok=True)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]  # EC: instant keygen
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650",
-             "-subj", "/CN=hub-ops-local-ca", cwd=pki)
-    _openssl("req", *ec, "-keyout", "apiserver.key", "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver",
-             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
-             cwd=pki)
-    _openssl("x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "3650", "-copy_extensions", "copy", "-out", "apiserver.crt", cwd=pki)
+    _openssl(
+        "req",
+        "-x509",
+        *ec,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=hub-ops-local-ca",
+        cwd=pki,
+    )
+    _openssl(
+        "req",
+        *ec,
+        "-keyout",
+        "apiserver.key",
+        "-out",
+        "apiserver.csr",
+        "-subj",
+        "/CN=kube-apiserver",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
+        cwd=pki,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "apiserver.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-copy_extensions",
+        "copy",
+        "-out",
+        "apiserver.crt",
+        cwd=pki,
+    )
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key", cwd=pki)
     _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
 
@@ -98,15 +136,32 @@ class KubeCluster:
 
     def _start_etcd(self, timeout: float) -> None:
         peer = free_port()
-        etcd = ServerProcess("etcd", [
-            "etcd", "--name", "hub-ops", "--data-dir", str(self.workdir / "etcd"), "--unsafe-no-fsync",
-            "--listen-client-urls", f"http://127.0.0.1:{self.etcd_port}",
-            "--advertise-client-urls", f"http://127.0.0.1:{self.etcd_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"hub-ops=http://127.0.0.1:{peer}",
-            "--logger", "zap", "--log-level", "warn",
-        ], log=self.workdir / "etcd.log").start()
+        etcd = ServerProcess(
+            "etcd",
+            [
+                "etcd",
+                "--name",
+                "hub-ops",
+                "--data-dir",
+                str(self.workdir / "etcd"),
+                "--unsafe-no-fsync",
+                "--listen-client-urls",
+                f"http://127.0.0.1:{self.etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{self.etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer}",
+                "--initial-cluster",
+                f"hub-ops=http://127.0.0.1:{peer}",
+                "--logger",
+                "zap",
+                "--log-level",
+                "warn",
+            ],
+            log=self.workdir / "etcd.log",
+        ).start()
         self.processes.append(etcd)
         url = f"http://127.0.0.1:{self.etcd_port}/health"
         etcd.wait_ready(lambda: json.load(urllib.request.urlopen(url, timeout=1)).get("health") == "true", timeout)
@@ -116,43 +171,63 @@ class KubeCluster:
         tokens.write_text(f'{self.token},hub-ops-admin,hub-ops-admin,"system:masters"\n')
         tokens.chmod(0o600)
         pki = self.pki
-        apiserver = ServerProcess("kube-apiserver", [
-            str(bins.apiserver),
-            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={self.api_port}", "--insecure-port=0",  # 1.20 opens :8080 otherwise
-            f"--cert-dir={self.workdir / 'apiserver-certs'}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}",
-            f"--token-auth-file={tokens}",
-            "--authorization-mode=AlwaysAllow",
-            # no kubelet mounts service-account tokens here, and pods must be creatable
-            # before the controller-manager has made the namespace's default service account
-            "--disable-admission-plugins=ServiceAccount",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--allow-privileged=true", "--profiling=false", "--logtostderr=true", "--v=0",
-        ], log=self.workdir / "kube-apiserver.log").start()
+        apiserver = ServerProcess(
+            "kube-apiserver",
+            [
+                str(bins.apiserver),
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                "--insecure-port=0",  # 1.20 opens :8080 otherwise
+                f"--cert-dir={self.workdir / 'apiserver-certs'}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--token-auth-file={tokens}",
+                "--authorization-mode=AlwaysAllow",
+                # no kubelet mounts service-account tokens here, and pods must be creatable
+                # before the controller-manager has made the namespace's default service account
+                "--disable-admission-plugins=ServiceAccount",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                "--profiling=false",
+                "--logtostderr=true",
+                "--v=0",
+            ],
+            log=self.workdir / "kube-apiserver.log",
+        ).start()
         self.processes.append(apiserver)
         apiserver.wait_ready(lambda: self._get("/readyz") == "ok", timeout)
 
     def _start_controller_manager(self, bins: KubeBinaries, timeout: float) -> None:
         pki = self.pki
-        manager = ServerProcess("kube-controller-manager", [
-            str(bins.controller_manager),
-            f"--kubeconfig={self.kubeconfig}",
-            "--leader-elect=false", "--port=0", "--secure-port=0", "--controllers=*",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--root-ca-file={pki / 'ca.crt'}",
-            "--use-service-account-credentials=false",
-            "--logtostderr=true", "--v=0",
-        ], log=self.workdir / "kube-controller-manager.log").start()
+        manager = ServerProcess(
+            "kube-controller-manager",
+            [
+                str(bins.controller_manager),
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--port=0",
+                "--secure-port=0",
+                "--controllers=*",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                "--use-service-account-credentials=false",
+                "--logtostderr=true",
+                "--v=0",
+            ],
+            log=self.workdir / "kube-controller-manager.log",
+        ).start()
         self.processes.append(manager)
 
         def default_service_account() -> bool:
-            return json.loads(self._get("/api/v1/namespaces/default/serviceaccounts/default"))["kind"] == "ServiceAccount"
+            return (
+                json.loads(self._get("/api/v1/namespaces/default/serviceaccounts/default"))["kind"] == "ServiceAccount"
+            )
 
         manager.wait_ready(default_service_account, timeout)
 
@@ -167,7 +242,10 @@ class KubeCluster:
     def _write_kubeconfig(self) -> None:
         ca = base64.b64encode((self.pki / "ca.crt").read_bytes()).decode()
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": CONTEXT, "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": CONTEXT,
+            "preferences": {},
             "clusters": [{"name": CONTEXT, "cluster": {"server": self.server_url, "certificate-authority-data": ca}}],
             "users": [{"name": CONTEXT, "user": {"token": self.token}}],
             "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT, "namespace": "default"}}],

@@ -134,8 +134,14 @@ def _run(step: str, argv: list[str], log_file: Path, cwd: Path | None = None, en
     with open(log_file, "ab") as fh:
         fh.write(f"\n$ {' '.join(argv)}\n".encode())
         fh.flush()
-        proc = subprocess.run(argv, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                              env={**os.environ, **(env or {})})
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
     if proc.returncode:
         raise KubeBuildError(f"{step} failed (exit {proc.returncode}); log {log_file}:\n{log_tail(log_file)}")
 
@@ -154,30 +160,47 @@ def _build(bins: KubeBinaries, version_dir: Path, log: Callable[[str], None]) ->
     sources_list = apt_dir / "sources.list"
     sources_list.write_text(f"deb-src {_debian_mirror()} {DEBIAN_SUITE} main\n")
     apt_opts = [
-        "-o", "APT::Sandbox::User=root",  # _apt cannot write into our private dirs
-        "-o", f"Dir::Etc::SourceList={sources_list}", "-o", "Dir::Etc::SourceParts=/dev/null",
-        "-o", f"Dir::State::Lists={apt_dir / 'lists'}", "-o", f"Dir::Cache={apt_dir / 'cache'}",
+        "-o",
+        "APT::Sandbox::User=root",  # _apt cannot write into our private dirs
+        "-o",
+        f"Dir::Etc::SourceList={sources_list}",
+        "-o",
+        "Dir::Etc::SourceParts=/dev/null",
+        "-o",
+        f"Dir::State::Lists={apt_dir / 'lists'}",
+        "-o",
+        f"Dir::Cache={apt_dir / 'cache'}",
     ]
     log(f"kube build: fetching the kubernetes {bins.version} source package (log {build_log})")
     _run("apt-get update (deb-src index)", ["apt-get", *apt_opts, "update"], build_log)
     download = work / "download"
     download.mkdir()
-    _run("apt-get source kubernetes", ["apt-get", *apt_opts, "source", "--download-only", "kubernetes"],
-         build_log, cwd=download)
+    _run(
+        "apt-get source kubernetes",
+        ["apt-get", *apt_opts, "source", "--download-only", "kubernetes"],
+        build_log,
+        cwd=download,
+    )
     dscs = sorted(download.glob("kubernetes_*.dsc"))
     if not dscs:
         raise KubeBuildError(f"apt-get source downloaded no kubernetes_*.dsc into {download}; log {build_log}")
     offered = upstream_version(dscs[-1])
     if offered != bins.version:
-        raise KubeBuildError(f"{dscs[-1].name}: Debian's {DEBIAN_SUITE} offers Kubernetes {offered}, not {bins.version}")
+        raise KubeBuildError(
+            f"{dscs[-1].name}: Debian's {DEBIAN_SUITE} offers Kubernetes {offered}, not {bins.version}"
+        )
     src = work / "src"
     _run("dpkg-source -x", ["dpkg-source", "-x", str(dscs[-1]), str(src)], build_log)
 
     log(f"kube build: compiling {' '.join(BINARIES)} (about 4 min, 1.4 GB RAM)")
     # `make` (not `go build`) because it generates the OpenAPI code first
-    _run("make kube-apiserver kube-controller-manager",
-         ["make", f"WHAT={' '.join('cmd/' + b for b in BINARIES)}", "GOLDFLAGS=-s -w"],
-         build_log, cwd=src, env={"CGO_ENABLED": "0"})
+    _run(
+        "make kube-apiserver kube-controller-manager",
+        ["make", f"WHAT={' '.join('cmd/' + b for b in BINARIES)}", "GOLDFLAGS=-s -w"],
+        build_log,
+        cwd=src,
+        env={"CGO_ENABLED": "0"},
+    )
 
     staging = version_dir / "bin.partial"
     shutil.rmtree(staging, ignore_errors=True)

@@ -10,7 +10,7 @@ objects it would see on a real cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kubernetes import client
 
@@ -20,7 +20,7 @@ PHASES = ("Running", "Succeeded", "Failed")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _condition(kind: str, status: bool, now: str) -> dict:
@@ -37,17 +37,44 @@ def pod_status(pod: client.V1Pod, phase: str, exit_code: int | None = None) -> d
         exit_code = 1 if phase == "Failed" else 0
     containers = []
     for container in pod.spec.containers:
-        state = ({"running": {"startedAt": now}} if running else
-                 {"terminated": {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
-                                 "startedAt": now, "finishedAt": now}})
-        containers.append({"name": container.name, "image": container.image, "imageID": "", "ready": running,
-                           "restartCount": 0, "started": running, "state": state})
-    return {"status": {
-        "phase": phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "startTime": now,
-        "conditions": [_condition("Initialized", True, now), _condition("PodScheduled", True, now),
-                       _condition("ContainersReady", running, now), _condition("Ready", running, now)],
-        "containerStatuses": containers,
-    }}
+        state = (
+            {"running": {"startedAt": now}}
+            if running
+            else {
+                "terminated": {
+                    "exitCode": exit_code,
+                    "reason": "Completed" if exit_code == 0 else "Error",
+                    "startedAt": now,
+                    "finishedAt": now,
+                }
+            }
+        )
+        containers.append(
+            {
+                "name": container.name,
+                "image": container.image,
+                "imageID": "",
+                "ready": running,
+                "restartCount": 0,
+                "started": running,
+                "state": state,
+            }
+        )
+    return {
+        "status": {
+            "phase": phase,
+            "hostIP": "127.0.0.1",
+            "podIP": "127.0.0.1",
+            "startTime": now,
+            "conditions": [
+                _condition("Initialized", True, now),
+                _condition("PodScheduled", True, now),
+                _condition("ContainersReady", running, now),
+                _condition("Ready", running, now),
+            ],
+            "containerStatuses": containers,
+        }
+    }
 
 
 @dataclass
@@ -68,9 +95,11 @@ class Kubelet:
         pod = self.core.read_namespaced_pod(name, namespace)
         return self.core.patch_namespaced_pod_status(name, namespace, pod_status(pod, phase, exit_code))
 
-    def mark_pods(self, namespace: str, label_selector: str, phase: str = "Running", *,
-                  expect: int = 1, timeout: float = 30.0) -> list[str]:
+    def mark_pods(
+        self, namespace: str, label_selector: str, phase: str = "Running", *, expect: int = 1, timeout: float = 30.0
+    ) -> list[str]:
         """Wait until at least `expect` pods match `label_selector`, then mark them all; returns their names."""
+
         def pods():
             found = self.core.list_namespaced_pod(namespace, label_selector=label_selector).items
             return found if len(found) >= expect else None
@@ -94,10 +123,12 @@ class Kubelet:
                 if pod.status.phase != "Running" and pod.metadata.deletion_timestamp is None:
                     self.mark_pod(pod.metadata.name, namespace, "Running")
             status = deployment.status
-            done = (status.observed_generation or 0) >= deployment.metadata.generation and \
-                (status.updated_replicas or 0) == deployment.spec.replicas and \
-                (status.available_replicas or 0) == deployment.spec.replicas and \
-                any(c.type == "Available" and c.status == "True" for c in status.conditions or [])
+            done = (
+                (status.observed_generation or 0) >= deployment.metadata.generation
+                and (status.updated_replicas or 0) == deployment.spec.replicas
+                and (status.available_replicas or 0) == deployment.spec.replicas
+                and any(c.type == "Available" and c.status == "True" for c in status.conditions or [])
+            )
             return deployment if done else None
 
         return wait_for(available, timeout, f"Deployment {namespace}/{name} to become Available", interval=0.2)

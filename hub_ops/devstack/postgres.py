@@ -14,7 +14,9 @@ from pathlib import Path
 
 from hub_ops.devstack.process import ServerProcess, StackError, free_port, log_tail
 
-PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin")] + sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+PG_BIN_CANDIDATES = [Path("/usr/lib/postgresql/15/bin")] + sorted(
+    Path("/usr/lib/postgresql").glob("*/bin"), reverse=True
+)
 
 
 def pg_bin() -> Path:
@@ -56,22 +58,46 @@ class PostgresServer:
         self._owned(log)
         run_as = ["runuser", "-u", self.user, "--"] if os.geteuid() == 0 else []
         if not (data / "PG_VERSION").exists():
-            init = subprocess.run([*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", self.user, "--no-sync"],
-                                  capture_output=True, text=True)
+            init = subprocess.run(
+                [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", self.user, "--no-sync"],
+                capture_output=True,
+                text=True,
+            )
             if init.returncode:
                 raise StackError(f"initdb failed: {init.stderr[-2000:]}")
         self.port = self.port or free_port()
         self.server = ServerProcess(
             "postgres",
-            [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(sock),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200"],
-            log=log, user=self.user,
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(sock),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            log=log,
+            user=self.user,
         ).start()
 
         def ready() -> bool:
-            return subprocess.run([str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                                  capture_output=True).returncode == 0
+            return (
+                subprocess.run(
+                    [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+                ).returncode
+                == 0
+            )
 
         self.server.wait_ready(ready, timeout=30)
         return self
@@ -79,8 +105,11 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         """Create `name` (if missing) and return its URL."""
         bin_dir = pg_bin()
-        proc = subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode and "already exists" not in proc.stderr:
             raise StackError(f"createdb {name} failed: {proc.stderr}\n{log_tail(self.workdir / 'postgres.log')}")
         return self.url(name)

@@ -31,8 +31,9 @@ APT_PACKAGES = {
 def missing_apt_packages(packages: list[str] | None = None) -> list[str]:
     """Packages of `packages` (default: APT_PACKAGES) that dpkg does not list as installed."""
     wanted = list(packages or APT_PACKAGES)
-    proc = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *wanted],
-                          capture_output=True, text=True)  # exit 1 when some are unknown: fine
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *wanted], capture_output=True, text=True
+    )  # exit 1 when some are unknown: fine
     installed = {line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" installed")}
     return [p for p in wanted if p not in installed]
 
@@ -42,12 +43,16 @@ def install_apt_packages(packages: list[str], log: Callable[[str], None] = print
     if not packages:
         return
     if os.geteuid() != 0:
-        raise StackError(f"missing apt packages {' '.join(packages)}; as root run: apt-get install {' '.join(packages)}")
+        raise StackError(
+            f"missing apt packages {' '.join(packages)}; as root run: apt-get install {' '.join(packages)}"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     log(f"prepare: apt-get install {' '.join(packages)}")
     wait_lock = ["-o", "DPkg::Lock::Timeout=600"]  # other agents/CI steps may hold the dpkg lock
-    for argv in (["apt-get", *wait_lock, "update", "-q"],
-                 ["apt-get", *wait_lock, "install", "-y", "-q", "--no-install-recommends", *packages]):
+    for argv in (
+        ["apt-get", *wait_lock, "update", "-q"],
+        ["apt-get", *wait_lock, "install", "-y", "-q", "--no-install-recommends", *packages],
+    ):
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if proc.returncode:
             tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])

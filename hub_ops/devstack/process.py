@@ -7,9 +7,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 
 class StackError(RuntimeError):
@@ -54,8 +54,13 @@ class ServerProcess:
             argv = ["runuser", "-u", self.user, "--", *argv]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **(self.env or {})}, cwd=self.cwd, start_new_session=True,
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                cwd=self.cwd,
+                start_new_session=True,
             )
         return self
 
@@ -63,7 +68,10 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise StackError(f"{self.name} exited with {self.proc.returncode} before it was ready; log {self.log}:\n{log_tail(self.log)}")
+                raise StackError(
+                    f"{self.name} exited with {self.proc.returncode} before it was ready; "
+                    f"log {self.log}:\n{log_tail(self.log)}"
+                )
             try:
                 if ready():
                     return

@@ -29,7 +29,7 @@ def indexed_local_dependencies(chart_doc: dict, chart_dir: Path, charts_dir: Pat
     for i, dep in enumerate(deps if isinstance(deps, list) else []):
         repo = str(dep.get("repository") or "") if isinstance(dep, dict) else ""
         if repo.startswith("file://"):
-            target = (chart_dir / repo[len("file://"):]).resolve()
+            target = (chart_dir / repo[len("file://") :]).resolve()
             if target.parent == charts_dir.resolve():
                 out.append((i, target.name))
     return out

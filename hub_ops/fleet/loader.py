@@ -10,9 +10,10 @@ Every problem is collected before raising, so one run of `hub-ops validate` list
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -63,7 +64,9 @@ class Fleet:
         hub = cluster.hub(hub_name) if cluster and sep else None
         if hub is None:
             known = ", ".join(h.id for h in self.hubs() if h.name == hub_name or h.cluster == cluster_name)
-            raise KeyError(f"no hub {hub_id!r} in the fleet at {self.root}" + (f" (did you mean: {known})" if known else ""))
+            raise KeyError(
+                f"no hub {hub_id!r} in the fleet at {self.root}" + (f" (did you mean: {known})" if known else "")
+            )
         return hub
 
     def values_paths(self, hub: Hub) -> list[Path]:
@@ -87,7 +90,9 @@ def find_layout(root: Path) -> tuple[str, Path | None]:
         return "hub_ops", root / FLEET_FILE
     if (root / "config" / "clusters").is_dir():
         return "2i2c", None
-    raise FleetConfigError([ConfigProblem(str(root), None, "", f"not a fleet: no {FLEET_FILE} and no config/clusters/ folder")])
+    raise FleetConfigError(
+        [ConfigProblem(str(root), None, "", f"not a fleet: no {FLEET_FILE} and no config/clusters/ folder")]
+    )
 
 
 class _Collector:
@@ -289,7 +294,11 @@ def _check_cluster(cluster: Cluster, path: Path, charts: dict[str, Chart], c: _C
             c.add(path, ("hubs", i, "namespace"), f"namespace {ns!r} already used by hubs[{namespaces[ns]}]")
         namespaces.setdefault(ns, i)
         if charts and hub.helm_chart not in charts:
-            c.add(path, ("hubs", i, "helm_chart"), f"unknown chart {hub.helm_chart!r} (charts: {', '.join(sorted(charts))})")
+            c.add(
+                path,
+                ("hubs", i, "helm_chart"),
+                f"unknown chart {hub.helm_chart!r} (charts: {', '.join(sorted(charts))})",
+            )
         d = hub.decommission
         if d and d.successor:
             succ_cluster, _, succ_name = d.successor.rpartition("/")
@@ -337,7 +346,11 @@ def _check_referenced_file(folder: Path, name: str, owner: Path, loc: Loc, c: _C
         return None
     ok, doc = c.parse(target, referenced_by=(owner, loc, name))
     if ok and is_secret_name(name) and not (isinstance(doc, dict) and "sops" in doc):
-        c.add(owner, loc, f"{name} is named as a secret but has no sops block: refusing a possibly leaked plaintext secret")
+        c.add(
+            owner,
+            loc,
+            f"{name} is named as a secret but has no sops block: refusing a possibly leaked plaintext secret",
+        )
     return doc if ok else None
 
 

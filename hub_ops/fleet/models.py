@@ -11,8 +11,17 @@ import datetime as dt
 import posixpath
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidatorFunctionWrapHandler,
-                      WrapValidator, field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 # a DNS label (RFC 1123, at most 63 characters): hub names become namespaces
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -223,9 +232,14 @@ class Cluster(Strict):
     @model_validator(mode="after")
     def _provider_block(self) -> Cluster:
         if getattr(self, self.provider) is None:
-            raise KeyedValueError("provider", f"provider is {self.provider!r} but the {self.provider!r} block is missing")
-        others = [p for p in ("gcp", "aws", "azure", "kubeconfig", "local")
-                  if p != self.provider and getattr(self, p) is not None]
+            raise KeyedValueError(
+                "provider", f"provider is {self.provider!r} but the {self.provider!r} block is missing"
+            )
+        others = [
+            p
+            for p in ("gcp", "aws", "azure", "kubeconfig", "local")
+            if p != self.provider and getattr(self, p) is not None
+        ]
         if others:
             raise KeyedValueError(others[0], f"provider is {self.provider!r} but a {others[0]!r} block is also given")
         return self

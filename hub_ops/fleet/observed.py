@@ -105,7 +105,7 @@ class ClusterState:
     node_count: int | None = None
     upgrade: UpgradeState | None = None
     notes: list[str] = field(default_factory=list)
-    observed_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    observed_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @classmethod
     def unreachable(cls, cluster: Cluster, source: str, reason: str) -> ClusterState:
@@ -161,10 +161,15 @@ def pools_from_nodes(nodes: list[NodeState]) -> list[NodePoolState]:
         members = pools[name]
         versions = sorted({n.kubelet_version for n in members})
         types = sorted({n.instance_type for n in members if n.instance_type})
-        result.append(NodePoolState(
-            name=name, version=", ".join(versions), machine_type=", ".join(types) or None,
-            status=f"{sum(n.ready for n in members)}/{len(members)} ready", node_count=len(members),
-        ))
+        result.append(
+            NodePoolState(
+                name=name,
+                version=", ".join(versions),
+                machine_type=", ".join(types) or None,
+                status=f"{sum(n.ready for n in members)}/{len(members)} ready",
+                node_count=len(members),
+            )
+        )
     return result
 
 
@@ -189,8 +194,10 @@ def version_skew_problems(state: ClusterState, policy: KubernetesPolicy) -> list
             elif node > master:
                 problems.append(f"nodes on {one} are newer than the control plane {state.master_version}")
             elif master[0] == node[0] and master[1] - node[1] > policy.max_minor_skew:
-                problems.append(f"nodes on {one} trail the control plane {state.master_version} by "
-                                f"{master[1] - node[1]} minor versions (fleet allows {policy.max_minor_skew})")
+                problems.append(
+                    f"nodes on {one} trail the control plane {state.master_version} by "
+                    f"{master[1] - node[1]} minor versions (fleet allows {policy.max_minor_skew})"
+                )
     return problems
 
 
@@ -213,7 +220,10 @@ def support_warnings(state: ClusterState, policy: KubernetesPolicy, today: dt.da
     warnings = []
     master = minor_of(state.master_version)
     if policy.min_minor is not None and master is not None and master[0] == 1 and master[1] < policy.min_minor:
-        warnings.append(f"control plane {state.master_version} is older than the fleet's minimum 1.{policy.min_minor} (end of support)")
+        warnings.append(
+            f"control plane {state.master_version} is older than the fleet's minimum "
+            f"1.{policy.min_minor} (end of support)"
+        )
     up = state.upgrade
     if up:
         current = parse_version(state.master_version)
@@ -237,7 +247,10 @@ def support_warnings(state: ClusterState, policy: KubernetesPolicy, today: dt.da
         for one in (pool.version or "").split(", "):
             pool_v = parse_version(one)
             if pool_v and master_v and pool_v[:3] < master_v[:3]:
-                warnings.append(f"pool {pool.name} on {one} is behind the control plane {state.master_version}: node upgrade pending")
+                warnings.append(
+                    f"pool {pool.name} on {one} is behind the control plane "
+                    f"{state.master_version}: node upgrade pending"
+                )
     if state.status in IN_PROGRESS_STATUSES:
         warnings.append(f"cluster status {state.status}: an operation (often an upgrade) is in progress")
     return warnings

@@ -24,8 +24,9 @@ import fnmatch
 import json
 import posixpath
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -223,7 +224,7 @@ def _plan_path(fleet, index, b: _Builder, path, change, old_docs, clusters_prefi
             return
 
     if path.startswith(clusters_prefix):
-        cluster, _, rest = path[len(clusters_prefix):].partition("/")
+        cluster, _, rest = path[len(clusters_prefix) :].partition("/")
         if rest == CLUSTER_FILE:
             _plan_cluster_file(fleet, b, cluster, path, old_docs, verb)
             return
@@ -247,7 +248,12 @@ def _plan_path(fleet, index, b: _Builder, path, change, old_docs, clusters_prefi
                 b.add_support(cluster.name, reason)
             for hub in cluster.hubs:
                 if hub.helm_chart in using:
-                    b.add_hub(hub.id, reason if hub.helm_chart == chart else f"chart {hub.helm_chart} includes {chart}, {verb} ({path})")
+                    b.add_hub(
+                        hub.id,
+                        reason
+                        if hub.helm_chart == chart
+                        else f"chart {hub.helm_chart} includes {chart}, {verb} ({path})",
+                    )
 
 
 def _hub_exists(fleet: Fleet, hub_id: str) -> bool:
@@ -260,7 +266,9 @@ def _old_references(old: dict, cluster: str, filename: str) -> list[str]:
     if filename in ((old.get("support") or {}).get("helm_chart_values_files") or []):
         out.append(cluster)
     for hub in old.get("hubs") or []:
-        if isinstance(hub, dict) and (filename in (hub.get("helm_chart_values_files") or []) or hub.get("chart_override") == filename):
+        if isinstance(hub, dict) and (
+            filename in (hub.get("helm_chart_values_files") or []) or hub.get("chart_override") == filename
+        ):
             out.append(f"{cluster}/{hub.get('name')}")
     return out
 
@@ -283,8 +291,11 @@ def _plan_cluster_file(fleet: Fleet, b: _Builder, cluster: str, path: str, old_d
         return
     new_doc = current.model_dump(mode="json", exclude_unset=True)
     if _cluster_level(old) != _cluster_level(new_doc):
-        changed_keys = sorted(k for k in set(_cluster_level(old)) | set(_cluster_level(new_doc))
-                              if _cluster_level(old).get(k) != _cluster_level(new_doc).get(k))
+        changed_keys = sorted(
+            k
+            for k in set(_cluster_level(old)) | set(_cluster_level(new_doc))
+            if _cluster_level(old).get(k) != _cluster_level(new_doc).get(k)
+        )
         b.add_cluster(cluster, f"{path}: {', '.join(changed_keys)} changed")
         return
     new_hubs = {h["name"]: h for h in new_doc.get("hubs", [])}

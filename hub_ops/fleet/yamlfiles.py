@@ -34,8 +34,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                     if key_node.value in seen:
                         raise yaml.constructor.ConstructorError(
-                            "while constructing a mapping", node.start_mark,
-                            f"found duplicate key {key_node.value!r}", key_node.start_mark)
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"found duplicate key {key_node.value!r}",
+                            key_node.start_mark,
+                        )
                     seen.add(key_node.value)
         return super().construct_mapping(node, deep=deep)
 

@@ -44,7 +44,7 @@ SELECT
   (SELECT value FROM UNNEST(labels) WHERE key = '{CLUSTER_LABEL}' LIMIT 1) AS cluster,
   (SELECT value FROM UNNEST(labels) WHERE key = '{NAMESPACE_LABEL}' LIMIT 1) AS namespace,
   currency,
-  SUM({_NANOS.format(x='cost')}) AS cost_nanos,
+  SUM({_NANOS.format(x="cost")}) AS cost_nanos,
   SUM({_CREDITS}) AS credits_nanos,
   COUNT(*) AS row_count
 FROM `{{table}}`
@@ -56,7 +56,7 @@ TOTALS_SQL = f"""
 SELECT
   DATE(usage_start_time) AS day,
   currency,
-  SUM({_NANOS.format(x='cost')}) AS cost_nanos,
+  SUM({_NANOS.format(x="cost")}) AS cost_nanos,
   SUM({_CREDITS}) AS credits_nanos,
   COUNT(*) AS row_count
 FROM `{{table}}`
@@ -78,8 +78,9 @@ class BigQueryExport:
 
     def __post_init__(self) -> None:
         if not TABLE_NAME.match(self.table):
-            raise BillingExportError(f"costs.billing.bigquery: {self.table!r} is not a table name of the form "
-                                     "project.dataset.table")
+            raise BillingExportError(
+                f"costs.billing.bigquery: {self.table!r} is not a table name of the form project.dataset.table"
+            )
 
     @property
     def description(self) -> str:
@@ -112,8 +113,8 @@ class BigQueryExport:
         text = sql.format(table=self.table, partitions=_PARTITIONS if self.prune_partitions else "")
         config = bigquery.QueryJobConfig(
             query_parameters=[
-                bigquery.ScalarQueryParameter("start", "TIMESTAMP", dt.datetime.combine(start, dt.time(), dt.timezone.utc)),
-                bigquery.ScalarQueryParameter("end", "TIMESTAMP", dt.datetime.combine(end, dt.time(), dt.timezone.utc)),
+                bigquery.ScalarQueryParameter("start", "TIMESTAMP", dt.datetime.combine(start, dt.time(), dt.UTC)),
+                bigquery.ScalarQueryParameter("end", "TIMESTAMP", dt.datetime.combine(end, dt.time(), dt.UTC)),
             ],
             use_legacy_sql=False,
             labels={"hub_ops": "cost-report"},
@@ -122,12 +123,22 @@ class BigQueryExport:
             job = client.query(text, job_config=config, location=self.location)
             parts = [_as_groups(batch, keys) for batch in job.result(page_size=self.page_size).to_arrow_iterable()]
         except exceptions.GoogleAPICallError as e:
-            raise BillingExportError(f"{self.description}: query failed: {e.message if hasattr(e, 'message') else e}") from None
+            raise BillingExportError(
+                f"{self.description}: query failed: {e.message if hasattr(e, 'message') else e}"
+            ) from None
         parts = [p for p in parts if p.num_rows]
         if not parts:
-            return _as_groups(pa.record_batch({k: pa.array([], pa.string()) for k in keys}
-                                              | {"cost_nanos": pa.array([], pa.int64()), "credits_nanos": pa.array([], pa.int64()),
-                                                 "row_count": pa.array([], pa.int64())}), keys)
+            return _as_groups(
+                pa.record_batch(
+                    {k: pa.array([], pa.string()) for k in keys}
+                    | {
+                        "cost_nanos": pa.array([], pa.int64()),
+                        "credits_nanos": pa.array([], pa.int64()),
+                        "row_count": pa.array([], pa.int64()),
+                    }
+                ),
+                keys,
+            )
         return pa.concat_tables(parts)
 
 
@@ -138,7 +149,9 @@ def _as_groups(batch: pa.RecordBatch, keys: list[str]) -> pa.Table:
         column = batch.column(batch.schema.names.index(key))
         if key == "day":
             if pa.types.is_date(column.type):
-                column = pa.array(np.asarray(column.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)), pa.int32())
+                column = pa.array(
+                    np.asarray(column.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)), pa.int32()
+                )
             else:  # an empty page has no typed columns
                 column = pa.array([day_number(dt.date.fromisoformat(v)) for v in column.to_pylist()], pa.int32())
         else:
@@ -158,8 +171,9 @@ def export_table_name(project: str, dataset: str, table: str | None, billing_id:
     return f"{project}.{dataset}.gcp_billing_export_resource_v1_{billing_id.replace('-', '_')}"
 
 
-def billing_source(fleet, storage, files: str | None = None, bigquery_table: str | None = None,
-                   job_project: str | None = None):
+def billing_source(
+    fleet, storage, files: str | None = None, bigquery_table: str | None = None, job_project: str | None = None
+):
     """The export to read: `files` or `bigquery_table` when given, else fleet.yaml costs.billing."""
     from hub_ops.costs.readers import ExportFiles
 
@@ -169,8 +183,10 @@ def billing_source(fleet, storage, files: str | None = None, bigquery_table: str
         return BigQueryExport(bigquery_table, job_project=job_project)
     billing = fleet.settings.costs.billing
     if billing is None:
-        raise BillingExportError(f"{fleet.root / 'fleet.yaml'}: costs.billing is not set; give `files: <url>` "
-                                 "or `bigquery: {project, dataset, billing_id}`")
+        raise BillingExportError(
+            f"{fleet.root / 'fleet.yaml'}: costs.billing is not set; give `files: <url>` "
+            "or `bigquery: {project, dataset, billing_id}`"
+        )
     if billing.files:
         return ExportFiles(billing.files, storage)
     bq = billing.bigquery

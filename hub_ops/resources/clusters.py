@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from hub_ops.fleet.loader import Fleet
 from hub_ops.fleet.models import Cluster
@@ -22,8 +22,10 @@ def cluster_access(fleet: Fleet, cluster: Cluster, sops: Sops, gke_access: GkeAc
         if path is None:
             raise ClusterUnreachable(f"cluster {cluster.name}: no API configured (provider local without kubeconfig)")
         if not os.path.isfile(path):
-            raise ClusterUnreachable(f"cluster {cluster.name}: kubeconfig not found: {path}"
-                                     + (f" (from {cluster.local.kubeconfig!r})" if path != cluster.local.kubeconfig else ""))
+            raise ClusterUnreachable(
+                f"cluster {cluster.name}: kubeconfig not found: {path}"
+                + (f" (from {cluster.local.kubeconfig!r})" if path != cluster.local.kubeconfig else "")
+            )
         return ClusterAccess(kubeconfig_path=path, context=cluster.local.context)
     if cluster.provider == "kubeconfig":
         rel = fleet.relpath(folder / cluster.kubeconfig.file)
@@ -42,5 +44,7 @@ def cluster_access(fleet: Fleet, cluster: Cluster, sops: Sops, gke_access: GkeAc
             except SopsError as e:
                 raise ClusterUnreachable(f"cluster {cluster.name}: {e}") from None
         return gke_access(cluster, key)
-    raise ClusterUnreachable(f"cluster {cluster.name}: provider {cluster.provider} is not supported by hub_ops yet "
-                             "(use provider kubeconfig with a token kubeconfig)")
+    raise ClusterUnreachable(
+        f"cluster {cluster.name}: provider {cluster.provider} is not supported by hub_ops yet "
+        "(use provider kubeconfig with a token kubeconfig)"
+    )

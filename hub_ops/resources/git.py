@@ -29,7 +29,9 @@ class GitRepo:
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
         proc = subprocess.run(["git", "-C", str(self.fleet_root), *args], input=input, capture_output=True)
         if check and proc.returncode != 0:
-            raise GitError(f"git {' '.join(args)} failed in {self.fleet_root}: {proc.stderr.decode(errors='replace').strip()}")
+            raise GitError(
+                f"git {' '.join(args)} failed in {self.fleet_root}: {proc.stderr.decode(errors='replace').strip()}"
+            )
         return proc.stdout
 
     def prefix(self) -> str:
@@ -54,12 +56,18 @@ class GitRepo:
             raise GitError(f"{rev!r} is not a commit of the repository at {self.fleet_root}") from None
 
     def has_commit(self, sha: str) -> bool:
-        return subprocess.run(["git", "-C", str(self.fleet_root), "cat-file", "-e", f"{sha}^{{commit}}"],
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                ["git", "-C", str(self.fleet_root), "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True
+            ).returncode
+            == 0
+        )
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        proc = subprocess.run(["git", "-C", str(self.fleet_root), "merge-base", "--is-ancestor", ancestor, descendant],
-                              capture_output=True)
+        proc = subprocess.run(
+            ["git", "-C", str(self.fleet_root), "merge-base", "--is-ancestor", ancestor, descendant],
+            capture_output=True,
+        )
         if proc.returncode not in (0, 1):
             raise GitError(f"git merge-base --is-ancestor failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc.returncode == 0
@@ -100,8 +108,9 @@ class GitRepo:
     def show(self, rev: str, path: str) -> bytes | None:
         """A file's bytes at `rev` (path relative to the fleet folder); None if absent there."""
         # raw bytes (cat-file, not show: no textconv); rev:path is from the repository root
-        proc = subprocess.run(["git", "-C", str(self.fleet_root), "cat-file", "blob", f"{rev}:{self.prefix()}{path}"],
-                              capture_output=True)
+        proc = subprocess.run(
+            ["git", "-C", str(self.fleet_root), "cat-file", "blob", f"{rev}:{self.prefix()}{path}"], capture_output=True
+        )
         return proc.stdout if proc.returncode == 0 else None
 
     def export(self, rev: str, target: Path) -> Path:
@@ -114,19 +123,26 @@ class GitRepo:
         # from a subfolder git archive would add it as a pathspec: run at the top. Native tar
         # extracts ~600 files in tens of ms, where tarfile takes most of a second; git trees
         # cannot hold absolute or `..` paths, so nothing lands outside `target`.
-        archive = subprocess.Popen(["git", "-C", str(self._top()), "archive", "--format=tar", tree],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        untar = subprocess.run(["tar", "-x", "--no-same-owner", "-C", str(target)], stdin=archive.stdout,
-                               capture_output=True)
+        archive = subprocess.Popen(
+            ["git", "-C", str(self._top()), "archive", "--format=tar", tree],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        untar = subprocess.run(
+            ["tar", "-x", "--no-same-owner", "-C", str(target)], stdin=archive.stdout, capture_output=True
+        )
         archive.stdout.close()
         err = archive.stderr.read().decode(errors="replace").strip()
         if archive.wait() != 0 or untar.returncode != 0:
-            raise GitError(f"git archive {tree} failed in {self.fleet_root}: {err or untar.stderr.decode(errors='replace').strip()}")
+            raise GitError(
+                f"git archive {tree} failed in {self.fleet_root}: "
+                f"{err or untar.stderr.decode(errors='replace').strip()}"
+            )
         return target
 
 
 def _strip(path: str, prefix: str) -> str:
-    return path[len(prefix):] if prefix and path.startswith(prefix) else path
+    return path[len(prefix) :] if prefix and path.startswith(prefix) else path
 
 
 @dataclass

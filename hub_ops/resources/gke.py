@@ -69,15 +69,21 @@ class GkeClient:
     """get_cluster / list_node_pools / fetch_cluster_upgrade_info, plus what deploys need to
     reach a cluster's Kubernetes API (kube_configuration)."""
 
-    def __init__(self, credentials: google.auth.credentials.Credentials | None = None, *,
-                 api_endpoint: str | None = None, timeout: float = 30.0,
-                 transport: str | container_v1.services.cluster_manager.transports.ClusterManagerTransport = "rest"):
+    def __init__(
+        self,
+        credentials: google.auth.credentials.Credentials | None = None,
+        *,
+        api_endpoint: str | None = None,
+        timeout: float = 30.0,
+        transport: str | container_v1.services.cluster_manager.transports.ClusterManagerTransport = "rest",
+    ):
         """`credentials`: None = Application Default Credentials. `api_endpoint` and `transport`
         are for tests and odd networks (a ready-made transport carries its own credentials)."""
         self.credentials = credentials if credentials is not None else application_default_credentials()
         self.timeout = timeout
         self._client = container_v1.ClusterManagerClient(
-            credentials=None if not isinstance(transport, str) else self.credentials, transport=transport,
+            credentials=None if not isinstance(transport, str) else self.credentials,
+            transport=transport,
             client_options={"api_endpoint": api_endpoint} if api_endpoint else None,
         )
 
@@ -153,7 +159,8 @@ def _date(timestamp: str | None) -> dt.date | None:
 def upgrade_state(info: container_v1.ClusterUpgradeInfo) -> UpgradeState:
     running = [
         f"{d.initial_version} -> {d.target_version} ({d.start_type.name})"
-        for d in info.upgrade_details if d.state == container_v1.UpgradeDetails.State.RUNNING
+        for d in info.upgrade_details
+        if d.state == container_v1.UpgradeDetails.State.RUNNING
     ]
     return UpgradeState(
         minor_target_version=info.minor_target_version or None,
@@ -166,9 +173,14 @@ def upgrade_state(info: container_v1.ClusterUpgradeInfo) -> UpgradeState:
     )
 
 
-def cluster_state(cluster: Cluster, observed: container_v1.Cluster, pools: list[container_v1.NodePool],
-                  upgrade: container_v1.ClusterUpgradeInfo | None, nodes: list[NodeState] | None,
-                  notes: list[str] | None = None) -> ClusterState:
+def cluster_state(
+    cluster: Cluster,
+    observed: container_v1.Cluster,
+    pools: list[container_v1.NodePool],
+    upgrade: container_v1.ClusterUpgradeInfo | None,
+    nodes: list[NodeState] | None,
+    notes: list[str] | None = None,
+) -> ClusterState:
     """Turn GKE API answers (and the nodes, when listed) into a ClusterState."""
     per_pool: dict[str, int] = {}
     for node in nodes or []:
@@ -176,7 +188,10 @@ def cluster_state(cluster: Cluster, observed: container_v1.Cluster, pools: list[
             per_pool[node.pool] = per_pool.get(node.pool, 0) + 1
     pool_states = [
         NodePoolState(
-            name=p.name, version=p.version or None, status=p.status.name, machine_type=p.config.machine_type or None,
+            name=p.name,
+            version=p.version or None,
+            status=p.status.name,
+            machine_type=p.config.machine_type or None,
             autoscaling=bool(p.autoscaling.enabled),
             min_nodes=p.autoscaling.min_node_count if p.autoscaling.enabled else None,
             max_nodes=p.autoscaling.max_node_count if p.autoscaling.enabled else None,
@@ -186,11 +201,16 @@ def cluster_state(cluster: Cluster, observed: container_v1.Cluster, pools: list[
     ]
     channel = observed.release_channel.channel
     return ClusterState(
-        cluster=cluster.name, provider=cluster.provider, source=SOURCE, reachable=True,
-        status=observed.status.name, status_message=observed.status_message or None,
+        cluster=cluster.name,
+        provider=cluster.provider,
+        source=SOURCE,
+        reachable=True,
+        status=observed.status.name,
+        status_message=observed.status_message or None,
         master_version=observed.current_master_version or None,
         release_channel=channel.name if channel else "none (static version)",
-        node_pools=pool_states, nodes=nodes,
+        node_pools=pool_states,
+        nodes=nodes,
         node_count=len(nodes) if nodes is not None else (observed.current_node_count or None),
         upgrade=upgrade_state(upgrade) if upgrade is not None else None,
         notes=list(notes or []),
@@ -203,8 +223,7 @@ def kube_configuration(endpoint: str, ca_certificate_b64: str, token: str) -> k8
     return kube.kube_configuration(endpoint, base64.b64decode(ca_certificate_b64), token)
 
 
-def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=None,
-                   api_endpoint: str | None = None):
+def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=None, api_endpoint: str | None = None):
     """How deploys reach a gcp cluster's Kubernetes API (hub_ops.resources.clusters calls it):
     endpoint and CA from the GKE API, and a bearer token of the cluster's decrypted service
     account key (cluster.yaml `gcp.key`) when given, else of Application Default Credentials.
@@ -226,7 +245,12 @@ def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=Non
         observed = client.get_cluster(gcp.project, gcp.zone, gcp.cluster)
         token = client.access_token()
     except Exception as e:  # noqa: BLE001 - any failure is "cannot reach", said plainly
-        raise kube.ClusterUnreachable(f"cluster {cluster.name}: {e if isinstance(e, GkeError) else _describe(e)}") from None
+        raise kube.ClusterUnreachable(
+            f"cluster {cluster.name}: {e if isinstance(e, GkeError) else _describe(e)}"
+        ) from None
     endpoint = observed.endpoint
-    return kube.ClusterAccess(server=endpoint if endpoint.startswith("https://") else f"https://{endpoint}", token=token,
-                         ca_pem=base64.b64decode(observed.master_auth.cluster_ca_certificate).decode())
+    return kube.ClusterAccess(
+        server=endpoint if endpoint.startswith("https://") else f"https://{endpoint}",
+        token=token,
+        ca_pem=base64.b64decode(observed.master_auth.cluster_ca_certificate).decode(),
+    )

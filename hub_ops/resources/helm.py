@@ -107,19 +107,47 @@ class HelmClient:
         deployed = [r for r in self.history(release, namespace) if r.status in ("deployed", "superseded")]
         return max(deployed, key=lambda r: r.revision) if deployed else None
 
-    def upgrade_install(self, chart_path: Path, release: str, namespace: str, values: dict[str, Any],
-                        description: str = "", timeout: int = 300, labels: dict[str, str] | None = None) -> ReleaseInfo:
+    def upgrade_install(
+        self,
+        chart_path: Path,
+        release: str,
+        namespace: str,
+        values: dict[str, Any],
+        description: str = "",
+        timeout: int = 300,
+        labels: dict[str, str] | None = None,
+    ) -> ReleaseInfo:
         """`helm upgrade --install --create-namespace`, without helm's own wait (readiness and
         health are checked by the caller, which rolls back on failure). `labels` are stored
         on the release (helm's own labels), so releases can be found by owner later."""
         cfg = self._config(namespace)
         existing = self.current(release, namespace)
         if existing is None or existing.status == "uninstalled":
-            doc = self._run("install", cfg.install, str(chart_path), release, values, namespace=namespace,
-                            create_namespace=True, description=description[:200], timeout=timeout, labels=labels)
+            doc = self._run(
+                "install",
+                cfg.install,
+                str(chart_path),
+                release,
+                values,
+                namespace=namespace,
+                create_namespace=True,
+                description=description[:200],
+                timeout=timeout,
+                labels=labels,
+            )
         else:
-            doc = self._run("upgrade", cfg.upgrade, str(chart_path), release, values, namespace=namespace,
-                            description=description[:200], timeout=timeout, max_history=20, labels=labels)
+            doc = self._run(
+                "upgrade",
+                cfg.upgrade,
+                str(chart_path),
+                release,
+                values,
+                namespace=namespace,
+                description=description[:200],
+                timeout=timeout,
+                max_history=20,
+                labels=labels,
+            )
         return ReleaseInfo.from_helm(doc)
 
     def releases(self, label: str | None = None, value: str | None = None) -> list[tuple[ReleaseInfo, dict[str, str]]]:

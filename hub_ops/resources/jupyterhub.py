@@ -97,15 +97,21 @@ class HubApi:
         out = []
         for u in users:
             for server_name, server in (u.get("servers") or {}).items():
-                out.append({"user": u["name"], "server": server_name, "ready": server.get("ready"),
-                            "last_activity": server.get("last_activity")})
+                out.append(
+                    {
+                        "user": u["name"],
+                        "server": server_name,
+                        "ready": server.get("ready"),
+                        "last_activity": server.get("last_activity"),
+                    }
+                )
         return out
 
     def users_active_since(self, days: int) -> int:
         """How many users were active in the last `days` days (the hub's last_activity)."""
         import datetime as dt
 
-        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
         users = self._request("GET", "/users", params={"limit": 10000}).json()
         if isinstance(users, dict):
             users = users.get("items", [])

@@ -12,9 +12,10 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -50,8 +51,11 @@ class ClusterAccess:
         """Keyword arguments for helm_python.Config reaching the same API."""
         if self.kubeconfig_path:
             return {"kubeconfig_path": self.kubeconfig_path, "kube_context": self.context}
-        opts: dict[str, Any] = {"kube_apiserver": self.server, "kube_token": self.token,
-                                "kube_insecure_skip_tls_verify": self.insecure}
+        opts: dict[str, Any] = {
+            "kube_apiserver": self.server,
+            "kube_token": self.token,
+            "kube_insecure_skip_tls_verify": self.insecure,
+        }
         if self.ca_pem:
             opts["kube_ca_file"] = ca_file(self.ca_pem)
         return opts
@@ -104,9 +108,14 @@ def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: st
         raise ClusterUnreachable(f"{source}: no usable context {context or '(current-context)'}") from None
     if "token" not in user:
         raise ClusterUnreachable(f"{source}: only token users are supported (context {ctx_name})")
-    ca = base64.b64decode(cluster["certificate-authority-data"]).decode() if "certificate-authority-data" in cluster else None
-    return ClusterAccess(server=cluster["server"], token=user["token"], ca_pem=ca,
-                         insecure=bool(cluster.get("insecure-skip-tls-verify")))
+    ca = (
+        base64.b64decode(cluster["certificate-authority-data"]).decode()
+        if "certificate-authority-data" in cluster
+        else None
+    )
+    return ClusterAccess(
+        server=cluster["server"], token=user["token"], ca_pem=ca, insecure=bool(cluster.get("insecure-skip-tls-verify"))
+    )
 
 
 class KubeClient:
@@ -130,7 +139,9 @@ class KubeClient:
         try:
             return fn(*args, _request_timeout=(5, 30), **kwargs)
         except urllib3.exceptions.HTTPError as e:
-            raise ClusterUnreachable(f"cluster {self.name}: API not reachable: {type(e).__name__}: {_short(e)}") from None
+            raise ClusterUnreachable(
+                f"cluster {self.name}: API not reachable: {type(e).__name__}: {_short(e)}"
+            ) from None
         except ApiException as e:
             if e.status in (502, 503, 504):
                 raise ClusterUnreachable(f"cluster {self.name}: API answered {e.status} {e.reason}") from None
@@ -162,8 +173,10 @@ class KubeClient:
         if self.namespace_exists(namespace):
             return
         try:
-            self._call(client.CoreV1Api(self.api).create_namespace,
-                       client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+            self._call(
+                client.CoreV1Api(self.api).create_namespace,
+                client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)),
+            )
         except ApiException as e:
             if e.status != 409:
                 raise
@@ -231,8 +244,9 @@ class KubeClient:
 
     # ------------------------------------------------------------ jobs
 
-    def run_job(self, namespace: str, job, timeout: float, poll: float = 2.0,
-                on_start: Callable[[str], None] | None = None) -> str:
+    def run_job(
+        self, namespace: str, job, timeout: float, poll: float = 2.0, on_start: Callable[[str], None] | None = None
+    ) -> str:
         """Create Job `job` (a kubernetes V1Job) in `namespace` and wait until the Job
         controller reports it Complete. Returns the tail of its pod's log ("" when the
         kubelet cannot serve logs). Raises NotReady with the pods' states when it fails or
@@ -260,8 +274,13 @@ class KubeClient:
             if "Failed" in conditions or time.monotonic() > deadline:
                 why = conditions["Failed"].message if "Failed" in conditions else f"not finished after {timeout:.0f} s"
                 pods = self._call(core.list_namespaced_pod, namespace, label_selector=selector).items
-                states = "; ".join(f"{p.metadata.name}: {p.status.phase}" + (f" ({p.status.message})" if p.status.message else "")
-                                   for p in pods) or "no pod"
+                states = (
+                    "; ".join(
+                        f"{p.metadata.name}: {p.status.phase}" + (f" ({p.status.message})" if p.status.message else "")
+                        for p in pods
+                    )
+                    or "no pod"
+                )
                 tail = self._log_tail(core, namespace, selector)
                 self._call(batch.delete_namespaced_job, name, namespace, propagation_policy="Background")
                 raise NotReady(f"job {namespace}/{name} failed: {why}; pods: {states}" + (f"\n{tail}" if tail else ""))
@@ -288,17 +307,21 @@ class KubeClient:
         from kubernetes.client.exceptions import ApiException
 
         coord = client.CoordinationV1Api(self.api)
-        now = dt.datetime.now(dt.timezone.utc)
-        spec = client.V1LeaseSpec(holder_identity=holder, lease_duration_seconds=ttl_seconds,
-                                  acquire_time=now, renew_time=now)
+        now = dt.datetime.now(dt.UTC)
+        spec = client.V1LeaseSpec(
+            holder_identity=holder, lease_duration_seconds=ttl_seconds, acquire_time=now, renew_time=now
+        )
         try:
             lease = self._call(coord.read_namespaced_lease, name, namespace)
         except ApiException as e:
             if e.status != 404:
                 raise
             try:
-                self._call(coord.create_namespaced_lease, namespace,
-                           client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=spec))
+                self._call(
+                    coord.create_namespaced_lease,
+                    namespace,
+                    client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=spec),
+                )
                 return True
             except ApiException as e2:
                 if e2.status == 409:  # another taker created it first
@@ -306,7 +329,8 @@ class KubeClient:
                 raise
         current = lease.spec
         expired = current.renew_time is None or (
-            current.renew_time + dt.timedelta(seconds=current.lease_duration_seconds or 0) < now)
+            current.renew_time + dt.timedelta(seconds=current.lease_duration_seconds or 0) < now
+        )
         if current.holder_identity not in (None, "", holder) and not expired:
             return False
         lease.spec = spec
@@ -326,8 +350,14 @@ class KubeClient:
         try:
             lease = self._call(coord.read_namespaced_lease, name, namespace)
             if lease.spec.holder_identity == holder:
-                self._call(coord.delete_namespaced_lease, name, namespace,
-                           body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=lease.metadata.resource_version)))
+                self._call(
+                    coord.delete_namespaced_lease,
+                    name,
+                    namespace,
+                    body=client.V1DeleteOptions(
+                        preconditions=client.V1Preconditions(resource_version=lease.metadata.resource_version)
+                    ),
+                )
         except ApiException as e:
             if e.status not in (404, 409):
                 raise

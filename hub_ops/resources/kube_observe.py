@@ -33,13 +33,16 @@ def list_nodes(api: k8s.ApiClient, timeout=DEFAULT_TIMEOUT) -> list[NodeState]:
         conditions = (status.conditions or []) if status else []
         ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
         info = status.node_info if status else None
-        nodes.append(NodeState(
-            name=node.metadata.name,
-            kubelet_version=info.kubelet_version if info else "unknown",
-            ready=ready,
-            pool=next((labels[key] for key in POOL_LABELS if labels.get(key)), None),
-            instance_type=labels.get("node.kubernetes.io/instance-type") or labels.get("beta.kubernetes.io/instance-type"),
-        ))
+        nodes.append(
+            NodeState(
+                name=node.metadata.name,
+                kubelet_version=info.kubelet_version if info else "unknown",
+                ready=ready,
+                pool=next((labels[key] for key in POOL_LABELS if labels.get(key)), None),
+                instance_type=labels.get("node.kubernetes.io/instance-type")
+                or labels.get("beta.kubernetes.io/instance-type"),
+            )
+        )
     return sorted(nodes, key=lambda n: n.name)
 
 
@@ -61,9 +64,17 @@ def observe(cluster: Cluster, access: ClusterAccess) -> ClusterState:
     except Exception as e:  # noqa: BLE001 - connection refused, TLS, 401...: "not reachable", said plainly
         return ClusterState.unreachable(cluster, source, _describe(e))
     return ClusterState(
-        cluster=cluster.name, provider=cluster.provider, source=source, reachable=True,
-        master_version=version, node_pools=pools_from_nodes(nodes), nodes=nodes, node_count=len(nodes),
-        notes=[f"{sum(not n.ready for n in nodes)} of {len(nodes)} nodes not ready"] if any(not n.ready for n in nodes) else [],
+        cluster=cluster.name,
+        provider=cluster.provider,
+        source=source,
+        reachable=True,
+        master_version=version,
+        node_pools=pools_from_nodes(nodes),
+        nodes=nodes,
+        node_count=len(nodes),
+        notes=[f"{sum(not n.ready for n in nodes)} of {len(nodes)} nodes not ready"]
+        if any(not n.ready for n in nodes)
+        else [],
     )
 
 

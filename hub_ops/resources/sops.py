@@ -39,8 +39,9 @@ class Sops:
             env["SOPS_AGE_KEY_FILE"] = str(self.age_key_file)
         kind = "json" if path.suffix == ".json" else "yaml"
         try:
-            proc = subprocess.run([sops_binary(), "--decrypt", "--output-type", kind, str(path)],
-                                  capture_output=True, env=env, timeout=60)
+            proc = subprocess.run(
+                [sops_binary(), "--decrypt", "--output-type", kind, str(path)], capture_output=True, env=env, timeout=60
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
             raise SopsError(f"cannot decrypt {name}: {type(e).__name__}") from None
         if proc.returncode != 0:

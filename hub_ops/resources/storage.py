@@ -27,7 +27,7 @@ class Storage:
         """The URL actually used for `url`: gs:// mapped under local_root when it is set;
         a bare path or file:// URL made absolute."""
         if url.startswith("gs://") and self.local_root:
-            return "file://" + str(Path(self.local_root).resolve() / "gcs" / url[len("gs://"):])
+            return "file://" + str(Path(self.local_root).resolve() / "gcs" / url[len("gs://") :])
         if "://" not in url:
             return "file://" + str(Path(url).resolve())
         return url
@@ -54,7 +54,7 @@ class Storage:
         """A link a person can open: the console page of a gs:// object, or the file:// URL."""
         resolved = self.resolve(url)
         if resolved.startswith("gs://") and not self.gcs_endpoint:
-            return "https://console.cloud.google.com/storage/browser/_details/" + resolved[len("gs://"):]
+            return "https://console.cloud.google.com/storage/browser/_details/" + resolved[len("gs://") :]
         return resolved
 
 

@@ -42,4 +42,6 @@ def pack_ids_ending_in_00(monkeypatch):
     import hub_ops.backup.packs as packs
 
     real = packs.secrets.token_hex
-    monkeypatch.setattr(packs, "secrets", type("Secrets", (), {"token_hex": staticmethod(lambda n: real(n)[:-2] + "00")}))
+    monkeypatch.setattr(
+        packs, "secrets", type("Secrets", (), {"token_hex": staticmethod(lambda n: real(n)[:-2] + "00")})
+    )

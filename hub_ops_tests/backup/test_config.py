@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from hub_ops.backup.config import backup_destination, backups_enabled, local_home, retention_policy
 from hub_ops.backup.retention import RetentionPolicy
 from hub_ops.fleet import load_fleet
@@ -20,8 +19,12 @@ def test_fleet_defaults_and_hub_overrides(example_fleet):
 
 def test_hub_backups_block_wins(example_fleet):
     path = example_fleet / "clusters" / "pangeo-hubs" / "cluster.yaml"
-    path.write_text(path.read_text().replace("    retain: {daily: 7, weekly: 4, monthly: 12}",
-                                             "    retain: {last: 3}\n    destination: gs://other\n    enabled: false"))
+    path.write_text(
+        path.read_text().replace(
+            "    retain: {daily: 7, weekly: 4, monthly: 12}",
+            "    retain: {last: 3}\n    destination: gs://other\n    enabled: false",
+        )
+    )
     fleet = load_fleet(example_fleet, check_files=False)
     prod = fleet.hub("pangeo-hubs/prod")
     assert retention_policy(fleet, prod) == RetentionPolicy(last=3)

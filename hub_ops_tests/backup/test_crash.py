@@ -27,8 +27,17 @@ def _env(destination) -> dict:
 
 
 def _backup_cmd(destination, src: Path) -> list[str]:
-    return [str(Path(sys.executable).parent / "hub-ops"), "backup", "--hub", "c/h", "--source", str(src),
-            "--dest", destination.url, "--json"]
+    return [
+        str(Path(sys.executable).parent / "hub-ops"),
+        "backup",
+        "--hub",
+        "c/h",
+        "--source",
+        str(src),
+        "--dest",
+        destination.url,
+        "--json",
+    ]
 
 
 def _mutate(src: Path, rng: random.Random, step: int) -> None:
@@ -65,8 +74,13 @@ def test_kill_9_at_random_points(destination, tmp_path):
     for step in range(1, KILLS + 1):
         _mutate(src, rng, step)
         before = set(repo.snapshot_ids("c/h"))
-        proc = subprocess.Popen(_backup_cmd(destination, src), env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            _backup_cmd(destination, src),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         time.sleep(rng.uniform(0.05, full_run * 1.1))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)

@@ -12,18 +12,32 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub_ops.backup import (LockError, LockPolicy, RetentionPolicy, create_snapshot, prune, restore_snapshot,
-                            verify_snapshot)
+from hub_ops.backup import (
+    LockError,
+    LockPolicy,
+    RetentionPolicy,
+    create_snapshot,
+    prune,
+    restore_snapshot,
+    verify_snapshot,
+)
 from hub_ops.backup.locks import exclusive_lock, shared_lock
 from hub_ops.backup.packs import index_names
 from hub_ops_tests.backup.trees import diff_trees, read_tree
 
 # one step of a destination's life: back up hub h with version v of its files, or prune hub h
-steps = st.lists(st.one_of(
-    st.tuples(st.just("backup"), st.sampled_from(["c/a", "c/b"]), st.integers(0, 3)),
-    st.tuples(st.just("prune"), st.sampled_from(["c/a", "c/b"]),
-              st.builds(RetentionPolicy, st.integers(0, 2), st.integers(0, 2), st.just(0), st.just(0))),
-), min_size=2, max_size=9)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("backup"), st.sampled_from(["c/a", "c/b"]), st.integers(0, 3)),
+        st.tuples(
+            st.just("prune"),
+            st.sampled_from(["c/a", "c/b"]),
+            st.builds(RetentionPolicy, st.integers(0, 2), st.integers(0, 2), st.just(0), st.just(0)),
+        ),
+    ),
+    min_size=2,
+    max_size=9,
+)
 
 
 def _version(root: Path, hub: str, v: int) -> None:
@@ -46,8 +60,12 @@ def test_prune_never_deletes_what_a_kept_snapshot_needs(destination, tmp_path):
     and restores exactly the files it was taken from."""
     examples = {"file": 30, "gcs": 6}[destination.kind]
 
-    @settings(max_examples=examples, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(plan=steps)
     def life(plan):
         prefix = f"run{time.monotonic_ns()}"

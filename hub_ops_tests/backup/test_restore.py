@@ -64,8 +64,20 @@ def _crafted(repo, hub: str, rows: list[dict]) -> str:
     """Publish a snapshot whose manifest holds `rows` (as a tampered destination would)."""
     sid = new_snapshot_id()
     local = Path(tempfile.mkdtemp()) / "manifest.parquet"
-    full = [{**{name: None for name in SCHEMA.names}, "size": 0, "mtime_ns": 0, "ctime_ns": 0, "mode": 0o40755,
-             "uid": 0, "gid": 0, "ino": 0, **r} for r in rows]
+    full = [
+        {
+            **{name: None for name in SCHEMA.names},
+            "size": 0,
+            "mtime_ns": 0,
+            "ctime_ns": 0,
+            "mode": 0o40755,
+            "uid": 0,
+            "gid": 0,
+            "ino": 0,
+            **r,
+        }
+        for r in rows
+    ]
     writer = ManifestWriter(str(local))
     writer.write(pa.Table.from_pylist(full, schema=SCHEMA))
     writer.close(SnapshotSummary(id=sid, hub=hub, created="2026-01-01T00:00:00+00:00", parent=None, source="/x"))
@@ -74,17 +86,22 @@ def _crafted(repo, hub: str, rows: list[dict]) -> str:
     return sid
 
 
-@pytest.mark.parametrize("path,link,why", [
-    (b"../evil", None, "would leave its folder"),
-    (b"u/../../evil", None, "would leave its folder"),
-    (b"/etc/evil", None, "absolute path"),
-    (b"u/./x", None, "would leave its folder"),
-    (b"u/escape", b"/etc", "symlink pointing outside the target"),
-    (b"u/escape", b"../../outside", "symlink pointing outside the target"),
-])
+@pytest.mark.parametrize(
+    "path,link,why",
+    [
+        (b"../evil", None, "would leave its folder"),
+        (b"u/../../evil", None, "would leave its folder"),
+        (b"/etc/evil", None, "absolute path"),
+        (b"u/./x", None, "would leave its folder"),
+        (b"u/escape", b"/etc", "symlink pointing outside the target"),
+        (b"u/escape", b"../../outside", "symlink pointing outside the target"),
+    ],
+)
 def test_traversal_is_refused_before_anything_is_written(repo, tmp_path, path, link, why):
     rows = [{"path": b"u", "type": "d"}]
-    rows.append({"path": path, "type": "l" if link else "d", "link_target": link, "mode": 0o120777 if link else 0o40755})
+    rows.append(
+        {"path": path, "type": "l" if link else "d", "link_target": link, "mode": 0o120777 if link else 0o40755}
+    )
     sid = _crafted(repo, "c/h", rows)
     (tmp_path / "target").mkdir()
     out = tmp_path / "target" / "out"
@@ -100,21 +117,30 @@ def test_traversal_is_refused_before_anything_is_written(repo, tmp_path, path, l
 
 
 def test_entries_below_a_symlink_of_the_snapshot_are_refused(repo, tmp_path):
-    sid = _crafted(repo, "c/h", [
-        {"path": b"u", "type": "d"},
-        {"path": b"u/link", "type": "l", "link_target": b"sub", "mode": 0o120777},
-        {"path": b"u/link/file", "type": "d"},
-    ])
+    sid = _crafted(
+        repo,
+        "c/h",
+        [
+            {"path": b"u", "type": "d"},
+            {"path": b"u/link", "type": "l", "link_target": b"sub", "mode": 0o120777},
+            {"path": b"u/link/file", "type": "d"},
+        ],
+    )
     with pytest.raises(RestoreRefusedError, match="below the symlink u/link"):
         restore_snapshot(repo, "c/h", tmp_path / "out", sid)
 
 
 @pytest.mark.parametrize("links", [1, 70], ids=["few links", "more links than the fast check takes"])
 def test_entries_below_any_symlink_are_refused_wherever_it_is_listed(repo, tmp_path, links):
-    rows = [{"path": b"u", "type": "d"}, {"path": b"u/link/deep/file", "type": "f", "mode": 0o100644},
-            {"path": b"u/ok.txt", "type": "f", "mode": 0o100644}]
-    rows += [{"path": f"u/link{i or ''}".encode(), "type": "l", "link_target": b"sub", "mode": 0o120777}
-             for i in range(links)]  # listed after the entry below it
+    rows = [
+        {"path": b"u", "type": "d"},
+        {"path": b"u/link/deep/file", "type": "f", "mode": 0o100644},
+        {"path": b"u/ok.txt", "type": "f", "mode": 0o100644},
+    ]
+    rows += [
+        {"path": f"u/link{i or ''}".encode(), "type": "l", "link_target": b"sub", "mode": 0o120777}
+        for i in range(links)
+    ]  # listed after the entry below it
     sid = _crafted(repo, "c/h", rows)
     with pytest.raises(RestoreRefusedError, match="u/link/deep/file: below the symlink u/link ") as e:
         restore_snapshot(repo, "c/h", tmp_path / "out", sid)

@@ -13,8 +13,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from hub_ops.backup import (BackupError, BackupIntegrityError, Repository, RestoreProgress, RestoreRefusedError,
-                            create_snapshot, restore_snapshot)
+from hub_ops.backup import (
+    BackupError,
+    BackupIntegrityError,
+    Repository,
+    RestoreProgress,
+    RestoreRefusedError,
+    create_snapshot,
+    restore_snapshot,
+)
 from hub_ops.backup import restore as restore_module
 from hub_ops.backup.packs import pack_key
 from hub_ops.backup.restore_processes import PackWriters
@@ -154,8 +161,13 @@ def test_ctrl_c_is_left_to_the_parent(local, tmp_path):
         worker = writers._workers[0]
         writers.write_pack(repo.store.local_path(key), offset, offset + stored, {}, "file://pack")  # it is up
         os.kill(worker.proc.pid, signal.SIGINT)
-        done = writers.write_pack(repo.store.local_path(key), offset, offset + stored,
-                                  {row["digest"]: ((offset, stored), entries)}, "file://pack")
+        done = writers.write_pack(
+            repo.store.local_path(key),
+            offset,
+            offset + stored,
+            {row["digest"]: ((offset, stored), entries)},
+            "file://pack",
+        )
     assert (done.files, done.bytes) == (1, row["size"])
     assert (tmp_path / "out" / path).read_bytes() == (src / path).read_bytes()
     assert worker.proc.returncode == 0, "the worker ended when its pipe closed"
@@ -170,7 +182,9 @@ def test_workers_refuse_a_remote_destination(gcs_storage, gcs_bucket, tmp_path):
 
 
 def test_a_worker_starts_without_pandas_or_pyarrow():
-    code = ("import sys, hub_ops.backup.restore_processes; "
-            "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy', 'dagster') if m in sys.modules))")
+    code = (
+        "import sys, hub_ops.backup.restore_processes; "
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'numpy', 'dagster') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

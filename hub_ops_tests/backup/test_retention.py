@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from hub_ops.backup import BackupError, RetentionPolicy, select_kept
 from hub_ops.backup.repository import new_snapshot_id, snapshot_time
 
-_start = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+_start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 times = st.lists(st.integers(0, 400 * 24 * 3600), min_size=0, max_size=60, unique=True).map(
-    lambda secs: [(new_snapshot_id(_start + dt.timedelta(seconds=s)), _start + dt.timedelta(seconds=s)) for s in secs])
+    lambda secs: [(new_snapshot_id(_start + dt.timedelta(seconds=s)), _start + dt.timedelta(seconds=s)) for s in secs]
+)
 policies = st.builds(RetentionPolicy, *(st.integers(0, 6) for _ in range(4)))
 
 
@@ -25,9 +26,12 @@ def test_policy_invariants(snapshots, policy):
     assert kept <= set(ids)
     if ids:
         assert ids[-1] in kept, "the newest snapshot is always kept"
-    assert set(ids[-policy.last:] if policy.last else []) <= kept
-    for n, bucket in ((policy.daily, lambda t: t.date()), (policy.weekly, lambda t: t.isocalendar()[:2]),
-                      (policy.monthly, lambda t: (t.year, t.month))):
+    assert set(ids[-policy.last :] if policy.last else []) <= kept
+    for n, bucket in (
+        (policy.daily, lambda t: t.date()),
+        (policy.weekly, lambda t: t.isocalendar()[:2]),
+        (policy.monthly, lambda t: (t.year, t.month)),
+    ):
         groups: dict = {}
         for i in ids:
             groups.setdefault(bucket(snapshot_time(i)), []).append(i)

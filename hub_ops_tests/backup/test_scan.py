@@ -21,8 +21,11 @@ def test_walk_order_is_the_order_key_order_whatever_the_threads(tmp_path_factory
     write_tree(root, tree)
     one = _paths(root, chunk_size=7)
     assert one == sorted(one, key=order_key), "merge-joins rely on this order"
-    expected = sorted(os.path.relpath(os.path.join(d, n), os.fsencode(root))
-                      for d, dirs, files in os.walk(os.fsencode(root)) for n in dirs + files)
+    expected = sorted(
+        os.path.relpath(os.path.join(d, n), os.fsencode(root))
+        for d, dirs, files in os.walk(os.fsencode(root))
+        for n in dirs + files
+    )
     assert sorted(one) == expected
     assert _paths(root, chunk_size=3, threads=3) == one
     assert _paths(root, chunk_size=10000, threads=2) == one

@@ -32,8 +32,12 @@ def test_hypothesis_trees_round_trip_byte_identical(destination, tmp_path):
     examples = {"file": 40, "gcs": 12}[destination.kind]
     seen: set[str] = set()
 
-    @settings(max_examples=examples, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(tree=homes)
     def round_trip(tree):
         src, out = _fresh(tmp_path / "src"), _fresh(tmp_path / "out")

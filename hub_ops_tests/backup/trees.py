@@ -11,8 +11,24 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 # names: any bytes but '/' and NUL (POSIX), plus a few troublemakers and unicode
-_ODD = [b" ", b"-", b"--x", b".hidden", b"a b", b"\xe2\x98\x83", b"\xf0\x9f\x93\x93 notes", b"caf\xc3\xa9",
-        b"\xff\xfe-not-utf8", b"new\nline", b"tab\there", b"quote'\"", b"back\\slash", b"*?[glob]", b"..dots", b"~"]
+_ODD = [
+    b" ",
+    b"-",
+    b"--x",
+    b".hidden",
+    b"a b",
+    b"\xe2\x98\x83",
+    b"\xf0\x9f\x93\x93 notes",
+    b"caf\xc3\xa9",
+    b"\xff\xfe-not-utf8",
+    b"new\nline",
+    b"tab\there",
+    b"quote'\"",
+    b"back\\slash",
+    b"*?[glob]",
+    b"..dots",
+    b"~",
+]
 
 
 def _valid(name: bytes) -> bool:
@@ -22,24 +38,32 @@ def _valid(name: bytes) -> bool:
 names = st.one_of(
     st.sampled_from(_ODD),
     st.binary(min_size=1, max_size=12).filter(_valid),
-    st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/\x00"), min_size=1,
-            max_size=12).map(lambda s: s.encode()).filter(_valid),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/\x00"), min_size=1, max_size=12)
+    .map(lambda s: s.encode())
+    .filter(_valid),
 )
 
 # a file: ("file", data or (seed, size) for large ones, mode, mtime_ns)
 _mtimes = st.integers(min_value=0, max_value=2_000_000_000 * 10**9)
 _file_modes = st.sampled_from([0o644, 0o600, 0o755, 0o400, 0o666, 0o4755, 0o2750, 0o777])
-_small = st.one_of(st.just(b""), st.binary(max_size=2000),
-                   st.sampled_from([b"same content in many places\n", b"\x28\xb5\x2f\xfdlooks like zstd", b"x" * 5000]))
+_small = st.one_of(
+    st.just(b""),
+    st.binary(max_size=2000),
+    st.sampled_from([b"same content in many places\n", b"\x28\xb5\x2f\xfdlooks like zstd", b"x" * 5000]),
+)
 _large = st.tuples(st.integers(0, 2**32), st.sampled_from([1 << 20, (1 << 20) + 1, 3 << 20, (8 << 20) + 7]))
 files = st.tuples(st.just("file"), st.one_of(_small, _small, _small, _large), _file_modes, _mtimes)
-links = st.tuples(st.just("link"), st.one_of(names, st.builds(lambda a, b: a + b"/" + b, names, names),
-                                            st.just(b"../sibling")), _mtimes)
+links = st.tuples(
+    st.just("link"),
+    st.one_of(names, st.builds(lambda a, b: a + b"/" + b, names, names), st.just(b"../sibling")),
+    _mtimes,
+)
 
 
 def _dir(children):
-    return st.tuples(st.just("dir"), st.dictionaries(names, children, max_size=5), st.sampled_from([0o755, 0o700, 0o750]),
-                     _mtimes)
+    return st.tuples(
+        st.just("dir"), st.dictionaries(names, children, max_size=5), st.sampled_from([0o755, 0o700, 0o750]), _mtimes
+    )
 
 
 entries = st.recursive(st.one_of(files, files, links), _dir, max_leaves=25)

@@ -20,8 +20,15 @@ from playwright.sync_api import Page, expect
 from hub_ops.devstack.process import ServerProcess, free_port
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def chromium_executable() -> str:
@@ -57,11 +64,19 @@ class DagsterDev:
         self.server = ServerProcess(
             "dagster-dev",
             [str(dagster), "dev", "-w", str(self.repo / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(self.port)],
-            log=self.workdir / "dagster-dev.log", cwd=self.repo,
-            env={"DAGSTER_HOME": str(home), "HUB_OPS_ENV": "local", "HUB_OPS_FLEET": str(fleet),
-                 "HUB_OPS_DATA": str(self.workdir / "data"), **self.env},
+            log=self.workdir / "dagster-dev.log",
+            cwd=self.repo,
+            env={
+                "DAGSTER_HOME": str(home),
+                "HUB_OPS_ENV": "local",
+                "HUB_OPS_FLEET": str(fleet),
+                "HUB_OPS_DATA": str(self.workdir / "data"),
+                **self.env,
+            },
         ).start()
-        self.server.wait_ready(lambda: urllib.request.urlopen(f"{self.url}/server_info", timeout=2).status == 200, timeout=timeout)
+        self.server.wait_ready(
+            lambda: urllib.request.urlopen(f"{self.url}/server_info", timeout=2).status == 200, timeout=timeout
+        )
         return self
 
     def stop(self) -> None:
@@ -122,8 +137,15 @@ def set_launchpad_config(page: Page, config_yaml: str) -> str:
     return editor.evaluate("e => e.CodeMirror.getValue()")
 
 
-def launch_from_launchpad(page: Page, base_url: str, job: str, config_yaml: str, shots: Screenshots,
-                          location: str = "hub_ops", timeout_s: float = 120) -> str:
+def launch_from_launchpad(
+    page: Page,
+    base_url: str,
+    job: str,
+    config_yaml: str,
+    shots: Screenshots,
+    location: str = "hub_ops",
+    timeout_s: float = 120,
+) -> str:
     """Open `job`'s Launchpad, fill its config, launch, and wait on the run page until the run
     succeeded. Returns the run id. Fails with the run page's screenshot saved when it did not."""
     open_page(page, f"{base_url}/locations/{location}/jobs/{job}/playground")
@@ -156,8 +178,12 @@ def run_status(base_url: str, run_id: str) -> str | None:
     """The run's status from the webserver's GraphQL API (what the UI itself reads)."""
     import json
 
-    query = {"query": "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", "variables": {"id": run_id}}
-    request = urllib.request.Request(f"{base_url}/graphql", data=json.dumps(query).encode(),
-                                     headers={"Content-Type": "application/json"})
+    query = {
+        "query": "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
+        "variables": {"id": run_id},
+    }
+    request = urllib.request.Request(
+        f"{base_url}/graphql", data=json.dumps(query).encode(), headers={"Content-Type": "application/json"}
+    )
     body = json.loads(urllib.request.urlopen(request, timeout=10).read())
     return (body.get("data") or {}).get("runOrError", {}).get("status")

@@ -23,8 +23,15 @@ from hub_ops_tests.browser.dagster_ui import (
 )
 from hub_ops_tests.conftest import REPO
 
-ASSET_KEYS = ["clusters", "hub_releases", "user_home_backups", "hub_daily_costs", "monthly_cost_report",
-              "decommission_notices", "hub_decommissions"]
+ASSET_KEYS = [
+    "clusters",
+    "hub_releases",
+    "user_home_backups",
+    "hub_daily_costs",
+    "monthly_cost_report",
+    "decommission_notices",
+    "hub_decommissions",
+]
 
 
 @dataclass(frozen=True)
@@ -36,13 +43,21 @@ class Launch:
 LAUNCHES = [
     Launch("clusters_refresh_job", "ops:\n  clusters:\n    config:\n      list_nodes: false\n"),
     # the dagster dev fleet is a plain copy (no git history): name the releases to render
-    Launch("deploy_job", "ops:\n  plan_deploy:\n    config:\n      dry_run: true\n"
-                         "      hubs: [local-demo/staging, local-demo/workshop]\n"),
+    Launch(
+        "deploy_job",
+        "ops:\n  plan_deploy:\n    config:\n      dry_run: true\n"
+        "      hubs: [local-demo/staging, local-demo/workshop]\n",
+    ),
     # the fixture took a snapshot of local-demo/staging's homes, then lost a file: restore it
-    Launch("restore_homes_job", "ops:\n  restore_homes:\n    config:\n      hub: local-demo/staging\n"
-                                "      snapshot: latest\n"),
-    Launch("decommission_job", "ops:\n  plan_decommission:\n    config:\n      hub: pangeo-hubs/legacy\n"
-                               "      dry_run: true\n      today: '2026-12-01'\n"),
+    Launch(
+        "restore_homes_job",
+        "ops:\n  restore_homes:\n    config:\n      hub: local-demo/staging\n      snapshot: latest\n",
+    ),
+    Launch(
+        "decommission_job",
+        "ops:\n  plan_decommission:\n    config:\n      hub: pangeo-hubs/legacy\n"
+        "      dry_run: true\n      today: '2026-12-01'\n",
+    ),
 ]
 
 ARTIFACTS = REPO / "test-artifacts" / "browser"

@@ -56,8 +56,9 @@ def test_backup_list_verify_restore_prune(dest, tmp_path):
     assert ok.exit_code == 0 and ok.output.startswith("ok: snapshot " + summary["id"])
 
     out = tmp_path / "out"
-    restored = run("restore", "--hub", "c/h", "--dest", dest, "--snapshot", "latest", "--user", "bob",
-                   "--target", str(out))
+    restored = run(
+        "restore", "--hub", "c/h", "--dest", dest, "--snapshot", "latest", "--user", "bob", "--target", str(out)
+    )
     assert restored.exit_code == 0, restored.output
     assert (out / "bob" / "data.bin").read_bytes() == (src / "bob" / "data.bin").read_bytes()
     assert not (out / "ada").exists()

@@ -15,15 +15,29 @@ from hub_ops.fleet import load_fleet
 from hub_ops_tests.conftest import EXAMPLE_FLEET
 from hub_ops_tests.costs.builders import exact_net_cents
 
-COLUMNS = ["month", "cluster", "hub", "line", "namespace", "project", "sharing_policy", "shared_by",
-           "currency", "cost", "credits", "net_cost"]
+COLUMNS = [
+    "month",
+    "cluster",
+    "hub",
+    "line",
+    "namespace",
+    "project",
+    "sharing_policy",
+    "shared_by",
+    "currency",
+    "cost",
+    "credits",
+    "net_cost",
+]
 
 
 def _export(folder) -> pa.Table:
     folder.mkdir(parents=True)
     # October plus a day either side, which the report must leave out
-    write_parquet(ExportGenerator(load_fleet(EXAMPLE_FLEET), seed=4).days(dt.date(2026, 9, 30), 33, 200),
-                  str(folder / "export.parquet"))
+    write_parquet(
+        ExportGenerator(load_fleet(EXAMPLE_FLEET), seed=4).days(dt.date(2026, 9, 30), 33, 200),
+        str(folder / "export.parquet"),
+    )
     table = pq.read_table(folder / "export.parquet")
     days = pa.compute.cast(table["usage_start_time"], pa.date32())
     return table.filter(pa.compute.equal(pa.compute.strftime(days, "%Y-%m"), "2026-10"))
@@ -33,15 +47,35 @@ def test_cost_report_writes_the_month(tmp_path, monkeypatch):
     monkeypatch.setenv("HUB_OPS_DATA", str(tmp_path / "data"))
     october = _export(tmp_path / "export")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["--fleet", str(EXAMPLE_FLEET), "cost-report", "--month", "2026-10",
-                                       "--export", str(tmp_path / "export"), "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "--fleet",
+            str(EXAMPLE_FLEET),
+            "cost-report",
+            "--month",
+            "2026-10",
+            "--export",
+            str(tmp_path / "export"),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["2026-10.csv", "2026-10.parquet", "2026-10.png"]
     csv = pd.read_csv(out / "2026-10.csv", keep_default_na=False)
     assert list(csv.columns) == COLUMNS
     assert round(csv["net_cost"].sum() * 100) == exact_net_cents(october)
-    assert {"hub", "idle", "support", "kube-system", "project-untagged", "unknown-cluster", "unknown-namespace",
-            "unknown-project"} <= set(csv["line"])
+    assert {
+        "hub",
+        "idle",
+        "support",
+        "kube-system",
+        "project-untagged",
+        "unknown-cluster",
+        "unknown-namespace",
+        "unknown-project",
+    } <= set(csv["line"])
     assert not csv.duplicated(["cluster", "hub", "line", "namespace", "project"]).any()  # one line each
     parquet = pq.read_table(out / "2026-10.parquet").to_pandas()
     assert parquet[["cluster", "hub", "line", "net_cost"]].equals(csv[["cluster", "hub", "line", "net_cost"]])
@@ -53,8 +87,20 @@ def test_sharing_override_and_the_fleets_billing_default(tmp_path, monkeypatch, 
     monkeypatch.setenv("HUB_OPS_DATA", str(data))
     # fleet.yaml's costs.billing.files is gs://example-fleet-billing/export/: locally under HUB_OPS_DATA/gcs
     _export(data / "gcs" / "example-fleet-billing" / "export")
-    result = CliRunner().invoke(main, ["--fleet", str(example_fleet), "cost-report", "--month", "2026-10",
-                                       "--sharing", "none", "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "--fleet",
+            str(example_fleet),
+            "cost-report",
+            "--month",
+            "2026-10",
+            "--sharing",
+            "none",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     csv = pd.read_csv(tmp_path / "out" / "2026-10.csv", keep_default_na=False)
     assert set(csv["sharing_policy"]) == {"none"} and set(csv.loc[csv["hub"] != "", "line"]) == {"hub"}
@@ -65,6 +111,18 @@ def test_errors_are_clear(tmp_path):
     runner = CliRunner()
     bad_month = runner.invoke(main, ["--fleet", str(EXAMPLE_FLEET), "cost-report", "--month", "2026-13"])
     assert bad_month.exit_code == 2 and "'2026-13' is not a month as YYYY-MM" in bad_month.output
-    missing = runner.invoke(main, ["--fleet", str(EXAMPLE_FLEET), "cost-report", "--month", "2026-10",
-                                   "--export", str(tmp_path / "nothing"), "--out", str(tmp_path)])
+    missing = runner.invoke(
+        main,
+        [
+            "--fleet",
+            str(EXAMPLE_FLEET),
+            "cost-report",
+            "--month",
+            "2026-10",
+            "--export",
+            str(tmp_path / "nothing"),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert missing.exit_code == 1 and "nothing: no such file or folder" in missing.output

@@ -61,8 +61,15 @@ def test_validate_a_folder_that_is_no_fleet(tmp_path: Path):
 
 
 def test_plan_files_table():
-    result = run("--fleet", str(EXAMPLE_FLEET), "plan", "--files", "clusters/pangeo-hubs/prod.values.yaml",
-                 "clusters/local-demo/support.values.yaml", "README.md")
+    result = run(
+        "--fleet",
+        str(EXAMPLE_FLEET),
+        "plan",
+        "--files",
+        "clusters/pangeo-hubs/prod.values.yaml",
+        "clusters/local-demo/support.values.yaml",
+        "README.md",
+    )
     assert result.exit_code == 0
     assert result.stdout == (
         "STEP     RELEASE              WHY\n"
@@ -79,8 +86,15 @@ def test_plan_nothing_to_deploy():
 
 
 def test_plan_json_shape():
-    result = run("--fleet", str(TWO_I_TWO_C), "plan", "--json", "--files", "helm-charts/daskhub/Chart.yaml",
-                 "config/clusters/leap/support.values.yaml")
+    result = run(
+        "--fleet",
+        str(TWO_I_TWO_C),
+        "plan",
+        "--json",
+        "--files",
+        "helm-charts/daskhub/Chart.yaml",
+        "config/clusters/leap/support.values.yaml",
+    )
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert list(doc) == ["support", "staging", "prod", "removed", "skipped", "ignored", "reasons"]
@@ -95,9 +109,21 @@ def test_plan_json_shape():
 def test_plan_paths_from_the_repository_root(tmp_path: Path):
     """Run where deployments/ is a subfolder, `git diff --name-only` paths work as they are."""
     shutil.copytree(EXAMPLE_FLEET, tmp_path / "deployments")
-    proc = subprocess.run([HUB_OPS, "plan", "--json", "--files", "deployments/clusters/pangeo-hubs/prod.values.yaml",
-                           str(tmp_path / "deployments/clusters/local-demo/support.values.yaml"), "README.md"],
-                          cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "HUB_OPS_FLEET": ""})
+    proc = subprocess.run(
+        [
+            HUB_OPS,
+            "plan",
+            "--json",
+            "--files",
+            "deployments/clusters/pangeo-hubs/prod.values.yaml",
+            str(tmp_path / "deployments/clusters/local-demo/support.values.yaml"),
+            "README.md",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HUB_OPS_FLEET": ""},
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert (doc["support"], doc["prod"], doc["ignored"]) == (["local-demo"], ["pangeo-hubs/prod"], ["README.md"])
@@ -114,8 +140,10 @@ def test_plan_on_an_invalid_fleet_exits_1(example_fleet: Path):
     replace(example_fleet, "clusters/local-demo/cluster.yaml", "provider: local", "provider: laptop")
     result = run("--fleet", str(example_fleet), "plan", "--files", "README.md")
     assert result.exit_code == 1
-    assert result.stderr == ("clusters/local-demo/cluster.yaml:4 provider: Input should be 'gcp', 'aws', 'azure', "
-                             "'kubeconfig' or 'local' (got 'laptop')\n")
+    assert result.stderr == (
+        "clusters/local-demo/cluster.yaml:4 provider: Input should be 'gcp', 'aws', 'azure', "
+        "'kubeconfig' or 'local' (got 'laptop')\n"
+    )
 
 
 @pytest.fixture
@@ -131,17 +159,25 @@ def test_plan_git_range_of_a_subfolder_fleet(fleet_repo: ScratchRepo):
     base = fleet_repo.git("rev-parse", "HEAD")
     c = "clusters/community-hubs/cluster.yaml"
     text = (fleet / c).read_text()
-    (fleet / c).write_text(text[: text.index("- name: climatematch")] + text[text.index("- name: uni"):])
+    (fleet / c).write_text(text[: text.index("- name: climatematch")] + text[text.index("- name: uni") :])
     replace(fleet, "clusters/pangeo-hubs/cluster.yaml", "domain: us-central1-b.gcp.pangeo.io", "domain: pangeo.io")
     fleet_repo.commit("drop climatematch, new prod domain")
     write(fleet, "clusters/local-demo/workshop.values.yaml", "uncommitted: true\n")  # not in the range
 
-    proc = subprocess.run([HUB_OPS, "--fleet", "deployments", "plan", "--base", base, "--json"],
-                          cwd=fleet_repo.path, capture_output=True, text=True)
+    proc = subprocess.run(
+        [HUB_OPS, "--fleet", "deployments", "plan", "--base", base, "--json"],
+        cwd=fleet_repo.path,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {
-        "support": [], "staging": ["pangeo-hubs/staging"], "prod": ["pangeo-hubs/prod"],
-        "removed": ["community-hubs/climatematch"], "skipped": [], "ignored": [],
+        "support": [],
+        "staging": ["pangeo-hubs/staging"],
+        "prod": ["pangeo-hubs/prod"],
+        "removed": ["community-hubs/climatematch"],
+        "skipped": [],
+        "ignored": [],
         "reasons": {
             "pangeo-hubs/staging": ["staging canary for pangeo-hubs/prod"],
             "pangeo-hubs/prod": ["clusters/pangeo-hubs/cluster.yaml: hub entry changed (domain)"],
@@ -150,7 +186,8 @@ def test_plan_git_range_of_a_subfolder_fleet(fleet_repo: ScratchRepo):
     }
     table = run("--fleet", str(fleet), "plan", "--base", base, "--head", "HEAD")
     assert table.stdout.splitlines()[-1] == (
-        "removed  community-hubs/climatematch  removed from clusters/community-hubs/cluster.yaml: needs decommission")
+        "removed  community-hubs/climatematch  removed from clusters/community-hubs/cluster.yaml: needs decommission"
+    )
 
 
 def test_plan_git_range_head_is_the_committed_fleet_not_the_working_tree(fleet_repo: ScratchRepo):
@@ -167,7 +204,10 @@ def test_plan_git_range_head_is_the_committed_fleet_not_the_working_tree(fleet_r
 def test_plan_git_range_errors(fleet_repo: ScratchRepo):
     result = run("--fleet", str(fleet_repo.path / "deployments"), "plan", "--base", "no-such-rev")
     assert result.exit_code == 1
-    assert result.stderr == f"Error: 'no-such-rev' is not a commit of the repository at {fleet_repo.path / 'deployments'}\n"
+    assert (
+        result.stderr
+        == f"Error: 'no-such-rev' is not a commit of the repository at {fleet_repo.path / 'deployments'}\n"
+    )
 
 
 def test_schema_prints_and_writes(tmp_path: Path):
@@ -197,11 +237,15 @@ def test_validate_and_plan_import_no_dagster_or_pandas(fleet_repo: ScratchRepo):
     fleet = str(fleet_repo.path / "deployments")
     replace(fleet_repo.path / "deployments", "clusters/local-demo/cluster.yaml", "workshop.localhost", "ws.localhost")
     fleet_repo.commit("edit")
-    argv = [["--fleet", fleet, "validate"],
-            ["--fleet", fleet, "plan", "--files", "charts/basehub/values.yaml"],
-            ["--fleet", fleet, "plan", "--json", "--base", "HEAD~1"],
-            ["--fleet", str(TWO_I_TWO_C), "validate"]]
-    proc = subprocess.run([sys.executable, "-c", NO_HEAVY_IMPORTS.format(argv=argv)], capture_output=True, text=True, cwd=REPO)
+    argv = [
+        ["--fleet", fleet, "validate"],
+        ["--fleet", fleet, "plan", "--files", "charts/basehub/values.yaml"],
+        ["--fleet", fleet, "plan", "--json", "--base", "HEAD~1"],
+        ["--fleet", str(TWO_I_TWO_C), "validate"],
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_HEAVY_IMPORTS.format(argv=argv)], capture_output=True, text=True, cwd=REPO
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "HEAVY: []"
     assert '"prod": [\n    "local-demo/workshop"\n  ]' in proc.stdout  # the commands did run
@@ -215,7 +259,9 @@ def test_fleet_relative_paths(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the repo root, outside the fleet
     assert fleet_relative(Path("deployments"), "deployments/clusters/a/x.yaml") == "clusters/a/x.yaml"
     assert fleet_relative(Path("deployments"), "./deployments/clusters/a/x.yaml") == "clusters/a/x.yaml"
-    assert fleet_relative(Path("deployments"), "clusters/a/x.yaml") == "clusters/a/x.yaml"  # root-relative, as documented
+    assert (
+        fleet_relative(Path("deployments"), "clusters/a/x.yaml") == "clusters/a/x.yaml"
+    )  # root-relative, as documented
     assert fleet_relative(Path("deployments"), "README.md") == "README.md"
     assert fleet_relative(root, str(root / "charts/basehub/Chart.yaml")) == "charts/basehub/Chart.yaml"
     assert fleet_relative(root, "/etc/hosts") == "/etc/hosts"

@@ -13,29 +13,57 @@ from hub_ops.costs.schema import CLUSTER_LABEL, DETAILED_EXPORT_SCHEMA, NAMESPAC
 DAY = dt.date(2026, 10, 5)
 
 
-def row(project: str, cost: float, credits: tuple[float, ...] = (), cluster: str | None = None,
-        namespace: str | None = None, day: dt.date = DAY, hour: int = 0, currency: str = "USD",
-        labels: dict | None = None) -> dict:
+def row(
+    project: str,
+    cost: float,
+    credits: tuple[float, ...] = (),
+    cluster: str | None = None,
+    namespace: str | None = None,
+    day: dt.date = DAY,
+    hour: int = 0,
+    currency: str = "USD",
+    labels: dict | None = None,
+) -> dict:
     """One detailed-export row; other columns get plausible constants."""
     pairs = dict(labels or {})
     if cluster is not None:
         pairs[CLUSTER_LABEL] = cluster
     if namespace is not None:
         pairs[NAMESPACE_LABEL] = namespace
-    start = dt.datetime.combine(day, dt.time(hour), dt.timezone.utc)
+    start = dt.datetime.combine(day, dt.time(hour), dt.UTC)
     return {
         "billing_account_id": "01ABCD-234567-89EFAB",
         "service": {"id": "6F81-5844-456A", "description": "Compute Engine"},
         "sku": {"id": "BB77-5FDA-4A2C", "description": "N2 Instance Core running in Americas"},
-        "usage_start_time": start, "usage_end_time": start + dt.timedelta(hours=1),
-        "project": {"id": project, "number": "1", "name": project, "labels": [], "ancestry_numbers": None, "ancestors": []},
+        "usage_start_time": start,
+        "usage_end_time": start + dt.timedelta(hours=1),
+        "project": {
+            "id": project,
+            "number": "1",
+            "name": project,
+            "labels": [],
+            "ancestry_numbers": None,
+            "ancestors": [],
+        },
         "labels": [{"key": k, "value": v} for k, v in pairs.items()],
-        "system_labels": [], "location": None, "tags": [], "export_time": start + dt.timedelta(hours=5),
-        "cost": cost, "currency": currency, "currency_conversion_rate": 1.0, "usage": None,
+        "system_labels": [],
+        "location": None,
+        "tags": [],
+        "export_time": start + dt.timedelta(hours=5),
+        "cost": cost,
+        "currency": currency,
+        "currency_conversion_rate": 1.0,
+        "usage": None,
         "credits": [{"name": "c", "amount": a, "full_name": None, "id": "C", "type": "PROMOTION"} for a in credits],
-        "invoice": {"month": day.strftime("%Y%m"), "publisher_type": "GOOGLE"}, "cost_type": "regular",
-        "adjustment_info": None, "resource": None, "price": None, "cost_at_list": cost,
-        "transaction_type": "GOOGLE", "seller_name": "Google", "subscription": None,
+        "invoice": {"month": day.strftime("%Y%m"), "publisher_type": "GOOGLE"},
+        "cost_type": "regular",
+        "adjustment_info": None,
+        "resource": None,
+        "price": None,
+        "cost_at_list": cost,
+        "transaction_type": "GOOGLE",
+        "seller_name": "Google",
+        "subscription": None,
     }
 
 

@@ -74,7 +74,11 @@ def test_even_shares_across_every_hub_of_the_cluster(usage, fleet):
     table = CostReport.build(usage, fleet, "even").table()
     hubs = table[table["hub"] != ""]
     assert {h: net_by(hubs, hub=h) for h in ("staging", "ohw", "climatematch", "uni")} == {
-        "staging": 3.75, "ohw": 33.75, "climatematch": 3.75, "uni": 63.75}
+        "staging": 3.75,
+        "ohw": 33.75,
+        "climatematch": 3.75,
+        "uni": 63.75,
+    }
     assert set(hubs.loc[hubs["line"] != "hub", "shared_by"]) == {"even"}
     assert net_by(hubs, hub="staging", line="idle") == 1.5
 
@@ -93,9 +97,13 @@ def test_unknown_lines_are_reported_never_shared_never_dropped(usage, fleet, pol
     report = CostReport.build(usage, fleet, policy)
     table = report.table()
     unknown_ns = table[table["line"] == "unknown-namespace"]
-    assert unknown_ns[["cluster", "namespace", "hub", "net_cost"]].values.tolist() == [["community-hubs", "uni", "", 1.0]]
+    assert unknown_ns[["cluster", "namespace", "hub", "net_cost"]].values.tolist() == [
+        ["community-hubs", "uni", "", 1.0]
+    ]
     unknown_cluster = table[table["line"] == "unknown-cluster"]
-    assert unknown_cluster[["cluster", "project", "namespace", "net_cost"]].values.tolist() == [["other", P, "default", 3.0]]
+    assert unknown_cluster[["cluster", "project", "namespace", "net_cost"]].values.tolist() == [
+        ["other", P, "default", 3.0]
+    ]
     unknown_project = table[table["line"] == "unknown-project"]
     assert unknown_project[["project", "net_cost"]].values.tolist() == [["elsewhere", 5.0]]
     assert round(table["net_cost"].sum(), 2) == 114.0
@@ -107,7 +115,11 @@ def test_proportional_falls_back_to_even_when_no_hub_had_direct_cost(tmp_path, f
     usage = ExportFiles(path).aggregate(DAY, DAY.replace(day=6))
     table = CostReport.build(usage, fleet, "proportional").table()
     assert table[["hub", "shared_by", "net_cost"]].values.tolist() == [
-        ["climatematch", "even", 2.0], ["ohw", "even", 2.0], ["staging", "even", 2.0], ["uni", "even", 2.0]]
+        ["climatematch", "even", 2.0],
+        ["ohw", "even", 2.0],
+        ["staging", "even", 2.0],
+        ["uni", "even", 2.0],
+    ]
 
 
 def test_untagged_costs_of_a_project_with_two_fleet_clusters_go_to_both(tmp_path, fleet):
@@ -128,7 +140,9 @@ def test_unknown_policy_is_refused(usage, fleet):
         attribute(usage, fleet, "fair")
 
 
-@pytest.mark.parametrize("amount,weights", [(10, [1, 1, 1]), (-10, [1, 2]), (7, [0, 3, 0]), (10**15 + 7, [3, 5, 11]), (0, [1])])
+@pytest.mark.parametrize(
+    "amount,weights", [(10, [1, 1, 1]), (-10, [1, 2]), (7, [0, 3, 0]), (10**15 + 7, [3, 5, 11]), (0, [1])]
+)
 def test_split_is_exact(amount, weights):
     parts = split(amount, weights)
     assert sum(parts) == amount

@@ -39,7 +39,13 @@ def test_month_round_trip_through_gcs(gcs_storage, gcs_bucket):
     assert export.files == {fmt: f"{folder}/2026-10.{fmt}" for fmt in ("csv", "parquet", "png")}
     fs, _ = gcs_storage.filesystem(folder)
     assert sorted(p.rsplit("/", 1)[1] for p in fs.ls(f"{gcs_bucket}/cost-reports")) == [
-        "2026-09.csv", "2026-09.parquet", "2026-09.png", "2026-10.csv", "2026-10.parquet", "2026-10.png"]
+        "2026-09.csv",
+        "2026-09.parquet",
+        "2026-09.png",
+        "2026-10.csv",
+        "2026-10.parquet",
+        "2026-10.png",
+    ]
     parquet, info = read_report(gcs_storage, export.files["parquet"])
     csv, _ = read_report(gcs_storage, export.files["csv"])
     assert list(csv.columns) == list(parquet.columns) == list(export.table.columns)

@@ -43,8 +43,20 @@ def test_schema_size_and_day(generator):
 def test_every_kind_of_row_appears_each_day(generator):
     table = generator.day(DAY, len(generator.templates))
     namespaces = _labels(table, s.NAMESPACE_LABEL)
-    assert {"staging", "prod", "legacy", "ohw", "climatematch", "uni-teaching", "support", "kube-system",
-            s.UNALLOCATED_NAMESPACE, s.SYSTEM_OVERHEAD_NAMESPACE, s.UNKNOWN_NAMESPACE, UNKNOWN_NAMESPACE_EXAMPLE} <= namespaces
+    assert {
+        "staging",
+        "prod",
+        "legacy",
+        "ohw",
+        "climatematch",
+        "uni-teaching",
+        "support",
+        "kube-system",
+        s.UNALLOCATED_NAMESPACE,
+        s.SYSTEM_OVERHEAD_NAMESPACE,
+        s.UNKNOWN_NAMESPACE,
+        UNKNOWN_NAMESPACE_EXAMPLE,
+    } <= namespaces
     assert _labels(table, s.CLUSTER_LABEL) == {"pangeo-hubs-cluster", "community-cluster", "community-cluster-sandbox"}
     assert UNKNOWN_PROJECT_EXAMPLE in set(pc.struct_field(table["project"], "id").to_pylist())
     assert pc.min(pc.list_value_length(table["labels"])).as_py() == 0  # untagged rows

@@ -41,7 +41,9 @@ def test_every_format_gives_the_same_usage(exports, name):
 
 
 def test_only_the_period_is_read_and_counted(exports):
-    one_day = ExportFiles(str(exports / "e.parquet")).aggregate(START + dt.timedelta(days=1), START + dt.timedelta(days=2))
+    one_day = ExportFiles(str(exports / "e.parquet")).aggregate(
+        START + dt.timedelta(days=1), START + dt.timedelta(days=2)
+    )
     assert one_day.rows_read == 300  # one row group of three; the others are skipped by statistics
     assert set(one_day.totals["day"]) == {START + dt.timedelta(days=1)}
     assert int(one_day.totals["rows"].sum()) == 300
@@ -66,8 +68,10 @@ def test_missing_column_names_the_file_and_the_column(tmp_path):
 
 def test_csv_with_bad_json_in_a_nested_column(tmp_path):
     path = tmp_path / "e.csv"
-    path.write_text("usage_start_time,project,labels,cost,currency,credits\n"
-                    '2026-10-05 00:00:00 UTC,"{""id"":""p""}",[{oops,1.0,USD,[]\n')
+    path.write_text(
+        "usage_start_time,project,labels,cost,currency,credits\n"
+        '2026-10-05 00:00:00 UTC,"{""id"":""p""}",[{oops,1.0,USD,[]\n'
+    )
     with pytest.raises(BillingExportError, match=r"e\.csv: column labels is not JSON"):
         ExportFiles(str(path)).aggregate(DAY, DAY + dt.timedelta(days=1))
 

@@ -37,8 +37,9 @@ def with_amounts(cost_micros: list[int], credit_micros: list[int]) -> pa.Table:
     credit_array = BASE["credits"].combine_chunks()
     flat = credit_array.values
     amounts = pa.array(np.array(credit_micros) / 1e6)
-    new_flat = pa.StructArray.from_arrays([amounts if f.name == "amount" else flat.field(f.name) for f in flat.type],
-                                          fields=list(flat.type))
+    new_flat = pa.StructArray.from_arrays(
+        [amounts if f.name == "amount" else flat.field(f.name) for f in flat.type], fields=list(flat.type)
+    )
     new_credits = pa.ListArray.from_arrays(credit_array.offsets, new_flat, type=credit_array.type)
     table = BASE.set_column(BASE.schema.get_field_index("cost"), "cost", pa.array(np.array(cost_micros) / 1e6))
     return table.set_column(table.schema.get_field_index("credits"), "credits", new_credits)
@@ -60,7 +61,9 @@ def test_lines_reconcile_to_the_exports_net_total_to_the_cent(tmp_path, cost_mic
     daily = report.table("date")
     assert all(r.ok for r in reconcile_days(daily, report.export_net_nanos_by_day()).values())
     for day in report.days():
-        day_export = export.filter(pc.equal(pc.cast(export["usage_start_time"], pa.date32()), pa.scalar(day, pa.date32())))
+        day_export = export.filter(
+            pc.equal(pc.cast(export["usage_start_time"], pa.date32()), pa.scalar(day, pa.date32()))
+        )
         assert cents(daily.loc[daily["date"] == day.isoformat(), "net_cost"]) == exact_net_cents(day_export)
 
 
@@ -85,7 +88,7 @@ def _report(export: pa.Table, policy: str) -> CostReport:
     return CostReport.build(usage, FLEET, policy)
 
 
-@given(st.lists(st.integers(-10**15, 10**15), min_size=1, max_size=40))
+@given(st.lists(st.integers(-(10**15), 10**15), min_size=1, max_size=40))
 def test_round_to_cents_keeps_the_rounded_total(nanos):
     rounded = round_to_cents(nanos)
     assert int(rounded.sum()) == cents_half_even(sum(nanos))

@@ -25,9 +25,13 @@ def test_a_running_server_closes_the_gate_and_stopping_it_opens_it(jupyterhub_se
 def test_a_singleuser_pod_closes_the_gate(kube_cluster, kube_namespace, kubelet):
     kube = KubeClient(ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
     core = client.CoreV1Api(kube_cluster.api_client())
-    core.create_namespaced_pod(kube_namespace, client.V1Pod(
-        metadata=client.V1ObjectMeta(name="jupyter-alice", labels={"component": "singleuser-server"}),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="notebook", image="x")])))
+    core.create_namespaced_pod(
+        kube_namespace,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name="jupyter-alice", labels={"component": "singleuser-server"}),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="notebook", image="x")]),
+        ),
+    )
     kubelet.mark_pod("jupyter-alice", kube_namespace, "Running")
     gate = check_no_servers(None, kube, kube_namespace)
     assert not gate.passed and gate.servers == ["pod jupyter-alice"]
@@ -37,4 +41,6 @@ def test_an_unanswerable_hub_is_not_proof_of_an_idle_one():
     api = HubApi("http://127.0.0.1:9/hub/api", "token", timeout=1)
     gate = check_no_servers(api, None, "ns")
     assert not gate.passed and gate.servers == [] and gate.checked == []
-    assert gate.describe().startswith("could not check for running servers: JupyterHub API: GET http://127.0.0.1:9/hub/api/users: no answer")
+    assert gate.describe().startswith(
+        "could not check for running servers: JupyterHub API: GET http://127.0.0.1:9/hub/api/users: no answer"
+    )

@@ -11,11 +11,21 @@ def test_hub_and_support_releases(example_fleet):
     fleet = load_fleet(example_fleet)
     uni = hub_release(fleet, fleet.hub("community-hubs/uni"))
     assert (uni.name, uni.namespace, uni.chart, uni.id, uni.partition_key) == (
-        "uni", "uni-teaching", "basehub", "community-hubs/uni", "community-hubs.uni")
+        "uni",
+        "uni-teaching",
+        "basehub",
+        "community-hubs/uni",
+        "community-hubs.uni",
+    )
     assert [p.name for p in uni.values_files] == ["common.values.yaml", "uni.values.yaml", "enc-uni.secret.values.yaml"]
     support = support_release(fleet, "pangeo-hubs")
     assert (support.name, support.namespace, support.chart, support.id, support.is_support) == (
-        "support", "support", "support", "pangeo-hubs", True)
+        "support",
+        "support",
+        "support",
+        "pangeo-hubs",
+        True,
+    )
     assert release_for_id(fleet, "pangeo-hubs") == support
     with pytest.raises(KeyError, match="no cluster 'nope'"):
         release_for_id(fleet, "nope")
@@ -38,9 +48,14 @@ def test_prepared_daskhub_includes_basehub_and_leaves_the_fleet_clean(example_fl
 def test_chart_override_replaces_chart_yaml(example_fleet):
     cluster_dir = example_fleet / "clusters" / "community-hubs"
     (cluster_dir / "uni-chart.yaml").write_text(
-        (example_fleet / "charts" / "basehub" / "Chart.yaml").read_text().replace('version: "0.1.0"', 'version: "0.1.0-uni"'))
+        (example_fleet / "charts" / "basehub" / "Chart.yaml")
+        .read_text()
+        .replace('version: "0.1.0"', 'version: "0.1.0-uni"')
+    )
     text = (cluster_dir / "cluster.yaml").read_text()
-    (cluster_dir / "cluster.yaml").write_text(text.replace("  namespace: uni-teaching\n", "  namespace: uni-teaching\n  chart_override: uni-chart.yaml\n"))
+    (cluster_dir / "cluster.yaml").write_text(
+        text.replace("  namespace: uni-teaching\n", "  namespace: uni-teaching\n  chart_override: uni-chart.yaml\n")
+    )
     fleet = load_fleet(example_fleet)
     with PreparedCharts(fleet) as charts:
         path = charts.path(hub_release(fleet, fleet.hub("community-hubs/uni")))

@@ -25,8 +25,19 @@ def deployer_for(repo, age_key, hub_api_url, settings=FAST, cluster="alpha"):
     access = cluster_access(fleet, fleet.clusters[cluster], sops)
     helm = HelmClient(access)
     with PreparedCharts(fleet) as charts:
-        yield fleet, helm, ReleaseDeployer(fleet, charts, sops, helm=helm, kube=KubeClient(access, cluster),
-                                           hub_api=lambda release, token: HubApi(hub_api_url, token), settings=settings)
+        yield (
+            fleet,
+            helm,
+            ReleaseDeployer(
+                fleet,
+                charts,
+                sops,
+                helm=helm,
+                kube=KubeClient(access, cluster),
+                hub_api=lambda release, token: HubApi(hub_api_url, token),
+                settings=settings,
+            ),
+        )
     helm.close()
 
 
@@ -52,8 +63,14 @@ def test_install_then_in_sync_then_upgrade(fleet_repo_factory, auto_kubelet, age
 
 def test_never_ready_rolls_back_to_the_serving_revision(fleet_repo_factory, auto_kubelet, age_key, jupyterhub_server):
     repo = fleet_repo_factory(hubs=("prod",))
-    with auto_kubelet(repo) as kubelet, deployer_for(repo, age_key, jupyterhub_server.api_url,
-                                                     DeploySettings(ready_timeout=3, poll=0.2)) as (fleet, helm, deployer):
+    with (
+        auto_kubelet(repo) as kubelet,
+        deployer_for(repo, age_key, jupyterhub_server.api_url, DeploySettings(ready_timeout=3, poll=0.2)) as (
+            fleet,
+            helm,
+            deployer,
+        ),
+    ):
         release = hub_release(fleet, fleet.hub("alpha/prod"))
         assert deployer.deploy(release, health=False).revision == 1
         kubelet.held.add(release.namespace)  # the new pods never become ready
@@ -63,7 +80,9 @@ def test_never_ready_rolls_back_to_the_serving_revision(fleet_repo_factory, auto
         with pytest.raises(DeployFailed) as err:
             deployer.deploy(hub_release(fleet, fleet.hub("alpha/prod")), health=False)
         assert err.value.result.status == "rolled back"
-        assert "not ready after 3 s: deployment" in str(err.value) and "rolled back to revision 1 (now revision 3)" in str(err.value)
+        assert "not ready after 3 s: deployment" in str(
+            err.value
+        ) and "rolled back to revision 1 (now revision 3)" in str(err.value)
         history = helm.history("prod", release.namespace)
         assert [(h.revision, h.status) for h in history][-1] == (3, "deployed")
         assert helm.get_values("prod", release.namespace)["jupyterhub"]["hub"]["services"]["hub-ops"]["apiToken"]
@@ -72,8 +91,14 @@ def test_never_ready_rolls_back_to_the_serving_revision(fleet_repo_factory, auto
 
 def test_failed_first_install_is_removed(fleet_repo_factory, auto_kubelet, age_key, jupyterhub_server):
     repo = fleet_repo_factory(hubs=("prod",))
-    with auto_kubelet(repo) as kubelet, deployer_for(repo, age_key, jupyterhub_server.api_url,
-                                                     DeploySettings(ready_timeout=2, poll=0.2)) as (fleet, helm, deployer):
+    with (
+        auto_kubelet(repo) as kubelet,
+        deployer_for(repo, age_key, jupyterhub_server.api_url, DeploySettings(ready_timeout=2, poll=0.2)) as (
+            fleet,
+            helm,
+            deployer,
+        ),
+    ):
         release = hub_release(fleet, fleet.hub("alpha/prod"))
         kubelet.held.add(release.namespace)
         with pytest.raises(DeployFailed, match="first install removed"):
@@ -81,7 +106,9 @@ def test_failed_first_install_is_removed(fleet_repo_factory, auto_kubelet, age_k
         assert helm.current("prod", release.namespace) is None
 
 
-def test_health_failure_has_the_hubs_own_text_and_rolls_back(fleet_repo_factory, auto_kubelet, age_key, jupyterhub_server):
+def test_health_failure_has_the_hubs_own_text_and_rolls_back(
+    fleet_repo_factory, auto_kubelet, age_key, jupyterhub_server
+):
     repo = fleet_repo_factory(hubs=("prod",), token="not-the-hubs-token")
     with auto_kubelet(repo), deployer_for(repo, age_key, jupyterhub_server.api_url) as (fleet, helm, deployer):
         release = hub_release(fleet, fleet.hub("alpha/prod"))
@@ -101,19 +128,29 @@ def test_bad_values_and_render_errors_touch_nothing(fleet_repo_factory, auto_kub
         assert deployer.deploy(release, health=False).revision == 1
         cases = {
             # invalid YAML in a values file
-            "clusters/alpha/prod.values.yaml": ("jupyterhub: [unclosed\n", "clusters/alpha/prod.values.yaml:2: invalid YAML"),
+            "clusters/alpha/prod.values.yaml": (
+                "jupyterhub: [unclosed\n",
+                "clusters/alpha/prod.values.yaml:2: invalid YAML",
+            ),
             # a values file that breaks the chart
-            "clusters/alpha/common.values.yaml": (yaml.safe_dump({"jupyterhub": {"hub": {"replicas": "many"}}}), "helm"),
+            "clusters/alpha/common.values.yaml": (
+                yaml.safe_dump({"jupyterhub": {"hub": {"replicas": "many"}}}),
+                "helm",
+            ),
         }
         for path, (text, expected) in cases.items():
             original = (repo.root / path).read_text()
             (repo.root / path).write_text(text)
             with pytest.raises(DeployFailed) as err:
-                deployer.deploy(hub_release(load_fleet(repo.root, check_files=False), fleet.hub("alpha/prod")), health=False)
+                deployer.deploy(
+                    hub_release(load_fleet(repo.root, check_files=False), fleet.hub("alpha/prod")), health=False
+                )
             assert expected in str(err.value) and err.value.result.status == "failed"
             (repo.root / path).write_text(original)
         # a missing secret key: the token removed from the hub's sops file
-        repo.write_secret("clusters/alpha/enc-prod.secret.values.yaml", {"jupyterhub": {"hub": {"services": {"hub-ops": {}}}}})
+        repo.write_secret(
+            "clusters/alpha/enc-prod.secret.values.yaml", {"jupyterhub": {"hub": {"services": {"hub-ops": {}}}}}
+        )
         with pytest.raises(DeployFailed, match="jupyterhub.hub.services.hub-ops.apiToken is required"):
             deployer.deploy(release, health=False)
         assert [h.revision for h in helm.history("prod", release.namespace)] == [1]
@@ -127,7 +164,9 @@ def test_support_release_waits_for_its_workloads(fleet_repo_factory, auto_kubele
         assert helm.current("support", repo.namespace("alpha", "support")).status == "deployed"
 
 
-def test_a_held_lease_makes_a_second_deploy_wait_then_give_up(fleet_repo_factory, auto_kubelet, age_key, jupyterhub_server):
+def test_a_held_lease_makes_a_second_deploy_wait_then_give_up(
+    fleet_repo_factory, auto_kubelet, age_key, jupyterhub_server
+):
     repo = fleet_repo_factory(hubs=("prod",))
     with auto_kubelet(repo), deployer_for(repo, age_key, jupyterhub_server.api_url) as (fleet, helm, deployer):
         release = hub_release(fleet, fleet.hub("alpha/prod"))

@@ -8,11 +8,13 @@ from hub_ops.resources.sops import Sops
 
 
 def test_later_layers_win_maps_merge_lists_replace():
-    merged = merge_values([
-        {"hub": {"image": {"name": "a", "tag": "1"}, "admins": ["x", "y"]}, "keep": 1},
-        {"hub": {"image": {"tag": "2"}, "admins": ["z"]}},
-        {"hub": {"extra": None}},
-    ])
+    merged = merge_values(
+        [
+            {"hub": {"image": {"name": "a", "tag": "1"}, "admins": ["x", "y"]}, "keep": 1},
+            {"hub": {"image": {"tag": "2"}, "admins": ["z"]}},
+            {"hub": {"extra": None}},
+        ]
+    )
     assert merged == {"hub": {"image": {"name": "a", "tag": "2"}, "admins": ["z"], "extra": None}, "keep": 1}
 
 

@@ -14,8 +14,17 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes.config_class import class_from_code_pointer
 
 # sections of dagster.yaml that name a class ({module, class, config})
-CLASS_SECTIONS = ("run_launcher", "run_coordinator", "compute_logs", "scheduler", "local_artifact_storage",
-                  "run_storage", "event_log_storage", "schedule_storage", "secrets")
+CLASS_SECTIONS = (
+    "run_launcher",
+    "run_coordinator",
+    "compute_logs",
+    "scheduler",
+    "local_artifact_storage",
+    "run_storage",
+    "event_log_storage",
+    "schedule_storage",
+    "secrets",
+)
 
 
 def instance_config_problems(path: Path) -> list[str]:

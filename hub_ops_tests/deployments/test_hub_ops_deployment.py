@@ -11,8 +11,11 @@ from hub_ops_tests.conftest import REPO
 from hub_ops_tests.deployments.instance_config import instance_config_problems
 
 PRODUCTION = REPO / "deployments" / "hub-ops"
-DAGSTER_YAMLS = sorted(p for p in REPO.glob("**/dagster.yaml")
-                       if not any(part in (".venv", ".data", "node_modules") or part.startswith(".") for part in p.relative_to(REPO).parts))
+DAGSTER_YAMLS = sorted(
+    p
+    for p in REPO.glob("**/dagster.yaml")
+    if not any(part in (".venv", ".data", "node_modules") or part.startswith(".") for part in p.relative_to(REPO).parts)
+)
 
 
 def load(path: Path) -> dict:
@@ -20,7 +23,10 @@ def load(path: Path) -> dict:
 
 
 def test_both_instance_variants_are_found():
-    assert [p.relative_to(REPO).as_posix() for p in DAGSTER_YAMLS] == ["dagster.yaml", "deployments/hub-ops/dagster.yaml"]
+    assert [p.relative_to(REPO).as_posix() for p in DAGSTER_YAMLS] == [
+        "dagster.yaml",
+        "deployments/hub-ops/dagster.yaml",
+    ]
 
 
 @pytest.mark.parametrize("path", DAGSTER_YAMLS, ids=lambda p: p.relative_to(REPO).as_posix())
@@ -28,13 +34,16 @@ def test_dagster_yaml_is_valid_for_dagster(path):
     assert instance_config_problems(path) == []
 
 
-@pytest.mark.parametrize("section, where", [
-    ("run_launcher", ["run_launcher", "config"]),
-    ("run_launcher", ["run_launcher", "config", "run_k8s_config"]),
-    ("compute_logs", ["compute_logs", "config"]),
-    ("run_coordinator", ["run_coordinator", "config"]),
-    ("instance", []),
-])
+@pytest.mark.parametrize(
+    "section, where",
+    [
+        ("run_launcher", ["run_launcher", "config"]),
+        ("run_launcher", ["run_launcher", "config", "run_k8s_config"]),
+        ("compute_logs", ["compute_logs", "config"]),
+        ("run_coordinator", ["run_coordinator", "config"]),
+        ("instance", []),
+    ],
+)
 def test_a_made_up_key_fails_validation(tmp_path, section, where):
     config = load(PRODUCTION / "dagster.yaml")
     target = config
@@ -60,11 +69,33 @@ def test_a_wrong_type_in_the_launcher_config_fails(tmp_path):
 
 # top-level keys of the dagster/dagster chart (1.13): a misspelt key would be ignored by helm
 CHART_KEYS = {
-    "global", "nameOverride", "fullnameOverride", "rbacEnabled", "imagePullSecrets", "dagsterWebserver",
-    "dagster-user-deployments", "postgresql", "generatePostgresqlPasswordSecret", "generateCeleryConfigSecret",
-    "rabbitmq", "redis", "flower", "ingress", "computeLogManager", "scheduler", "runLauncher", "pythonLogs",
-    "dagsterDaemon", "busybox", "migrate", "telemetry", "serviceAccount", "retention", "concurrency",
-    "additionalInstanceConfig", "defsStateStorage",
+    "global",
+    "nameOverride",
+    "fullnameOverride",
+    "rbacEnabled",
+    "imagePullSecrets",
+    "dagsterWebserver",
+    "dagster-user-deployments",
+    "postgresql",
+    "generatePostgresqlPasswordSecret",
+    "generateCeleryConfigSecret",
+    "rabbitmq",
+    "redis",
+    "flower",
+    "ingress",
+    "computeLogManager",
+    "scheduler",
+    "runLauncher",
+    "pythonLogs",
+    "dagsterDaemon",
+    "busybox",
+    "migrate",
+    "telemetry",
+    "serviceAccount",
+    "retention",
+    "concurrency",
+    "additionalInstanceConfig",
+    "defsStateStorage",
 }
 
 
@@ -83,7 +114,7 @@ def test_values_use_only_chart_keys(values):
 
 
 def test_code_location_image_module_and_production_env(values):
-    deployment, = values["dagster-user-deployments"]["deployments"]
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
     assert values["dagster-user-deployments"]["enabled"] is True
     assert deployment["dagsterApiGrpcArgs"] == ["--module-name", "hub_ops.definitions"]
     assert deployment["image"]["repository"] and deployment["image"]["tag"]
@@ -93,8 +124,10 @@ def test_code_location_image_module_and_production_env(values):
     assert values["dagsterDaemon"]["env"]["HUB_OPS_ENV"] == "production"
     assert "HUB_OPS_ENV=production" in values["runLauncher"]["config"]["k8sRunLauncher"]["envVars"]
     # one image for every part, so they share the pinned Dagster version
-    images = {(part["image"]["repository"], part["image"]["tag"])
-              for part in (deployment, values["dagsterWebserver"], values["dagsterDaemon"])}
+    images = {
+        (part["image"]["repository"], part["image"]["tag"])
+        for part in (deployment, values["dagsterWebserver"], values["dagsterDaemon"])
+    }
     assert len(images) == 1
 
 
@@ -116,7 +149,7 @@ def test_postgres_is_external_and_its_password_comes_from_a_secret(values):
 
 
 def test_secrets_only_from_kubernetes_secrets(values):
-    deployment, = values["dagster-user-deployments"]["deployments"]
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
     assert {"name": "hub-ops-secrets"} in deployment["envSecrets"]
     assert {"name": "hub-ops-secrets"} in values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]
 
@@ -124,12 +157,20 @@ def test_secrets_only_from_kubernetes_secrets(values):
         if isinstance(node, dict):
             for key, value in node.items():
                 lowered = str(key).lower()
-                if any(w in lowered for w in ("password", "token", "secretkey", "private")) and isinstance(value, str) and value:
+                if (
+                    any(w in lowered for w in ("password", "token", "secretkey", "private"))
+                    and isinstance(value, str)
+                    and value
+                ):
                     yield f"{path}.{key}"
                 yield from literal_secrets(value, f"{path}.{key}")
         elif isinstance(node, list):
             for i, item in enumerate(node):
-                if isinstance(item, dict) and "value" in item and any(w in str(item.get("name", "")).lower() for w in ("key", "token", "password")):
+                if (
+                    isinstance(item, dict)
+                    and "value" in item
+                    and any(w in str(item.get("name", "")).lower() for w in ("key", "token", "password"))
+                ):
                     yield f"{path}[{i}]"
                 yield from literal_secrets(item, f"{path}[{i}]")
 
@@ -143,7 +184,10 @@ def test_workload_identity_service_account(values):
 
 
 def test_run_queue_limits_and_pools(values):
-    limits = {(lim["key"], yaml.safe_dump(lim.get("value"))): lim["limit"] for lim in values["concurrency"]["runs"]["tagConcurrencyLimits"]}
+    limits = {
+        (lim["key"], yaml.safe_dump(lim.get("value"))): lim["limit"]
+        for lim in values["concurrency"]["runs"]["tagConcurrencyLimits"]
+    }
     assert limits[("hub_ops/hub", yaml.safe_dump({"applyLimitPerUniqueValue": True}))] == 1
     assert limits[("hub_ops/kind", yaml.safe_dump("backup"))] >= 1
     assert values["concurrency"]["enabled"] is True and values["concurrency"]["pools"]["defaultLimit"] >= 1
@@ -164,23 +208,33 @@ def test_webserver_is_not_exposed_without_the_proxy(values):
 def test_instance_file_agrees_with_the_values(values, instance):
     launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
     config = instance["run_launcher"]["config"]
-    assert config["run_k8s_config"]["job_spec_config"]["ttl_seconds_after_finished"] == \
-        launcher["runK8sConfig"]["jobSpecConfig"]["ttlSecondsAfterFinished"]
+    assert (
+        config["run_k8s_config"]["job_spec_config"]["ttl_seconds_after_finished"]
+        == launcher["runK8sConfig"]["jobSpecConfig"]["ttlSecondsAfterFinished"]
+    )
     assert config["env_secrets"] == [s["name"] for s in launcher["envSecrets"]]
     assert config["env_vars"] == launcher["envVars"]
     assert config["service_account_name"] == values["global"]["serviceAccountName"]
     assert config["postgres_password_secret"] == values["global"]["postgresqlSecretName"]
-    assert instance["concurrency"]["runs"]["tag_concurrency_limits"] == values["concurrency"]["runs"]["tagConcurrencyLimits"]
+    assert (
+        instance["concurrency"]["runs"]["tag_concurrency_limits"]
+        == values["concurrency"]["runs"]["tagConcurrencyLimits"]
+    )
     assert instance["concurrency"]["runs"]["max_concurrent_runs"] == values["concurrency"]["runs"]["maxConcurrentRuns"]
     assert instance["concurrency"]["pools"]["default_limit"] == values["concurrency"]["pools"]["defaultLimit"]
     monitoring = values["dagsterDaemon"]["runMonitoring"]
     assert instance["run_monitoring"] == {
-        "enabled": True, "start_timeout_seconds": monitoring["startTimeoutSeconds"],
+        "enabled": True,
+        "start_timeout_seconds": monitoring["startTimeoutSeconds"],
         "cancel_timeout_seconds": monitoring["cancelTimeoutSeconds"],
         "max_resume_run_attempts": monitoring["maxResumeRunAttempts"],
         "poll_interval_seconds": monitoring["pollIntervalSeconds"],
-        "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"]}
-    assert instance["compute_logs"]["config"]["bucket"] == values["computeLogManager"]["config"]["gcsComputeLogManager"]["bucket"]
+        "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"],
+    }
+    assert (
+        instance["compute_logs"]["config"]["bucket"]
+        == values["computeLogManager"]["config"]["gcsComputeLogManager"]["bucket"]
+    )
 
 
 def test_local_and_production_queue_on_the_same_tags(instance):

@@ -37,27 +37,47 @@ HUB_HOME_TAG = {
 def instance(kube_cluster, kube_namespace):
     config = yaml.safe_load(PRODUCTION.read_text())["run_launcher"]
     # production's launcher config, pointed at the test cluster instead of the in-cluster one
-    config["config"].update(load_incluster_config=False, kubeconfig_file=str(kube_cluster.kubeconfig),
-                            job_namespace=kube_namespace, job_image="hub-ops:test")
+    config["config"].update(
+        load_incluster_config=False,
+        kubeconfig_file=str(kube_cluster.kubeconfig),
+        job_namespace=kube_namespace,
+        job_image="hub-ops:test",
+    )
     with dg.instance_for_test(overrides={"run_launcher": config}) as instance:
         yield instance
 
 
 def create_run(instance, tags: dict) -> dg.DagsterRun:
     job = build_definitions("local").resolve_job_def("clusters_refresh_job")
-    origin = ReconstructableRepository.for_module("hub_ops.definitions", "defs", working_directory=str(REPO)) \
-        .get_reconstructable_job("clusters_refresh_job").get_python_origin()
+    origin = (
+        ReconstructableRepository.for_module("hub_ops.definitions", "defs", working_directory=str(REPO))
+        .get_reconstructable_job("clusters_refresh_job")
+        .get_python_origin()
+    )
     return instance.create_run_for_job(job_def=job, job_code_origin=origin, tags=tags)
 
 
 def test_run_launches_as_a_job_with_the_hub_volume_and_completes(instance, kube_api, kube_namespace, kubelet):
     core = client.CoreV1Api(kube_api)
-    core.create_namespaced_persistent_volume_claim(kube_namespace, client.V1PersistentVolumeClaim(
-        metadata=client.V1ObjectMeta(name="home-nfs"),
-        spec=client.V1PersistentVolumeClaimSpec(access_modes=["ReadWriteMany"], storage_class_name="",
-                                                resources=client.V1ResourceRequirements(requests={"storage": "1Gi"}))))
-    run = create_run(instance, {"dagster-k8s/config": json.dumps(HUB_HOME_TAG), "hub_ops/hub": "pangeo-hubs.staging",
-                                "hub_ops/kind": "backup"})
+    core.create_namespaced_persistent_volume_claim(
+        kube_namespace,
+        client.V1PersistentVolumeClaim(
+            metadata=client.V1ObjectMeta(name="home-nfs"),
+            spec=client.V1PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteMany"],
+                storage_class_name="",
+                resources=client.V1ResourceRequirements(requests={"storage": "1Gi"}),
+            ),
+        ),
+    )
+    run = create_run(
+        instance,
+        {
+            "dagster-k8s/config": json.dumps(HUB_HOME_TAG),
+            "hub_ops/hub": "pangeo-hubs.staging",
+            "hub_ops/kind": "backup",
+        },
+    )
 
     instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
 
@@ -74,7 +94,7 @@ def test_run_launches_as_a_job_with_the_hub_volume_and_completes(instance, kube_
     assert pod.service_account_name == "hub-ops"
     volume = next(v for v in pod.volumes if v.name == "hub-home")
     assert (volume.persistent_volume_claim.claim_name, volume.persistent_volume_claim.read_only) == ("home-nfs", True)
-    container, = pod.containers
+    (container,) = pod.containers
     assert container.image == "hub-ops:test"
     mount = next(m for m in container.volume_mounts if m.name == "hub-home")
     assert (mount.mount_path, mount.sub_path, mount.read_only) == ("/hub-home", "staging", True)

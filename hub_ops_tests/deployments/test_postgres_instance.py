@@ -18,9 +18,9 @@ import pytest
 import yaml
 from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._core.workspace.load_target import GrpcServerTarget
-from dagster._grpc.client import DagsterGrpcClient
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster._daemon.sensor import execute_sensor_iteration
+from dagster._grpc.client import DagsterGrpcClient
 from dagster._scheduler.scheduler import launch_scheduled_runs
 
 from hub_ops.devstack.process import ServerProcess, free_port
@@ -34,9 +34,18 @@ def postgres_instance_yaml(postgres_url: str) -> dict:
     """The repo's dagster.yaml with its storage moved to Postgres (as production has it)."""
     url = urlparse(postgres_url)
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
-    config["storage"] = {"postgres": {"postgres_db": {
-        "hostname": url.hostname, "port": url.port, "username": url.username, "password": url.password or "",
-        "db_name": url.path.lstrip("/"), "scheme": "postgresql+psycopg2"}}}
+    config["storage"] = {
+        "postgres": {
+            "postgres_db": {
+                "hostname": url.hostname,
+                "port": url.port,
+                "username": url.username,
+                "password": url.password or "",
+                "db_name": url.path.lstrip("/"),
+                "scheme": "postgresql+psycopg2",
+            }
+        }
+    }
     return config
 
 
@@ -69,9 +78,23 @@ def workspace(instance, tmp_path_factory):
     port = free_port()
     server = ServerProcess(
         "dagster-code-server",
-        [sys.executable, "-m", "dagster", "api", "grpc", "--module-name", "hub_ops.definitions",
-         "--host", "127.0.0.1", "--port", str(port), "--location-name", "hub_ops"],
-        log=tmp_path_factory.mktemp("code-server") / "code-server.log", cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "api",
+            "grpc",
+            "--module-name",
+            "hub_ops.definitions",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--location-name",
+            "hub_ops",
+        ],
+        log=tmp_path_factory.mktemp("code-server") / "code-server.log",
+        cwd=REPO,
     ).start()
     try:
         server.wait_ready(lambda: DagsterGrpcClient(port=port, host="127.0.0.1").ping("ready") is not None, timeout=90)
@@ -107,19 +130,21 @@ def test_schedule_tick_queues_a_run_that_the_queue_launches_and_completes(instan
     repo = remote_repository(workspace)
     schedule = repo.get_schedule("clusters_hourly_schedule")
     # RUNNING by default: the scheduler's first iteration records when it started...
-    list(launch_scheduled_runs(workspace, LOG, end_datetime_utc=dt.datetime.now(dt.timezone.utc), iteration_times={}))
+    list(launch_scheduled_runs(workspace, LOG, end_datetime_utc=dt.datetime.now(dt.UTC), iteration_times={}))
     state = instance.get_instigator_state(schedule.get_remote_origin_id(), schedule.selector_id)
-    start = dt.datetime.fromtimestamp(state.instigator_data.start_timestamp, dt.timezone.utc)
+    start = dt.datetime.fromtimestamp(state.instigator_data.start_timestamp, dt.UTC)
     # ...and an iteration just past the next :17 ticks once
     tick_time = start.replace(minute=17, second=0, microsecond=0)
     if tick_time <= start:
         tick_time += dt.timedelta(hours=1)
-    list(launch_scheduled_runs(workspace, LOG, end_datetime_utc=tick_time + dt.timedelta(seconds=1), iteration_times={}))
+    list(
+        launch_scheduled_runs(workspace, LOG, end_datetime_utc=tick_time + dt.timedelta(seconds=1), iteration_times={})
+    )
 
     ticks = instance.get_ticks(schedule.get_remote_origin_id(), schedule.selector_id)
     assert [t.status.value for t in ticks] == ["SUCCESS"]
     assert ticks[0].timestamp == tick_time.timestamp()
-    run_id, = ticks[0].run_ids
+    (run_id,) = ticks[0].run_ids
     run = instance.get_run_by_id(run_id)
     assert run.job_name == "clusters_refresh_job" and run.tags["dagster/schedule_name"] == "clusters_hourly_schedule"
     assert run.status == dg.DagsterRunStatus.QUEUED  # the repo's dagster.yaml queues runs
@@ -130,7 +155,8 @@ def test_schedule_tick_queues_a_run_that_the_queue_launches_and_completes(instan
     materialization = instance.get_latest_materialization_event(dg.AssetKey("clusters"))
     assert materialization.run_id == run_id
     checks = instance.event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey("clusters"), "reachable"), limit=1)
+        dg.AssetCheckKey(dg.AssetKey("clusters"), "reachable"), limit=1
+    )
     assert checks[0].run_id == run_id
 
 
@@ -139,10 +165,11 @@ def test_sensor_tick_adds_hub_partitions(instance, workspace, fleet_root):
     sensor = repo.get_sensor("hub_partitions_sensor")
     list(execute_sensor_iteration(workspace, LOG, None, None))
 
-    tick, = instance.get_ticks(sensor.get_remote_origin_id(), sensor.selector_id)
+    (tick,) = instance.get_ticks(sensor.get_remote_origin_id(), sensor.selector_id)
     # a tick that requests no runs is SKIPPED even when it changed partitions
     assert tick.status.value == "SKIPPED" and tick.error is None
     assert [r.added_partitions for r in tick.tick_data.dynamic_partitions_request_results] == [
-        sorted(h.partition_key for h in load_fleet(fleet_root, check_files=False).hubs())]
+        sorted(h.partition_key for h in load_fleet(fleet_root, check_files=False).hubs())
+    ]
     wanted = sorted(h.partition_key for h in load_fleet(fleet_root, check_files=False).hubs())
     assert sorted(instance.get_dynamic_partitions("hubs")) == wanted

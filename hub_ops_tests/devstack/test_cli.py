@@ -16,8 +16,9 @@ from hub_ops.devstack.cli import group_members
 
 
 def _stack(command: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hub_ops.devstack.cli", command], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "hub_ops.devstack.cli", command], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def _parse_exports(stdout: str) -> dict[str, str]:
@@ -36,7 +37,13 @@ def test_up_is_idempotent_serves_every_component_and_down_stops_them(tmp_path):
         exports = _parse_exports(first.stdout)
         state = json.loads((tmp_path / "stack" / "state.json").read_text())
         assert [p["name"] for p in state["processes"]] == [
-            "fake-gcs-server", "postgres", "etcd", "kube-apiserver", "kube-controller-manager", "jupyterhub"]
+            "fake-gcs-server",
+            "postgres",
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "jupyterhub",
+        ]
 
         api = config.new_client_from_config(config_file=exports["KUBECONFIG"])
         assert "default" in [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
@@ -44,10 +51,14 @@ def test_up_is_idempotent_serves_every_component_and_down_stops_them(tmp_path):
         with psycopg2.connect(exports["HUB_OPS_POSTGRES_URL"]) as conn, conn.cursor() as cur:
             cur.execute("select current_database()")
             assert cur.fetchone() == ("hub_ops",)
-        with urllib.request.urlopen(f"{exports['HUB_OPS_GCS_ENDPOINT']}/storage/v1/b/{exports['HUB_OPS_GCS_BUCKET']}") as r:
+        with urllib.request.urlopen(
+            f"{exports['HUB_OPS_GCS_ENDPOINT']}/storage/v1/b/{exports['HUB_OPS_GCS_BUCKET']}"
+        ) as r:
             assert json.load(r)["name"] == "hub-ops-local"
-        request = urllib.request.Request(f"{exports['HUB_OPS_HUB_URL']}/hub/api/users",
-                                         headers={"Authorization": f"token {exports['HUB_OPS_HUB_API_TOKEN']}"})
+        request = urllib.request.Request(
+            f"{exports['HUB_OPS_HUB_URL']}/hub/api/users",
+            headers={"Authorization": f"token {exports['HUB_OPS_HUB_API_TOKEN']}"},
+        )
         with urllib.request.urlopen(request) as r:
             assert r.status == 200
 

@@ -11,7 +11,7 @@ def test_resumable_upload_of_20_mb_round_trips(gcs_storage, gcs_bucket):
     # gcsfs switches to a resumable upload session above its block size (5 MiB by default)
     with fs.open(path, "wb", block_size=5 * 1024 * 1024) as f:
         for i in range(0, len(data), 1024 * 1024):
-            f.write(data[i:i + 1024 * 1024])
+            f.write(data[i : i + 1024 * 1024])
     assert fs.info(path)["size"] == len(data)
     assert fs.cat(path) == data
 

@@ -66,7 +66,8 @@ def test_every_port_names_its_protocol(chart):
     container port without an explicit protocol (see the install test above)."""
     values = _values(1)
     rendered = helm_python.Chart.load(EXAMPLE_FLEET / "charts" / chart).render(
-        {**values, "basehub": values}, name="x", namespace="x")
+        {**values, "basehub": values}, name="x", namespace="x"
+    )
     ports = []
     for doc in (d for text in rendered.values() for d in yaml.safe_load_all(text) if d):
         if doc["kind"] == "Service":

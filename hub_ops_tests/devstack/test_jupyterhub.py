@@ -42,8 +42,9 @@ def test_start_and_stop_a_user_server(jupyterhub_server):
     assert server["url"] == f"/user/{name}/"
 
     # the user's jupyter_server answers through the proxy (access:servers lets the token in)
-    request = urllib.request.Request(f"{hub.url}/user/{name}/api/status",
-                                     headers={"Authorization": f"token {hub.api_token}"})
+    request = urllib.request.Request(
+        f"{hub.url}/user/{name}/api/status", headers={"Authorization": f"token {hub.api_token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert "started" in json.load(response)
 
@@ -70,8 +71,11 @@ def test_stopping_the_hub_stops_its_proxy_and_user_servers(tmp_path):
     try:
         hub.api("POST", "/users/ada")
         hub.api("POST", "/users/ada/server")
-        wait_for(lambda: (hub.api("GET", "/users/ada")["servers"].get("") or {}).get("ready"), timeout=60,
-                 what="ada's server")
+        wait_for(
+            lambda: (hub.api("GET", "/users/ada")["servers"].get("") or {}).get("ready"),
+            timeout=60,
+            what="ada's server",
+        )
         user_servers = _pids_with_env("JUPYTERHUB_USER=ada")
         proxy = int((tmp_path / "hub" / "proxy.pid").read_text())
         assert user_servers and _exists(proxy)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ssl
-import uuid
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 from kubernetes import client
@@ -44,7 +44,8 @@ def test_namespace_create_read_patch_delete_is_finished_by_the_controller_manage
 def test_secret_crud_and_409_on_stale_resource_version(kube_api, kube_namespace):
     core = client.CoreV1Api(kube_api)
     created = core.create_namespaced_secret(
-        kube_namespace, client.V1Secret(metadata=_meta("hub"), string_data={"token": "one"}))
+        kube_namespace, client.V1Secret(metadata=_meta("hub"), string_data={"token": "one"})
+    )
     stale_version = created.metadata.resource_version
 
     assert core.read_namespaced_secret("hub", kube_namespace).data == {"token": "b25l"}  # base64("one")
@@ -52,8 +53,9 @@ def test_secret_crud_and_409_on_stale_resource_version(kube_api, kube_namespace)
     assert patched.data == {"token": "dHdv"}
     assert patched.metadata.resource_version != stale_version
 
-    stale = client.V1Secret(metadata=client.V1ObjectMeta(name="hub", resource_version=stale_version),
-                            string_data={"token": "three"})
+    stale = client.V1Secret(
+        metadata=client.V1ObjectMeta(name="hub", resource_version=stale_version), string_data={"token": "three"}
+    )
     with pytest.raises(client.ApiException) as conflict:
         core.replace_namespaced_secret("hub", kube_namespace, stale)
     assert conflict.value.status == 409
@@ -81,8 +83,9 @@ def _job(name: str, backoff_limit: int = 0) -> client.V1Job:
         metadata=_meta(name),
         spec=client.V1JobSpec(
             backoff_limit=backoff_limit,
-            template=client.V1PodTemplateSpec(
-                spec=client.V1PodSpec(containers=[container], restart_policy="Never"))))
+            template=client.V1PodTemplateSpec(spec=client.V1PodSpec(containers=[container], restart_policy="Never")),
+        ),
+    )
 
 
 def test_job_create_read_patch_delete_and_completion(kube_api, kube_namespace, kubelet):
@@ -92,8 +95,9 @@ def test_job_create_read_patch_delete_and_completion(kube_api, kube_namespace, k
     assert patched.metadata.labels["hub"] == "staging"
 
     # the Job controller creates the pod; nothing runs it until the kubelet stand-in reports it
-    pods = wait_for(lambda: client.CoreV1Api(kube_api).list_namespaced_pod(kube_namespace).items,
-                    timeout=30, what="the Job's pod")
+    pods = wait_for(
+        lambda: client.CoreV1Api(kube_api).list_namespaced_pod(kube_namespace).items, timeout=30, what="the Job's pod"
+    )
     assert pods[0].status.phase == "Pending"
 
     job = kubelet.complete_job("backup", kube_namespace)
@@ -113,13 +117,20 @@ def test_failed_job_is_reported_failed(kube_api, kube_namespace, kubelet):
 def test_deployment_becomes_available_through_the_controllers(kube_api, kube_namespace, kubelet):
     apps = client.AppsV1Api(kube_api)
     labels = {"component": "hub"}
-    apps.create_namespaced_deployment(kube_namespace, client.V1Deployment(
-        metadata=_meta("hub"),
-        spec=client.V1DeploymentSpec(
-            replicas=2, selector=client.V1LabelSelector(match_labels=labels),
-            template=client.V1PodTemplateSpec(
-                metadata=client.V1ObjectMeta(labels=labels),
-                spec=client.V1PodSpec(containers=[client.V1Container(name="hub", image="jupyterhub")])))))
+    apps.create_namespaced_deployment(
+        kube_namespace,
+        client.V1Deployment(
+            metadata=_meta("hub"),
+            spec=client.V1DeploymentSpec(
+                replicas=2,
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels),
+                    spec=client.V1PodSpec(containers=[client.V1Container(name="hub", image="jupyterhub")]),
+                ),
+            ),
+        ),
+    )
     assert not apps.read_namespaced_deployment("hub", kube_namespace).status.available_replicas
 
     deployment = kubelet.make_deployment_available("hub", kube_namespace)
@@ -129,8 +140,9 @@ def test_deployment_becomes_available_through_the_controllers(kube_api, kube_nam
 
 def test_a_wrong_token_is_refused(kube_cluster):
     context = ssl.create_default_context(cafile=str(kube_cluster.pki / "ca.crt"))
-    request = urllib.request.Request(f"{kube_cluster.server_url}/api/v1/namespaces",
-                                     headers={"Authorization": "Bearer not-the-token"})
+    request = urllib.request.Request(
+        f"{kube_cluster.server_url}/api/v1/namespaces", headers={"Authorization": "Bearer not-the-token"}
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, context=context, timeout=5)
     assert refused.value.code == 401

@@ -11,15 +11,17 @@ from hub_ops_tests.fleet_helpers import write
 
 def test_local_dependencies_only_sibling_file_charts(tmp_path: Path):
     charts = tmp_path / "charts"
-    doc = {"dependencies": [
-        {"name": "jupyterhub", "repository": "https://jupyterhub.github.io/helm-chart/"},
-        {"name": "basehub", "repository": "file://../basehub"},
-        "not-a-mapping",
-        {"name": "nested", "repository": "file://./sub/chart"},  # inside the chart, not a sibling
-        {"name": "gone", "repository": "file://../../elsewhere/x"},  # outside the charts folder
-        {"name": "oci", "repository": "oci://ghcr.io/x"},
-        {"name": "other", "repository": "file://../other/"},
-    ]}
+    doc = {
+        "dependencies": [
+            {"name": "jupyterhub", "repository": "https://jupyterhub.github.io/helm-chart/"},
+            {"name": "basehub", "repository": "file://../basehub"},
+            "not-a-mapping",
+            {"name": "nested", "repository": "file://./sub/chart"},  # inside the chart, not a sibling
+            {"name": "gone", "repository": "file://../../elsewhere/x"},  # outside the charts folder
+            {"name": "oci", "repository": "oci://ghcr.io/x"},
+            {"name": "other", "repository": "file://../other/"},
+        ]
+    }
     assert indexed_local_dependencies(doc, charts / "daskhub", charts) == [(1, "basehub"), (6, "other")]
     assert local_dependencies(doc, charts / "daskhub", charts) == ["basehub", "other"]
     assert local_dependencies({"dependencies": None}, charts / "x", charts) == []
@@ -54,8 +56,11 @@ def test_fleet_charts_of_both_layouts(two_i_two_c_root: Path, example_fleet: Pat
 
 
 def test_a_three_level_chain_in_a_fleet(example_fleet: Path):
-    write(example_fleet, "charts/gpuhub/Chart.yaml",
-          "apiVersion: v2\nname: gpuhub\nversion: 0.1.0\ndependencies:\n- name: daskhub\n  version: 0.1.0\n  repository: file://../daskhub\n")
+    write(
+        example_fleet,
+        "charts/gpuhub/Chart.yaml",
+        "apiVersion: v2\nname: gpuhub\nversion: 0.1.0\ndependencies:\n- name: daskhub\n  version: 0.1.0\n  repository: file://../daskhub\n",
+    )
     fleet = load_fleet(example_fleet)
     assert fleet.charts["gpuhub"].local_dependencies == ("daskhub",)
     assert fleet.charts_using("basehub") == {"basehub", "daskhub", "gpuhub"}

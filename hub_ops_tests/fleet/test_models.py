@@ -20,14 +20,17 @@ def cluster(**extra) -> dict:
     return {"name": "c1", "provider": "local", "local": {}, "hubs": [hub()], **extra}
 
 
-@pytest.mark.parametrize(("name", "tier", "expected"), [
-    ("staging", None, "staging"),
-    ("r-staging", None, "staging"),
-    ("staging2", None, "staging"),
-    ("prod", None, "prod"),
-    ("canary", "staging", "staging"),
-    ("staging", "prod", "prod"),
-])
+@pytest.mark.parametrize(
+    ("name", "tier", "expected"),
+    [
+        ("staging", None, "staging"),
+        ("r-staging", None, "staging"),
+        ("staging2", None, "staging"),
+        ("prod", None, "prod"),
+        ("canary", "staging", "staging"),
+        ("staging", "prod", "prod"),
+    ],
+)
 def test_effective_tier(name, tier, expected):
     assert Hub.model_validate(hub(name=name, tier=tier)).effective_tier == expected
 
@@ -59,11 +62,14 @@ def test_decommission_on_key_read_as_yaml_1_1_boolean():
     assert (d.on, d.successor, d.notice_days, d.keep_backups_days) == (dt.date(2026, 12, 14), "prod", 14, 90)
 
 
-@pytest.mark.parametrize(("home", "kind"), [
-    ({"pvc": "home-nfs"}, "pvc"),
-    ({"nfs": {"server": "10.0.0.2", "path": "/export"}, "sub_path": "x"}, "nfs"),
-    ({"local_path": "homes/a"}, "local_path"),
-])
+@pytest.mark.parametrize(
+    ("home", "kind"),
+    [
+        ({"pvc": "home-nfs"}, "pvc"),
+        ({"nfs": {"server": "10.0.0.2", "path": "/export"}, "sub_path": "x"}, "nfs"),
+        ({"local_path": "homes/a"}, "local_path"),
+    ],
+)
 def test_home_takes_exactly_one_kind(home, kind):
     h = Home.model_validate(home)
     assert [k for k in ("pvc", "nfs", "local_path") if getattr(h, k) is not None] == [kind]
@@ -92,7 +98,9 @@ def test_model_level_errors_name_their_key():
 
 @pytest.mark.parametrize("account", [790657130469, "790657130469"])
 def test_aws_account_is_a_string_or_an_integer(account):
-    c = Cluster.model_validate(cluster(provider="aws", local=None, aws={"account": account, "clusterName": "x", "region": "y"}))
+    c = Cluster.model_validate(
+        cluster(provider="aws", local=None, aws={"account": account, "clusterName": "x", "region": "y"})
+    )
     assert c.aws.account == account
 
 

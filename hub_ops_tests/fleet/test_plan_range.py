@@ -35,18 +35,29 @@ def plan_head(fleet_root: Path, base: str, head: str = "HEAD") -> Plan:
     """Plan base..head, with the fleet loaded from the working tree (== head here)."""
     git = GitRepo(fleet_root)
     assert git.resolve(head) == git.resolve("HEAD")
-    return plan_range(load_fleet(fleet_root, check_files=False), git.changed_paths(base, head), lambda p: git.show(base, p))
+    return plan_range(
+        load_fleet(fleet_root, check_files=False), git.changed_paths(base, head), lambda p: git.show(base, p)
+    )
 
 
 def test_values_file_renamed_with_cluster_yaml_updated(repo: ScratchRepo):
     fleet = repo.path / "deployments"
     base = repo.git("rev-parse", "HEAD")
-    repo.git("mv", "deployments/clusters/pangeo-hubs/prod.values.yaml", "deployments/clusters/pangeo-hubs/production.values.yaml")
+    repo.git(
+        "mv",
+        "deployments/clusters/pangeo-hubs/prod.values.yaml",
+        "deployments/clusters/pangeo-hubs/production.values.yaml",
+    )
     replace(fleet, P, "  - prod.values.yaml\n", "  - production.values.yaml\n")
     repo.commit("rename prod values")
     plan = plan_head(fleet, base)
     assert (plan.support, plan.staging, plan.prod, plan.removed, plan.ignored) == (
-        [], ["pangeo-hubs/staging"], ["pangeo-hubs/prod"], [], [])
+        [],
+        ["pangeo-hubs/staging"],
+        ["pangeo-hubs/prod"],
+        [],
+        [],
+    )
     assert plan.reasons["pangeo-hubs/prod"] == [
         "clusters/pangeo-hubs/cluster.yaml: hub entry changed (helm_chart_values_files)",
         "clusters/pangeo-hubs/production.values.yaml renamed",
@@ -57,7 +68,11 @@ def test_values_file_renamed_with_cluster_yaml_updated(repo: ScratchRepo):
 def test_shared_values_file_renamed_plans_every_hub_that_listed_it(repo: ScratchRepo):
     fleet = repo.path / "deployments"
     base = repo.git("rev-parse", "HEAD")
-    repo.git("mv", "deployments/clusters/community-hubs/common.values.yaml", "deployments/clusters/community-hubs/shared.values.yaml")
+    repo.git(
+        "mv",
+        "deployments/clusters/community-hubs/common.values.yaml",
+        "deployments/clusters/community-hubs/shared.values.yaml",
+    )
     replace(fleet, C, "  - common.values.yaml\n", "  - shared.values.yaml\n", count=4)
     repo.commit("rename shared values")
     plan = plan_head(fleet, base)
@@ -86,7 +101,9 @@ def test_hub_entry_edit_plans_only_that_hub(repo: ScratchRepo):
     repo.commit("new domain for climatematch")
     plan = plan_head(fleet, base)
     assert (plan.support, plan.staging, plan.prod) == ([], ["community-hubs/staging"], ["community-hubs/climatematch"])
-    assert plan.reasons["community-hubs/climatematch"] == ["clusters/community-hubs/cluster.yaml: hub entry changed (domain)"]
+    assert plan.reasons["community-hubs/climatematch"] == [
+        "clusters/community-hubs/cluster.yaml: hub entry changed (domain)"
+    ]
 
 
 def test_staging_entry_edit_plans_only_staging(repo: ScratchRepo):
@@ -113,43 +130,72 @@ def test_support_block_change_plans_the_whole_cluster(repo: ScratchRepo):
     fleet = repo.path / "deployments"
     base = repo.git("rev-parse", "HEAD")
     write(fleet, "clusters/local-demo/ingress.values.yaml", "ingress: {}\n")
-    replace(fleet, "clusters/local-demo/cluster.yaml", "  - support.values.yaml\n", "  - support.values.yaml\n  - ingress.values.yaml\n")
+    replace(
+        fleet,
+        "clusters/local-demo/cluster.yaml",
+        "  - support.values.yaml\n",
+        "  - support.values.yaml\n  - ingress.values.yaml\n",
+    )
     repo.commit("support ingress values")
     plan = plan_head(fleet, base)
     assert (plan.support, plan.staging, plan.prod) == (["local-demo"], ["local-demo/staging"], ["local-demo/workshop"])
-    assert plan.reasons["local-demo"] == ["clusters/local-demo/cluster.yaml: support changed",
-                                          "clusters/local-demo/ingress.values.yaml added"]
+    assert plan.reasons["local-demo"] == [
+        "clusters/local-demo/cluster.yaml: support changed",
+        "clusters/local-demo/ingress.values.yaml added",
+    ]
 
 
 def test_removed_hub_is_reported_never_dropped(repo: ScratchRepo):
     fleet = repo.path / "deployments"
     base = repo.git("rev-parse", "HEAD")
     text = (fleet / C).read_text()
-    (fleet / C).write_text(text[: text.index("- name: climatematch")] + text[text.index("- name: uni"):])
+    (fleet / C).write_text(text[: text.index("- name: climatematch")] + text[text.index("- name: uni") :])
     for name in ("climatematch.values.yaml", "enc-climatematch.secret.values.yaml"):
         (fleet / "clusters/community-hubs" / name).unlink()
     repo.commit("climatematch is over")
     plan = plan_head(fleet, base)
     assert plan.to_dict() == {
-        "support": [], "staging": [], "prod": [],
+        "support": [],
+        "staging": [],
+        "prod": [],
         "removed": ["community-hubs/climatematch"],
         "skipped": [],
-        "ignored": ["clusters/community-hubs/climatematch.values.yaml", "clusters/community-hubs/enc-climatematch.secret.values.yaml"],
-        "reasons": {"community-hubs/climatematch": ["removed from clusters/community-hubs/cluster.yaml: needs decommission"]},
+        "ignored": [
+            "clusters/community-hubs/climatematch.values.yaml",
+            "clusters/community-hubs/enc-climatematch.secret.values.yaml",
+        ],
+        "reasons": {
+            "community-hubs/climatematch": ["removed from clusters/community-hubs/cluster.yaml: needs decommission"]
+        },
     }
     assert not plan.is_empty
-    assert plan.rows() == [("removed", "community-hubs/climatematch",
-                            "removed from clusters/community-hubs/cluster.yaml: needs decommission")]
+    assert plan.rows() == [
+        (
+            "removed",
+            "community-hubs/climatematch",
+            "removed from clusters/community-hubs/cluster.yaml: needs decommission",
+        )
+    ]
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("  backups:\n    retain: {daily: 7, weekly: 4, monthly: 12}\n", "  backups:\n    retain: {daily: 14, weekly: 4, monthly: 12}\n"),
-    ("    on: 2026-12-14\n", "    on: 2027-01-31\n"),
-    ("    successor: prod\n    notice_days: 14\n", "    successor: prod\n    notice_days: 30\n"),
-    ("  - enc-legacy.secret.values.yaml\n  home: {pvc: home-nfs}\n", "  - enc-legacy.secret.values.yaml\n  home: {pvc: home-nfs-2}\n"),
-    ("node_pools: [core-pool, nb-n2-highmem-4, dask-n2-highmem-16]", "node_pools: [core-pool, nb-n2-highmem-4]"),
-    ("- name: prod\n", "- name: prod  # the main hub\n"),
-], ids=["backups", "decommission-date", "decommission-notice", "home", "node-pools", "comment"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            "  backups:\n    retain: {daily: 7, weekly: 4, monthly: 12}\n",
+            "  backups:\n    retain: {daily: 14, weekly: 4, monthly: 12}\n",
+        ),
+        ("    on: 2026-12-14\n", "    on: 2027-01-31\n"),
+        ("    successor: prod\n    notice_days: 14\n", "    successor: prod\n    notice_days: 30\n"),
+        (
+            "  - enc-legacy.secret.values.yaml\n  home: {pvc: home-nfs}\n",
+            "  - enc-legacy.secret.values.yaml\n  home: {pvc: home-nfs-2}\n",
+        ),
+        ("node_pools: [core-pool, nb-n2-highmem-4, dask-n2-highmem-16]", "node_pools: [core-pool, nb-n2-highmem-4]"),
+        ("- name: prod\n", "- name: prod  # the main hub\n"),
+    ],
+    ids=["backups", "decommission-date", "decommission-notice", "home", "node-pools", "comment"],
+)
 def test_edits_that_never_reach_helm_deploy_nothing(repo: ScratchRepo, old: str, new: str):
     fleet = repo.path / "deployments"
     base = repo.git("rev-parse", "HEAD")
@@ -164,7 +210,7 @@ def test_hubs_reordered_deploy_nothing(repo: ScratchRepo):
     fleet = repo.path / "deployments"
     base = repo.git("rev-parse", "HEAD")
     text = (fleet / C).read_text()
-    head, uni = text[: text.index("- name: uni")], text[text.index("- name: uni"):]
+    head, uni = text[: text.index("- name: uni")], text[text.index("- name: uni") :]
     hubs_at = head.index("hubs:\n") + len("hubs:\n")
     (fleet / C).write_text(head[:hubs_at] + uni + head[hubs_at:])
     repo.commit("uni first")
@@ -176,14 +222,20 @@ def test_hub_added(repo: ScratchRepo):
     fleet = repo.path / "deployments"
     base = repo.git("rev-parse", "HEAD")
     write(fleet, "clusters/local-demo/class.values.yaml", "jupyterhub: {}\n")
-    replace(fleet, "clusters/local-demo/cluster.yaml", "hubs:\n",
-            "hubs:\n- name: class\n  display_name: A class\n  domain: class.localhost\n  helm_chart: basehub\n"
-            "  helm_chart_values_files: [class.values.yaml]\n")
+    replace(
+        fleet,
+        "clusters/local-demo/cluster.yaml",
+        "hubs:\n",
+        "hubs:\n- name: class\n  display_name: A class\n  domain: class.localhost\n  helm_chart: basehub\n"
+        "  helm_chart_values_files: [class.values.yaml]\n",
+    )
     repo.commit("a hub for a class")
     plan = plan_head(fleet, base)
     assert (plan.support, plan.staging, plan.prod) == ([], ["local-demo/staging"], ["local-demo/class"])
-    assert plan.reasons["local-demo/class"] == ["clusters/local-demo/class.values.yaml added",
-                                                "hub added to clusters/local-demo/cluster.yaml"]
+    assert plan.reasons["local-demo/class"] == [
+        "clusters/local-demo/class.values.yaml added",
+        "hub added to clusters/local-demo/cluster.yaml",
+    ]
 
 
 def test_new_cluster(repo: ScratchRepo):
@@ -206,7 +258,9 @@ def test_cluster_deleted_reports_every_hub_removed(repo: ScratchRepo):
     plan = plan_head(fleet, base)
     assert (plan.support, plan.hub_ids()) == ([], [])
     assert plan.removed == ["local-demo/staging", "local-demo/workshop"]
-    assert plan.reasons["local-demo/workshop"] == ["cluster removed (clusters/local-demo/cluster.yaml deleted): needs decommission"]
+    assert plan.reasons["local-demo/workshop"] == [
+        "cluster removed (clusters/local-demo/cluster.yaml deleted): needs decommission"
+    ]
 
 
 def test_cluster_folder_renamed(repo: ScratchRepo):

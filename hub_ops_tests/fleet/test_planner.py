@@ -19,9 +19,15 @@ from hub_ops_tests.conftest import EXAMPLE_FLEET, TWO_I_TWO_C
 from hub_ops_tests.fleet_helpers import replace, write
 
 EXAMPLE_HUBS = [
-    "community-hubs/staging", "community-hubs/ohw", "community-hubs/climatematch", "community-hubs/uni",
-    "local-demo/staging", "local-demo/workshop",
-    "pangeo-hubs/staging", "pangeo-hubs/prod", "pangeo-hubs/legacy",
+    "community-hubs/staging",
+    "community-hubs/ohw",
+    "community-hubs/climatematch",
+    "community-hubs/uni",
+    "local-demo/staging",
+    "local-demo/workshop",
+    "pangeo-hubs/staging",
+    "pangeo-hubs/prod",
+    "pangeo-hubs/legacy",
 ]
 
 
@@ -42,8 +48,15 @@ def raw_hubs(root: Path, clusters_dir: str) -> list[dict]:
         doc = yaml.safe_load(path.read_text())
         for hub in doc.get("hubs", []):
             tier = hub.get("tier") or ("staging" if "staging" in hub["name"] else "prod")
-            out.append({"id": f"{doc['name']}/{hub['name']}", "cluster": doc["name"], "chart": hub["helm_chart"],
-                        "tier": tier, "files": hub.get("helm_chart_values_files", [])})
+            out.append(
+                {
+                    "id": f"{doc['name']}/{hub['name']}",
+                    "cluster": doc["name"],
+                    "chart": hub["helm_chart"],
+                    "tier": tier,
+                    "files": hub.get("helm_chart_values_files", []),
+                }
+            )
     return out
 
 
@@ -111,12 +124,23 @@ def test_cluster_yaml_without_a_range_plans_the_whole_cluster(example):
 def test_chart_change_plans_the_chart_and_charts_including_it(example):
     plan = plan_changes(example, ["charts/basehub/templates/hub-deployment.yaml"])
     assert plan.support == []
-    assert plan.hub_ids() == ["community-hubs/staging", "local-demo/staging", "pangeo-hubs/staging",
-                              "community-hubs/ohw", "community-hubs/climatematch", "community-hubs/uni",
-                              "local-demo/workshop", "pangeo-hubs/prod", "pangeo-hubs/legacy"]
-    assert plan.reasons["pangeo-hubs/legacy"] == ["chart basehub changed (charts/basehub/templates/hub-deployment.yaml)"]
+    assert plan.hub_ids() == [
+        "community-hubs/staging",
+        "local-demo/staging",
+        "pangeo-hubs/staging",
+        "community-hubs/ohw",
+        "community-hubs/climatematch",
+        "community-hubs/uni",
+        "local-demo/workshop",
+        "pangeo-hubs/prod",
+        "pangeo-hubs/legacy",
+    ]
+    assert plan.reasons["pangeo-hubs/legacy"] == [
+        "chart basehub changed (charts/basehub/templates/hub-deployment.yaml)"
+    ]
     assert plan.reasons["pangeo-hubs/prod"] == [
-        "chart daskhub includes basehub, changed (charts/basehub/templates/hub-deployment.yaml)"]
+        "chart daskhub includes basehub, changed (charts/basehub/templates/hub-deployment.yaml)"
+    ]
 
 
 def test_daskhub_only_change_leaves_basehub_hubs_alone(example):
@@ -131,8 +155,12 @@ def test_support_chart_plans_every_support_release(example):
 
 
 def test_deploy_all_on_glob_plans_everything(example_fleet: Path):
-    replace(example_fleet, "fleet.yaml", "  - charts/support/values.schema.json\n",
-            "  - charts/support/values.schema.json\n  - images/*/Dockerfile\n")
+    replace(
+        example_fleet,
+        "fleet.yaml",
+        "  - charts/support/values.schema.json\n",
+        "  - charts/support/values.schema.json\n  - images/*/Dockerfile\n",
+    )
     fleet = load_fleet(example_fleet, check_files=False)
     plan = plan_changes(fleet, ["images/hub/Dockerfile"])
     assert plan.support == ["community-hubs", "local-demo", "pangeo-hubs"]
@@ -143,18 +171,27 @@ def test_deploy_all_on_glob_plans_everything(example_fleet: Path):
 
 
 def test_staging_canary_comes_with_any_prod_hub(example):
-    plan = plan_changes(example, ["clusters/community-hubs/ohw.values.yaml", "clusters/local-demo/workshop.values.yaml"])
+    plan = plan_changes(
+        example, ["clusters/community-hubs/ohw.values.yaml", "clusters/local-demo/workshop.values.yaml"]
+    )
     assert plan.staging == ["community-hubs/staging", "local-demo/staging"]
     assert plan.prod == ["community-hubs/ohw", "local-demo/workshop"]
     assert plan.reasons["community-hubs/staging"] == ["staging canary for community-hubs/ohw"]
     # a cluster with no prod hub in the plan gets no canary
-    assert plan_changes(example, ["clusters/community-hubs/staging.values.yaml"]).hub_ids() == ["community-hubs/staging"]
+    assert plan_changes(example, ["clusters/community-hubs/staging.values.yaml"]).hub_ids() == [
+        "community-hubs/staging"
+    ]
 
 
 def test_tier_given_overrides_the_name(example_fleet: Path):
     c = "clusters/community-hubs/cluster.yaml"
     replace(example_fleet, c, "  namespace: uni-teaching\n", "  namespace: uni-teaching\n  tier: staging\n")
-    replace(example_fleet, c, "  display_name: Community hubs (staging)\n", "  display_name: Community hubs (staging)\n  tier: prod\n")
+    replace(
+        example_fleet,
+        c,
+        "  display_name: Community hubs (staging)\n",
+        "  display_name: Community hubs (staging)\n  tier: prod\n",
+    )
     fleet = load_fleet(example_fleet, check_files=False)
     plan = plan_changes(fleet, ["clusters/community-hubs/common.values.yaml"])
     assert plan.staging == ["community-hubs/uni"]
@@ -164,10 +201,16 @@ def test_tier_given_overrides_the_name(example_fleet: Path):
 
 
 def test_order_is_deterministic_whatever_the_input_order(example):
-    paths = ["clusters/pangeo-hubs/prod.values.yaml", "clusters/local-demo/support.values.yaml",
-             "clusters/community-hubs/uni.values.yaml", "charts/support/Chart.yaml",
-             "clusters/community-hubs/enc-staging.secret.values.yaml", "clusters/pangeo-hubs/legacy.values.yaml",
-             "README.md", "clusters/local-demo/staging.values.yaml"]
+    paths = [
+        "clusters/pangeo-hubs/prod.values.yaml",
+        "clusters/local-demo/support.values.yaml",
+        "clusters/community-hubs/uni.values.yaml",
+        "charts/support/Chart.yaml",
+        "clusters/community-hubs/enc-staging.secret.values.yaml",
+        "clusters/pangeo-hubs/legacy.values.yaml",
+        "README.md",
+        "clusters/local-demo/staging.values.yaml",
+    ]
     plans = []
     for seed in range(5):
         shuffled = paths[:]
@@ -184,8 +227,15 @@ def test_order_is_deterministic_whatever_the_input_order(example):
 
 
 def test_paths_that_deploy_nothing_are_listed(example):
-    paths = ["README.md", "fleet.yaml", "clusters/pangeo-hubs/enc-deployer-credentials.secret.json",
-             "clusters/pangeo-hubs/notes.md", "clusters/nope/x.values.yaml", "charts/README.md", "demo.agekey"]
+    paths = [
+        "README.md",
+        "fleet.yaml",
+        "clusters/pangeo-hubs/enc-deployer-credentials.secret.json",
+        "clusters/pangeo-hubs/notes.md",
+        "clusters/nope/x.values.yaml",
+        "charts/README.md",
+        "demo.agekey",
+    ]
     plan = plan_changes(example, paths)
     assert plan.is_empty
     assert plan.ignored == paths
@@ -193,7 +243,9 @@ def test_paths_that_deploy_nothing_are_listed(example):
 
 
 def test_spelled_differently_same_path(example):
-    plan = plan_changes(example, ["./clusters/pangeo-hubs/prod.values.yaml", "clusters//local-demo/./support.values.yaml"])
+    plan = plan_changes(
+        example, ["./clusters/pangeo-hubs/prod.values.yaml", "clusters//local-demo/./support.values.yaml"]
+    )
     assert (plan.support, plan.prod, plan.ignored) == (["local-demo"], ["pangeo-hubs/prod"], [])
 
 
@@ -207,7 +259,9 @@ def test_folders_and_values_files_spelled_with_dots(example_fleet: Path):
 
 
 def test_skipped_hubs_are_reported_not_deployed(example):
-    plan = plan_changes(example, ["charts/basehub/values.yaml"], skip={"pangeo-hubs/legacy": "decommissioned on 2026-12-14"})
+    plan = plan_changes(
+        example, ["charts/basehub/values.yaml"], skip={"pangeo-hubs/legacy": "decommissioned on 2026-12-14"}
+    )
     assert "pangeo-hubs/legacy" not in plan.hub_ids()
     assert plan.skipped == ["pangeo-hubs/legacy"]
     assert plan.reasons["pangeo-hubs/legacy"] == ["skipped: decommissioned on 2026-12-14"]
@@ -225,7 +279,11 @@ def test_plan_json_shape_and_helpers(example):
     doc = json.loads(plan.to_json())
     assert list(doc) == ["support", "staging", "prod", "removed", "skipped", "ignored", "reasons"]
     assert doc == plan.to_dict()
-    assert doc["support"] == ["pangeo-hubs"] and doc["staging"] == ["pangeo-hubs/staging"] and doc["prod"] == ["pangeo-hubs/prod"]
+    assert (
+        doc["support"] == ["pangeo-hubs"]
+        and doc["staging"] == ["pangeo-hubs/staging"]
+        and doc["prod"] == ["pangeo-hubs/prod"]
+    )
     assert plan.hub_ids() == ["pangeo-hubs/staging", "pangeo-hubs/prod"]
     assert plan.clusters() == ["pangeo-hubs"]
     assert not plan.is_empty
@@ -247,20 +305,33 @@ def test_fixture_one_values_file(fixture):
 
 def test_fixture_shared_values_file(fixture):
     shared = "config/clusters/utoronto/common-canvas.values.yaml"
-    listing = [h for h in raw_hubs(TWO_I_TWO_C, "config/clusters") if h["cluster"] == "utoronto" and "common-canvas.values.yaml" in h["files"]]
+    listing = [
+        h
+        for h in raw_hubs(TWO_I_TWO_C, "config/clusters")
+        if h["cluster"] == "utoronto" and "common-canvas.values.yaml" in h["files"]
+    ]
     plan = plan_changes(fixture, [shared])
     assert (plan.staging, plan.prod) == split(listing)
-    assert (plan.staging, plan.prod) == (["utoronto/staging", "utoronto/r-staging"], ["utoronto/prod", "utoronto/r-prod", "utoronto/highmem"])
+    assert (plan.staging, plan.prod) == (
+        ["utoronto/staging", "utoronto/r-staging"],
+        ["utoronto/prod", "utoronto/r-prod", "utoronto/highmem"],
+    )
 
 
 def test_fixture_support_values(fixture):
-    plan = plan_changes(fixture, ["config/clusters/leap/support.values.yaml", "config/clusters/2i2c/enc-support.secret.values.yaml"])
+    plan = plan_changes(
+        fixture, ["config/clusters/leap/support.values.yaml", "config/clusters/2i2c/enc-support.secret.values.yaml"]
+    )
     assert (plan.support, plan.hub_ids()) == (["2i2c", "leap"], [])
 
 
 def test_fixture_cluster_yaml_plans_the_whole_cluster(fixture):
     plan = plan_changes(fixture, ["config/clusters/earthscope/cluster.yaml"])
-    assert (plan.support, plan.staging, plan.prod) == (["earthscope"], ["earthscope/staging"], ["earthscope/prod", "earthscope/binder"])
+    assert (plan.support, plan.staging, plan.prod) == (
+        ["earthscope"],
+        ["earthscope/staging"],
+        ["earthscope/prod", "earthscope/binder"],
+    )
 
 
 def test_fixture_chart_override_plans_its_hub(fixture):
@@ -279,8 +350,9 @@ def test_fixture_basehub_change_plans_every_hub_in_order(fixture):
 def test_fixture_daskhub_change_leaves_basehub_prod_hubs_alone(fixture):
     hubs = raw_hubs(TWO_I_TWO_C, "config/clusters")
     daskhub_prod_clusters = {h["cluster"] for h in hubs if h["chart"] == "daskhub" and h["tier"] == "prod"}
-    expected = [h for h in hubs if h["chart"] == "daskhub"
-                or (h["tier"] == "staging" and h["cluster"] in daskhub_prod_clusters)]  # canaries
+    expected = [
+        h for h in hubs if h["chart"] == "daskhub" or (h["tier"] == "staging" and h["cluster"] in daskhub_prod_clusters)
+    ]  # canaries
     plan = plan_changes(fixture, ["helm-charts/daskhub/Chart.yaml"])
     assert (plan.staging, plan.prod) == split(expected)
     assert len(plan.prod) == 10
@@ -296,7 +368,9 @@ def test_fixture_support_chart_plans_every_support(fixture):
 
 
 def test_fixture_unrelated_paths(fixture):
-    plan = plan_changes(fixture, ["docs/index.md", "config/clusters/templates/gcp/cluster.yaml", "deployer/__main__.py"])
+    plan = plan_changes(
+        fixture, ["docs/index.md", "config/clusters/templates/gcp/cluster.yaml", "deployer/__main__.py"]
+    )
     assert plan.is_empty and len(plan.ignored) == 3
 
 
@@ -308,6 +382,13 @@ def test_index_is_built_once_per_fleet(example_fleet: Path):
     assert fleet.__dict__["_plan_index"] is index
     # a fleet loaded after the config changed has its own index
     write(example_fleet, "clusters/pangeo-hubs/new.values.yaml", "a: 1\n")
-    replace(example_fleet, "clusters/pangeo-hubs/cluster.yaml", "  - legacy.values.yaml\n", "  - legacy.values.yaml\n  - new.values.yaml\n")
+    replace(
+        example_fleet,
+        "clusters/pangeo-hubs/cluster.yaml",
+        "  - legacy.values.yaml\n",
+        "  - legacy.values.yaml\n  - new.values.yaml\n",
+    )
     assert plan_changes(fleet, ["clusters/pangeo-hubs/new.values.yaml"]).is_empty
-    assert plan_changes(load_fleet(example_fleet, check_files=False), ["clusters/pangeo-hubs/new.values.yaml"]).prod == ["pangeo-hubs/legacy"]
+    assert plan_changes(
+        load_fleet(example_fleet, check_files=False), ["clusters/pangeo-hubs/new.values.yaml"]
+    ).prod == ["pangeo-hubs/legacy"]

@@ -20,7 +20,8 @@ def test_committed_schema_is_current(name: str):
     path = SCHEMA_DIR / f"{name}.schema.json"
     assert path.is_file(), f"{path} missing: run `hub-ops schema --out deployments/schema`"
     assert json.loads(path.read_text()) == json_schemas()[name], (
-        f"{path} is stale: run `hub-ops schema --out deployments/schema` and commit it")
+        f"{path} is stale: run `hub-ops schema --out deployments/schema` and commit it"
+    )
 
 
 def _as_json(doc):
@@ -33,7 +34,9 @@ def _as_json(doc):
 
 
 def _cluster_files() -> list[Path]:
-    return sorted(EXAMPLE_FLEET.glob("clusters/*/cluster.yaml")) + sorted(TWO_I_TWO_C.glob("config/clusters/*/cluster.yaml"))
+    return sorted(EXAMPLE_FLEET.glob("clusters/*/cluster.yaml")) + sorted(
+        TWO_I_TWO_C.glob("config/clusters/*/cluster.yaml")
+    )
 
 
 def test_every_real_cluster_file_passes_the_schema():
@@ -46,14 +49,20 @@ def test_every_real_cluster_file_passes_the_schema():
 
 
 def test_the_fleet_file_passes_the_schema():
-    jsonschema.Draft202012Validator(json_schemas()["fleet"]).validate(_as_json(yaml.safe_load((EXAMPLE_FLEET / "fleet.yaml").read_text())))
+    jsonschema.Draft202012Validator(json_schemas()["fleet"]).validate(
+        _as_json(yaml.safe_load((EXAMPLE_FLEET / "fleet.yaml").read_text()))
+    )
 
 
 def test_schema_refuses_what_the_loader_refuses():
     validator = jsonschema.Draft202012Validator(json_schemas()["cluster"])
     good = _as_json(yaml.safe_load((EXAMPLE_FLEET / "clusters/community-hubs/cluster.yaml").read_text()))
-    for path, value in ((("hubs", 0, "helm_charts_values_files"), []), (("hubs", 1, "name"), "OHW_2024"),
-                        (("hubs", 2, "tier"), "canary"), (("provider",), "digitalocean")):
+    for path, value in (
+        (("hubs", 0, "helm_charts_values_files"), []),
+        (("hubs", 1, "name"), "OHW_2024"),
+        (("hubs", 2, "tier"), "canary"),
+        (("provider",), "digitalocean"),
+    ):
         doc = json.loads(json.dumps(good))
         target = doc
         for part in path[:-1]:

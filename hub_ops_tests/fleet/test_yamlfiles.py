@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub_ops.fleet.yamlfiles import format_loc, line_of, load_data_file, load_yaml, parse_yaml, yaml_error_line, yaml_error_text
+from hub_ops.fleet.yamlfiles import (
+    format_loc,
+    line_of,
+    load_data_file,
+    load_yaml,
+    parse_yaml,
+    yaml_error_line,
+    yaml_error_text,
+)
 
 DOC = """\
 name: c1          # line 1
@@ -23,29 +31,35 @@ hubs:
 """
 
 
-@pytest.mark.parametrize(("loc", "text"), [
-    (("hubs", 2, "domain"), "hubs[2].domain"),
-    (("hubs", 0, "helm_chart_values_files", 1), "hubs[0].helm_chart_values_files[1]"),
-    (("gcp", "billing", "bigquery"), "gcp.billing.bigquery"),
-    ((), ""),
-    ((0,), "[0]"),
-])
+@pytest.mark.parametrize(
+    ("loc", "text"),
+    [
+        (("hubs", 2, "domain"), "hubs[2].domain"),
+        (("hubs", 0, "helm_chart_values_files", 1), "hubs[0].helm_chart_values_files[1]"),
+        (("gcp", "billing", "bigquery"), "gcp.billing.bigquery"),
+        ((), ""),
+        ((0,), "[0]"),
+    ],
+)
 def test_format_loc(loc, text):
     assert format_loc(loc) == text
 
 
-@pytest.mark.parametrize(("loc", "line"), [
-    (("name",), 1),
-    (("hubs",), 2),
-    (("hubs", 0), 3),
-    (("hubs", 0, "helm_chart_values_files", 0), 5),
-    (("hubs", 0, "helm_chart_values_files", 1), 6),
-    (("hubs", 1), 7),
-    (("hubs", 1, "home", "pvc"), 8),
-    (("hubs", 1, "domain"), 7),  # missing key: the line of its parent
-    (("hubs", 5, "name"), 2),  # no such item: the line of the list
-    (("provider",), 1),  # missing at the top: the first line of the document
-])
+@pytest.mark.parametrize(
+    ("loc", "line"),
+    [
+        (("name",), 1),
+        (("hubs",), 2),
+        (("hubs", 0), 3),
+        (("hubs", 0, "helm_chart_values_files", 0), 5),
+        (("hubs", 0, "helm_chart_values_files", 1), 6),
+        (("hubs", 1), 7),
+        (("hubs", 1, "home", "pvc"), 8),
+        (("hubs", 1, "domain"), 7),  # missing key: the line of its parent
+        (("hubs", 5, "name"), 2),  # no such item: the line of the list
+        (("provider",), 1),  # missing at the top: the first line of the document
+    ],
+)
 def test_line_of(tmp_path: Path, loc, line):
     path = tmp_path / "cluster.yaml"
     path.write_text(DOC)
@@ -78,7 +92,10 @@ def test_duplicate_keys_are_an_error_with_their_line():
 
 
 def test_merge_keys_may_be_overridden():
-    assert parse_yaml("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n") == {"base": {"x": 1, "y": 2}, "c": {"x": 3, "y": 2}}
+    assert parse_yaml("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n") == {
+        "base": {"x": 1, "y": 2},
+        "c": {"x": 3, "y": 2},
+    }
 
 
 def test_impossible_dates_stay_strings_for_the_model_to_report():

@@ -58,11 +58,28 @@ class RecordedBigQuery(BaseAdapter):
         if request.method == "GET" and parts[-1] == "data":
             job_id = next(j for j, job in self._jobs.items() if job["table"] == parts[-2])
             body = self._results(job_id, query)
-            return self._respond(request, 200, {"kind": "bigquery#tableDataList", "etag": body["etag"],
-                                                "totalRows": body["totalRows"], **{k: body[k] for k in ("rows", "pageToken") if k in body}})
-        return self._respond(request, 404, {"error": {"code": 404, "message": f"unexpected {request.method} {url.path}",
-                                                      "errors": [{"message": "not found", "domain": "global", "reason": "notFound"}],
-                                                      "status": "NOT_FOUND"}})
+            return self._respond(
+                request,
+                200,
+                {
+                    "kind": "bigquery#tableDataList",
+                    "etag": body["etag"],
+                    "totalRows": body["totalRows"],
+                    **{k: body[k] for k in ("rows", "pageToken") if k in body},
+                },
+            )
+        return self._respond(
+            request,
+            404,
+            {
+                "error": {
+                    "code": 404,
+                    "message": f"unexpected {request.method} {url.path}",
+                    "errors": [{"message": "not found", "domain": "global", "reason": "notFound"}],
+                    "status": "NOT_FOUND",
+                }
+            },
+        )
 
     def close(self):
         pass
@@ -71,31 +88,52 @@ class RecordedBigQuery(BaseAdapter):
     def _insert(self, body: dict) -> dict:
         job_id = body["jobReference"]["jobId"]
         config = body["configuration"]
-        self._jobs[job_id] = {"config": config, "result": self.answer(config["query"]["query"]),
-                              "table": f"anon{len(self._jobs):04d}", "project": body["jobReference"]["projectId"]}
+        self._jobs[job_id] = {
+            "config": config,
+            "result": self.answer(config["query"]["query"]),
+            "table": f"anon{len(self._jobs):04d}",
+            "project": body["jobReference"]["projectId"],
+        }
         return self._job(job_id, "RUNNING")
 
     def _job(self, job_id: str, state: str) -> dict:
         job = self._jobs[job_id]
         config = dict(job["config"])
-        config["query"] = {**config["query"], "destinationTable": {"projectId": job["project"], "datasetId": "_0f1e2d3c4b5a",
-                                                                   "tableId": job["table"]},
-                           "writeDisposition": "WRITE_TRUNCATE", "priority": "INTERACTIVE"}
+        config["query"] = {
+            **config["query"],
+            "destinationTable": {"projectId": job["project"], "datasetId": "_0f1e2d3c4b5a", "tableId": job["table"]},
+            "writeDisposition": "WRITE_TRUNCATE",
+            "priority": "INTERACTIVE",
+        }
         resource = {
-            "kind": "bigquery#job", "etag": "Hf8Jc1nN6Dv0d3Q2wzGq0A==", "id": f"{job['project']}:{LOCATION}.{job_id}",
+            "kind": "bigquery#job",
+            "etag": "Hf8Jc1nN6Dv0d3Q2wzGq0A==",
+            "id": f"{job['project']}:{LOCATION}.{job_id}",
             "selfLink": f"https://bigquery.googleapis.com/bigquery/v2/projects/{job['project']}/jobs/{job_id}?location={LOCATION}",
             "user_email": "hub-ops@pangeo-hubs.iam.gserviceaccount.com",
             "configuration": {**config, "jobType": "QUERY"},
             "jobReference": {"projectId": job["project"], "jobId": job_id, "location": LOCATION},
-            "statistics": {"creationTime": "1764140000123", "startTime": "1764140000234",
-                           "query": {"priority": "INTERACTIVE", "statementType": "SELECT"}},
+            "statistics": {
+                "creationTime": "1764140000123",
+                "startTime": "1764140000234",
+                "query": {"priority": "INTERACTIVE", "statementType": "SELECT"},
+            },
             "status": {"state": state},
             "principal_subject": "serviceAccount:hub-ops@pangeo-hubs.iam.gserviceaccount.com",
         }
         if state == "DONE":
-            resource["statistics"].update({"endTime": "1764140001456", "totalBytesProcessed": "734003200",
-                                           "query": {**resource["statistics"]["query"], "totalBytesProcessed": "734003200",
-                                                     "totalBytesBilled": "734003200", "cacheHit": False}})
+            resource["statistics"].update(
+                {
+                    "endTime": "1764140001456",
+                    "totalBytesProcessed": "734003200",
+                    "query": {
+                        **resource["statistics"]["query"],
+                        "totalBytesProcessed": "734003200",
+                        "totalBytesBilled": "734003200",
+                        "cacheHit": False,
+                    },
+                }
+            )
         return resource
 
     def _results(self, job_id: str, query: dict) -> dict:
@@ -104,13 +142,16 @@ class RecordedBigQuery(BaseAdapter):
         start = int(query.get("pageToken", "0") or 0)
         limit = int(query["maxResults"]) if "maxResults" in query else self.page_size
         limit = min(limit, self.page_size)
-        rows = result.rows[start:start + limit]
+        rows = result.rows[start : start + limit]
         body = {
-            "kind": "bigquery#getQueryResultsResponse", "etag": "5Jl6o9ZV0Qx6f0Wn1b2mJw==",
+            "kind": "bigquery#getQueryResultsResponse",
+            "etag": "5Jl6o9ZV0Qx6f0Wn1b2mJw==",
             "schema": {"fields": result.schema},
             "jobReference": {"projectId": job["project"], "jobId": job_id, "location": LOCATION},
-            "totalRows": str(len(result.rows)), "totalBytesProcessed": "734003200",
-            "jobComplete": True, "cacheHit": False,
+            "totalRows": str(len(result.rows)),
+            "totalBytesProcessed": "734003200",
+            "jobComplete": True,
+            "cacheHit": False,
         }
         if limit:
             body["rows"] = [{"f": [{"v": None if v is None else str(v)} for v in row]} for row in rows]

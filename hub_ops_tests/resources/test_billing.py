@@ -41,14 +41,42 @@ def file_usage(tmp_path_factory):
 def answer_from(usage):
     def answer(sql: str) -> Result:
         if "k8s-namespace" in sql:
-            return Result([field("day", "DATE"), field("project", "STRING"), field("cluster", "STRING"),
-                           field("namespace", "STRING"), field("currency", "STRING"), field("cost_nanos", "INTEGER"),
-                           field("credits_nanos", "INTEGER"), field("row_count", "INTEGER")],
-                          [[r.day.isoformat(), r.project, r.cluster or None, r.namespace or None, r.currency,
-                            r.cost_nanos, r.credits_nanos, r.rows] for r in usage.groups.itertuples()])
-        return Result([field("day", "DATE"), field("currency", "STRING"), field("cost_nanos", "INTEGER"),
-                       field("credits_nanos", "INTEGER"), field("row_count", "INTEGER")],
-                      [[r.day.isoformat(), r.currency, r.cost_nanos, r.credits_nanos, r.rows] for r in usage.totals.itertuples()])
+            return Result(
+                [
+                    field("day", "DATE"),
+                    field("project", "STRING"),
+                    field("cluster", "STRING"),
+                    field("namespace", "STRING"),
+                    field("currency", "STRING"),
+                    field("cost_nanos", "INTEGER"),
+                    field("credits_nanos", "INTEGER"),
+                    field("row_count", "INTEGER"),
+                ],
+                [
+                    [
+                        r.day.isoformat(),
+                        r.project,
+                        r.cluster or None,
+                        r.namespace or None,
+                        r.currency,
+                        r.cost_nanos,
+                        r.credits_nanos,
+                        r.rows,
+                    ]
+                    for r in usage.groups.itertuples()
+                ],
+            )
+        return Result(
+            [
+                field("day", "DATE"),
+                field("currency", "STRING"),
+                field("cost_nanos", "INTEGER"),
+                field("credits_nanos", "INTEGER"),
+                field("row_count", "INTEGER"),
+            ],
+            [[r.day.isoformat(), r.currency, r.cost_nanos, r.credits_nanos, r.rows] for r in usage.totals.itertuples()],
+        )
+
     return answer
 
 
@@ -76,9 +104,20 @@ def test_bigquery_gives_the_same_usage_and_report_as_the_files(file_usage):
 
 
 def test_an_api_error_names_the_table():
-    adapter = RecordedBigQuery(answer=None, error={"status": 404, "body": {"error": {
-        "code": 404, "message": f"Not found: Table {TABLE.replace('.', ':', 1)} was not found in location US",
-        "errors": [{"message": "Not found: Table", "domain": "global", "reason": "notFound"}], "status": "NOT_FOUND"}}})
+    adapter = RecordedBigQuery(
+        answer=None,
+        error={
+            "status": 404,
+            "body": {
+                "error": {
+                    "code": 404,
+                    "message": f"Not found: Table {TABLE.replace('.', ':', 1)} was not found in location US",
+                    "errors": [{"message": "Not found: Table", "domain": "global", "reason": "notFound"}],
+                    "status": "NOT_FOUND",
+                }
+            },
+        },
+    )
     source = BigQueryExport(TABLE, client_factory=lambda: client_for(adapter))
     with pytest.raises(BillingExportError, match=rf"bigquery://{TABLE}: query failed: .*was not found"):
         source.aggregate(START, END)
@@ -91,9 +130,12 @@ def test_table_names_are_checked_before_any_query():
 
 def test_source_from_fleet_settings(example_fleet):
     fleet_yaml = example_fleet / "fleet.yaml"
-    fleet_yaml.write_text(fleet_yaml.read_text().replace(
-        "    files: gs://example-fleet-billing/export/",
-        "    bigquery: {project: pangeo-hubs, dataset: cloud_costs, billing_id: 01ABCD-234567-89EFAB}"))
+    fleet_yaml.write_text(
+        fleet_yaml.read_text().replace(
+            "    files: gs://example-fleet-billing/export/",
+            "    bigquery: {project: pangeo-hubs, dataset: cloud_costs, billing_id: 01ABCD-234567-89EFAB}",
+        )
+    )
     source = billing_source(load_fleet(example_fleet), storage=None)
     assert isinstance(source, BigQueryExport) and source.table == TABLE
     assert export_table_name("p-123", "d", "my_table", None) == "p-123.d.my_table"

@@ -8,8 +8,7 @@ import pytest
 
 from hub_ops.fleet.planner import ChangedPath
 from hub_ops.resources.git import GitError, GitRepo
-from hub_ops_tests.fleet_helpers import ScratchRepo
-from hub_ops_tests.fleet_helpers import write
+from hub_ops_tests.fleet_helpers import ScratchRepo, write
 
 
 @pytest.fixture

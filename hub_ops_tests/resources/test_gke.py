@@ -40,14 +40,28 @@ def test_get_cluster_parses_the_recorded_shape(client, gke_api):
     assert cluster.release_channel.channel.name == "REGULAR"
     assert cluster.endpoint == "34.69.12.201"
     assert [p.name for p in cluster.node_pools] == ["core-pool", "nb-n2-highmem-4", "dask-n2-highmem-16"]
-    assert gke_api.requests[-1] == {"method": "GET", "bearer": TOKEN, "enums": "int",
-                                    "path": "/v1/projects/pangeo-hubs/locations/us-central1-b/clusters/pangeo-hubs-cluster"}
+    assert gke_api.requests[-1] == {
+        "method": "GET",
+        "bearer": TOKEN,
+        "enums": "int",
+        "path": "/v1/projects/pangeo-hubs/locations/us-central1-b/clusters/pangeo-hubs-cluster",
+    }
 
 
 def test_list_node_pools_reads_machine_type_and_autoscaling(client):
     pools = client.list_node_pools("community-hubs-2024", "us-west1", "community-cluster")
-    summary = [(p.name, p.config.machine_type, p.autoscaling.enabled, p.autoscaling.min_node_count,
-                p.autoscaling.max_node_count, p.version, p.status.name) for p in pools]
+    summary = [
+        (
+            p.name,
+            p.config.machine_type,
+            p.autoscaling.enabled,
+            p.autoscaling.min_node_count,
+            p.autoscaling.max_node_count,
+            p.version,
+            p.status.name,
+        )
+        for p in pools
+    ]
     assert summary == [
         ("core-pool", "n2-highcpu-4", True, 1, 3, "1.26.15-gke.1090000", "RUNNING"),
         ("nb-n2-standard-8", "n2-standard-8", True, 0, 40, "1.29.15-gke.1325000", "RECONCILING"),
@@ -65,7 +79,9 @@ def test_fetch_cluster_upgrade_info(client):
 def test_observe_a_healthy_cluster(client, fleet, gke_api):
     # the recorded endpoint is a public IP: point it at a closed loopback port so the
     # node listing fails fast, as it does for a private endpoint
-    gke_api.clusters[("pangeo-hubs", "us-central1-b", "pangeo-hubs-cluster")]["cluster"]["endpoint"] = f"127.0.0.1:{free_port()}"
+    gke_api.clusters[("pangeo-hubs", "us-central1-b", "pangeo-hubs-cluster")]["cluster"]["endpoint"] = (
+        f"127.0.0.1:{free_port()}"
+    )
     state = client.observe(fleet.clusters["pangeo-hubs"])
     assert state.reachable and state.source == "GKE API"
     assert (state.status, state.master_version, state.release_channel) == ("RUNNING", "1.34.1-gke.1829001", "REGULAR")
@@ -86,15 +102,19 @@ def test_observe_an_unknown_cluster_is_not_reachable_with_gke_404(client, fleet)
     cluster.gcp.cluster = "no-such-cluster"
     state = client.observe(cluster, list_nodes=False)
     assert not state.reachable
-    assert state.reason == "GKE API 404 Not found: projects/pangeo-hubs/locations/us-central1-b/clusters/no-such-cluster."
+    assert (
+        state.reason == "GKE API 404 Not found: projects/pangeo-hubs/locations/us-central1-b/clusters/no-such-cluster."
+    )
 
 
 def test_upgrade_info_denied_leaves_the_rest_observed(client, fleet, gke_api):
     gke_api.clusters[("pangeo-hubs", "us-central1-b", "pangeo-hubs-cluster")]["upgradeInfo"] = None
     state = client.observe(fleet.clusters["pangeo-hubs"], list_nodes=False)
     assert state.reachable and state.upgrade is None
-    assert state.notes == ["upgrade info not fetched: GKE API 403 Permission 'container.clusters.get' denied on "
-                           "'projects/pangeo-hubs/locations/us-central1-b/clusters/pangeo-hubs-cluster'"]
+    assert state.notes == [
+        "upgrade info not fetched: GKE API 403 Permission 'container.clusters.get' denied on "
+        "'projects/pangeo-hubs/locations/us-central1-b/clusters/pangeo-hubs-cluster'"
+    ]
 
 
 def test_api_down_is_not_reachable_not_an_exception(fleet):

@@ -49,12 +49,21 @@ def test_observe_counts_nodes_per_gke_pool(gke_api, kube_cluster, kube_nodes, ex
 
 
 def test_a_wrong_ca_is_refused_and_noted(gke_api, kube_cluster, example_fleet):
-    point_at_local_apiserver(gke_api, kube_cluster, ca_pem=base64.b64decode(
-        gke_api.clusters[("community-hubs-2024", "us-west1", "community-cluster")]["cluster"]["masterAuth"]["clusterCaCertificate"]))
+    point_at_local_apiserver(
+        gke_api,
+        kube_cluster,
+        ca_pem=base64.b64decode(
+            gke_api.clusters[("community-hubs-2024", "us-west1", "community-cluster")]["cluster"]["masterAuth"][
+                "clusterCaCertificate"
+            ]
+        ),
+    )
     gke = GkeClient(Credentials(token=kube_cluster.token), api_endpoint=gke_api.endpoint)
     state = gke.observe(load_fleet(example_fleet, check_files=False).clusters["pangeo-hubs"])
     assert state.reachable  # the GKE API answered
-    assert len(state.notes) == 1 and state.notes[0].startswith(f"nodes not listed (Kubernetes API at 127.0.0.1:{kube_cluster.api_port})")
+    assert len(state.notes) == 1 and state.notes[0].startswith(
+        f"nodes not listed (Kubernetes API at 127.0.0.1:{kube_cluster.api_port})"
+    )
     assert all(p.node_count is None for p in state.node_pools)
 
 
@@ -80,9 +89,14 @@ def test_cluster_access_errors_are_clear_and_keep_secrets_out(gke_api, example_f
     key = {"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nSECRET\n-----END PRIVATE KEY-----\n"}
     with pytest.raises(ClusterUnreachable) as error:
         cluster_access(cluster, key, api_endpoint=gke_api.endpoint)
-    assert str(error.value).startswith("cluster pangeo-hubs: service account key enc-deployer-credentials.secret.json unusable:")
+    assert str(error.value).startswith(
+        "cluster pangeo-hubs: service account key enc-deployer-credentials.secret.json unusable:"
+    )
     assert "SECRET" not in str(error.value)
 
     cluster.gcp.cluster = "gone"
-    with pytest.raises(ClusterUnreachable, match=r"^cluster pangeo-hubs: GKE API 404 Not found: projects/pangeo-hubs/locations/us-central1-b/clusters/gone\.$"):
+    with pytest.raises(
+        ClusterUnreachable,
+        match=r"^cluster pangeo-hubs: GKE API 404 Not found: projects/pangeo-hubs/locations/us-central1-b/clusters/gone\.$",
+    ):
         cluster_access(cluster, credentials=Credentials(token="t"), api_endpoint=gke_api.endpoint)

@@ -23,14 +23,20 @@ def test_observe_reports_version_nodes_and_pools(kube_cluster, kube_nodes):
     kube_nodes.add("user-1", "v1.20.2", pool=users, instance_type="n2-highmem-4")
     kube_nodes.add("user-2", "v1.17.4", pool=users, ready=False, instance_type="n2-highmem-4")
 
-    state = kube_observe.observe(local_cluster(str(kube_cluster.kubeconfig)), ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
+    state = kube_observe.observe(
+        local_cluster(str(kube_cluster.kubeconfig)), ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig))
+    )
 
     assert state.reachable and state.source == "Kubernetes API"
     assert state.master_version.startswith("v1.20.")
     mine = {p.name: p for p in state.node_pools if p.name in (core, users)}
     assert (mine[core].node_count, mine[core].version, mine[core].status) == (1, "v1.20.2", "1/1 ready")
     assert (mine[users].node_count, mine[users].version, mine[users].status, mine[users].machine_type) == (
-        2, "v1.17.4, v1.20.2", "1/2 ready", "n2-highmem-4")
+        2,
+        "v1.17.4, v1.20.2",
+        "1/2 ready",
+        "n2-highmem-4",
+    )
     assert any(n.endswith("nodes not ready") for n in state.notes)
 
     policy = KubernetesPolicy(max_minor_skew=2, min_minor=30)
@@ -40,8 +46,10 @@ def test_observe_reports_version_nodes_and_pools(kube_cluster, kube_nodes):
 
 
 def test_a_named_context_that_does_not_exist_is_not_reachable(kube_cluster):
-    state = kube_observe.observe(local_cluster(str(kube_cluster.kubeconfig), "nope"),
-                                 ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig), context="nope"))
+    state = kube_observe.observe(
+        local_cluster(str(kube_cluster.kubeconfig), "nope"),
+        ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig), context="nope"),
+    )
     assert not state.reachable and "context 'nope' unusable" in state.reason
 
 

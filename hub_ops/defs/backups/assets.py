@@ -12,32 +12,52 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from hub_ops.backup import (BackupIntegrityError, Repository, RetentionPolicy, SnapshotSummary, SourceError, prune,
-                            verify_snapshot)
+from hub_ops.backup import (
+    BackupIntegrityError,
+    Repository,
+    RetentionPolicy,
+    SnapshotSummary,
+    SourceError,
+    prune,
+    verify_snapshot,
+)
 from hub_ops.backup.config import backup_destination, backups_enabled, retention_policy
+from hub_ops.backup.manifest import human_size
 from hub_ops.defs.backups.partitions import backup_partitions
 from hub_ops.defs.backups.resources import BackupRunnerResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
 from hub_ops.defs.releases.resources import KubeResource, SopsResource
-from hub_ops.backup.manifest import human_size
 
 DEEP_SAMPLE = 0.02  # fraction of contents re-hashed by the nightly check
 HISTORY = 14
 
 verified_check = dg.AssetCheckSpec(
-    "verified", asset="user_home_backups", blocking=True,
-    description="Every content the night's manifest names is stored with its size; 2% re-hashed.")
+    "verified",
+    asset="user_home_backups",
+    blocking=True,
+    description="Every content the night's manifest names is stored with its size; 2% re-hashed.",
+)
 
 
 def history_table(summaries: list[SnapshotSummary]) -> str:
     """Markdown table of snapshots, newest first."""
     if not summaries:
         return "_no snapshots yet_"
-    df = pd.DataFrame([{
-        "snapshot": s.id, "created (UTC)": s.created.replace("+00:00", ""), "files": s.files, "size": human_size(s.bytes),
-        "new": human_size(s.new_bytes), "dedupe": f"{s.dedupe_ratio:.2f}x", "seconds": round(s.duration_s, 1),
-        "unreadable": s.unreadable_count,
-    } for s in reversed(summaries)])
+    df = pd.DataFrame(
+        [
+            {
+                "snapshot": s.id,
+                "created (UTC)": s.created.replace("+00:00", ""),
+                "files": s.files,
+                "size": human_size(s.bytes),
+                "new": human_size(s.new_bytes),
+                "dedupe": f"{s.dedupe_ratio:.2f}x",
+                "seconds": round(s.duration_s, 1),
+                "unreadable": s.unreadable_count,
+            }
+            for s in reversed(summaries)
+        ]
+    )
     return df.to_markdown(index=False)
 
 
@@ -60,7 +80,8 @@ def snapshot_metadata(summary: SnapshotSummary, manifest_link: str, history: lis
     if summary.unreadable_count:
         meta["unreadable"] = dg.MetadataValue.md(
             f"{summary.unreadable_count} file(s) could not be read and are not in this snapshot:\n\n"
-            + "\n".join(f"- `{line}`" for line in summary.unreadable))
+            + "\n".join(f"- `{line}`" for line in summary.unreadable)
+        )
     return meta
 
 
@@ -79,18 +100,30 @@ def summary_size(summary: SnapshotSummary) -> str:
     retry_policy=dg.RetryPolicy(max_retries=2, delay=300, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
     description="A nightly, incremental, deduplicated snapshot of a hub's home directories, verified.",
 )
-def user_home_backups(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource,
-                      backup_runner: BackupRunnerResource, kube: KubeResource, sops: SopsResource):
+def user_home_backups(
+    context: dg.AssetExecutionContext,
+    fleet: FleetResource,
+    storage: StorageResource,
+    backup_runner: BackupRunnerResource,
+    kube: KubeResource,
+    sops: SopsResource,
+):
     keys = context.partition_key.keys_by_dimension
     fleet_config = fleet.load()
     hub = fleet_config.hub(keys["hub"])
     if not backups_enabled(hub):
-        raise dg.Failure(f"{hub.id} has no backups to take (no `home` block, or backups.enabled is false)",
-                         allow_retries=False)
+        raise dg.Failure(
+            f"{hub.id} has no backups to take (no `home` block, or backups.enabled is false)", allow_retries=False
+        )
     client = storage.client()
     try:
-        summary = backup_runner.backup(context, fleet_config, hub, client,
-                                       kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()))
+        summary = backup_runner.backup(
+            context,
+            fleet_config,
+            hub,
+            client,
+            kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()),
+        )
     except (SourceError, BackupIntegrityError) as e:  # retrying will not fix these: say so now
         raise dg.Failure(f"{hub.id}: {e}", allow_retries=False) from e
     destination = backup_destination(fleet_config, hub)
@@ -108,12 +141,19 @@ def user_home_backups(context: dg.AssetExecutionContext, fleet: FleetResource, s
     context.log.info(f"{hub.id}: snapshot {summary.id}, {summary_size(summary)}, verified: {report.ok}")
     yield dg.MaterializeResult(metadata=meta, data_version=dg.DataVersion(summary.id))
     yield dg.AssetCheckResult(
-        check_name="verified", passed=report.ok, severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"snapshot_id": summary.id, "files": report.files, "contents": report.contents,
-                  "objects_checked": report.objects, "contents_rehashed": report.deep_checked,
-                  "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in report.problems[:50]) or "none")},
+        check_name="verified",
+        passed=report.ok,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "snapshot_id": summary.id,
+            "files": report.files,
+            "contents": report.contents,
+            "objects_checked": report.objects,
+            "contents_rehashed": report.deep_checked,
+            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in report.problems[:50]) or "none"),
+        },
     )
 
 
 def today_utc() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()

@@ -36,29 +36,48 @@ def stale_hubs(fleet, storage, now: dt.datetime, retired: frozenset[str] = froze
             ids, error = [], f"{type(e).__name__}: {e}"
         latest = ids[-1] if ids else None
         age = (now - snapshot_time(latest)) if latest else None
-        rows.append({
-            "hub": hub.id,
-            "latest snapshot": latest or "none",
-            "age (h)": round(age.total_seconds() / 3600, 1) if age is not None else None,
-            "fresh": bool(age is not None and age <= MAX_AGE),
-            "problem": error or ("" if age is not None and age <= MAX_AGE else
-                                 "no snapshot" if age is None else f"older than {MAX_AGE.total_seconds() / 3600:.0f} h"),
-        })
+        rows.append(
+            {
+                "hub": hub.id,
+                "latest snapshot": latest or "none",
+                "age (h)": round(age.total_seconds() / 3600, 1) if age is not None else None,
+                "fresh": bool(age is not None and age <= MAX_AGE),
+                "problem": error
+                or (
+                    ""
+                    if age is not None and age <= MAX_AGE
+                    else "no snapshot"
+                    if age is None
+                    else f"older than {MAX_AGE.total_seconds() / 3600:.0f} h"
+                ),
+            }
+        )
     return pd.DataFrame(rows, columns=["hub", "latest snapshot", "age (h)", "fresh", "problem"])
 
 
-@dg.asset_check(asset=user_home_backups, name="fresh",
-                description="Every hub with backups has a snapshot younger than 26 h in its destination.")
-def user_home_backups_fresh(context: dg.AssetCheckExecutionContext, fleet: FleetResource,
-                            storage: StorageResource) -> dg.AssetCheckResult:
-    table = stale_hubs(fleet.load(), storage.client(), dt.datetime.now(dt.timezone.utc),
-                       frozenset(decommissioned_hubs(context.instance)))
+@dg.asset_check(
+    asset=user_home_backups,
+    name="fresh",
+    description="Every hub with backups has a snapshot younger than 26 h in its destination.",
+)
+def user_home_backups_fresh(
+    context: dg.AssetCheckExecutionContext, fleet: FleetResource, storage: StorageResource
+) -> dg.AssetCheckResult:
+    table = stale_hubs(
+        fleet.load(),
+        storage.client(),
+        dt.datetime.now(dt.UTC),
+        frozenset(decommissioned_hubs(context.instance)),
+    )
     stale = table[~table["fresh"]] if not table.empty else table
     return dg.AssetCheckResult(
         passed=stale.empty,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"{len(stale)} of {len(table)} hubs have no snapshot younger than 26 h"
-                     if not stale.empty else f"all {len(table)} hubs backed up within 26 h"),
+        description=(
+            f"{len(stale)} of {len(table)} hubs have no snapshot younger than 26 h"
+            if not stale.empty
+            else f"all {len(table)} hubs backed up within 26 h"
+        ),
         metadata={
             "stale_hubs": dg.MetadataValue.int(len(stale)),
             "hubs": dg.MetadataValue.int(len(table)),

@@ -45,40 +45,74 @@ class PruneBlobsConfig(dg.Config):
 def _report_metadata(report: RestoreReport | None) -> dict:
     if report is None:
         return {"ran_in": "a pod of the target hub's cluster (its log holds the counts)"}
-    return {"snapshot_id": report.snapshot_id, "target": report.target, "files": dg.MetadataValue.int(report.files),
-            "bytes": dg.MetadataValue.int(report.bytes), "folders": dg.MetadataValue.int(report.dirs),
-            "symlinks": dg.MetadataValue.int(report.symlinks), "already_there": dg.MetadataValue.int(report.already_there)}
+    return {
+        "snapshot_id": report.snapshot_id,
+        "target": report.target,
+        "files": dg.MetadataValue.int(report.files),
+        "bytes": dg.MetadataValue.int(report.bytes),
+        "folders": dg.MetadataValue.int(report.dirs),
+        "symlinks": dg.MetadataValue.int(report.symlinks),
+        "already_there": dg.MetadataValue.int(report.already_there),
+    }
 
 
 @dg.op(tags={"hub_ops/kind": "restore"})
-def restore_homes(context: dg.OpExecutionContext, config: RestoreHomesConfig, fleet: FleetResource,
-                  storage: StorageResource, backup_runner: BackupRunnerResource, kube: KubeResource,
-                  sops: SopsResource) -> dg.Output:
+def restore_homes(
+    context: dg.OpExecutionContext,
+    config: RestoreHomesConfig,
+    fleet: FleetResource,
+    storage: StorageResource,
+    backup_runner: BackupRunnerResource,
+    kube: KubeResource,
+    sops: SopsResource,
+) -> dg.Output:
     fleet_config = fleet.load()
     hub = fleet_config.hub(config.hub)
-    report = backup_runner.restore(context, fleet_config, hub, config.snapshot, storage.client(),
-                                   into_hub=None if config.target else hub, into_path=config.target, user=config.user,
-                                   kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()))
+    report = backup_runner.restore(
+        context,
+        fleet_config,
+        hub,
+        config.snapshot,
+        storage.client(),
+        into_hub=None if config.target else hub,
+        into_path=config.target,
+        user=config.user,
+        kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()),
+    )
     return dg.Output(None, metadata=_report_metadata(report))
 
 
 @dg.op(tags={"hub_ops/kind": "restore"})
-def migrate_homes(context: dg.OpExecutionContext, config: MigrateHomesConfig, fleet: FleetResource,
-                  storage: StorageResource, backup_runner: BackupRunnerResource, kube: KubeResource,
-                  sops: SopsResource) -> dg.Output:
+def migrate_homes(
+    context: dg.OpExecutionContext,
+    config: MigrateHomesConfig,
+    fleet: FleetResource,
+    storage: StorageResource,
+    backup_runner: BackupRunnerResource,
+    kube: KubeResource,
+    sops: SopsResource,
+) -> dg.Output:
     fleet_config = fleet.load()
     source, target = fleet_config.hub(config.hub), fleet_config.hub(config.target_hub)
     if source.id == target.id:
         raise dg.Failure(f"migrate_homes: source and target are the same hub ({source.id}); use restore_homes_job")
-    report = backup_runner.restore(context, fleet_config, source, config.snapshot, storage.client(), into_hub=target,
-                                   user=config.user,
-                                   kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()))
+    report = backup_runner.restore(
+        context,
+        fleet_config,
+        source,
+        config.snapshot,
+        storage.client(),
+        into_hub=target,
+        user=config.user,
+        kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()),
+    )
     return dg.Output(None, metadata={"from": source.id, "into": target.id, **_report_metadata(report)})
 
 
 @dg.op(tags={"hub_ops/kind": "backup-prune"})
-def prune_backup_blobs(context: dg.OpExecutionContext, config: PruneBlobsConfig, fleet: FleetResource,
-                       storage: StorageResource) -> dg.Output:
+def prune_backup_blobs(
+    context: dg.OpExecutionContext, config: PruneBlobsConfig, fleet: FleetResource, storage: StorageResource
+) -> dg.Output:
     fleet_config = fleet.load()
     client = storage.client()
     rows = []
@@ -86,21 +120,29 @@ def prune_backup_blobs(context: dg.OpExecutionContext, config: PruneBlobsConfig,
         repo = Repository.open(destination, client)
         report = PruneReport(hub="(all hubs)", policy="unreferenced contents", dry_run=config.dry_run)
         collect_garbage(repo, report, grace_s=config.grace_hours * 3600, dry_run=config.dry_run, log=context.log.info)
-        rows.append(f"| {destination} | {report.blobs_deleted} | {report.packs_deleted} | {report.bytes_deleted} | "
-                    f"{report.too_young} | {report.gc_skipped or ''} |")
-    table = "| destination | blobs deleted | packs deleted | bytes deleted | too young | skipped because |\n" \
-            "|---|---|---|---|---|---|\n" + "\n".join(rows)
+        rows.append(
+            f"| {destination} | {report.blobs_deleted} | {report.packs_deleted} | {report.bytes_deleted} | "
+            f"{report.too_young} | {report.gc_skipped or ''} |"
+        )
+    table = (
+        "| destination | blobs deleted | packs deleted | bytes deleted | too young | skipped because |\n"
+        "|---|---|---|---|---|---|\n" + "\n".join(rows)
+    )
     return dg.Output(None, metadata={"destinations": dg.MetadataValue.md(table)})
 
 
-@dg.job(description="Restore a hub's snapshot (whole or one user) into its own homes, or into a folder.",
-        tags={"hub_ops/kind": "restore"})
+@dg.job(
+    description="Restore a hub's snapshot (whole or one user) into its own homes, or into a folder.",
+    tags={"hub_ops/kind": "restore"},
+)
 def restore_homes_job():
     restore_homes()
 
 
-@dg.job(description="Restore a snapshot of one hub into the homes of another (a migration).",
-        tags={"hub_ops/kind": "restore"})
+@dg.job(
+    description="Restore a snapshot of one hub into the homes of another (a migration).",
+    tags={"hub_ops/kind": "restore"},
+)
 def migrate_homes_job():
     migrate_homes()
 

@@ -35,10 +35,15 @@ def home_k8s_config(hub: Hub, *, read_only: bool = True) -> dict[str, Any]:
     if home is None:
         raise BackupError(f"hub {hub.id} has no `home` block: nothing to mount")
     if home.pvc:
-        volume: dict[str, Any] = {"name": VOLUME_NAME,
-                                  "persistent_volume_claim": {"claim_name": home.pvc, "read_only": read_only}}
+        volume: dict[str, Any] = {
+            "name": VOLUME_NAME,
+            "persistent_volume_claim": {"claim_name": home.pvc, "read_only": read_only},
+        }
     elif home.nfs:
-        volume = {"name": VOLUME_NAME, "nfs": {"server": home.nfs.server, "path": home.nfs.path, "read_only": read_only}}
+        volume = {
+            "name": VOLUME_NAME,
+            "nfs": {"server": home.nfs.server, "path": home.nfs.path, "read_only": read_only},
+        }
     else:
         raise BackupError(f"hub {hub.id}: home is a local path ({home.local_path}), not a cluster volume")
     mount: dict[str, Any] = {"name": VOLUME_NAME, "mount_path": HOME_MOUNT, "read_only": read_only}
@@ -60,33 +65,70 @@ def home_k8s_config(hub: Hub, *, read_only: bool = True) -> dict[str, Any]:
 
 def backup_command(hub: Hub, destination: str, compression: str, walk_threads: int = 8) -> list[str]:
     """The command a backup pod runs (the same CLI a person runs)."""
-    return ["hub-ops", "backup", "--hub", hub.id, "--source", HOME_MOUNT, "--dest", destination,
-            "--compression", compression, "--walk-threads", str(walk_threads), "--json"]
+    return [
+        "hub-ops",
+        "backup",
+        "--hub",
+        hub.id,
+        "--source",
+        HOME_MOUNT,
+        "--dest",
+        destination,
+        "--compression",
+        compression,
+        "--walk-threads",
+        str(walk_threads),
+        "--json",
+    ]
 
 
 def restore_command(source_hub: str, destination: str, snapshot: str, user: str | None) -> list[str]:
     """The command a restore/migration pod runs: snapshot of `source_hub` into the mounted homes."""
-    cmd = ["hub-ops", "restore", "--hub", source_hub, "--dest", destination, "--snapshot", snapshot,
-           "--target", HOME_MOUNT]
+    cmd = [
+        "hub-ops",
+        "restore",
+        "--hub",
+        source_hub,
+        "--dest",
+        destination,
+        "--snapshot",
+        snapshot,
+        "--target",
+        HOME_MOUNT,
+    ]
     if user:
         cmd += ["--user", user]
     return cmd
 
 
-def home_job(hub: Hub, *, image: str, command: list[str], job_name: str, read_only: bool = True,
-             service_account_name: str | None = None, env: dict[str, str] | None = None):
+def home_job(
+    hub: Hub,
+    *,
+    image: str,
+    command: list[str],
+    job_name: str,
+    read_only: bool = True,
+    service_account_name: str | None = None,
+    env: dict[str, str] | None = None,
+):
     """The kubernetes V1Job (client model) running `command` with `hub`'s homes mounted,
     built by dagster-k8s from the same config `execute_k8s_job` is given."""
     from dagster_k8s.job import DagsterK8sJobConfig, UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
 
     config = home_k8s_config(hub, read_only=read_only)
-    config["container_config"] = {**config["container_config"], "command": command,
-                                  "env": [{"name": k, "value": v} for k, v in (env or {}).items()]}
+    config["container_config"] = {
+        **config["container_config"],
+        "command": command,
+        "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+    }
     if service_account_name:
         config["pod_spec_config"] = {**config["pod_spec_config"], "service_account_name": service_account_name}
     return construct_dagster_k8s_job(
         job_config=DagsterK8sJobConfig(job_image=image, dagster_home=None),
-        args=None, job_name=job_name, pod_name=job_name, component="hub_ops_backup",
+        args=None,
+        job_name=job_name,
+        pod_name=job_name,
+        component="hub_ops_backup",
         user_defined_k8s_config=UserDefinedDagsterK8sConfig.from_dict(config),
         labels={"hub-ops/hub": hub.partition_key.replace(".", "-")[:63]},
     )

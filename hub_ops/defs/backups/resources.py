@@ -8,15 +8,21 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from hub_ops.backup import (BackupError, BackupOptions, Repository, RestoreReport, SnapshotSummary, create_snapshot,
-                            restore_snapshot)
+from hub_ops.backup import (
+    BackupError,
+    BackupOptions,
+    Repository,
+    RestoreReport,
+    SnapshotSummary,
+    create_snapshot,
+    restore_snapshot,
+)
 from hub_ops.backup.config import backup_destination, local_home
 from hub_ops.defs.backups.pods import backup_command, home_job, restore_command
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster, Hub
 from hub_ops.resources.kube import KubeClient
 from hub_ops.resources.storage import Storage
-
 
 KubeFor = Callable[[Cluster], KubeClient]  # the API of a hub's cluster (the `kube` resource's client)
 
@@ -31,26 +37,41 @@ class BackupRunnerResource(dg.ConfigurableResource):
     workers: int | None = None  # readers/uploaders per backup; None: the engine's default
     nfs_walk_threads: int = 8  # homes walked side by side on a cluster volume (NFS latency)
 
-    def run_home_pod(self, context, kube_for: KubeFor | None, fleet: Fleet, hub: Hub, command: list[str],
-                     read_only: bool, kind: str) -> str:
+    def run_home_pod(
+        self, context, kube_for: KubeFor | None, fleet: Fleet, hub: Hub, command: list[str], read_only: bool, kind: str
+    ) -> str:
         """Run `command` (a hub-ops command) in a Job of the hub's namespace that mounts its
         homes at HOME_MOUNT; returns the tail of its log. Raises when the pod fails."""
         if kube_for is None:
             raise BackupError(f"{hub.id}: homes on a cluster volume need the cluster's API (the `kube` resource)")
         name = f"hub-ops-{kind}-{hub.name}-{uuid.uuid4().hex[:8]}"[:63]
-        job = home_job(hub, image=self.image, command=command, job_name=name, read_only=read_only,
-                       service_account_name=self.service_account_name, env=self.pod_env)
+        job = home_job(
+            hub,
+            image=self.image,
+            command=command,
+            job_name=name,
+            read_only=read_only,
+            service_account_name=self.service_account_name,
+            env=self.pod_env,
+        )
         kube = kube_for(fleet.clusters[hub.cluster])
-        tail = kube.run_job(hub.effective_namespace, job, timeout=self.pod_timeout_s,
-                            on_start=lambda n: context.log.info(f"{kind} of {hub.id}: job {n} in namespace "
-                                                                f"{hub.effective_namespace} of {hub.cluster}"))
+        tail = kube.run_job(
+            hub.effective_namespace,
+            job,
+            timeout=self.pod_timeout_s,
+            on_start=lambda n: context.log.info(
+                f"{kind} of {hub.id}: job {n} in namespace {hub.effective_namespace} of {hub.cluster}"
+            ),
+        )
         if tail:
             context.log.info(f"{kind} pod log (tail):\n{tail}")
         return tail
 
     # ------------------------------------------------------------ backups
 
-    def backup(self, context, fleet: Fleet, hub: Hub, storage: Storage, kube_for: KubeFor | None = None) -> SnapshotSummary:
+    def backup(
+        self, context, fleet: Fleet, hub: Hub, storage: Storage, kube_for: KubeFor | None = None
+    ) -> SnapshotSummary:
         """Take the hub's snapshot; returns its summary. A rerun takes another snapshot,
         reusing everything already stored."""
         destination = backup_destination(fleet, hub)
@@ -58,19 +79,37 @@ class BackupRunnerResource(dg.ConfigurableResource):
         compression = fleet.settings.backups.compression
         source = local_home(fleet, hub)
         if source is not None:
-            return create_snapshot(repo, hub.id, source, BackupOptions(compression=compression, workers=self.workers),
-                                   log=context.log.info)
+            return create_snapshot(
+                repo, hub.id, source, BackupOptions(compression=compression, workers=self.workers), log=context.log.info
+            )
         before = set(repo.snapshot_ids(hub.id))
-        self.run_home_pod(context, kube_for, fleet, hub, backup_command(hub, destination, compression, self.nfs_walk_threads),
-                      read_only=True, kind="backup")
+        self.run_home_pod(
+            context,
+            kube_for,
+            fleet,
+            hub,
+            backup_command(hub, destination, compression, self.nfs_walk_threads),
+            read_only=True,
+            kind="backup",
+        )
         new = sorted(set(repo.snapshot_ids(hub.id)) - before)
         if not new:
             raise BackupError(f"the backup pod of {hub.id} finished but no new snapshot is in {destination}")
         return repo.summary(hub.id, new[-1])
 
-    def restore(self, context, fleet: Fleet, source: Hub, snapshot: str, storage: Storage, *,
-                into_hub: Hub | None = None, into_path: str | None = None, user: str | None = None,
-                kube_for: KubeFor | None = None) -> RestoreReport | None:
+    def restore(
+        self,
+        context,
+        fleet: Fleet,
+        source: Hub,
+        snapshot: str,
+        storage: Storage,
+        *,
+        into_hub: Hub | None = None,
+        into_path: str | None = None,
+        user: str | None = None,
+        kube_for: KubeFor | None = None,
+    ) -> RestoreReport | None:
         """Restore `snapshot` of `source` into a hub's homes (its own: a restore; another's:
         a migration) or into a folder. Rerunnable: files already restored are skipped.
         Returns the report when it ran here (a pod's counts are in its log)."""
@@ -80,8 +119,15 @@ class BackupRunnerResource(dg.ConfigurableResource):
         if into_path is None and into_hub is not None:
             home = local_home(fleet, into_hub)
             if home is None:
-                self.run_home_pod(context, kube_for, fleet, into_hub,
-                              restore_command(source.id, destination, snapshot_id, user), read_only=False, kind="restore")
+                self.run_home_pod(
+                    context,
+                    kube_for,
+                    fleet,
+                    into_hub,
+                    restore_command(source.id, destination, snapshot_id, user),
+                    read_only=False,
+                    kind="restore",
+                )
                 return None
             into_path = str(home)
         if into_path is None:

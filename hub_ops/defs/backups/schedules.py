@@ -41,16 +41,22 @@ def backup_cron(fleet_root: str | os.PathLike | None = None) -> str:
         return DEFAULT_CRON
 
 
-backup_job = dg.define_asset_job("user_home_backups_job", selection=[user_home_backups],
-                                 description="Back up one hub's homes (one partition of user_home_backups).")
-freshness_job = dg.define_asset_job("backup_freshness_job", selection=dg.AssetSelection.checks(user_home_backups_fresh),
-                                    description="Check that every hub has a snapshot younger than 26 h.")
+backup_job = dg.define_asset_job(
+    "user_home_backups_job",
+    selection=[user_home_backups],
+    description="Back up one hub's homes (one partition of user_home_backups).",
+)
+freshness_job = dg.define_asset_job(
+    "backup_freshness_job",
+    selection=dg.AssetSelection.checks(user_home_backups_fresh),
+    description="Check that every hub has a snapshot younger than 26 h.",
+)
 
 
 def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource):
     """The run requests of one tick (a function so tests call it with any time)."""
-    when = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
-    night = (when.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date()
+    when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    night = (when.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
     date = night.isoformat()
     try:
         fleet_config = fleet.load()
@@ -69,11 +75,13 @@ def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource
         if hub.partition_key not in known:
             skipped.append(f"{hub.id}: not yet a `hubs` partition (the hub_partitions_sensor adds it)")
             continue
-        requests.append(dg.RunRequest(
-            run_key=f"{date}-{hub.partition_key}",
-            partition_key=backup_partition_key(date, hub.partition_key),
-            tags={"hub_ops/hub": hub.partition_key, "hub_ops/kind": "backup"},
-        ))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{date}-{hub.partition_key}",
+                partition_key=backup_partition_key(date, hub.partition_key),
+                tags={"hub_ops/hub": hub.partition_key, "hub_ops/kind": "backup"},
+            )
+        )
     for line in skipped:
         context.log.info(f"skipped {line}")
     if not requests:
@@ -81,19 +89,31 @@ def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource
     return requests
 
 
-@dg.schedule(cron_schedule=backup_cron(), job=backup_job, execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Nightly backups: one run per hub with backups, at fleet.yaml backups.schedule.")
+@dg.schedule(
+    cron_schedule=backup_cron(),
+    job=backup_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Nightly backups: one run per hub with backups, at fleet.yaml backups.schedule.",
+)
 def nightly_backups(context: dg.ScheduleEvaluationContext, fleet: FleetResource):
     return nightly_requests(context, fleet)
 
 
 backup_freshness_schedule = dg.ScheduleDefinition(
-    name="backup_freshness_schedule", job=freshness_job, cron_schedule="17 * * * *", execution_timezone="UTC",
+    name="backup_freshness_schedule",
+    job=freshness_job,
+    cron_schedule="17 * * * *",
+    execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Hourly: every hub has a snapshot younger than 26 h (asset check `fresh`).")
+    description="Hourly: every hub has a snapshot younger than 26 h (asset check `fresh`).",
+)
 
 prune_backup_blobs_schedule = dg.ScheduleDefinition(
-    name="prune_backup_blobs_schedule", job=prune_backup_blobs_job, cron_schedule="0 13 * * 0",
-    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Weekly, away from the nightly backups: delete contents no kept snapshot references.")
+    name="prune_backup_blobs_schedule",
+    job=prune_backup_blobs_job,
+    cron_schedule="0 13 * * 0",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Weekly, away from the nightly backups: delete contents no kept snapshot references.",
+)

@@ -23,15 +23,15 @@ import pandas as pd
 from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, NOT_ASKED, evaluate
 from hub_ops.defs.clusters.resources import GkeResource
 from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.defs.releases.resources import SopsResource
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState
-from hub_ops.defs.releases.resources import SopsResource
 from hub_ops.resources import kube_observe
 from hub_ops.resources.clusters import cluster_access
+from hub_ops.resources.gke import GkeClient, GkeError
 from hub_ops.resources.kube import ClusterUnreachable
 from hub_ops.resources.sops import Sops
-from hub_ops.resources.gke import GkeClient, GkeError
 
 MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
 
@@ -40,8 +40,9 @@ class ClustersConfig(dg.Config):
     list_nodes: bool = True  # also list each GKE cluster's nodes through its Kubernetes API (node counts per pool)
 
 
-def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | None, list_nodes: bool,
-                    sops: Sops | None = None) -> ClusterState:
+def observe_cluster(
+    cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | None, list_nodes: bool, sops: Sops | None = None
+) -> ClusterState:
     """One cluster's state through the API its provider block names. Never raises for an
     unreachable cluster; `gke` is a client, or the error that kept us from making one.
     kubeconfig/local clusters are reached as deploys reach them (resources.clusters), a
@@ -59,8 +60,11 @@ def observe_cluster(cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | 
         except ClusterUnreachable as e:
             return ClusterState.unreachable(cluster, "Kubernetes API", str(e).removeprefix(f"cluster {cluster.name}: "))
         return kube_observe.observe(cluster, access)
-    return ClusterState.unreachable(cluster, NOT_ASKED, f"provider {cluster.provider} is not observed yet "
-                                    "(hub_ops reads gcp, kubeconfig and local clusters)")
+    return ClusterState.unreachable(
+        cluster,
+        NOT_ASKED,
+        f"provider {cluster.provider} is not observed yet (hub_ops reads gcp, kubeconfig and local clusters)",
+    )
 
 
 def cluster_markdown(state: ClusterState) -> str:
@@ -68,16 +72,28 @@ def cluster_markdown(state: ClusterState) -> str:
     lines = [f"**{state.cluster}** ({state.provider}, via {state.source}, {state.observed_at:%Y-%m-%d %H:%M} UTC)", ""]
     if not state.reachable:
         return "\n".join(lines + [f"not reachable: {state.reason}"])
-    facts = {"status": state.status, "control plane": state.master_version,
-             "nodes run": ", ".join(state.node_versions), "release channel": state.release_channel,
-             "nodes": state.node_count}
+    facts = {
+        "status": state.status,
+        "control plane": state.master_version,
+        "nodes run": ", ".join(state.node_versions),
+        "release channel": state.release_channel,
+        "nodes": state.node_count,
+    }
     if state.upgrade:
         up = state.upgrade
-        facts.update({"upgrade targets": f"minor {up.minor_target_version or '-'}, patch {up.patch_target_version or '-'}",
-                      "auto-upgrade": ", ".join(up.auto_upgrade_status) or "-",
-                      "end of standard support": up.end_of_standard_support,
-                      "end of extended support": up.end_of_extended_support})
-    lines.append(pd.DataFrame([(k, "-" if v in (None, "") else v) for k, v in facts.items()], columns=["", "value"]).to_markdown(index=False))
+        facts.update(
+            {
+                "upgrade targets": f"minor {up.minor_target_version or '-'}, patch {up.patch_target_version or '-'}",
+                "auto-upgrade": ", ".join(up.auto_upgrade_status) or "-",
+                "end of standard support": up.end_of_standard_support,
+                "end of extended support": up.end_of_extended_support,
+            }
+        )
+    lines.append(
+        pd.DataFrame([(k, "-" if v in (None, "") else v) for k, v in facts.items()], columns=["", "value"]).to_markdown(
+            index=False
+        )
+    )
     rows = state.pool_rows()
     lines += ["", pd.DataFrame(rows).to_markdown(index=False) if rows else "_no node pools observed_"]
     lines += [f"\n- {note}" for note in state.notes]
@@ -90,15 +106,20 @@ def summary_markdown(states: list[ClusterState]) -> str:
 
 @dg.asset(
     description="Observed state of every cluster of the fleet (GKE API, or the Kubernetes API for "
-                "kubeconfig/local clusters): status, versions, release channel, node pools. Checks compare it "
-                "with cluster.yaml and fleet.yaml's kubernetes policy.",
+    "kubeconfig/local clusters): status, versions, release channel, node pools. Checks compare it "
+    "with cluster.yaml and fleet.yaml's kubernetes policy.",
     kinds={"kubernetes", "gcp"},
     group_name="clusters",
     check_specs=CHECK_SPECS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=20, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
 )
-def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: FleetResource,
-             gke: GkeResource, sops: SopsResource) -> dg.MaterializeResult:
+def clusters(
+    context: dg.AssetExecutionContext,
+    config: ClustersConfig,
+    fleet: FleetResource,
+    gke: GkeResource,
+    sops: SopsResource,
+) -> dg.MaterializeResult:
     loaded = fleet.load()
     gke_client: GkeClient | GkeError | None = None
     if any(c.provider == "gcp" for c in loaded.clusters.values()):
@@ -109,8 +130,14 @@ def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: F
 
     def one(cluster: Cluster) -> ClusterState:
         state = observe_cluster(cluster, loaded, gke_client, config.list_nodes, sops.client())
-        context.log.info(f"{cluster.name}: " + (f"{state.status or 'answered'}, control plane {state.master_version}"
-                                                if state.reachable else f"not reachable: {state.reason}"))
+        context.log.info(
+            f"{cluster.name}: "
+            + (
+                f"{state.status or 'answered'}, control plane {state.master_version}"
+                if state.reachable
+                else f"not reachable: {state.reason}"
+            )
+        )
         return state
 
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
@@ -121,10 +148,16 @@ def clusters(context: dg.AssetExecutionContext, config: ClustersConfig, fleet: F
         "reachable": dg.MetadataValue.int(sum(s.reachable for s in states)),
         "total": dg.MetadataValue.int(len(states)),
         # read by deploy_job's dry runs: validate manifests for the version each cluster runs
-        "control_plane_versions": dg.MetadataValue.json({s.cluster: s.master_version for s in states if s.master_version}),
+        "control_plane_versions": dg.MetadataValue.json(
+            {s.cluster: s.master_version for s in states if s.master_version}
+        ),
         # read by decommission reports: what is left on a cluster once its last hub is retired
-        "node_pools": dg.MetadataValue.json({s.cluster: [p.name for p in s.node_pools] for s in states if s.node_pools}),
+        "node_pools": dg.MetadataValue.json(
+            {s.cluster: [p.name for p in s.node_pools] for s in states if s.node_pools}
+        ),
     }
     for state in states:
         metadata[f"cluster {state.cluster}"] = dg.MetadataValue.md(cluster_markdown(state))
-    return dg.MaterializeResult(metadata=metadata, check_results=evaluate(states, loaded, dt.datetime.now(dt.timezone.utc).date()))
+    return dg.MaterializeResult(
+        metadata=metadata, check_results=evaluate(states, loaded, dt.datetime.now(dt.UTC).date())
+    )

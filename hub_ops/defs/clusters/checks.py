@@ -26,19 +26,37 @@ NO_API = "no API configured"  # a cluster the fleet deliberately gives no API (t
 NOT_ASKED = "-"  # ClusterState.source when no API was asked: no API configured, or a provider not read yet
 
 CHECK_SPECS = [
-    dg.AssetCheckSpec("reachable", asset=ASSET, description=(
-        "Every cluster with an API configured answered, and none reports a failed status "
-        "(ERROR, DEGRADED, STOPPING). Clusters with no API configured, or of a provider hub_ops "
-        "does not read yet, are listed as not checked, not failed.")),
-    dg.AssetCheckSpec("versions_within_skew", asset=ASSET, description=(
-        "Nodes trail the control plane by at most fleet.yaml kubernetes.max_minor_skew minor "
-        "versions and are never newer.")),
-    dg.AssetCheckSpec("declared_node_pools_exist", asset=ASSET, description=(
-        "Every pool a cluster.yaml lists under node_pools exists in the observed cluster.")),
-    dg.AssetCheckSpec("upgrades_and_support", asset=ASSET, description=(
-        "WARN: a pending or running upgrade, paused auto-upgrades, a pool behind the control "
-        "plane, or a version at or within 30 days of its end of standard support (GKE's dates), "
-        "or older than fleet.yaml kubernetes.min_minor.")),
+    dg.AssetCheckSpec(
+        "reachable",
+        asset=ASSET,
+        description=(
+            "Every cluster with an API configured answered, and none reports a failed status "
+            "(ERROR, DEGRADED, STOPPING). Clusters with no API configured, or of a provider hub_ops "
+            "does not read yet, are listed as not checked, not failed."
+        ),
+    ),
+    dg.AssetCheckSpec(
+        "versions_within_skew",
+        asset=ASSET,
+        description=(
+            "Nodes trail the control plane by at most fleet.yaml kubernetes.max_minor_skew minor "
+            "versions and are never newer."
+        ),
+    ),
+    dg.AssetCheckSpec(
+        "declared_node_pools_exist",
+        asset=ASSET,
+        description=("Every pool a cluster.yaml lists under node_pools exists in the observed cluster."),
+    ),
+    dg.AssetCheckSpec(
+        "upgrades_and_support",
+        asset=ASSET,
+        description=(
+            "WARN: a pending or running upgrade, paused auto-upgrades, a pool behind the control "
+            "plane, or a version at or within 30 days of its end of standard support (GKE's dates), "
+            "or older than fleet.yaml kubernetes.min_minor."
+        ),
+    ),
 ]
 
 
@@ -47,12 +65,23 @@ def _table(rows: list[tuple[str, str]], what: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.to_markdown(index=False) if rows else "_none_")
 
 
-def _result(name: str, rows: list[tuple[str, str]], checked: list[str], not_checked: list[str],
-            severity: dg.AssetCheckSeverity, what: str, ok: str) -> dg.AssetCheckResult:
+def _result(
+    name: str,
+    rows: list[tuple[str, str]],
+    checked: list[str],
+    not_checked: list[str],
+    severity: dg.AssetCheckSeverity,
+    what: str,
+    ok: str,
+) -> dg.AssetCheckResult:
     failed = sorted({cluster for cluster, _ in rows})
     return dg.AssetCheckResult(
-        check_name=name, asset_key=ASSET, passed=not rows, severity=severity,
-        description=(f"{len(failed)} of {len(checked)} clusters: " + ", ".join(failed)) if rows
+        check_name=name,
+        asset_key=ASSET,
+        passed=not rows,
+        severity=severity,
+        description=(f"{len(failed)} of {len(checked)} clusters: " + ", ".join(failed))
+        if rows
         else f"{ok} ({len(checked)} clusters checked)",
         metadata={
             what: _table(rows, what),
@@ -69,21 +98,52 @@ def evaluate(states: list[ClusterState], fleet: Fleet, today: dt.date) -> list[d
     not_observed = [s.cluster for s in states if not s.reachable]
 
     not_asked = [s.cluster for s in states if s.source == NOT_ASKED]
-    reach_rows = [(s.cluster, problem) for s in states
-                  if (problem := reachability_problem(s)) and s.cluster not in not_asked]
+    reach_rows = [
+        (s.cluster, problem) for s in states if (problem := reachability_problem(s)) and s.cluster not in not_asked
+    ]
     skew_rows = [(s.cluster, p) for s in states for p in version_skew_problems(s, policy)]
-    pool_rows = [(s.cluster, f"pool {p} declared in cluster.yaml node_pools but not in the cluster")
-                 for s in states for p in missing_node_pools(s, fleet.clusters[s.cluster])]
+    pool_rows = [
+        (s.cluster, f"pool {p} declared in cluster.yaml node_pools but not in the cluster")
+        for s in states
+        for p in missing_node_pools(s, fleet.clusters[s.cluster])
+    ]
     support_rows = [(s.cluster, w) for s in states for w in support_warnings(s, policy, today)]
 
     return [
-        _result("reachable", reach_rows, [s.cluster for s in states if s.cluster not in not_asked], not_asked,
-                dg.AssetCheckSeverity.ERROR, "problem", "all reachable"),
-        _result("versions_within_skew", skew_rows, observed, not_observed, dg.AssetCheckSeverity.ERROR,
-                "problem", f"node versions within {policy.max_minor_skew} minors of the control plane"),
-        _result("declared_node_pools_exist", pool_rows,
-                [c for c in observed if fleet.clusters[c].node_pools], not_observed,
-                dg.AssetCheckSeverity.ERROR, "problem", "every declared pool exists"),
-        _result("upgrades_and_support", support_rows, observed, not_observed, dg.AssetCheckSeverity.WARN,
-                "warning", "no pending upgrade, every version supported"),
+        _result(
+            "reachable",
+            reach_rows,
+            [s.cluster for s in states if s.cluster not in not_asked],
+            not_asked,
+            dg.AssetCheckSeverity.ERROR,
+            "problem",
+            "all reachable",
+        ),
+        _result(
+            "versions_within_skew",
+            skew_rows,
+            observed,
+            not_observed,
+            dg.AssetCheckSeverity.ERROR,
+            "problem",
+            f"node versions within {policy.max_minor_skew} minors of the control plane",
+        ),
+        _result(
+            "declared_node_pools_exist",
+            pool_rows,
+            [c for c in observed if fleet.clusters[c].node_pools],
+            not_observed,
+            dg.AssetCheckSeverity.ERROR,
+            "problem",
+            "every declared pool exists",
+        ),
+        _result(
+            "upgrades_and_support",
+            support_rows,
+            observed,
+            not_observed,
+            dg.AssetCheckSeverity.WARN,
+            "warning",
+            "no pending upgrade, every version supported",
+        ),
     ]

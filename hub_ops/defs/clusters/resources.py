@@ -38,8 +38,11 @@ class GkeResource(dg.ConfigurableResource):
         return application_default_credentials()
 
     def client(self, credentials=None) -> GkeClient:
-        return GkeClient(credentials if credentials is not None else self.get_credentials(),
-                         api_endpoint=self.api_endpoint, timeout=self.timeout_seconds)
+        return GkeClient(
+            credentials if credentials is not None else self.get_credentials(),
+            api_endpoint=self.api_endpoint,
+            timeout=self.timeout_seconds,
+        )
 
 
 def resources(env: str) -> dict:

@@ -1,7 +1,6 @@
 """Cost assets: `hub_daily_costs` (a day, or a range of days in one run) and
 `monthly_cost_report` (a month, exported as CSV, Parquet and a chart)."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -61,10 +60,11 @@ def _load(context, fleet: FleetResource, storage: StorageResource, billing: Bill
     retry_policy=RETRY,
     check_specs=[check_spec("hub_daily_costs")],
     description="Cost per hub, shared line and unknown line, per day, from the billing export; "
-                "one CSV + Parquet per day under <reports destination>/cost-reports/daily/.",
+    "one CSV + Parquet per day under <reports destination>/cost-reports/daily/.",
 )
-def hub_daily_costs(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource,
-                    billing: BillingResource) -> dg.MaterializeResult:
+def hub_daily_costs(
+    context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
+) -> dg.MaterializeResult:
     _, client, report, folder = _load(context, fleet, storage, billing)
     written = export_days(report, client, folder)
     # what was written, read back, must add up to the export's total, day by day
@@ -96,15 +96,17 @@ def hub_daily_costs(context: dg.AssetExecutionContext, fleet: FleetResource, sto
     retry_policy=RETRY,
     check_specs=[check_spec("monthly_cost_report")],
     description="The month's cost report (one line per cluster/hub/shared line; sharing per fleet.yaml "
-                "costs.sharing), exported to <reports destination>/cost-reports/YYYY-MM.{csv,parquet,png}. "
-                "Reads the whole month from the export, so rows that arrived late are included.",
+    "costs.sharing), exported to <reports destination>/cost-reports/YYYY-MM.{csv,parquet,png}. "
+    "Reads the whole month from the export, so rows that arrived late are included.",
 )
-def monthly_cost_report(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource,
-                        billing: BillingResource) -> dg.MaterializeResult:
+def monthly_cost_report(
+    context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
+) -> dg.MaterializeResult:
     _, client, report, folder = _load(context, fleet, storage, billing)
     export = export_month(report, client, folder)
-    results = {fmt: reconcile(read_report(client, export.files[fmt])[0], report.export_net_nanos)
-               for fmt in ("csv", "parquet")}
+    results = {
+        fmt: reconcile(read_report(client, export.files[fmt])[0], report.export_net_nanos) for fmt in ("csv", "parquet")
+    }
     totals = report.export_totals()
     unknown = export.table[export.table["line"].str.startswith("unknown-")]
     month = report.usage.start.strftime("%Y-%m")
@@ -117,8 +119,12 @@ def monthly_cost_report(context: dg.AssetExecutionContext, fleet: FleetResource,
             "sharing_policy": report.policy,
             "lines": len(export.table),
             "unknown_lines": dg.MetadataValue.md(
-                unknown[["cluster", "line", "namespace", "project", "net_cost"]].to_markdown(index=False, floatfmt=",.2f")
-                if len(unknown) else "none"),
+                unknown[["cluster", "line", "namespace", "project", "net_cost"]].to_markdown(
+                    index=False, floatfmt=",.2f"
+                )
+                if len(unknown)
+                else "none"
+            ),
             "export_rows": totals["rows"],
             "source": report.usage.source,
             "csv": dg.MetadataValue.url(client.public_url(export.files["csv"])),

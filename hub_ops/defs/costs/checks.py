@@ -8,8 +8,10 @@ import dagster as dg
 from hub_ops.costs.report import Reconciliation
 
 RECONCILES = "reconciles_to_export"
-DESCRIPTION = ("The exported lines' net_cost adds up to the billing export's net total (cost + credits) "
-               "for the period, to the cent. Fails when a row was lost or counted twice.")
+DESCRIPTION = (
+    "The exported lines' net_cost adds up to the billing export's net total (cost + credits) "
+    "for the period, to the cent. Fails when a row was lost or counted twice."
+)
 
 
 def check_spec(asset_key: str) -> dg.AssetCheckSpec:
@@ -31,4 +33,3 @@ def reconciliation_result(results: dict[str, Reconciliation], currency: str) -> 
             "details": dg.MetadataValue.md("\n".join(shown) or "nothing to check"),
         },
     )
-

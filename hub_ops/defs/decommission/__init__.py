@@ -9,8 +9,12 @@ from hub_ops.defs.decommission.jobs import decommission_job
 from hub_ops.defs.decommission.schedules import decommission_schedule
 from hub_ops.defs.decommission.state import decommissioned_hubs
 
-defs = dg.Definitions(assets=[hub_decommissions, decommission_notices], asset_checks=[no_orphaned_releases],
-                      jobs=[decommission_job], schedules=[decommission_schedule])
+defs = dg.Definitions(
+    assets=[hub_decommissions, decommission_notices],
+    asset_checks=[no_orphaned_releases],
+    jobs=[decommission_job],
+    schedules=[decommission_schedule],
+)
 
 
 def resources(env: str) -> dict:

@@ -15,11 +15,18 @@ HUB_DECOMMISSIONS = dg.AssetKey("hub_decommissions")
 DECOMMISSION_NOTICES = dg.AssetKey("decommission_notices")
 
 hub_decommissions = dg.AssetSpec(
-    HUB_DECOMMISSIONS, partitions_def=hubs_partitions, group_name="decommission", kinds={"kubernetes", "gcs"},
+    HUB_DECOMMISSIONS,
+    partitions_def=hubs_partitions,
+    group_name="decommission",
+    kinds={"kubernetes", "gcs"},
     description="The retirement of a hub: each step's result (gates, final backup, migration, uninstall, namespace) "
-                "and its state. Recorded by decommission_job.")
+    "and its state. Recorded by decommission_job.",
+)
 
 decommission_notices = dg.AssetSpec(
-    DECOMMISSION_NOTICES, partitions_def=hubs_partitions, group_name="decommission",
+    DECOMMISSION_NOTICES,
+    partitions_def=hubs_partitions,
+    group_name="decommission",
     description="Dry-run report before a hub's decommission date: what will be backed up, migrated, uninstalled and "
-                "deleted, active users in the last 30 days, cost per day. Recorded by decommission_job (dry_run).")
+    "deleted, active users in the last 30 days, cost per day. Recorded by decommission_job (dry_run).",
+)

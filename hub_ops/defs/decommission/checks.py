@@ -11,12 +11,17 @@ from hub_ops.resources.helm import HelmFailure
 from hub_ops.resources.kube import ClusterUnreachable
 
 
-@dg.asset_check(asset=HUB_RELEASES, description=(
-    "Every hub release hub_ops deployed (helm label hub-ops/managed) still belongs to a hub of the config, or to a "
-    "decommissioned hub being torn down. A hub entry removed from cluster.yaml while deployed fails this check: it "
-    "needs a decommission run; nothing is deleted without one."))
-def no_orphaned_releases(context: dg.AssetCheckExecutionContext, fleet: FleetResource, sops: SopsResource,
-                         kube: KubeResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=HUB_RELEASES,
+    description=(
+        "Every hub release hub_ops deployed (helm label hub-ops/managed) still belongs to a hub of the config, or to a "
+        "decommissioned hub being torn down. A hub entry removed from cluster.yaml while deployed fails this check: it "
+        "needs a decommission run; nothing is deleted without one."
+    ),
+)
+def no_orphaned_releases(
+    context: dg.AssetCheckExecutionContext, fleet: FleetResource, sops: SopsResource, kube: KubeResource
+) -> dg.AssetCheckResult:
     config = fleet.load()
     known = {h.id for h in config.hubs()}
     retired = decommissioned_hubs(context.instance)
@@ -45,8 +50,13 @@ def no_orphaned_releases(context: dg.AssetCheckExecutionContext, fleet: FleetRes
     return dg.AssetCheckResult(
         passed=not orphans,
         severity=dg.AssetCheckSeverity.ERROR if orphans else dg.AssetCheckSeverity.WARN,
-        description=(f"{len(orphans)} orphaned release(s): removed from config while deployed; run decommission_job"
-                     if orphans else "every managed release belongs to a hub of the config"),
-        metadata={"orphaned": dg.MetadataValue.md("\n".join(lines) if orphans else "none"),
-                  "not_checked": dg.MetadataValue.md("\n".join(f"- {u}" for u in unreachable) or "none")},
+        description=(
+            f"{len(orphans)} orphaned release(s): removed from config while deployed; run decommission_job"
+            if orphans
+            else "every managed release belongs to a hub of the config"
+        ),
+        metadata={
+            "orphaned": dg.MetadataValue.md("\n".join(lines) if orphans else "none"),
+            "not_checked": dg.MetadataValue.md("\n".join(f"- {u}" for u in unreachable) or "none"),
+        },
     )

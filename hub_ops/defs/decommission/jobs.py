@@ -50,11 +50,17 @@ class DecommissionConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Write the notice report only; change nothing.")
     today: str = Field(default="", description="YYYY-MM-DD; default: today (UTC). The demo fixes it.")
     ahead_of_date_reason: str = Field(default="", description="Retire before the configured date, for this reason.")
-    force_running_servers_reason: str = Field(default="", description=(
-        "Retire although user servers are running (or activity cannot be checked), for this reason."))
-    overwrite_in_successor_reason: str = Field(default="", description=(
-        "Migrate although some migrated files exist differently in the successor's homes (they are overwritten), "
-        "for this reason."))
+    force_running_servers_reason: str = Field(
+        default="",
+        description=("Retire although user servers are running (or activity cannot be checked), for this reason."),
+    )
+    overwrite_in_successor_reason: str = Field(
+        default="",
+        description=(
+            "Migrate although some migrated files exist differently in the successor's homes (they are overwritten), "
+            "for this reason."
+        ),
+    )
     namespace_timeout_s: float = Field(default=600, gt=0)
 
 
@@ -84,15 +90,19 @@ class Retirement:
 def _journal(context, r: Retirement, step: str, result: str, **extra) -> None:
     """Record a finished step (an observation on the hub's partition) and in the state."""
     r.journal[step] = {"result": result, **extra}
-    context.log_event(dg.AssetObservation(asset_key=HUB_DECOMMISSIONS, partition=r.partition,
-                                          metadata={"step": step, "result": result, **extra}))
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=HUB_DECOMMISSIONS, partition=r.partition, metadata={"step": step, "result": result, **extra}
+        )
+    )
     context.log.info(f"{r.hub}: {step}: {result}")
 
 
 def _read_journal(instance, partition: str) -> dict[str, dict]:
     """Steps recorded since the hub was last recorded as decommissioned (or ever)."""
     records = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=HUB_DECOMMISSIONS, asset_partitions=[partition]), limit=200, ascending=True).records
+        dg.AssetRecordsFilter(asset_key=HUB_DECOMMISSIONS, asset_partitions=[partition]), limit=200, ascending=True
+    ).records
     journal: dict[str, dict] = {}
     for record in records:
         meta = {k: getattr(v, "value", v) for k, v in (record.asset_observation.metadata or {}).items()}
@@ -110,27 +120,42 @@ def _find_hub(context, config: DecommissionConfig, fleet: FleetResource, git: Gi
     except KeyError as missing:
         partition = config.hub.replace("/", ".", 1)
         records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition]), limit=1).records
+            dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition]), limit=1
+        ).records
         sha = records and (records[0].asset_materialization.metadata or {}).get("git_sha")
         sha = getattr(sha, "value", sha)
         if not sha:
-            raise dg.Failure(f"{missing.args[0]}; and no recorded deploy to find it in git", allow_retries=False) from None
+            raise dg.Failure(
+                f"{missing.args[0]}; and no recorded deploy to find it in git", allow_retries=False
+            ) from None
         try:
             remote = git.remote_for(fleet.root)
             remote.fetch()
             old = load_fleet(remote.fleet_at(sha), check_files=False)
         except (GitError, FleetConfigError) as e:
-            raise dg.Failure(f"{config.hub} is not in the config and cannot be read at {sha[:12]}: {e}", allow_retries=False) from None
+            raise dg.Failure(
+                f"{config.hub} is not in the config and cannot be read at {sha[:12]}: {e}", allow_retries=False
+            ) from None
         context.log.warning(f"{config.hub} is no longer in the config: retiring it as defined at {sha[:12]}")
         return old, old.hub(config.hub)
 
 
-@dg.op(out={"retire": dg.Out(Retirement, is_required=False), "expire": dg.Out(Retirement, is_required=False)},
-       tags={"kind": "plan"})
-def plan_decommission(context: dg.OpExecutionContext, config: DecommissionConfig, fleet: FleetResource, git: GitResource,
-                      storage: StorageResource, sops: SopsResource, kube: KubeResource, hub_api: JupyterHubResource):
+@dg.op(
+    out={"retire": dg.Out(Retirement, is_required=False), "expire": dg.Out(Retirement, is_required=False)},
+    tags={"kind": "plan"},
+)
+def plan_decommission(
+    context: dg.OpExecutionContext,
+    config: DecommissionConfig,
+    fleet: FleetResource,
+    git: GitResource,
+    storage: StorageResource,
+    sops: SopsResource,
+    kube: KubeResource,
+    hub_api: JupyterHubResource,
+):
     """Where the hub stands: notice (dry run), retire, expire its backups, or nothing to do."""
-    today = dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.timezone.utc).date()
+    today = dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
     loaded, hub = _find_hub(context, config, fleet, git)
     if hub.decommission is None:
         raise dg.Failure(f"{hub.id} has no `decommission:` block in its cluster.yaml", allow_retries=False)
@@ -139,29 +164,51 @@ def plan_decommission(context: dg.OpExecutionContext, config: DecommissionConfig
     if hub.decommission.successor:
         succ = hub.decommission.successor
         successor = loaded.hub(succ if "/" in succ else f"{hub.cluster}/{succ}").id
-    r = Retirement(hub.id, hub.partition_key, str(loaded.root), successor, backup_destination(loaded, hub),
-                   today.isoformat(), when.keep_backups_until.isoformat(), force_running=config.force_running_servers_reason,
-                   overwrite_reason=config.overwrite_in_successor_reason, namespace_timeout_s=config.namespace_timeout_s)
+    r = Retirement(
+        hub.id,
+        hub.partition_key,
+        str(loaded.root),
+        successor,
+        backup_destination(loaded, hub),
+        today.isoformat(),
+        when.keep_backups_until.isoformat(),
+        force_running=config.force_running_servers_reason,
+        overwrite_reason=config.overwrite_in_successor_reason,
+        namespace_timeout_s=config.namespace_timeout_s,
+    )
 
     record = decommission_records(context.instance).get(hub.id)
     if record and record.get("state") in (DECOMMISSIONED, BACKUPS_EXPIRED):
         if record.get("state") == DECOMMISSIONED and today >= when.keep_backups_until and not config.dry_run:
             yield dg.Output(r, "expire")
         else:
-            context.log.info(f"{hub.id}: {record.get('state')} on {record.get('decommissioned_on')}; backups kept until "
-                             f"{record.get('keep_backups_until')}: nothing to do")
+            context.log.info(
+                f"{hub.id}: {record.get('state')} on {record.get('decommissioned_on')}; backups kept until "
+                f"{record.get('keep_backups_until')}: nothing to do"
+            )
         return
     if config.dry_run:
         report = _notice(context, loaded, hub, when, r, storage, sops, kube, hub_api)
-        context.log_event(dg.AssetMaterialization(
-            asset_key=DECOMMISSION_NOTICES, partition=hub.partition_key,
-            description=f"{hub.id} is retired on {hub.decommission.on} ({when.days_left} days)",
-            metadata={"report": dg.MetadataValue.md(report.markdown()), "on": hub.decommission.on.isoformat(),
-                      "days_left": when.days_left, "phase": when.phase}))
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=DECOMMISSION_NOTICES,
+                partition=hub.partition_key,
+                description=f"{hub.id} is retired on {hub.decommission.on} ({when.days_left} days)",
+                metadata={
+                    "report": dg.MetadataValue.md(report.markdown()),
+                    "on": hub.decommission.on.isoformat(),
+                    "days_left": when.days_left,
+                    "phase": when.phase,
+                },
+            )
+        )
         return
     if when.phase != "due" and not config.ahead_of_date_reason:
-        raise dg.Failure(f"{hub.id} is due on {hub.decommission.on} ({when.days_left} days left); give "
-                         "ahead_of_date_reason to retire it earlier", allow_retries=False)
+        raise dg.Failure(
+            f"{hub.id} is due on {hub.decommission.on} ({when.days_left} days left); give "
+            "ahead_of_date_reason to retire it earlier",
+            allow_retries=False,
+        )
     r.journal = _read_journal(context.instance, hub.partition_key)
     if r.journal:
         context.log.info(f"{hub.id}: resuming; already done: {', '.join(r.journal)}")
@@ -173,10 +220,16 @@ def plan_decommission(context: dg.OpExecutionContext, config: DecommissionConfig
 def _notice(context, fleet: Fleet, hub: Hub, when, r: Retirement, storage, sops, kube, hub_api) -> NoticeReport:
     report = NoticeReport(hub.id)
     report.add("retired on", f"{hub.decommission.on} (in {when.days_left} days; notice from {when.notice_from})")
-    report.add("final backup", f"homes at {_home_description(fleet, hub)} -> {r.destination}{_last_snapshot(r, hub, storage)}")
+    report.add(
+        "final backup", f"homes at {_home_description(fleet, hub)} -> {r.destination}{_last_snapshot(r, hub, storage)}"
+    )
     report.add("then", "deep verification of every blob; the run stops before anything is deleted if it fails")
-    report.add("homes migrated into", f"{r.successor} (users' folders as in the final backup; existing different files "
-                                      "stop the run)" if r.successor else "no successor: homes are only kept in backups")
+    report.add(
+        "homes migrated into",
+        f"{r.successor} (users' folders as in the final backup; existing different files stop the run)"
+        if r.successor
+        else "no successor: homes are only kept in backups",
+    )
     release = hub_release(fleet, hub)
     report.add("helm release uninstalled", f"{release.name} in namespace {release.namespace} of {hub.cluster}")
     report.add("namespace deleted", f"{release.namespace}, with what it holds (home PVCs included)")
@@ -252,8 +305,9 @@ def _unreachable_ok(fleet: Fleet, hub: Hub) -> bool:
 
 
 @dg.op(tags={"kind": "gate"})
-def gate_no_running_servers(context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource,
-                            hub_api: JupyterHubResource) -> Retirement:
+def gate_no_running_servers(
+    context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource, hub_api: JupyterHubResource
+) -> Retirement:
     """Gate: no user server runs (JupyterHub API and singleuser pods), unless forced with a reason."""
     if r.done(*TEARDOWN_STEPS):
         return r  # the release is gone already: nobody can be running on it
@@ -271,8 +325,11 @@ def gate_no_running_servers(context: dg.OpExecutionContext, r: Retirement, sops:
     gate = check_no_servers(api, client, hub.effective_namespace)
     if not gate.passed:
         if not r.force_running:
-            raise dg.Failure(f"{r.hub}: gate closed: {gate.describe()}. Nothing was changed. Ask users to stop, or give "
-                             "force_running_servers_reason.", allow_retries=False)
+            raise dg.Failure(
+                f"{r.hub}: gate closed: {gate.describe()}. Nothing was changed. Ask users to stop, or give "
+                "force_running_servers_reason.",
+                allow_retries=False,
+            )
         _journal(context, r, "gate_no_running_servers", f"FORCED ({r.force_running}): {gate.describe()}")
     else:
         _journal(context, r, "gate_no_running_servers", gate.describe())
@@ -280,8 +337,14 @@ def gate_no_running_servers(context: dg.OpExecutionContext, r: Retirement, sops:
 
 
 @dg.op(tags={"kind": "backup"})
-def final_backup(context: dg.OpExecutionContext, r: Retirement, storage: StorageResource, sops: SopsResource,
-                 kube: KubeResource, backup_runner: BackupRunnerResource) -> Retirement:
+def final_backup(
+    context: dg.OpExecutionContext,
+    r: Retirement,
+    storage: StorageResource,
+    sops: SopsResource,
+    kube: KubeResource,
+    backup_runner: BackupRunnerResource,
+) -> Retirement:
     """A snapshot of the hub's homes (incremental; retaken on a rerun until teardown began)."""
     fleet = r.fleet()
     hub = fleet.hub(r.hub)
@@ -293,9 +356,18 @@ def final_backup(context: dg.OpExecutionContext, r: Retirement, storage: Storage
             raise dg.Failure(f"{r.hub}: teardown began but no final backup is recorded", allow_retries=False)
         context.log.info(f"teardown began: keeping final snapshot {r.journal['final_backup']['snapshot_id']}")
         return r
-    summary = backup_runner.backup(context, fleet, hub, storage.client(), lambda c: kube.client(fleet, c, sops.client()))
-    _journal(context, r, "final_backup", f"snapshot {summary.id}: {summary.files} files, {summary.bytes} bytes",
-             snapshot_id=summary.id, files=summary.files, bytes=summary.bytes)
+    summary = backup_runner.backup(
+        context, fleet, hub, storage.client(), lambda c: kube.client(fleet, c, sops.client())
+    )
+    _journal(
+        context,
+        r,
+        "final_backup",
+        f"snapshot {summary.id}: {summary.files} files, {summary.bytes} bytes",
+        snapshot_id=summary.id,
+        files=summary.files,
+        bytes=summary.bytes,
+    )
     return r
 
 
@@ -307,22 +379,49 @@ def verify_final_backup(context: dg.OpExecutionContext, r: Retirement, storage: 
         return r
     report = verify_snapshot(Repository.open(r.destination, storage.client()), r.hub, snapshot_id, deep=True)
     if not report.ok:
-        raise dg.Failure(f"{r.hub}: final backup {snapshot_id} failed deep verification; nothing was deleted:\n"
-                         + "\n".join(report.problems[:20]), allow_retries=False)
-    _journal(context, r, "verify_final_backup", f"{report.files} files, {report.contents} contents re-hashed: all good",
-             snapshot_id=snapshot_id)
+        raise dg.Failure(
+            f"{r.hub}: final backup {snapshot_id} failed deep verification; nothing was deleted:\n"
+            + "\n".join(report.problems[:20]),
+            allow_retries=False,
+        )
+    _journal(
+        context,
+        r,
+        "verify_final_backup",
+        f"{report.files} files, {report.contents} contents re-hashed: all good",
+        snapshot_id=snapshot_id,
+    )
     return r
 
 
-def _compare(context, r: Retirement, fleet: Fleet, target_hub: Hub, storage, sops, kube, runner: BackupRunnerResource) -> Comparison:
+def _compare(
+    context, r: Retirement, fleet: Fleet, target_hub: Hub, storage, sops, kube, runner: BackupRunnerResource
+) -> Comparison:
     snapshot_id = r.journal["final_backup"]["snapshot_id"]
     home = local_home(fleet, target_hub)
     if home is not None:
         return compare_with_snapshot(Repository.open(r.destination, storage.client()), r.hub, snapshot_id, home)
     # the successor's homes are on a cluster volume: compare in a pod that mounts them
-    tail = runner.run_home_pod(context, lambda c: kube.client(fleet, c, sops.client()), fleet, target_hub,
-                               ["hub-ops", "compare-homes", "--hub", r.hub, "--dest", r.destination, "--snapshot",
-                                snapshot_id, "--target", HOME_MOUNT], read_only=True, kind="compare")
+    tail = runner.run_home_pod(
+        context,
+        lambda c: kube.client(fleet, c, sops.client()),
+        fleet,
+        target_hub,
+        [
+            "hub-ops",
+            "compare-homes",
+            "--hub",
+            r.hub,
+            "--dest",
+            r.destination,
+            "--snapshot",
+            snapshot_id,
+            "--target",
+            HOME_MOUNT,
+        ],
+        read_only=True,
+        kind="compare",
+    )
     line = next((line for line in reversed(tail.splitlines()) if line.startswith("{")), None)
     if line is None:
         raise dg.Failure(f"the compare pod for {target_hub.id} printed no result:\n{tail[-2000:]}")
@@ -330,8 +429,14 @@ def _compare(context, r: Retirement, fleet: Fleet, target_hub: Hub, storage, sop
 
 
 @dg.op(tags={"kind": "restore"})
-def migrate_homes_to_successor(context: dg.OpExecutionContext, r: Retirement, storage: StorageResource,
-                               sops: SopsResource, kube: KubeResource, backup_runner: BackupRunnerResource) -> Retirement:
+def migrate_homes_to_successor(
+    context: dg.OpExecutionContext,
+    r: Retirement,
+    storage: StorageResource,
+    sops: SopsResource,
+    kube: KubeResource,
+    backup_runner: BackupRunnerResource,
+) -> Retirement:
     """Restore the final snapshot into the successor's homes; files that exist there
     differently stop the run (a gate) unless overwriting is given a reason."""
     if not r.successor or "snapshot_id" not in r.journal.get("final_backup", {}):
@@ -340,28 +445,52 @@ def migrate_homes_to_successor(context: dg.OpExecutionContext, r: Retirement, st
     hub, successor = fleet.hub(r.hub), fleet.hub(r.successor)
     before = _compare(context, r, fleet, successor, storage, sops, kube, backup_runner)
     if before.differing_count and not r.overwrite_reason:
-        raise dg.Failure(f"{r.hub}: {before.differing_count} migrated path(s) exist differently in {successor.id}'s homes "
-                         f"(e.g. {', '.join(before.differing[:10])}); nothing was deleted. Move them aside, or give "
-                         "overwrite_in_successor_reason.", allow_retries=False)
+        raise dg.Failure(
+            f"{r.hub}: {before.differing_count} migrated path(s) exist differently in {successor.id}'s homes "
+            f"(e.g. {', '.join(before.differing[:10])}); nothing was deleted. Move them aside, or give "
+            "overwrite_in_successor_reason.",
+            allow_retries=False,
+        )
     snapshot_id = r.journal["final_backup"]["snapshot_id"]
-    backup_runner.restore(context, fleet, hub, snapshot_id, storage.client(), into_hub=successor,
-                          kube_for=lambda c: kube.client(fleet, c, sops.client()))
+    backup_runner.restore(
+        context,
+        fleet,
+        hub,
+        snapshot_id,
+        storage.client(),
+        into_hub=successor,
+        kube_for=lambda c: kube.client(fleet, c, sops.client()),
+    )
     note = f" (overwrote {before.differing_count}: {r.overwrite_reason})" if before.differing_count else ""
-    _journal(context, r, "migrate_homes", f"snapshot {snapshot_id} restored into {successor.id}{note}", snapshot_id=snapshot_id)
+    _journal(
+        context,
+        r,
+        "migrate_homes",
+        f"snapshot {snapshot_id} restored into {successor.id}{note}",
+        snapshot_id=snapshot_id,
+    )
     return r
 
 
 @dg.op(tags={"kind": "gate"})
-def verify_migration(context: dg.OpExecutionContext, r: Retirement, storage: StorageResource, sops: SopsResource,
-                     kube: KubeResource, backup_runner: BackupRunnerResource) -> Retirement:
+def verify_migration(
+    context: dg.OpExecutionContext,
+    r: Retirement,
+    storage: StorageResource,
+    sops: SopsResource,
+    kube: KubeResource,
+    backup_runner: BackupRunnerResource,
+) -> Retirement:
     """Gate: every file of the snapshot is in the successor's homes, same size and time."""
     if not r.successor or "snapshot_id" not in r.journal.get("final_backup", {}):
         return r
     fleet = r.fleet()
     after = _compare(context, r, fleet, fleet.hub(r.successor), storage, sops, kube, backup_runner)
     if not after.complete:
-        raise dg.Failure(f"{r.hub}: migration into {r.successor} incomplete: {after.describe()}; nothing was deleted",
-                         allow_retries=False)
+        raise dg.Failure(
+            f"{r.hub}: migration into {r.successor} incomplete: {after.describe()}; nothing was deleted",
+            allow_retries=False,
+        )
     _journal(context, r, "verify_migration", after.describe(), files=after.files, bytes=after.bytes)
     return r
 
@@ -383,8 +512,11 @@ def _teardown(context, r: Retirement, step: str, action) -> Retirement:
 
 
 @dg.op(tags={"kind": "helm"})
-def uninstall_release(context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource) -> Retirement:
+def uninstall_release(
+    context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource
+) -> Retirement:
     """helm uninstall the hub's release (already gone is success)."""
+
     def action(fleet: Fleet, hub: Hub) -> str:
         helm = kube.helm(fleet, fleet.clusters[hub.cluster], sops.client())
         try:
@@ -396,8 +528,11 @@ def uninstall_release(context: dg.OpExecutionContext, r: Retirement, sops: SopsR
 
 
 @dg.op(tags={"kind": "kubernetes"})
-def delete_hub_namespace(context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource) -> Retirement:
+def delete_hub_namespace(
+    context: dg.OpExecutionContext, r: Retirement, sops: SopsResource, kube: KubeResource
+) -> Retirement:
     """Delete the hub's namespace and wait until it is gone (already gone is success)."""
+
     def action(fleet: Fleet, hub: Hub) -> str:
         client = kube.client(fleet, fleet.clusters[hub.cluster], sops.client())
         return delete_namespace(client, hub.effective_namespace, r.namespace_timeout_s)
@@ -411,14 +546,26 @@ def record_decommission(context: dg.OpExecutionContext, r: Retirement) -> None:
     fleet = r.fleet()
     hub = fleet.hub(r.hub)
     table = "| step | result |\n|---|---|\n" + "\n".join(
-        f"| {step} | {str(entry.get('result', '')).replace('|', '/')} |" for step, entry in r.journal.items())
+        f"| {step} | {str(entry.get('result', '')).replace('|', '/')} |" for step, entry in r.journal.items()
+    )
     leftovers = _cluster_leftovers(context, fleet, hub)
-    context.log_event(dg.AssetMaterialization(
-        asset_key=HUB_DECOMMISSIONS, partition=r.partition, description=f"{r.hub} decommissioned on {r.today}",
-        metadata={"state": DECOMMISSIONED, "decommissioned_on": r.today, "keep_backups_until": r.keep_backups_until,
-                  "successor": r.successor or "", "final_snapshot": r.journal.get("final_backup", {}).get("snapshot_id", ""),
-                  "destination": r.destination, "steps": dg.MetadataValue.md(table),
-                  "left_on_cluster": leftovers or "other hubs still run on this cluster"}))
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=HUB_DECOMMISSIONS,
+            partition=r.partition,
+            description=f"{r.hub} decommissioned on {r.today}",
+            metadata={
+                "state": DECOMMISSIONED,
+                "decommissioned_on": r.today,
+                "keep_backups_until": r.keep_backups_until,
+                "successor": r.successor or "",
+                "final_snapshot": r.journal.get("final_backup", {}).get("snapshot_id", ""),
+                "destination": r.destination,
+                "steps": dg.MetadataValue.md(table),
+                "left_on_cluster": leftovers or "other hubs still run on this cluster",
+            },
+        )
+    )
 
 
 @dg.op(tags={"kind": "backup-prune"})
@@ -426,19 +573,41 @@ def expire_backups(context: dg.OpExecutionContext, r: Retirement, storage: Stora
     """After keep_backups_days: forget every snapshot of the retired hub, collect its blobs."""
     report = expire_hub_backups(Repository.open(r.destination, storage.client()), r.hub, log=context.log.info)
     previous = decommission_records(context.instance).get(r.hub, {})
-    context.log_event(dg.AssetMaterialization(
-        asset_key=HUB_DECOMMISSIONS, partition=r.partition, description=f"{r.hub}: backups expired on {r.today}",
-        metadata={**{k: v for k, v in previous.items() if isinstance(v, (str, int, float))},
-                  "state": BACKUPS_EXPIRED, "backups_expired_on": r.today,
-                  "snapshots_forgotten": len(report.forgotten), "blobs_deleted": report.blobs_deleted,
-                  "bytes_deleted": report.bytes_deleted, "blob_collection": report.gc_skipped or "done"}))
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=HUB_DECOMMISSIONS,
+            partition=r.partition,
+            description=f"{r.hub}: backups expired on {r.today}",
+            metadata={
+                **{k: v for k, v in previous.items() if isinstance(v, (str, int, float))},
+                "state": BACKUPS_EXPIRED,
+                "backups_expired_on": r.today,
+                "snapshots_forgotten": len(report.forgotten),
+                "blobs_deleted": report.blobs_deleted,
+                "bytes_deleted": report.bytes_deleted,
+                "blob_collection": report.gc_skipped or "done",
+            },
+        )
+    )
 
 
-@dg.job(tags={"hub_ops/kind": "decommission"}, description=(
-    "Retire a hub behind gates: no running servers, a deep-verified final backup, its homes migrated to the successor "
-    "and verified; then helm uninstall and namespace deletion. dry_run writes the notice report only."))
+@dg.job(
+    tags={"hub_ops/kind": "decommission"},
+    description=(
+        "Retire a hub behind gates: no running servers, a deep-verified final backup, its homes migrated to the "
+        "successor "
+        "and verified; then helm uninstall and namespace deletion. dry_run writes the notice report only."
+    ),
+)
 def decommission_job():
     retire, expire = plan_decommission()
-    record_decommission(delete_hub_namespace(uninstall_release(verify_migration(migrate_homes_to_successor(
-        verify_final_backup(final_backup(gate_no_running_servers(retire))))))))
+    record_decommission(
+        delete_hub_namespace(
+            uninstall_release(
+                verify_migration(
+                    migrate_homes_to_successor(verify_final_backup(final_backup(gate_no_running_servers(retire))))
+                )
+            )
+        )
+    )
     expire_backups(expire)

@@ -11,12 +11,16 @@ from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.fleet import FleetConfigError
 
 
-@dg.schedule(cron_schedule="0 5 * * *", job=decommission_job, execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Daily: a notice report once a hub enters its notice window; its retirement on or after its "
-                         "date (again each day until it is recorded); its backups expired after keep_backups_days.")
+@dg.schedule(
+    cron_schedule="0 5 * * *",
+    job=decommission_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily: a notice report once a hub enters its notice window; its retirement on or after its "
+    "date (again each day until it is recorded); its backups expired after keep_backups_days.",
+)
 def decommission_schedule(context: dg.ScheduleEvaluationContext, fleet: FleetResource):
-    today = (context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)).date()
+    today = (context.scheduled_execution_time or dt.datetime.now(dt.UTC)).date()
     try:
         loaded = fleet.load()
     except FleetConfigError as e:
@@ -34,14 +38,27 @@ def decommission_schedule(context: dg.ScheduleEvaluationContext, fleet: FleetRes
             continue
         if state == DECOMMISSIONED:
             if today >= when.keep_backups_until:  # once per keep date
-                requests.append(dg.RunRequest(run_key=f"decommission-expire-{hub.partition_key}-{when.keep_backups_until}",
-                                              run_config=_config(config), tags=tags))
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"decommission-expire-{hub.partition_key}-{when.keep_backups_until}",
+                        run_config=_config(config),
+                        tags=tags,
+                    )
+                )
         elif when.phase == "notice":  # one notice per scheduled date
-            requests.append(dg.RunRequest(run_key=f"decommission-notice-{hub.partition_key}-{when.on}",
-                                          run_config=_config({**config, "dry_run": True}), tags=tags))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"decommission-notice-{hub.partition_key}-{when.on}",
+                    run_config=_config({**config, "dry_run": True}),
+                    tags=tags,
+                )
+            )
         else:  # due: each day until recorded, so a closed gate is retried tomorrow
-            requests.append(dg.RunRequest(run_key=f"decommission-{hub.partition_key}-{today}",
-                                          run_config=_config(config), tags=tags))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"decommission-{hub.partition_key}-{today}", run_config=_config(config), tags=tags
+                )
+            )
     return requests or dg.SkipReason(f"{today}: no hub in its notice window, due, or with backups to expire")
 
 

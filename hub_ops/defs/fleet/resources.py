@@ -35,7 +35,9 @@ def resources(env: str) -> dict:
     if env == "production":
         return {
             "fleet": FleetResource(root=root),
-            "storage": StorageResource(gcs_token=dg.EnvVar("HUB_OPS_GCS_TOKEN") if os.environ.get("HUB_OPS_GCS_TOKEN") else None),
+            "storage": StorageResource(
+                gcs_token=dg.EnvVar("HUB_OPS_GCS_TOKEN") if os.environ.get("HUB_OPS_GCS_TOKEN") else None
+            ),
         }
     return {
         "fleet": FleetResource(root=root),

@@ -9,8 +9,11 @@ from hub_ops.defs.partitions import hubs_partitions
 from hub_ops.fleet import FleetConfigError
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Adds a `hubs` partition for each hub in the fleet config and removes those of hubs no longer in it.")
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds a `hubs` partition for each hub in the fleet config and removes those of hubs no longer in it.",
+)
 def hub_partitions_sensor(context: dg.SensorEvaluationContext, fleet: FleetResource):
     try:
         wanted = {hub.partition_key for hub in fleet.load().hubs()}

@@ -8,7 +8,8 @@ from hub_ops.defs.releases.jobs import deploy_job
 from hub_ops.defs.releases.resources import resources
 from hub_ops.defs.releases.sensors import deploy_on_push
 
-defs = dg.Definitions(assets=[hub_releases], asset_checks=[hub_releases_in_sync], jobs=[deploy_job],
-                      sensors=[deploy_on_push])
+defs = dg.Definitions(
+    assets=[hub_releases], asset_checks=[hub_releases_in_sync], jobs=[deploy_job], sensors=[deploy_on_push]
+)
 
 __all__ = ["defs", "resources"]

@@ -17,5 +17,5 @@ hub_releases = dg.AssetSpec(
     group_name="deploy",
     kinds={"kubernetes", "helm"},
     description="The helm release of each hub: chart and version, digest of the merged values (never the values), "
-                "git sha, helm revision, health check result, duration. Recorded by deploy_job.",
+    "git sha, helm revision, health check result, duration. Recorded by deploy_job.",
 )

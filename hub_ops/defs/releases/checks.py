@@ -1,7 +1,6 @@
 """hub_releases_in_sync: the live release of each hub against what hub_ops recorded and
 what the config says now (Argo CD's "synced / out of sync", per hub)."""
 
-
 import dagster as dg
 
 from hub_ops.defs.fleet.resources import FleetResource
@@ -19,18 +18,28 @@ from hub_ops.resources.kube import ClusterUnreachable
 def recorded_release(instance: dg.DagsterInstance, partition_key: str) -> dict | None:
     """Metadata of the hub's last hub_releases materialization, as plain values."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition_key]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition_key]), limit=1
+    ).records
     if not records:
         return None
     mat = records[0].asset_materialization
     return {k: getattr(v, "value", v) for k, v in (mat.metadata or {}).items()}
 
 
-@dg.asset_check(asset=HUB_RELEASES, description=(
-    "For every hub with a recorded release: the live helm revision and manifest equal the last recorded deploy, "
-    "and the config at the branch head renders to what is live. Fails naming each hub and what differs."))
-def hub_releases_in_sync(context: dg.AssetCheckExecutionContext, fleet: FleetResource, git: GitResource,
-                         sops: SopsResource, kube: KubeResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=HUB_RELEASES,
+    description=(
+        "For every hub with a recorded release: the live helm revision and manifest equal the last recorded deploy, "
+        "and the config at the branch head renders to what is live. Fails naming each hub and what differs."
+    ),
+)
+def hub_releases_in_sync(
+    context: dg.AssetCheckExecutionContext,
+    fleet: FleetResource,
+    git: GitResource,
+    sops: SopsResource,
+    kube: KubeResource,
+) -> dg.AssetCheckResult:
     try:
         remote = git.remote_for(fleet.root)
         at_head = load_fleet(remote.fleet_at(remote.fetch()), check_files=False)
@@ -60,16 +69,28 @@ def hub_releases_in_sync(context: dg.AssetCheckExecutionContext, fleet: FleetRes
                         rows.append((hub_id, "not checked", str(e)))
                         continue
                     drift += bool(problems)
-                    rows.append((hub_id, "DRIFT" if problems else "in sync", "; ".join(problems) or
-                                 f"revision {rec.get('helm_revision')}, {str(rec.get('manifest_digest'))[:19]}"))
+                    rows.append(
+                        (
+                            hub_id,
+                            "DRIFT" if problems else "in sync",
+                            "; ".join(problems)
+                            or f"revision {rec.get('helm_revision')}, {str(rec.get('manifest_digest'))[:19]}",
+                        )
+                    )
             finally:
                 helm.close()
-    table = "| hub | state | detail |\n|---|---|---|\n" + "\n".join(f"| `{h}` | {s} | {d.replace('|', '/')} |" for h, s, d in rows)
+    table = "| hub | state | detail |\n|---|---|---|\n" + "\n".join(
+        f"| `{h}` | {s} | {d.replace('|', '/')} |" for h, s, d in rows
+    )
     return dg.AssetCheckResult(
         passed=drift == 0,
         severity=dg.AssetCheckSeverity.ERROR if drift else dg.AssetCheckSeverity.WARN,
-        metadata={"hubs": dg.MetadataValue.md(table if rows else "no recorded releases"),
-                  "drifted": drift, "not_checked": unreachable, "checked": len(rows) - unreachable},
+        metadata={
+            "hubs": dg.MetadataValue.md(table if rows else "no recorded releases"),
+            "drifted": drift,
+            "not_checked": unreachable,
+            "checked": len(rows) - unreachable,
+        },
         description=f"{drift} hub(s) drifted" if drift else "every recorded release matches",
     )
 
@@ -84,7 +105,9 @@ def _differences(helm, deployer: ReleaseDeployer, fleet, hub_id: str, rec: dict)
     if live.status != "deployed":
         problems.append(f"live release is {live.status}")
     if live.revision != int(rec.get("helm_revision") or 0):
-        problems.append(f"live revision {live.revision}, recorded {rec.get('helm_revision')} (changed outside hub_ops?)")
+        problems.append(
+            f"live revision {live.revision}, recorded {rec.get('helm_revision')} (changed outside hub_ops?)"
+        )
     live_digest = manifest_digest(documents([helm.manifest(release.name, release.namespace) or ""]))
     if live_digest != rec.get("manifest_digest"):
         problems.append("live manifest differs from the last recorded deploy")

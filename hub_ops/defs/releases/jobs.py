@@ -7,7 +7,6 @@ the same release is never upgraded twice at once (a Lease in its namespace, see
 hub_ops.deploy.runner).
 """
 
-
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,17 +32,33 @@ DEPLOY_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONEN
 
 
 class DeployConfig(dg.Config):
-    hubs: list[str] = Field(default_factory=list, description=(
-        "Releases to deploy: `cluster/hub` ids, or a cluster name for its support release. "
-        "Empty: plan the commit (or the branch head) instead."))
-    commit: str = Field(default="", description="Deploy the fleet as of this commit of the watched branch (default: its head).")
-    base: str = Field(default="", description="Plan the range base..commit (the deploy_on_push sensor sets it). "
-                                              "Default without hubs: the commit's parent.")
+    hubs: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Releases to deploy: `cluster/hub` ids, or a cluster name for its support release. "
+            "Empty: plan the commit (or the branch head) instead."
+        ),
+    )
+    commit: str = Field(
+        default="", description="Deploy the fleet as of this commit of the watched branch (default: its head)."
+    )
+    base: str = Field(
+        default="",
+        description="Plan the range base..commit (the deploy_on_push sensor sets it). "
+        "Default without hubs: the commit's parent.",
+    )
     clusters: list[str] = Field(default_factory=list, description="Only these clusters (empty: all in the plan).")
-    dry_run: bool = Field(default=False, description="Render every release offline and validate its manifests; change nothing.")
-    kubernetes_version: str = Field(default="", description=(
-        "Dry runs validate against this Kubernetes version (default: each cluster's version from the latest `clusters` "
-        "materialization, else 1.<fleet.yaml kubernetes.min_minor>, else 1.30)."))
+    dry_run: bool = Field(
+        default=False, description="Render every release offline and validate its manifests; change nothing."
+    )
+    kubernetes_version: str = Field(
+        default="",
+        description=(
+            "Dry runs validate against this Kubernetes version (default: each cluster's version from the latest "
+            "`clusters` "
+            "materialization, else 1.<fleet.yaml kubernetes.min_minor>, else 1.30)."
+        ),
+    )
     max_parallel: int = Field(default=4, ge=1, le=32, description="Hubs deployed at once within a cluster step.")
     ready_timeout_s: float = Field(default=600, gt=0)
     health_timeout_s: float = Field(default=180, gt=0)
@@ -57,23 +72,36 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
     if config.clusters:
         plan = _only_clusters(plan, set(config.clusters))
     if plan.removed:
-        context.log.warning("removed from config while maybe still deployed (needs a decommission run, not deleted): "
-                            + ", ".join(plan.removed))
+        context.log.warning(
+            "removed from config while maybe still deployed (needs a decommission run, not deleted): "
+            + ", ".join(plan.removed)
+        )
     loaded = load_fleet(fleet_root, check_files=False)
     default_k8s = f"1.{loaded.settings.kubernetes.min_minor or 30}.0"
     observed = _observed_versions(context.instance)
     _ensure_partitions(context, [loaded.hub(h).partition_key for h in plan.hub_ids()])
     context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
-    settings = {"max_parallel": config.max_parallel, "ready_timeout": config.ready_timeout_s,
-                "health_timeout": config.health_timeout_s, "start_server": config.start_server}
-    for cluster_plan in split_by_cluster(plan, fleet_root=str(fleet_root), git_sha=sha, dry_run=config.dry_run,
-                                         kubernetes_version="", settings=settings):
+    settings = {
+        "max_parallel": config.max_parallel,
+        "ready_timeout": config.ready_timeout_s,
+        "health_timeout": config.health_timeout_s,
+        "start_server": config.start_server,
+    }
+    for cluster_plan in split_by_cluster(
+        plan, fleet_root=str(fleet_root), git_sha=sha, dry_run=config.dry_run, kubernetes_version="", settings=settings
+    ):
         k8s = config.kubernetes_version or observed.get(cluster_plan.cluster) or default_k8s
         cluster_plan.kubernetes_version = supported_version(_minor(k8s)) if config.dry_run else k8s
         part = _only_clusters(plan, {cluster_plan.cluster})
-        yield dg.DynamicOutput(cluster_plan, mapping_key=cluster_plan.mapping_key, metadata={
-            "plan": dg.MetadataValue.md(_plan_markdown(part)), "commit": sha or "(working tree)",
-            "release_count": len(part.support) + len(part.hub_ids())})
+        yield dg.DynamicOutput(
+            cluster_plan,
+            mapping_key=cluster_plan.mapping_key,
+            metadata={
+                "plan": dg.MetadataValue.md(_plan_markdown(part)),
+                "commit": sha or "(working tree)",
+                "release_count": len(part.support) + len(part.hub_ids()),
+            },
+        )
 
 
 def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource) -> tuple[Path, str | None, Plan]:
@@ -125,10 +153,15 @@ def _minor(version: str) -> int:
 
 def _only_clusters(plan: Plan, clusters: set[str]) -> Plan:
     keep = lambda rid: rid.split("/", 1)[0] in clusters  # noqa: E731
-    return Plan(support=[c for c in plan.support if c in clusters], staging=[h for h in plan.staging if keep(h)],
-                prod=[h for h in plan.prod if keep(h)], removed=[h for h in plan.removed if keep(h)],
-                skipped=[h for h in plan.skipped if keep(h)], ignored=plan.ignored,
-                reasons={k: v for k, v in plan.reasons.items() if keep(k)})
+    return Plan(
+        support=[c for c in plan.support if c in clusters],
+        staging=[h for h in plan.staging if keep(h)],
+        prod=[h for h in plan.prod if keep(h)],
+        removed=[h for h in plan.removed if keep(h)],
+        skipped=[h for h in plan.skipped if keep(h)],
+        ignored=plan.ignored,
+        reasons={k: v for k, v in plan.reasons.items() if keep(k)},
+    )
 
 
 def _ensure_partitions(context, keys: list[str]) -> None:
@@ -149,12 +182,16 @@ def _plan_markdown(plan: Plan) -> str:
 
 # ------------------------------------------------------------------ per-cluster steps
 
+
 @contextmanager
 def _deployer(context, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource, hub_api: JupyterHubResource):
     fleet = load_fleet(plan.fleet_root, check_files=False)
     s = plan.settings
-    settings = DeploySettings(ready_timeout=s.get("ready_timeout", 600), health_timeout=s.get("health_timeout", 180),
-                              start_server=s.get("start_server", True))
+    settings = DeploySettings(
+        ready_timeout=s.get("ready_timeout", 600),
+        health_timeout=s.get("health_timeout", 180),
+        start_server=s.get("start_server", True),
+    )
     sops_client = sops.client()
     helm = kube_client = None
     if not plan.dry_run:
@@ -171,8 +208,19 @@ def _deployer(context, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeRe
 
     with PreparedCharts(fleet) as charts:
         try:
-            yield fleet, ReleaseDeployer(fleet, charts, sops_client, helm=helm, kube=kube_client, hub_api=api,
-                                         settings=settings, log=context.log.info)
+            yield (
+                fleet,
+                ReleaseDeployer(
+                    fleet,
+                    charts,
+                    sops_client,
+                    helm=helm,
+                    kube=kube_client,
+                    hub_api=api,
+                    settings=settings,
+                    log=context.log.info,
+                ),
+            )
         finally:
             if helm is not None:
                 helm.close()
@@ -207,20 +255,28 @@ def _results_table(plan: ClusterDeployPlan, ids: list[str]) -> str:
     for rid in ids:
         r = plan.results.get(rid, {})
         detail = r.get("message") if r.get("status") in ("dry-run", "failed", "rolled back") else r.get("health")
-        lines.append(f"| `{rid}` | {r.get('status', '-')} | {r.get('revision') or '-'} | "
-                     f"{str(detail or '-').replace('|', '/')} | {r.get('duration_s', '-')} |")
+        lines.append(
+            f"| `{rid}` | {r.get('status', '-')} | {r.get('revision') or '-'} | "
+            f"{str(detail or '-').replace('|', '/')} | {r.get('duration_s', '-')} |"
+        )
     return "\n".join(lines)
 
 
-def _finish(context, plan: ClusterDeployPlan, ids: list[str], failures: list[tuple[str, bool]], step: str) -> ClusterDeployPlan:
-    context.add_output_metadata({"releases": dg.MetadataValue.md(_results_table(plan, ids) if ids else "nothing in this step")})
+def _finish(
+    context, plan: ClusterDeployPlan, ids: list[str], failures: list[tuple[str, bool]], step: str
+) -> ClusterDeployPlan:
+    context.add_output_metadata(
+        {"releases": dg.MetadataValue.md(_results_table(plan, ids) if ids else "nothing in this step")}
+    )
     if failures:
         messages = [m for m, _ in failures]
-        raise dg.Failure(description=f"{plan.cluster}: {step} failed for {len(failures)} release(s); "
-                                     f"later steps of this cluster are skipped:\n" + "\n".join(messages),
-                         metadata={"failures": dg.MetadataValue.md("\n".join(f"- {m}" for m in messages))},
-                         # an unreachable API may come back; a bad chart or a failed health check will not
-                         allow_retries=all(retryable for _, retryable in failures))
+        raise dg.Failure(
+            description=f"{plan.cluster}: {step} failed for {len(failures)} release(s); "
+            f"later steps of this cluster are skipped:\n" + "\n".join(messages),
+            metadata={"failures": dg.MetadataValue.md("\n".join(f"- {m}" for m in messages))},
+            # an unreachable API may come back; a bad chart or a failed health check will not
+            allow_retries=all(retryable for _, retryable in failures),
+        )
     return plan
 
 
@@ -228,30 +284,47 @@ def _record(context, plan: ClusterDeployPlan, fleet, rid: str) -> None:
     """A hub_releases materialization for a deployed, healthy hub."""
     r = plan.results[rid]
     hub = fleet.hub(rid)
-    context.log_event(dg.AssetMaterialization(
-        asset_key=HUB_RELEASES, partition=hub.partition_key,
-        description=f"{rid}: {r['status']} at helm revision {r['revision']}",
-        metadata={
-            "cluster": hub.cluster, "hub": hub.name, "namespace": r["namespace"],
-            "chart": r["chart"], "chart_version": r["chart_version"],
-            "values_digest": r["values_digest"], "manifest_digest": r["manifest_digest"],
-            "git_sha": r.get("git_sha") or "", "helm_revision": dg.MetadataValue.int(int(r["revision"] or 0)),
-            "previous_revision": dg.MetadataValue.int(int(r["previous_revision"] or 0)),
-            "status": r["status"], "health": r["health"], "duration_s": dg.MetadataValue.float(float(r["duration_s"])),
-            "why": "; ".join(plan.reasons.get(rid, [])),
-        }))
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=HUB_RELEASES,
+            partition=hub.partition_key,
+            description=f"{rid}: {r['status']} at helm revision {r['revision']}",
+            metadata={
+                "cluster": hub.cluster,
+                "hub": hub.name,
+                "namespace": r["namespace"],
+                "chart": r["chart"],
+                "chart_version": r["chart_version"],
+                "values_digest": r["values_digest"],
+                "manifest_digest": r["manifest_digest"],
+                "git_sha": r.get("git_sha") or "",
+                "helm_revision": dg.MetadataValue.int(int(r["revision"] or 0)),
+                "previous_revision": dg.MetadataValue.int(int(r["previous_revision"] or 0)),
+                "status": r["status"],
+                "health": r["health"],
+                "duration_s": dg.MetadataValue.float(float(r["duration_s"])),
+                "why": "; ".join(plan.reasons.get(rid, [])),
+            },
+        )
+    )
 
 
 def _deploy_step(context, plan, sops, kube, hub_api, ids: list[str], *, health: bool, record: bool, step: str):
     if not ids:
         return _finish(context, plan, ids, [], step)
     with _deployer(context, plan, sops, kube, hub_api) as (fleet, deployer):
+
         def work(rid: str) -> ReleaseResult:
             release = release_for_id(fleet, rid)
             if plan.dry_run:
                 return deployer.dry_run(release, plan.kubernetes_version)
-            return deployer.deploy(release, git_sha=plan.git_sha, holder=context.run_id, health=health,
-                                   description=f"hub-ops {plan.git_sha[:12] if plan.git_sha else 'manual'}: {rid}")
+            return deployer.deploy(
+                release,
+                git_sha=plan.git_sha,
+                holder=context.run_id,
+                health=health,
+                description=f"hub-ops {plan.git_sha[:12] if plan.git_sha else 'manual'}: {rid}",
+            )
 
         failures = _run_each(context, plan, ids, work)
         if record and not plan.dry_run:
@@ -262,28 +335,55 @@ def _deploy_step(context, plan, sops, kube, hub_api, ids: list[str], *, health: 
 
 
 @dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
-def deploy_support(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
-                   hub_api: JupyterHubResource) -> ClusterDeployPlan:
+def deploy_support(
+    context: dg.OpExecutionContext,
+    plan: ClusterDeployPlan,
+    sops: SopsResource,
+    kube: KubeResource,
+    hub_api: JupyterHubResource,
+) -> ClusterDeployPlan:
     """The cluster's support release (its Deployments must become Available)."""
-    return _deploy_step(context, plan, sops, kube, hub_api, [plan.cluster] if plan.support else [],
-                        health=False, record=False, step="support release")
+    return _deploy_step(
+        context,
+        plan,
+        sops,
+        kube,
+        hub_api,
+        [plan.cluster] if plan.support else [],
+        health=False,
+        record=False,
+        step="support release",
+    )
 
 
 @dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
-def deploy_staging(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
-                   hub_api: JupyterHubResource) -> ClusterDeployPlan:
+def deploy_staging(
+    context: dg.OpExecutionContext,
+    plan: ClusterDeployPlan,
+    sops: SopsResource,
+    kube: KubeResource,
+    hub_api: JupyterHubResource,
+) -> ClusterDeployPlan:
     """Upgrade the cluster's staging hubs and wait until they are Available."""
-    return _deploy_step(context, plan, sops, kube, hub_api, plan.staging, health=False, record=False, step="staging deploy")
+    return _deploy_step(
+        context, plan, sops, kube, hub_api, plan.staging, health=False, record=False, step="staging deploy"
+    )
 
 
 @dg.op(retry_policy=DEPLOY_RETRY, tags={"kind": "jupyterhub"})
-def check_staging(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
-                  hub_api: JupyterHubResource) -> ClusterDeployPlan:
+def check_staging(
+    context: dg.OpExecutionContext,
+    plan: ClusterDeployPlan,
+    sops: SopsResource,
+    kube: KubeResource,
+    hub_api: JupyterHubResource,
+) -> ClusterDeployPlan:
     """Health-check each staging hub through its JupyterHub API; a failing hub is rolled back
     and the cluster's prod hubs are not deployed."""
     if plan.dry_run or not plan.staging:
         return _finish(context, plan, [], [], "staging health")
     with _deployer(context, plan, sops, kube, hub_api) as (fleet, deployer):
+
         def work(rid: str) -> ReleaseResult:
             release = release_for_id(fleet, rid)
             result = ReleaseResult(**plan.results[rid])
@@ -308,14 +408,24 @@ def check_staging(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops:
 
 
 @dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
-def deploy_prod(context: dg.OpExecutionContext, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource,
-                hub_api: JupyterHubResource) -> ClusterDeployPlan:
+def deploy_prod(
+    context: dg.OpExecutionContext,
+    plan: ClusterDeployPlan,
+    sops: SopsResource,
+    kube: KubeResource,
+    hub_api: JupyterHubResource,
+) -> ClusterDeployPlan:
     """Upgrade the cluster's prod hubs, each health-checked and rolled back on failure."""
     return _deploy_step(context, plan, sops, kube, hub_api, plan.prod, health=True, record=True, step="prod deploy")
 
 
-@dg.job(tags={"hub_ops/kind": "deploy"}, description=(
-    "Deploy planned releases: per cluster, the support release, then staging hubs, their health checks, then prod "
-    "hubs. A failure stops only that cluster's later steps. dry_run renders and validates without changing anything."))
+@dg.job(
+    tags={"hub_ops/kind": "deploy"},
+    description=(
+        "Deploy planned releases: per cluster, the support release, then staging hubs, their health checks, then prod "
+        "hubs. A failure stops only that cluster's later steps. dry_run renders and validates without "
+        "changing anything."
+    ),
+)
 def deploy_job():
     plan_deploy().map(deploy_support).map(deploy_staging).map(check_staging).map(deploy_prod)

@@ -32,6 +32,14 @@ def split_by_cluster(plan: Plan, **common) -> list[ClusterDeployPlan]:
         staging = [h for h in plan.staging if h.split("/", 1)[0] == cluster]
         prod = [h for h in plan.prod if h.split("/", 1)[0] == cluster]
         ids = ([cluster] if cluster in plan.support else []) + staging + prod
-        out.append(ClusterDeployPlan(cluster=cluster, support=cluster in plan.support, staging=staging, prod=prod,
-                                     reasons={i: plan.reasons.get(i, []) for i in ids}, **common))
+        out.append(
+            ClusterDeployPlan(
+                cluster=cluster,
+                support=cluster in plan.support,
+                staging=staging,
+                prod=prod,
+                reasons={i: plan.reasons.get(i, []) for i in ids},
+                **common,
+            )
+        )
     return out

@@ -41,7 +41,11 @@ class GitResource(dg.ConfigurableResource):
             local = GitRepo(root)
             prefix = local.prefix()
             if "://" not in remote and not remote.startswith("git@") and not Path(remote).is_absolute():
-                remote = local.run("rev-parse", "--show-toplevel").decode().strip() if remote == "." else str((root / remote).resolve())
+                remote = (
+                    local.run("rev-parse", "--show-toplevel").decode().strip()
+                    if remote == "."
+                    else str((root / remote).resolve())
+                )
         except GitError:
             if remote == ".":
                 raise GitError(f"fleet.yaml git.remote is '.' but {root} is not in a git checkout") from None
@@ -94,7 +98,9 @@ def resources(env: str) -> dict:
         demo_key = Path(os.environ.get("HUB_OPS_FLEET", "deployments")) / "demo.agekey"
         age_key = str(demo_key) if demo_key.is_file() else None
     return {
-        "git": GitResource(cache_dir=os.path.join(os.environ.get("HUB_OPS_DATA", ".data"), "cache") if env == "local" else None),
+        "git": GitResource(
+            cache_dir=os.path.join(os.environ.get("HUB_OPS_DATA", ".data"), "cache") if env == "local" else None
+        ),
         "sops": SopsResource(age_key_file=age_key),
         "kube": KubeResource(),
         "hub_api": JupyterHubResource(),

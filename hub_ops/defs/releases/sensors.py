@@ -13,7 +13,6 @@ merge-base and says so. A fleet config that is invalid at head is reported and t
 stays, so the fix is planned together with what it fixes.
 """
 
-
 import dagster as dg
 
 from hub_ops.defs.fleet.resources import FleetResource
@@ -31,8 +30,12 @@ def skipped_hubs(instance: dg.DagsterInstance) -> dict[str, str]:
     return decommissioned_hubs(instance)
 
 
-@dg.sensor(job=deploy_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Polls the fleet repo's watched branch; plans each push and deploys it, one run per cluster.")
+@dg.sensor(
+    job=deploy_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Polls the fleet repo's watched branch; plans each push and deploys it, one run per cluster.",
+)
 def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, git: GitResource):
     try:
         remote = git.remote_for(fleet.root)
@@ -41,17 +44,20 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
         return dg.SkipReason(f"cannot read the fleet repo: {e}")
     cursor = context.cursor
     if not cursor:
-        return dg.SensorResult(skip_reason=f"started watching {remote.branch} at {head[:12]}; the next push is deployed",
-                               cursor=head)
+        return dg.SensorResult(
+            skip_reason=f"started watching {remote.branch} at {head[:12]}; the next push is deployed", cursor=head
+        )
     if cursor == head:
         return dg.SkipReason(f"no new commits on {remote.branch} (head {head[:12]})")
 
     repo = remote.repo
     base, note = cursor, ""
     if not repo.has_commit(cursor):
-        return dg.SensorResult(skip_reason=f"cursor commit {cursor[:12]} is unknown to the repo (history rewritten and "
-                                           f"collected?): watching from {head[:12]}; launch deploy_job for what needs deploying",
-                               cursor=head)
+        return dg.SensorResult(
+            skip_reason=f"cursor commit {cursor[:12]} is unknown to the repo (history rewritten and "
+            f"collected?): watching from {head[:12]}; launch deploy_job for what needs deploying",
+            cursor=head,
+        )
     if not repo.is_ancestor(cursor, head):
         base = repo.merge_base(cursor, head) or cursor
         note = f"force-push: {cursor[:12]} is no longer on {remote.branch}; planning from the merge-base {base[:12]}. "
@@ -62,8 +68,9 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
     except FleetConfigError as e:
         return dg.SkipReason(f"{note}fleet config invalid at {head[:12]}, nothing deployed until it is fixed:\n{e}")
 
-    plan = plan_range(fleet_at_head, repo.changed_paths(base, head), lambda p: repo.show(base, p),
-                      skip=skipped_hubs(context.instance))
+    plan = plan_range(
+        fleet_at_head, repo.changed_paths(base, head), lambda p: repo.show(base, p), skip=skipped_hubs(context.instance)
+    )
     summary = f"{note}{len(commits)} commit(s) {base[:12]}..{head[:12]}"
     if plan.removed:
         context.log.warning(f"{summary}: removed from config, needs a decommission run: {', '.join(plan.removed)}")
@@ -75,11 +82,17 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
     requests = []
     subject = repo.subject(head)[:200]
     for cluster in plan.clusters():
-        requests.append(dg.RunRequest(
-            run_key=f"deploy-{head[:12]}-{cluster}",
-            run_config={"ops": {"plan_deploy": {"config": {"base": base, "commit": head, "clusters": [cluster]}}}},
-            tags={"hub_ops/kind": "deploy", "hub_ops/cluster": cluster, "hub_ops/commit": head[:12],
-                  "hub_ops/subject": subject},
-        ))
+        requests.append(
+            dg.RunRequest(
+                run_key=f"deploy-{head[:12]}-{cluster}",
+                run_config={"ops": {"plan_deploy": {"config": {"base": base, "commit": head, "clusters": [cluster]}}}},
+                tags={
+                    "hub_ops/kind": "deploy",
+                    "hub_ops/cluster": cluster,
+                    "hub_ops/commit": head[:12],
+                    "hub_ops/subject": subject,
+                },
+            )
+        )
     context.log.info(f"{summary}: {len(requests)} cluster run(s): {', '.join(plan.clusters())}")
     return dg.SensorResult(run_requests=requests, cursor=head)

@@ -41,9 +41,13 @@ def backup_fleet(request, example_fleet, tmp_path) -> BackupFleet:
         settings["backups"]["destination"] = f"gs://{bucket}/hub-ops"
         storage = StorageResource(gcs_endpoint=server.endpoint, gcs_token="anon")
     fleet_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
-    resources = {"fleet": FleetResource(root=str(example_fleet)), "storage": storage,
-                 "backup_runner": BackupRunnerResource(), "kube": KubeResource(),
-                 "sops": SopsResource(age_key_file=str(example_fleet / "demo.agekey"))}
+    resources = {
+        "fleet": FleetResource(root=str(example_fleet)),
+        "storage": storage,
+        "backup_runner": BackupRunnerResource(),
+        "kube": KubeResource(),
+        "sops": SopsResource(age_key_file=str(example_fleet / "demo.agekey")),
+    }
     return BackupFleet(example_fleet, (example_fleet / ".." / ".data" / "homes" / "local-demo").resolve(), resources)
 
 

@@ -15,8 +15,14 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _materialize(backup_fleet, instance, date: str, hub: str = "local-demo.staging", **kw):
-    return dg.materialize([user_home_backups], instance=instance, resources=backup_fleet.resources,
-                          partition_key=str(backup_partition_key(date, hub)), run_config=QUIET, **kw)
+    return dg.materialize(
+        [user_home_backups],
+        instance=instance,
+        resources=backup_fleet.resources,
+        partition_key=str(backup_partition_key(date, hub)),
+        run_config=QUIET,
+        **kw,
+    )
 
 
 @pytest.fixture

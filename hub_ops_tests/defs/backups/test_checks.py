@@ -12,7 +12,7 @@ from hub_ops.defs.backups import defs
 from hub_ops.defs.backups.checks import stale_hubs
 from hub_ops_tests.defs.backups.conftest import make_homes
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _only_local_demo(backup_fleet) -> None:
@@ -39,7 +39,8 @@ def test_stale_and_missing_hubs_are_named(backup_fleet):
     assert table.loc["local-demo/workshop", "problem"] == "no snapshot"
 
     job = dg.Definitions.merge(defs, dg.Definitions(resources=backup_fleet.resources)).resolve_job_def(
-        "backup_freshness_job")
+        "backup_freshness_job"
+    )
     failing = job.execute_in_process(raise_on_error=False)
     [check] = failing.get_asset_check_evaluations()
     assert not check.passed and check.metadata["stale_hubs"].value == 2
@@ -55,12 +56,15 @@ def test_stale_and_missing_hubs_are_named(backup_fleet):
 
 def test_an_unreachable_destination_is_a_finding(example_fleet, tmp_path):
     fleet_yaml = example_fleet / "fleet.yaml"
-    fleet_yaml.write_text(fleet_yaml.read_text().replace("gs://example-fleet-backups", "gs://bucket-that-does-not-exist"))
+    fleet_yaml.write_text(
+        fleet_yaml.read_text().replace("gs://example-fleet-backups", "gs://bucket-that-does-not-exist")
+    )
     from hub_ops.fleet import load_fleet
     from hub_ops.resources.storage import Storage
 
-    table = stale_hubs(load_fleet(example_fleet, check_files=False), Storage(local_root=str(tmp_path)),
-                       dt.datetime.now(UTC))
+    table = stale_hubs(
+        load_fleet(example_fleet, check_files=False), Storage(local_root=str(tmp_path)), dt.datetime.now(UTC)
+    )
     assert not table["fresh"].any() and set(table["problem"]) == {"no snapshot"}
 
 
@@ -69,5 +73,7 @@ def test_retired_hubs_are_not_expected_to_be_fresh(example_fleet, tmp_path):
     from hub_ops.resources.storage import Storage
 
     fleet = load_fleet(example_fleet, check_files=False)
-    table = stale_hubs(fleet, Storage(local_root=str(tmp_path)), dt.datetime.now(UTC), frozenset({"pangeo-hubs/legacy"}))
+    table = stale_hubs(
+        fleet, Storage(local_root=str(tmp_path)), dt.datetime.now(UTC), frozenset({"pangeo-hubs/legacy"})
+    )
     assert "pangeo-hubs/legacy" not in set(table["hub"]) and "pangeo-hubs/prod" in set(table["hub"])

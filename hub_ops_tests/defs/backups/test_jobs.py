@@ -30,7 +30,9 @@ def _output_metadata(result) -> dict:
 
 
 def test_config_forms_are_typed():
-    ok = dg.validate_run_config(restore_homes_job, {"ops": {"restore_homes": {"config": {"hub": "c/h", "user": "ada"}}}})
+    ok = dg.validate_run_config(
+        restore_homes_job, {"ops": {"restore_homes": {"config": {"hub": "c/h", "user": "ada"}}}}
+    )
     assert ok["ops"]["restore_homes"]["config"]["snapshot"] == "latest"
     with pytest.raises(dg.DagsterInvalidConfigError, match="target_hub"):
         dg.validate_run_config(migrate_homes_job, {"ops": {"migrate_homes": {"config": {"hub": "c/h"}}}})
@@ -43,11 +45,17 @@ def test_restore_one_user_back_into_the_hubs_homes(backup_fleet):
     create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
     shutil.rmtree(homes / "bob")  # the accident
     (homes / "ada" / "work" / "notes.md").write_text("ada kept working after the backup\n")
-    result = _job(backup_fleet, "restore_homes_job").execute_in_process(run_config={"ops": {"restore_homes": {
-        "config": {"hub": "local-demo/staging", "user": "bob"}}}})
+    result = _job(backup_fleet, "restore_homes_job").execute_in_process(
+        run_config={"ops": {"restore_homes": {"config": {"hub": "local-demo/staging", "user": "bob"}}}}
+    )
     assert result.success
-    assert diff_trees({k: v for k, v in before.items() if k.startswith(b"bob")},
-                      {k: v for k, v in read_tree(homes).items() if k.startswith(b"bob")}) == []
+    assert (
+        diff_trees(
+            {k: v for k, v in before.items() if k.startswith(b"bob")},
+            {k: v for k, v in read_tree(homes).items() if k.startswith(b"bob")},
+        )
+        == []
+    )
     assert (homes / "ada" / "work" / "notes.md").read_text() == "ada kept working after the backup\n"
     meta = _output_metadata(result)
     assert meta["files"].value == 2 and meta["target"].value == str(homes)
@@ -57,8 +65,11 @@ def test_restore_into_a_folder(backup_fleet, tmp_path):
     homes = backup_fleet.homes / "staging"
     make_homes(homes)
     create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
-    result = _job(backup_fleet, "restore_homes_job").execute_in_process(run_config={"ops": {"restore_homes": {
-        "config": {"hub": "local-demo/staging", "target": str(tmp_path / "copy")}}}})
+    result = _job(backup_fleet, "restore_homes_job").execute_in_process(
+        run_config={
+            "ops": {"restore_homes": {"config": {"hub": "local-demo/staging", "target": str(tmp_path / "copy")}}}
+        }
+    )
     assert result.success
     assert diff_trees(read_tree(homes), read_tree(tmp_path / "copy")) == []
 
@@ -70,8 +81,19 @@ def test_migrate_a_snapshot_into_another_hubs_homes(backup_fleet):
     expected = read_tree(old)
     make_homes(old, users=("ada",), tag="changed after the snapshot")
     make_homes(new, users=("zed",))  # the new hub already has a user
-    result = _job(backup_fleet, "migrate_homes_job").execute_in_process(run_config={"ops": {"migrate_homes": {
-        "config": {"hub": "local-demo/staging", "target_hub": "local-demo/workshop", "snapshot": snapshot.id[:15]}}}})
+    result = _job(backup_fleet, "migrate_homes_job").execute_in_process(
+        run_config={
+            "ops": {
+                "migrate_homes": {
+                    "config": {
+                        "hub": "local-demo/staging",
+                        "target_hub": "local-demo/workshop",
+                        "snapshot": snapshot.id[:15],
+                    }
+                }
+            }
+        }
+    )
     assert result.success
     migrated = {k: v for k, v in read_tree(new).items() if not k.startswith(b"zed")}
     assert diff_trees(expected, migrated) == []
@@ -81,8 +103,12 @@ def test_migrate_a_snapshot_into_another_hubs_homes(backup_fleet):
 
 
 def test_migrating_into_the_same_hub_is_refused(backup_fleet):
-    result = _job(backup_fleet, "migrate_homes_job").execute_in_process(raise_on_error=False, run_config={"ops": {
-        "migrate_homes": {"config": {"hub": "local-demo/staging", "target_hub": "local-demo/staging"}}}})
+    result = _job(backup_fleet, "migrate_homes_job").execute_in_process(
+        raise_on_error=False,
+        run_config={
+            "ops": {"migrate_homes": {"config": {"hub": "local-demo/staging", "target_hub": "local-demo/staging"}}}
+        },
+    )
     assert not result.success
     assert "same hub" in str(result.failure_data_for_node("migrate_homes").error.message)
 
@@ -96,8 +122,9 @@ def test_prune_blobs_job_deletes_only_unreferenced_contents(backup_fleet):
     (homes / "ada" / "big.bin").write_bytes(b"two" * (1 << 20))
     create_snapshot(repo, "local-demo/staging", homes)
     repo.store.delete(repo.manifest_key("local-demo/staging", first.id))  # forgotten by retention
-    result = _job(backup_fleet, "prune_backup_blobs_job").execute_in_process(run_config={"ops": {
-        "prune_backup_blobs": {"config": {"grace_hours": 0}}}})
+    result = _job(backup_fleet, "prune_backup_blobs_job").execute_in_process(
+        run_config={"ops": {"prune_backup_blobs": {"config": {"grace_hours": 0}}}}
+    )
     assert result.success
     table = _output_metadata(result)["destinations"].value
     assert table.count("\n") == 2 and "| 1 |" in table  # one destination, one blob deleted

@@ -23,9 +23,11 @@ def test_pvc_home_with_sub_path_mounts_read_only_for_backups(fleet):
     hub = fleet.hub("community-hubs/uni")  # home: {pvc: home-nfs, sub_path: uni}, namespace uni-teaching
     config = home_k8s_config(hub)
     assert config["pod_spec_config"]["volumes"] == [
-        {"name": "homes", "persistent_volume_claim": {"claim_name": "home-nfs", "read_only": True}}]
+        {"name": "homes", "persistent_volume_claim": {"claim_name": "home-nfs", "read_only": True}}
+    ]
     assert config["container_config"]["volume_mounts"] == [
-        {"name": "homes", "mount_path": HOME_MOUNT, "read_only": True, "sub_path": "uni"}]
+        {"name": "homes", "mount_path": HOME_MOUNT, "read_only": True, "sub_path": "uni"}
+    ]
     writable = home_k8s_config(hub, read_only=False)
     assert writable["container_config"]["volume_mounts"][0]["read_only"] is False
 
@@ -36,7 +38,10 @@ def test_nfs_home_and_refusals(fleet, example_fleet):
     hub = fleet.hub("pangeo-hubs/prod").model_copy()
     hub.home = Home(nfs=NfsHome(server="10.0.0.2", path="/export/homes"))
     assert home_k8s_config(hub)["pod_spec_config"]["volumes"][0]["nfs"] == {
-        "server": "10.0.0.2", "path": "/export/homes", "read_only": True}
+        "server": "10.0.0.2",
+        "path": "/export/homes",
+        "read_only": True,
+    }
     hub.home = Home(pvc="home", sub_path="../other-hub")
     with pytest.raises(BackupError, match="must stay inside the volume"):
         home_k8s_config(hub)
@@ -48,8 +53,14 @@ def test_nfs_home_and_refusals(fleet, example_fleet):
 def test_backup_job_is_a_valid_kubernetes_job(fleet, hub_id):
     hub = fleet.hub(hub_id)
     command = backup_command(hub, "gs://example-fleet-backups", "zstd")
-    job = home_job(hub, image="ghcr.io/example/hub-ops:1.0", command=command, job_name="hub-ops-backup-test",
-                   service_account_name="hub-ops-backups", env={"HUB_OPS_ENV": "production"})
+    job = home_job(
+        hub,
+        image="ghcr.io/example/hub-ops:1.0",
+        command=command,
+        job_name="hub-ops-backup-test",
+        service_account_name="hub-ops-backups",
+        env={"HUB_OPS_ENV": "production"},
+    )
     assert isinstance(job, kubernetes.client.V1Job)
     manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
     kubernetes_validate.validate(manifest, "1.30", strict=True)
@@ -65,7 +76,9 @@ def test_backup_job_is_a_valid_kubernetes_job(fleet, hub_id):
 
 def test_restore_job_mounts_the_target_hub_writable(fleet):
     hub = fleet.hub("pangeo-hubs/prod")
-    command = restore_command("pangeo-hubs/legacy", "gs://example-fleet-backups", "20261201T020000.000Z-0a0b0c0d", "ada")
+    command = restore_command(
+        "pangeo-hubs/legacy", "gs://example-fleet-backups", "20261201T020000.000Z-0a0b0c0d", "ada"
+    )
     job = home_job(hub, image="hub-ops:1", command=command, job_name="hub-ops-restore-test", read_only=False)
     manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
     kubernetes_validate.validate(manifest, "1.30", strict=True)

@@ -30,11 +30,26 @@ from hub_ops_tests.defs.backups.conftest import make_homes
 def _add_cluster(fleet_root: Path, kubeconfig: Path, namespace: str, dest: str) -> None:
     folder = fleet_root / "clusters" / "kube-test"
     folder.mkdir()
-    (folder / "cluster.yaml").write_text(yaml.safe_dump({
-        "name": "kube-test", "provider": "local", "local": {"kubeconfig": str(kubeconfig)},
-        "hubs": [{"name": "homes", "display_name": "Homes on a PVC", "domain": "homes.localhost",
-                  "helm_chart": "basehub", "namespace": namespace, "home": {"pvc": "home-nfs", "sub_path": "homes"}}],
-    }, sort_keys=False))
+    (folder / "cluster.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "kube-test",
+                "provider": "local",
+                "local": {"kubeconfig": str(kubeconfig)},
+                "hubs": [
+                    {
+                        "name": "homes",
+                        "display_name": "Homes on a PVC",
+                        "domain": "homes.localhost",
+                        "helm_chart": "basehub",
+                        "namespace": namespace,
+                        "home": {"pvc": "home-nfs", "sub_path": "homes"},
+                    }
+                ],
+            },
+            sort_keys=False,
+        )
+    )
     fleet_yaml = fleet_root / "fleet.yaml"
     settings = yaml.safe_load(fleet_yaml.read_text())
     settings["backups"]["destination"] = dest
@@ -55,31 +70,49 @@ def _play_kubelet(api: client.ApiClient, namespace: str, volume: Path, kubelet, 
     [volume_spec] = [v for v in pod_spec.volumes if v.name == mount.name]
     assert volume_spec.persistent_volume_claim.claim_name == "home-nfs"
     source = volume / (mount.sub_path or "")
-    command = [str(Path(sys.executable).parent / c) if c == "hub-ops" else (str(source) if c == HOME_MOUNT else c)
-               for c in container.command]
+    command = [
+        str(Path(sys.executable).parent / c) if c == "hub-ops" else (str(source) if c == HOME_MOUNT else c)
+        for c in container.command
+    ]
     env = {**os.environ, **{e.name: e.value for e in container.env or []}}
     seen["run"] = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     kubelet.complete_job(job.metadata.name, namespace, succeed=seen["run"].returncode == 0)
 
 
-def test_backup_of_a_pvc_home_runs_in_a_pod_of_the_hubs_namespace(example_fleet, tmp_path, kube_cluster, kube_api,
-                                                                    kube_namespace, kubelet):
+def test_backup_of_a_pvc_home_runs_in_a_pod_of_the_hubs_namespace(
+    example_fleet, tmp_path, kube_cluster, kube_api, kube_namespace, kubelet
+):
     _add_cluster(example_fleet, kube_cluster.kubeconfig, kube_namespace, f"file://{tmp_path}/backups")
-    client.CoreV1Api(kube_api).create_namespaced_persistent_volume_claim(kube_namespace, client.V1PersistentVolumeClaim(
-        metadata=client.V1ObjectMeta(name="home-nfs"), spec=client.V1PersistentVolumeClaimSpec(
-            access_modes=["ReadWriteMany"], resources=client.V1ResourceRequirements(requests={"storage": "1Gi"}))))
+    client.CoreV1Api(kube_api).create_namespaced_persistent_volume_claim(
+        kube_namespace,
+        client.V1PersistentVolumeClaim(
+            metadata=client.V1ObjectMeta(name="home-nfs"),
+            spec=client.V1PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteMany"], resources=client.V1ResourceRequirements(requests={"storage": "1Gi"})
+            ),
+        ),
+    )
     volume = tmp_path / "volume"  # what the PVC holds: one folder per hub (sub_path)
     make_homes(volume / "homes")
     seen: dict = {}
     kubelet_thread = threading.Thread(target=_play_kubelet, args=(kube_api, kube_namespace, volume, kubelet, seen))
     kubelet_thread.start()
-    resources = {"fleet": FleetResource(root=str(example_fleet)), "storage": StorageResource(local_root=str(tmp_path)),
-                 "backup_runner": BackupRunnerResource(image="hub-ops:test", pod_env={"HUB_OPS_ENV": "local"}),
-                 "kube": KubeResource(), "sops": SopsResource()}
+    resources = {
+        "fleet": FleetResource(root=str(example_fleet)),
+        "storage": StorageResource(local_root=str(tmp_path)),
+        "backup_runner": BackupRunnerResource(image="hub-ops:test", pod_env={"HUB_OPS_ENV": "local"}),
+        "kube": KubeResource(),
+        "sops": SopsResource(),
+    }
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("hubs", ["kube-test.homes"])
-        result = dg.materialize([user_home_backups], instance=instance, resources=resources, raise_on_error=False,
-                                partition_key=str(backup_partition_key("2026-03-01", "kube-test.homes")))
+        result = dg.materialize(
+            [user_home_backups],
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+            partition_key=str(backup_partition_key("2026-03-01", "kube-test.homes")),
+        )
     kubelet_thread.join(timeout=120)
     assert seen["run"].returncode == 0, seen["run"].stderr
     assert result.success
@@ -91,12 +124,14 @@ def test_backup_of_a_pvc_home_runs_in_a_pod_of_the_hubs_namespace(example_fleet,
     assert meta["files"].value == 4 and meta["snapshot_id"].value in seen["run"].stdout
 
 
-def test_a_failed_pod_is_reported_with_its_state_and_the_job_removed(example_fleet, kube_cluster, kube_api,
-                                                                       kube_namespace, kubelet):
+def test_a_failed_pod_is_reported_with_its_state_and_the_job_removed(
+    example_fleet, kube_cluster, kube_api, kube_namespace, kubelet
+):
     _add_cluster(example_fleet, kube_cluster.kubeconfig, kube_namespace, "file:///nowhere")
     hub = load_fleet(example_fleet, check_files=False).hub("kube-test/homes")
     job = home_job(hub, image="hub-ops:test", command=["hub-ops", "backup"], job_name="hub-ops-backup-fails")
     kube = KubeClient(ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
+
     def fail_it() -> None:
         from hub_ops.devstack.kube import wait_for
 

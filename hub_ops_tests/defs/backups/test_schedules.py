@@ -9,18 +9,27 @@ import dagster as dg
 from hub_ops.defs.backups.schedules import DEFAULT_CRON, backup_cron, nightly_backups, nightly_requests
 from hub_ops.defs.fleet.resources import FleetResource
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _tick(fleet_root, when: dt.datetime, partitions: list[str] | None = None, retired: tuple[str, ...] = ()):
     with dg.instance_for_test() as instance:
         from hub_ops.fleet import load_fleet
 
-        keys = partitions if partitions is not None else [h.partition_key for h in load_fleet(fleet_root, check_files=False).hubs()]
+        keys = (
+            partitions
+            if partitions is not None
+            else [h.partition_key for h in load_fleet(fleet_root, check_files=False).hubs()]
+        )
         instance.add_dynamic_partitions("hubs", keys)
         for key in retired:  # as decommission_job records a retirement
-            instance.report_runless_asset_event(dg.AssetMaterialization(
-                "hub_decommissions", partition=key, metadata={"state": "decommissioned", "decommissioned_on": "2026-12-14"}))
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    "hub_decommissions",
+                    partition=key,
+                    metadata={"state": "decommissioned", "decommissioned_on": "2026-12-14"},
+                )
+            )
         with dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as context:
             return nightly_requests(context, FleetResource(root=str(fleet_root)))
 
@@ -37,9 +46,12 @@ def test_one_request_per_hub_with_backups_for_last_night(example_fleet):
 
 def test_decommissioned_or_disabled_hubs_are_skipped(example_fleet):
     cluster = example_fleet / "clusters" / "local-demo" / "cluster.yaml"
-    cluster.write_text(cluster.read_text().replace("  home: {local_path: ../.data/homes/local-demo/workshop}",
-                                                   "  home: {local_path: ../.data/homes/local-demo/workshop}\n"
-                                                   "  backups: {enabled: false}"))
+    cluster.write_text(
+        cluster.read_text().replace(
+            "  home: {local_path: ../.data/homes/local-demo/workshop}",
+            "  home: {local_path: ../.data/homes/local-demo/workshop}\n  backups: {enabled: false}",
+        )
+    )
     when = dt.datetime(2026, 12, 20, 2, 0, tzinfo=UTC)
     # past its date but not retired yet (a closed gate): still backed up every night
     assert "2026-12-19-pangeo-hubs.legacy" in {r.run_key for r in _tick(example_fleet, when)}

@@ -8,18 +8,24 @@ hub_ops_tests/gke_recorded.py), the kubeconfig side to the local kube-apiserver
 import dagster as dg
 import pytest
 
+from hub_ops.definitions import build_definitions
 from hub_ops.defs.clusters.assets import clusters
 from hub_ops.defs.clusters.resources import GkeResource
-from hub_ops.defs.releases.resources import SopsResource
 from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.definitions import build_definitions
+from hub_ops.defs.releases.resources import SopsResource
 from hub_ops.devstack.process import free_port
 
 
-def materialize(fleet_root, gke: GkeResource, list_nodes: bool = False, age_key_file: str | None = None) -> dg.ExecuteInProcessResult:
+def materialize(
+    fleet_root, gke: GkeResource, list_nodes: bool = False, age_key_file: str | None = None
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [clusters], resources={"fleet": FleetResource(root=str(fleet_root)), "gke": gke,
-                               "sops": SopsResource(age_key_file=age_key_file)},
+        [clusters],
+        resources={
+            "fleet": FleetResource(root=str(fleet_root)),
+            "gke": gke,
+            "sops": SopsResource(age_key_file=age_key_file),
+        },
         run_config={"ops": {"clusters": {"config": {"list_nodes": list_nodes}}}},
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -35,7 +41,9 @@ def metadata(result) -> dict:
 
 @pytest.fixture
 def recorded_gke(gke_api) -> GkeResource:
-    return GkeResource(credentials="access_token", access_token="test-token", api_endpoint=gke_api.endpoint, timeout_seconds=10)
+    return GkeResource(
+        credentials="access_token", access_token="test-token", api_endpoint=gke_api.endpoint, timeout_seconds=10
+    )
 
 
 def test_local_default_reports_no_credentials_and_no_api_without_failing(example_fleet):
@@ -68,19 +76,27 @@ def test_recorded_gke_clusters_drive_every_check(example_fleet, recorded_gke):
 
     skew = evaluations["versions_within_skew"]
     assert not skew.passed and skew.severity == dg.AssetCheckSeverity.ERROR
-    assert "nodes on 1.26.15-gke.1090000 trail the control plane 1.29.15-gke.1325000 by 3 minor versions" in skew.metadata["problem"].value
+    assert (
+        "nodes on 1.26.15-gke.1090000 trail the control plane 1.29.15-gke.1325000 by 3 minor versions"
+        in skew.metadata["problem"].value
+    )
 
     pools = evaluations["declared_node_pools_exist"]
     assert not pools.passed and pools.description == "1 of 2 clusters: community-hubs"
-    assert "pool nb-n2-standard-4 declared in cluster.yaml node_pools but not in the cluster" in pools.metadata["problem"].value
+    assert (
+        "pool nb-n2-standard-4 declared in cluster.yaml node_pools but not in the cluster"
+        in pools.metadata["problem"].value
+    )
 
     support = evaluations["upgrades_and_support"]
     assert not support.passed and support.severity == dg.AssetCheckSeverity.WARN
     warnings = support.metadata["warning"].value
-    for expected in ("patch upgrade pending: 1.34.1-gke.1829001 -> 1.34.1-gke.2031000",
-                     "control plane 1.29.15-gke.1325000 is older than the fleet's minimum 1.30",
-                     "1.29 reached end of standard support on 2025-03-21; extended support ends 2026-12-30",
-                     "auto-upgrade MINOR_UPGRADE_PAUSED (MAINTENANCE_EXCLUSION_NO_MINOR_UPGRADES)"):
+    for expected in (
+        "patch upgrade pending: 1.34.1-gke.1829001 -> 1.34.1-gke.2031000",
+        "control plane 1.29.15-gke.1325000 is older than the fleet's minimum 1.30",
+        "1.29 reached end of standard support on 2025-03-21; extended support ends 2026-12-30",
+        "auto-upgrade MINOR_UPGRADE_PAUSED (MAINTENANCE_EXCLUSION_NO_MINOR_UPGRADES)",
+    ):
         assert expected in warnings
 
 
@@ -118,18 +134,25 @@ def test_whole_definitions_resolve_with_the_clusters_domain(env):
 def test_refresh_job_runs_the_asset_and_its_four_checks(example_fleet, monkeypatch):
     monkeypatch.setenv("HUB_OPS_FLEET", str(example_fleet))
     job = build_definitions("local").resolve_job_def("clusters_refresh_job")
-    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(),
-                                    run_config={"ops": {"clusters": {"config": {"list_nodes": False}}}})
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config={"ops": {"clusters": {"config": {"list_nodes": False}}}}
+    )
     assert result.success
     assert sorted(e.check_name for e in result.get_asset_check_evaluations()) == [
-        "declared_node_pools_exist", "reachable", "upgrades_and_support", "versions_within_skew"]
+        "declared_node_pools_exist",
+        "reachable",
+        "upgrades_and_support",
+        "versions_within_skew",
+    ]
 
 
 def test_a_kubeconfig_that_cannot_be_decrypted_is_the_reason(example_fleet):
     folder = example_fleet / "clusters" / "lab"
     folder.mkdir()
     (folder / "enc-kubeconfig.secret.yaml").write_text("apiVersion: ENC[AES256_GCM,data:x]\nsops:\n  version: 3.11.0\n")
-    (folder / "cluster.yaml").write_text("name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-kubeconfig.secret.yaml}\n")
+    (folder / "cluster.yaml").write_text(
+        "name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-kubeconfig.secret.yaml}\n"
+    )
     rows = metadata(materialize(example_fleet, GkeResource(credentials="none")))["clusters"].value
     assert "not reachable: cannot decrypt clusters/lab/enc-kubeconfig.secret.yaml: sops exited" in rows
 
@@ -140,14 +163,21 @@ def test_the_2i2c_fleet_gets_one_row_per_cluster(two_i_two_c_copy, gke_api):
     from hub_ops.fleet import load_fleet
 
     fleet = load_fleet(two_i_two_c_copy, check_files=False)
-    result = materialize(two_i_two_c_copy, GkeResource(credentials="access_token", access_token="t",
-                                                       api_endpoint=gke_api.endpoint))
+    result = materialize(
+        two_i_two_c_copy, GkeResource(credentials="access_token", access_token="t", api_endpoint=gke_api.endpoint)
+    )
     assert result.success
     rows = {line.split("|")[1].strip(): line for line in metadata(result)["clusters"].value.splitlines()[2:]}
     assert set(rows) == set(fleet.clusters) and len(rows) == 30
     gcp = next(c for c in fleet.clusters.values() if c.provider == "gcp")
-    assert f"GKE API 404 Not found: projects/{gcp.gcp.project}/locations/{gcp.gcp.zone}/clusters/{gcp.gcp.cluster}." in rows[gcp.name]
-    assert "cannot decrypt config/clusters/utoronto/enc-deployer-credentials.secret.yaml: sops exited 128" in rows["utoronto"]
+    assert (
+        f"GKE API 404 Not found: projects/{gcp.gcp.project}/locations/{gcp.gcp.zone}/clusters/{gcp.gcp.cluster}."
+        in rows[gcp.name]
+    )
+    assert (
+        "cannot decrypt config/clusters/utoronto/enc-deployer-credentials.secret.yaml: sops exited 128"
+        in rows["utoronto"]
+    )
     reachable = checks(result)["reachable"]
     not_checked = reachable.metadata["not checked (not observed)"].value.split(", ")
     assert sorted(not_checked) == sorted(c.name for c in fleet.clusters.values() if c.provider == "aws")

@@ -58,7 +58,9 @@ def test_kubeconfig_cluster_with_a_sops_encrypted_kubeconfig(example_fleet, kube
     secret.write_text(kube_cluster.kubeconfig.read_text())
     age_key.encrypt(secret)
     assert kube_cluster.token not in secret.read_text()
-    (folder / "cluster.yaml").write_text("name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-deployer-credentials.secret.yaml}\n")
+    (folder / "cluster.yaml").write_text(
+        "name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-deployer-credentials.secret.yaml}\n"
+    )
     result = materialize(example_fleet, GkeResource(credentials="none"), age_key_file=str(age_key.path))
     lab = metadata(result)["cluster lab"].value
     assert "via Kubernetes API" in lab and "v1.20." in lab

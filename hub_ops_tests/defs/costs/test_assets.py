@@ -10,11 +10,11 @@ import pytest
 
 from hub_ops.costs.generator import ExportGenerator, write_parquet
 from hub_ops.costs.report import read_report, reconcile
+from hub_ops.definitions import build_definitions
 from hub_ops.defs.costs.assets import hub_daily_costs, monthly_cost_report
 from hub_ops.defs.costs.checks import reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
-from hub_ops.definitions import build_definitions
 from hub_ops.fleet import load_fleet
 
 ROWS = 120
@@ -24,16 +24,20 @@ ROWS = 120
 def setup(example_fleet, gcs_server, gcs_bucket, gcs_storage):
     """The example fleet with its billing export and reports in a fresh bucket."""
     fleet_yaml = example_fleet / "fleet.yaml"
-    fleet_yaml.write_text(fleet_yaml.read_text()
-                          .replace("gs://example-fleet-billing/export/", f"gs://{gcs_bucket}/billing/")
-                          .replace("destination: gs://example-fleet-reports", f"destination: gs://{gcs_bucket}/reports"))
+    fleet_yaml.write_text(
+        fleet_yaml.read_text()
+        .replace("gs://example-fleet-billing/export/", f"gs://{gcs_bucket}/billing/")
+        .replace("destination: gs://example-fleet-reports", f"destination: gs://{gcs_bucket}/reports")
+    )
     generator = ExportGenerator(load_fleet(example_fleet), seed=1)
     fs, path = gcs_storage.filesystem(f"gs://{gcs_bucket}/billing/2026-09-10.parquet")
     with fs.open(path, "wb") as sink:
         write_parquet(generator.days(dt.date(2026, 9, 1), 61, ROWS), sink)
-    resources = {"fleet": FleetResource(root=str(example_fleet)),
-                 "storage": StorageResource(gcs_endpoint=gcs_server.endpoint, gcs_token="anon"),
-                 "billing": BillingResource()}
+    resources = {
+        "fleet": FleetResource(root=str(example_fleet)),
+        "storage": StorageResource(gcs_endpoint=gcs_server.endpoint, gcs_token="anon"),
+        "billing": BillingResource(),
+    }
     return resources, gcs_bucket, gcs_storage
 
 
@@ -46,8 +50,15 @@ def test_definitions_load():
 def test_daily_range_in_one_run(setup):
     resources, bucket, storage = setup
     with dg.instance_for_test() as instance:
-        result = dg.materialize([hub_daily_costs], instance=instance, resources=resources, tags={
-            "dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": "2026-10-03"})
+        result = dg.materialize(
+            [hub_daily_costs],
+            instance=instance,
+            resources=resources,
+            tags={
+                "dagster/asset_partition_range_start": "2026-10-01",
+                "dagster/asset_partition_range_end": "2026-10-03",
+            },
+        )
         assert result.success
         partitions = [e.materialization.partition for e in result.get_asset_materialization_events()]
         assert sorted(partitions) == ["2026-10-01", "2026-10-02", "2026-10-03"]
@@ -68,7 +79,14 @@ def test_monthly_report_with_change_chart_and_links(setup):
             assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
         metadata = result.get_asset_materialization_events()[0].materialization.metadata
     hubs = metadata["hubs"].value
-    assert [c.strip() for c in hubs.splitlines()[0].split("|")[1:-1]] == ["hub", "direct", "shared", "net", "previous", "change"]
+    assert [c.strip() for c in hubs.splitlines()[0].split("|")[1:-1]] == [
+        "hub",
+        "direct",
+        "shared",
+        "net",
+        "previous",
+        "change",
+    ]
     assert "%" in hubs and "(unknown-cluster, not charged to a hub)" in hubs
     assert metadata["chart"].value.startswith("![net cost per hub per day, 2026-10](data:image/png;base64,iVBORw0KGgo")
     assert metadata["sharing_policy"].value == "proportional" and metadata["export_rows"].value == 31 * ROWS

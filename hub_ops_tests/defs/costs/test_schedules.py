@@ -14,12 +14,12 @@ def _run(schedule, when: dt.datetime):
 
 
 def test_daily_refreshes_the_last_days():
-    requests = _run(cost_report_schedule, dt.datetime(2026, 11, 1, 6, tzinfo=dt.timezone.utc))
+    requests = _run(cost_report_schedule, dt.datetime(2026, 11, 1, 6, tzinfo=dt.UTC))
     assert [r.partition_key for r in requests] == ["2026-10-29", "2026-10-30", "2026-10-31"][-LATE_DAYS:]
     assert requests[-1].run_key == "hub_daily_costs:2026-10-31:2026-11-01"
 
 
 def test_monthly_on_the_first_for_the_month_before():
-    request = _run(monthly_cost_report_schedule, dt.datetime(2026, 1, 1, 7, tzinfo=dt.timezone.utc))
+    request = _run(monthly_cost_report_schedule, dt.datetime(2026, 1, 1, 7, tzinfo=dt.UTC))
     assert (request.partition_key, request.run_key) == ("2025-12-01", "monthly_cost_report:2025-12")
     assert monthly_cost_report_schedule.cron_schedule == "0 7 1 * *"

@@ -15,16 +15,21 @@ from hub_ops.defs.releases.resources import GitResource, JupyterHubResource, Kub
 def main(spec_path: str) -> int:
     spec = json.loads(open(spec_path).read())
     resources = {
-        "fleet": FleetResource(root=spec["fleet_root"]), "git": GitResource(cache_dir=spec["git_cache"]),
-        "sops": SopsResource(age_key_file=spec["age_key"]), "kube": KubeResource(),
+        "fleet": FleetResource(root=spec["fleet_root"]),
+        "git": GitResource(cache_dir=spec["git_cache"]),
+        "sops": SopsResource(age_key_file=spec["age_key"]),
+        "kube": KubeResource(),
         "hub_api": JupyterHubResource(url_template=spec["hub_api"]),
         "storage": StorageResource(gcs_endpoint=spec["gcs_endpoint"], gcs_token="anon"),
         "backup_runner": BackupRunnerResource(),
     }
     with dg.DagsterInstance.from_config(spec["instance_dir"]) as instance:
         result = decommission_job.execute_in_process(
-            run_config={"ops": {"plan_decommission": {"config": spec["config"]}}}, instance=instance,
-            resources=resources, raise_on_error=False)
+            run_config={"ops": {"plan_decommission": {"config": spec["config"]}}},
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
     return 0 if result.success else 1
 
 

@@ -35,8 +35,12 @@ class Retiring:
 
     def run(self, instance, **config):
         config = {"hub": "alpha/legacy", "today": TODAY.isoformat(), "namespace_timeout_s": 60, **config}
-        return decommission_job.execute_in_process(run_config={"ops": {"plan_decommission": {"config": config}}},
-                                                   instance=instance, resources=self.resources, raise_on_error=False)
+        return decommission_job.execute_in_process(
+            run_config={"ops": {"plan_decommission": {"config": config}}},
+            instance=instance,
+            resources=self.resources,
+            raise_on_error=False,
+        )
 
 
 def write_homes(root: Path, files: dict[str, bytes]) -> None:
@@ -59,16 +63,26 @@ def retiring(tmp_path, fleet_repo_factory, deploy_resources, gcs_server, gcs_buc
             hub["decommission"] = {"on": TODAY, "successor": "prod", "notice_days": 14, "keep_backups_days": 30}
     repo.write_yaml("clusters/alpha/cluster.yaml", doc)
     repo.commit("legacy retires on 2026-12-14, homes to prod")
-    write_homes(homes / "legacy", {"alice/analysis.ipynb": b'{"cells": []}\n', "alice/data/big.bin": os.urandom(300_000),
-                                   "bob/notes.md": "caf\u00e9 notes\n".encode(), "bob/empty.txt": b""})
+    write_homes(
+        homes / "legacy",
+        {
+            "alice/analysis.ipynb": b'{"cells": []}\n',
+            "alice/data/big.bin": os.urandom(300_000),
+            "bob/notes.md": "caf\u00e9 notes\n".encode(),
+            "bob/empty.txt": b"",
+        },
+    )
     os.symlink("analysis.ipynb", homes / "legacy" / "alice" / "latest.ipynb")
     write_homes(homes / "prod", {"carol/work.py": b"print('carol')\n"})
-    resources = {**deploy_resources(repo),
-                 "storage": StorageResource(gcs_endpoint=gcs_server.endpoint, gcs_token="anon"),
-                 "backup_runner": BackupRunnerResource()}
+    resources = {
+        **deploy_resources(repo),
+        "storage": StorageResource(gcs_endpoint=gcs_server.endpoint, gcs_token="anon"),
+        "backup_runner": BackupRunnerResource(),
+    }
     with auto_kubelet(repo):
         with dg.instance_for_test() as instance:
             config = {"hubs": ["alpha/legacy", "alpha/prod"], "start_server": False, "ready_timeout_s": 20}
-            assert deploy_job.execute_in_process(run_config={"ops": {"plan_deploy": {"config": config}}},
-                                                 instance=instance, resources=resources).success
+            assert deploy_job.execute_in_process(
+                run_config={"ops": {"plan_deploy": {"config": config}}}, instance=instance, resources=resources
+            ).success
         yield Retiring(repo, resources, homes, gcs_bucket)

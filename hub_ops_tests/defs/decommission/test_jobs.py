@@ -32,7 +32,9 @@ def untouched(retiring, age_key) -> None:
 
 
 def failure_text(result) -> str:
-    return "\n".join(e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    return "\n".join(
+        e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    )
 
 
 def test_the_whole_flow_then_a_rerun_does_nothing(retiring, age_key, gcs_storage):
@@ -40,7 +42,9 @@ def test_the_whole_flow_then_a_rerun_does_nothing(retiring, age_key, gcs_storage
         result = retiring.run(instance)
         assert result.success, failure_text(result)
         # homes migrated, byte-identical, beside what prod had
-        assert filecmp.cmp(retiring.legacy_home / "alice/data/big.bin", retiring.prod_home / "alice/data/big.bin", shallow=False)
+        assert filecmp.cmp(
+            retiring.legacy_home / "alice/data/big.bin", retiring.prod_home / "alice/data/big.bin", shallow=False
+        )
         assert (retiring.prod_home / "bob/notes.md").read_text() == "caf\u00e9 notes\n"
         assert (retiring.prod_home / "alice/latest.ipynb").is_symlink()
         assert (retiring.prod_home / "carol/work.py").exists()
@@ -53,8 +57,15 @@ def test_the_whole_flow_then_a_rerun_does_nothing(retiring, age_key, gcs_storage
         assert record["state"] == "decommissioned" and record["decommissioned_on"] == "2026-12-14"
         assert record["keep_backups_until"] == "2027-01-13" and record["successor"] == "alpha/prod"
         steps = record["steps"]
-        for step in ("gate_no_running_servers", "final_backup", "verify_final_backup", "migrate_homes",
-                     "verify_migration", "uninstall_release", "delete_hub_namespace"):
+        for step in (
+            "gate_no_running_servers",
+            "final_backup",
+            "verify_final_backup",
+            "migrate_homes",
+            "verify_migration",
+            "uninstall_release",
+            "delete_hub_namespace",
+        ):
             assert f"| {step} |" in steps
         assert "4/4 files" in steps and "uninstalled" in steps and "deleted" in steps
         assert decommissioned_hubs(instance) == {"alpha/legacy": "decommissioned on 2026-12-14"}
@@ -91,7 +102,9 @@ def test_a_corrupted_blob_fails_deep_verification(retiring, age_key, gcs_storage
         repo = Repository.open(f"gs://{retiring.bucket}/backups", gcs_storage)
         create_snapshot(repo, "alpha/legacy", retiring.legacy_home)  # last night's backup
         fs, root = gcs_storage.filesystem(f"gs://{retiring.bucket}/backups")
-        stored = sorted((p for p in fs.find(root) if "/blobs/" in p or "/packs/" in p), key=lambda p: fs.info(p)["size"])
+        stored = sorted(
+            (p for p in fs.find(root) if "/blobs/" in p or "/packs/" in p), key=lambda p: fs.info(p)["size"]
+        )
         victim = stored[-1]
         data = bytearray(fs.cat(victim))
         data[len(data) // 2] ^= 0xFF
@@ -122,12 +135,19 @@ def test_notice_then_early_refusal_then_backups_expire(retiring, age_key, gcs_st
     with dg.instance_for_test() as instance:
         notice = retiring.run(instance, dry_run=True, today="2026-12-01")
         assert notice.success
-        mats = [e.event_specific_data.materialization for e in notice.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
+        mats = [
+            e.event_specific_data.materialization
+            for e in notice.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"
+        ]
         assert [m.asset_key for m in mats] == [DECOMMISSION_NOTICES]
         report = mats[0].metadata["report"].value
         assert "| retired on | 2026-12-14 (in 13 days; notice from 2026-11-30) |" in report
         assert "| homes migrated into | alpha/prod" in report
-        assert f"| helm release uninstalled | legacy in namespace {retiring.repo.namespace('alpha', 'legacy')} of alpha |" in report
+        assert (
+            f"| helm release uninstalled | legacy in namespace {retiring.repo.namespace('alpha', 'legacy')} of alpha |"
+            in report
+        )
         assert "| active users, last 30 days | " in report and "| cost | no cost report yet |" in report
         untouched(retiring, age_key)
 

@@ -14,10 +14,19 @@ from hub_ops.defs.partitions import hubs_partitions
 from hub_ops_tests.conftest import TWO_I_TWO_C
 from hub_ops_tests.fleet_helpers import replace
 
-EXAMPLE_KEYS = sorted([
-    "community-hubs.staging", "community-hubs.ohw", "community-hubs.climatematch", "community-hubs.uni",
-    "local-demo.staging", "local-demo.workshop", "pangeo-hubs.staging", "pangeo-hubs.prod", "pangeo-hubs.legacy",
-])
+EXAMPLE_KEYS = sorted(
+    [
+        "community-hubs.staging",
+        "community-hubs.ohw",
+        "community-hubs.climatematch",
+        "community-hubs.uni",
+        "local-demo.staging",
+        "local-demo.workshop",
+        "pangeo-hubs.staging",
+        "pangeo-hubs.prod",
+        "pangeo-hubs.legacy",
+    ]
+)
 
 
 @pytest.fixture
@@ -60,15 +69,16 @@ def test_hubs_added_and_removed_follow_the_fleet(instance, example_fleet: Path):
     tick(instance, example_fleet)
     c = example_fleet / "clusters/community-hubs/cluster.yaml"
     text = c.read_text()
-    c.write_text(text[: text.index("- name: climatematch")] + text[text.index("- name: uni"):])
+    c.write_text(text[: text.index("- name: climatematch")] + text[text.index("- name: uni") :])
     replace(example_fleet, "clusters/local-demo/cluster.yaml", "- name: workshop", "- name: workshop-2026")
     result = tick(instance, example_fleet)
     add, delete = result.dynamic_partitions_requests
     assert list(add.partition_keys) == ["local-demo.workshop-2026"]
     assert isinstance(delete, dg.DeleteDynamicPartitionsRequest)
     assert list(delete.partition_keys) == ["community-hubs.climatematch", "local-demo.workshop"]
-    assert partitions(instance) == sorted(set(EXAMPLE_KEYS) - {"community-hubs.climatematch", "local-demo.workshop"}
-                                          | {"local-demo.workshop-2026"})
+    assert partitions(instance) == sorted(
+        set(EXAMPLE_KEYS) - {"community-hubs.climatematch", "local-demo.workshop"} | {"local-demo.workshop-2026"}
+    )
 
 
 def test_an_invalid_fleet_leaves_partitions_alone(instance, example_fleet: Path):
@@ -78,7 +88,8 @@ def test_an_invalid_fleet_leaves_partitions_alone(instance, example_fleet: Path)
     assert isinstance(result, dg.SkipReason)
     assert result.skip_message == (
         "fleet config invalid, partitions left as they are:\n"
-        "clusters/pangeo-hubs/cluster.yaml:2 provider: Input should be 'gcp', 'aws', 'azure', 'kubeconfig' or 'local' (got 'gcpp')")
+        "clusters/pangeo-hubs/cluster.yaml:2 provider: Input should be 'gcp', 'aws', 'azure', 'kubeconfig' or 'local' (got 'gcpp')"
+    )
     assert partitions(instance) == EXAMPLE_KEYS
 
 

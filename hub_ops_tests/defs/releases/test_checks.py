@@ -20,11 +20,14 @@ def check(instance, resources):
 
 def deploy(repo, resources, instance, hubs):
     config = {"hubs": hubs, "start_server": False, "ready_timeout_s": 20}
-    assert deploy_job.execute_in_process(run_config={"ops": {"plan_deploy": {"config": config}}},
-                                         instance=instance, resources=resources).success
+    assert deploy_job.execute_in_process(
+        run_config={"ops": {"plan_deploy": {"config": config}}}, instance=instance, resources=resources
+    ).success
 
 
-def test_in_sync_then_drift_outside_hub_ops_then_config_ahead(fleet_repo_factory, auto_kubelet, deploy_resources, age_key):
+def test_in_sync_then_drift_outside_hub_ops_then_config_ahead(
+    fleet_repo_factory, auto_kubelet, deploy_resources, age_key
+):
     repo = fleet_repo_factory(clusters=("alpha",), hubs=("prod",))
     resources = deploy_resources(repo)
     with auto_kubelet(repo), dg.instance_for_test() as instance:
@@ -67,8 +70,11 @@ def test_unreachable_cluster_is_reported_not_failed(fleet_repo_factory, deploy_r
     repo = fleet_repo_factory(clusters=(), down=("gamma",), hubs=("prod",))
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("hubs", ["gamma.prod"])
-        instance.report_runless_asset_event(dg.AssetMaterialization(
-            "hub_releases", partition="gamma.prod", metadata={"helm_revision": 1, "manifest_digest": "sha256:x"}))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "hub_releases", partition="gamma.prod", metadata={"helm_revision": 1, "manifest_digest": "sha256:x"}
+            )
+        )
         result = check(instance, deploy_resources(repo))
         assert result.passed and result.severity == dg.AssetCheckSeverity.WARN
         assert result.metadata["not_checked"].value == 1

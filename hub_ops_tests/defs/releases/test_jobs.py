@@ -15,18 +15,26 @@ from hub_ops.resources.sops import Sops
 
 def run_deploy(resources, instance, **config):
     config = {"ready_timeout_s": 20, "health_timeout_s": 20, "start_server": False, **config}
-    return deploy_job.execute_in_process(run_config={"ops": {"plan_deploy": {"config": config}}},
-                                         instance=instance, resources=resources, raise_on_error=False)
+    return deploy_job.execute_in_process(
+        run_config={"ops": {"plan_deploy": {"config": config}}},
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
 
 
 def step_status(result) -> dict[str, str]:
-    return {e.step_key: e.event_type_value for e in result.all_events
-            if e.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED")}
+    return {
+        e.step_key: e.event_type_value
+        for e in result.all_events
+        if e.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED")
+    }
 
 
 def recorded(instance, partition):
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition]), limit=5).records
+        dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition]), limit=5
+    ).records
     return [r.asset_materialization for r in records]
 
 
@@ -35,12 +43,15 @@ def helm_for(repo, age_key, cluster):
     return HelmClient(cluster_access(fleet, fleet.clusters[cluster], Sops(str(age_key.path))))
 
 
-def test_one_clusters_failing_staging_blocks_only_its_own_prod(fleet_repo_factory, auto_kubelet, deploy_resources,
-                                                               age_key, jupyterhub_server):
+def test_one_clusters_failing_staging_blocks_only_its_own_prod(
+    fleet_repo_factory, auto_kubelet, deploy_resources, age_key, jupyterhub_server
+):
     repo = fleet_repo_factory(clusters=("alpha", "beta", "gamma"))
     # beta's staging hub gets a token its JupyterHub does not know: its health check fails
-    repo.write_secret("clusters/beta/enc-staging.secret.values.yaml",
-                      {"jupyterhub": {"hub": {"services": {"hub-ops": {"apiToken": "wrong-token-for-beta"}}}}})
+    repo.write_secret(
+        "clusters/beta/enc-staging.secret.values.yaml",
+        {"jupyterhub": {"hub": {"services": {"hub-ops": {"apiToken": "wrong-token-for-beta"}}}}},
+    )
     sha = repo.commit("beta staging: new token")
     hubs = [f"{c}/{h}" for c in ("alpha", "beta", "gamma") for h in ("staging", "prod")]
     with auto_kubelet(repo), dg.instance_for_test() as instance:
@@ -50,7 +61,9 @@ def test_one_clusters_failing_staging_blocks_only_its_own_prod(fleet_repo_factor
         assert steps["check_staging[beta]"] == "STEP_FAILURE"
         assert "deploy_prod[beta]" not in steps or steps["deploy_prod[beta]"] == "STEP_SKIPPED"
         assert steps["deploy_prod[alpha]"] == steps["deploy_prod[gamma]"] == "STEP_SUCCESS"
-        failure = next(e for e in result.all_events if e.step_key == "check_staging[beta]" and e.event_type_value == "STEP_FAILURE")
+        failure = next(
+            e for e in result.all_events if e.step_key == "check_staging[beta]" and e.event_type_value == "STEP_FAILURE"
+        )
         assert "beta/staging: health check failed" in failure.event_specific_data.error.message
         assert "403" in failure.event_specific_data.error.message
 
@@ -68,7 +81,9 @@ def test_one_clusters_failing_staging_blocks_only_its_own_prod(fleet_repo_factor
         assert beta.current("prod", repo.namespace("beta", "prod")) is None
         beta.close()
 
-        everything = json.dumps([e.to_json() if hasattr(e, "to_json") else str(e) for e in instance.all_logs(result.run_id)])
+        everything = json.dumps(
+            [e.to_json() if hasattr(e, "to_json") else str(e) for e in instance.all_logs(result.run_id)]
+        )
         assert jupyterhub_server.api_token not in everything
         assert "wrong-token-for-beta" not in everything
 
@@ -79,9 +94,12 @@ def test_a_cluster_whose_api_is_down_does_not_stop_the_others(fleet_repo_factory
         result = run_deploy(deploy_resources(repo), instance, hubs=["alpha/prod", "gamma/prod"])
         steps = step_status(result)
         assert steps["deploy_prod[alpha]"] == "STEP_SUCCESS" and steps["deploy_prod[gamma]"] == "STEP_FAILURE"
-        failure = [e for e in result.all_events if e.step_key == "deploy_prod[gamma]" and e.event_type_value == "STEP_FAILURE"][-1]
+        failure = [
+            e for e in result.all_events if e.step_key == "deploy_prod[gamma]" and e.event_type_value == "STEP_FAILURE"
+        ][-1]
         text = failure.event_specific_data.error.message + "".join(
-            c.message for c in [failure.event_specific_data.error.cause] if c)
+            c.message for c in [failure.event_specific_data.error.cause] if c
+        )
         assert "gamma/prod" in text and "unreachable" in text
         assert len(recorded(instance, "alpha.prod")) == 1
 
@@ -89,9 +107,13 @@ def test_a_cluster_whose_api_is_down_does_not_stop_the_others(fleet_repo_factory
 def test_dry_run_validates_every_release_and_changes_nothing(fleet_repo_factory, deploy_resources, age_key):
     repo = fleet_repo_factory(clusters=("alpha",))
     with dg.instance_for_test() as instance:
-        result = run_deploy(deploy_resources(repo), instance, hubs=["alpha", "alpha/staging", "alpha/prod"], dry_run=True)
+        result = run_deploy(
+            deploy_resources(repo), instance, hubs=["alpha", "alpha/staging", "alpha/prod"], dry_run=True
+        )
         assert result.success
-        outputs = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key.startswith("deploy_prod")]
+        outputs = [
+            e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key.startswith("deploy_prod")
+        ]
         table = outputs[0].event_specific_data.metadata["releases"].value
         assert "| `alpha/prod` | dry-run |" in table and "objects valid for Kubernetes 1.30.0" in table
         assert recorded(instance, "alpha.prod") == []
@@ -123,10 +145,20 @@ def test_unknown_hub_in_the_config_fails_with_a_clear_message(fleet_repo_factory
 def test_dry_run_validates_for_the_version_the_cluster_runs(fleet_repo_factory, deploy_resources):
     repo = fleet_repo_factory(clusters=("alpha",))
     with dg.instance_for_test() as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization(
-            "clusters", metadata={"control_plane_versions": dg.MetadataValue.json({"alpha": "1.33.5-gke.1162000"})}))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "clusters", metadata={"control_plane_versions": dg.MetadataValue.json({"alpha": "1.33.5-gke.1162000"})}
+            )
+        )
         result = run_deploy(deploy_resources(repo), instance, hubs=["alpha/prod"], dry_run=True)
         assert result.success
-        table = next(e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
-                     and e.step_key == "deploy_prod[alpha]").event_specific_data.metadata["releases"].value
+        table = (
+            next(
+                e
+                for e in result.all_events
+                if e.event_type_value == "STEP_OUTPUT" and e.step_key == "deploy_prod[alpha]"
+            )
+            .event_specific_data.metadata["releases"]
+            .value
+        )
         assert "objects valid for Kubernetes 1.33.0" in table

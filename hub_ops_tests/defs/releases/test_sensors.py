@@ -12,18 +12,24 @@ from hub_ops_tests.fleet_repos import build_fleet_repo, git
 @pytest.fixture
 def repo(tmp_path, age_key):
     """A fleet repo (no cluster is contacted while planning)."""
-    return build_fleet_repo(tmp_path / "fleet", clusters={"alpha": "/nonexistent", "beta": "/nonexistent"},
-                            hub_token="t0ken", age=age_key)
+    return build_fleet_repo(
+        tmp_path / "fleet", clusters={"alpha": "/nonexistent", "beta": "/nonexistent"}, hub_token="t0ken", age=age_key
+    )
 
 
 def tick(repo, deploy_resources, instance, cursor):
     res = deploy_resources(repo)
-    context = dg.build_sensor_context(cursor=cursor, instance=instance,
-                                      resources={"fleet": res["fleet"], "git": res["git"]})
+    context = dg.build_sensor_context(
+        cursor=cursor, instance=instance, resources={"fleet": res["fleet"], "git": res["git"]}
+    )
     result = deploy_on_push(context)
     if isinstance(result, dg.SkipReason):
         return [], result.skip_message, cursor
-    return list(result.run_requests or []), (result.skip_reason.skip_message if result.skip_reason else None), result.cursor
+    return (
+        list(result.run_requests or []),
+        (result.skip_reason.skip_message if result.skip_reason else None),
+        result.cursor,
+    )
 
 
 def test_first_tick_starts_watching_without_deploying(repo, deploy_resources):
@@ -117,7 +123,11 @@ def test_invalid_config_at_head_keeps_the_cursor(repo, deploy_resources):
         repo.commit("broken")
         requests, skip, cursor = tick(repo, deploy_resources, instance, start)
         assert requests == [] and cursor == start
-        assert "fleet config invalid at" in skip and "clusters/alpha/cluster.yaml:" in skip and "hubs[0].colour: unknown key" in skip
+        assert (
+            "fleet config invalid at" in skip
+            and "clusters/alpha/cluster.yaml:" in skip
+            and "hubs[0].colour: unknown key" in skip
+        )
 
 
 def test_the_requested_run_deploys(fleet_repo_factory, auto_kubelet, deploy_resources):
@@ -129,9 +139,13 @@ def test_the_requested_run_deploys(fleet_repo_factory, auto_kubelet, deploy_reso
         (request,), _, _ = tick(repo, deploy_resources, instance, cursor)
         config = request.run_config
         config["ops"]["plan_deploy"]["config"].update(start_server=False, ready_timeout_s=20)
-        result = deploy_job.execute_in_process(run_config=config, instance=instance, tags=request.tags,
-                                               resources=deploy_resources(repo))
+        result = deploy_job.execute_in_process(
+            run_config=config, instance=instance, tags=request.tags, resources=deploy_resources(repo)
+        )
         assert result.success
-        deployed = {e.event_specific_data.materialization.partition for e in result.all_events
-                    if e.event_type_value == "ASSET_MATERIALIZATION"}
+        deployed = {
+            e.event_specific_data.materialization.partition
+            for e in result.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"
+        }
         assert deployed == {"alpha.staging", "alpha.prod"}
