@@ -7,17 +7,17 @@ export DAGSTER_HOME ?= $(CURDIR)/.data/dagster
 
 .PHONY: setup lint format test demo dev stack-prepare stack-up stack-down bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml hub_ops_dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test]' -e ./hub_ops_dev
 	touch $@
 
 setup: $(VENV)/.installed
 
 # system packages (apt) and the kube-apiserver build, cached outside the repo
 stack-prepare: setup
-	$(PY) -m hub_ops.devstack prepare
+	$(PY) -m hub_ops_dev.stack prepare
 
 # ruff: lint and format are checked before any test runs (CI fails on either)
 lint: setup
@@ -32,7 +32,7 @@ test: lint stack-prepare
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m hub_ops.demo
+	$(PY) -m hub_ops_dev.demo
 
 dev: setup
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml

@@ -24,9 +24,9 @@ from pathlib import Path
 from google.oauth2.credentials import Credentials
 
 from benchmarks.plan import generate_fleet
+from hub_ops.clients.gke import GkeClient
 from hub_ops.defs.clusters.assets import MAX_PARALLEL, observe_cluster
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.gke import GkeClient
 from hub_ops_tests.gke_recorded import RecordedGkeApi, recorded
 
 

@@ -86,8 +86,8 @@ def export_file(rows: int, days: int) -> Path:
 
 def generate(rows: int, days: int) -> None:
     path = export_path(rows, days)
-    from hub_ops.costs.generator import ExportGenerator, write_parquet
     from hub_ops.fleet import load_fleet
+    from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 
     CACHE.mkdir(parents=True, exist_ok=True)
     fleet = load_fleet(REPO / "deployments")

@@ -84,9 +84,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     import yaml
 
+    from hub_ops.clients.git import GitRepo
     from hub_ops.fleet import load_fleet
     from hub_ops.fleet.planner import plan_range
-    from hub_ops.resources.git import GitRepo
 
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp_name:
         tmp = Path(tmp_name)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from hub_ops.resources.sops import sops_binary
+from hub_ops.clients.sops import sops_binary
 
 REPO = Path(__file__).resolve().parent.parent
 CHARTS = REPO / "deployments" / "charts"
@@ -168,7 +168,7 @@ def build_fleet_repo(
 
 
 def down_kubeconfig() -> dict:
-    from hub_ops.devstack.process import free_port
+    from hub_ops_dev.stack.process import free_port
 
     return {
         "apiVersion": "v1",
@@ -210,7 +210,7 @@ class AutoKubelet:
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
-        from hub_ops.devstack.kubelet import pod_status
+        from hub_ops_dev.stack.kubelet import pod_status
 
         while not self._stop.is_set():
             try:

@@ -21,12 +21,12 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 from kubernetes.client import ApiClient  # noqa: E402
 
-from hub_ops.devstack.gcs import FakeGcsServer  # noqa: E402
-from hub_ops.devstack.jupyterhub import JupyterHubServer  # noqa: E402
-from hub_ops.devstack.kube import KubeCluster  # noqa: E402
-from hub_ops.devstack.kubelet import Kubelet  # noqa: E402
-from hub_ops.devstack.postgres import PostgresServer  # noqa: E402
-from hub_ops.resources.storage import Storage  # noqa: E402
+from hub_ops.clients.storage import Storage  # noqa: E402
+from hub_ops_dev.stack.gcs import FakeGcsServer  # noqa: E402
+from hub_ops_dev.stack.jupyterhub import JupyterHubServer  # noqa: E402
+from hub_ops_dev.stack.kube import KubeCluster  # noqa: E402
+from hub_ops_dev.stack.kubelet import Kubelet  # noqa: E402
+from hub_ops_dev.stack.postgres import PostgresServer  # noqa: E402
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from hub_ops.backup.errors import BackupError, BackupIntegrityError, SnapshotNotFoundError
 from hub_ops.backup.manifest import SnapshotSummary, read_summary
 from hub_ops.backup.store import Store, open_store
-from hub_ops.resources.storage import Storage
+from hub_ops.clients.storage import Storage
 
 _LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 HUB_PATTERN = re.compile(rf"^({_LABEL})[/.]({_LABEL})$")

@@ -1,4 +1,4 @@
-"""The destination as a flat key -> object store, over hub_ops.resources.storage.Storage.
+"""The destination as a flat key -> object store, over hub_ops.clients.storage.Storage.
 
 Two implementations behind one small interface:
 
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from hub_ops.resources.storage import Storage
+from hub_ops.clients.storage import Storage
 
 TMP_NAME = ".tmp-"  # LocalStore's temporary names for atomic writes (pruned when stale)
 

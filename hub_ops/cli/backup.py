@@ -41,7 +41,7 @@ from hub_ops.backup import (
     prune as prune_snapshots,
 )
 from hub_ops.backup.manifest import human_size
-from hub_ops.resources.storage import storage_from_env
+from hub_ops.clients.storage import storage_from_env
 
 # ---------------------------------------------------------------- fleet defaults
 

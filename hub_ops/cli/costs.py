@@ -67,15 +67,15 @@ def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir:
     The net_cost column sums to the export's net total (cost + credits) for the month, to the
     cent; the command says so, and exits 1 when it does not.
     """
+    from hub_ops.clients.billing import billing_source
     from hub_ops.costs import BillingExportError, CostReport, reconcile
     from hub_ops.costs.exports import export_month
     from hub_ops.costs.report import read_report, summary_markdown
     from hub_ops.fleet import FleetConfigError, load_fleet
-    from hub_ops.resources.billing import billing_source
 
     start = _month(month)
     end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    from hub_ops.resources.storage import storage_from_env
+    from hub_ops.clients.storage import storage_from_env
 
     storage = storage_from_env()
     try:

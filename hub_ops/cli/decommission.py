@@ -19,7 +19,7 @@ def compare_homes(hub: str, dest: str, snapshot: str, target: str, user: str | N
     """Print, as one JSON line, how much of the snapshot is in TARGET (read only)."""
     from hub_ops.backup import Repository
     from hub_ops.backup.compare import compare_with_snapshot
-    from hub_ops.resources.storage import storage_from_env
+    from hub_ops.clients.storage import storage_from_env
 
     result = compare_with_snapshot(Repository.open(dest, storage_from_env()), hub, snapshot, target, user)
     click.echo(result.to_json())

@@ -84,7 +84,7 @@ def fleet_relative(root: Path, path: str) -> str:
 
 
 def _plan_git(root: Path, base: str, head: str) -> Plan:
-    from hub_ops.resources.git import GitError, GitRepo
+    from hub_ops.clients.git import GitError, GitRepo
 
     repo = GitRepo(root)
     try:

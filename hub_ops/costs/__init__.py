@@ -1,9 +1,9 @@
 """Cost reports from the Cloud Billing detailed export (pandas + pyarrow; no Dagster here).
 
-read (readers.ExportFiles, or hub_ops.resources.billing.BigQueryExport) -> Usage (usage.py:
+read (readers.ExportFiles, or hub_ops.clients.billing.BigQueryExport) -> Usage (usage.py:
 exact sums per day, project, GKE cluster, namespace) -> CostReport (attribution.py: lines per
 hub, shared and unknown lines, the fleet's sharing policy) -> tables, summary, chart, files
-(report.py). generator.py makes realistic exports for demos, tests and benchmarks.
+(report.py). Sample exports for demos, tests and benchmarks: hub_ops_dev.sample_billing.
 """
 
 from hub_ops.costs.errors import BillingExportError, MixedCurrencyError

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from hub_ops.clients.storage import Storage
 from hub_ops.costs.report import (
     CostReport,
     daily_chart_png,
@@ -19,7 +20,6 @@ from hub_ops.costs.report import (
     write_bytes,
     write_report,
 )
-from hub_ops.resources.storage import Storage
 
 
 def reports_folder(destination: str) -> str:

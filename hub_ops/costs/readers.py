@@ -21,10 +21,10 @@ import pyarrow.csv as pv
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 
+from hub_ops.clients.storage import Storage
 from hub_ops.costs.errors import BillingExportError
 from hub_ops.costs.schema import NEEDED_COLUMNS, NEEDED_SCHEMA
 from hub_ops.costs.usage import Usage, UsageAccumulator
-from hub_ops.resources.storage import Storage
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 BLOCK_SIZE = 16 << 20

@@ -40,10 +40,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hub_ops.clients.storage import Storage
 from hub_ops.costs.attribution import HUB, LINE_ORDER, attribute, ordered_lines
 from hub_ops.costs.usage import Usage
 from hub_ops.fleet import Fleet
-from hub_ops.resources.storage import Storage
 
 CENT = 10**7  # nanos per cent
 KEY_COLUMNS = ["cluster", "hub", "line", "namespace", "project", "sharing_policy", "shared_by", "currency"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hub_ops.resources.jupyterhub import HubApi, HubApiError
-from hub_ops.resources.kube import ClusterUnreachable, KubeClient
+from hub_ops.clients.jupyterhub import HubApi, HubApiError
+from hub_ops.clients.kube import ClusterUnreachable, KubeClient
 
 # z2jh labels user pods component=singleuser-server
 SINGLEUSER_SELECTOR = "component=singleuser-server"

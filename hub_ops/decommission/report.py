@@ -7,7 +7,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from hub_ops.resources.storage import Storage
+from hub_ops.clients.storage import Storage
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hub_ops.clients.helm import HelmClient
+from hub_ops.clients.kube import KubeClient
 from hub_ops.deploy.releases import Release
-from hub_ops.resources.helm import HelmClient
-from hub_ops.resources.kube import KubeClient
 
 
 def uninstall(helm: HelmClient, release: Release) -> str:

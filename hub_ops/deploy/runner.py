@@ -21,14 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub_ops.clients.helm import HelmClient, HelmFailure, render_chart
+from hub_ops.clients.jupyterhub import HubApi, HubApiError
+from hub_ops.clients.kube import ClusterUnreachable, KubeClient, NotReady
+from hub_ops.clients.sops import Sops
 from hub_ops.deploy.manifests import documents, manifest_digest, validate, workloads
 from hub_ops.deploy.releases import PreparedCharts, Release
 from hub_ops.deploy.values import load_values_files, redact, values_digest
 from hub_ops.fleet.loader import Fleet
-from hub_ops.resources.helm import HelmClient, HelmFailure, render_chart
-from hub_ops.resources.jupyterhub import HubApi, HubApiError
-from hub_ops.resources.kube import ClusterUnreachable, KubeClient, NotReady
-from hub_ops.resources.sops import Sops
 
 LEASE_NAME = "hub-ops-deploy"
 # helm labels on every release hub_ops deploys: how orphaned releases are found later

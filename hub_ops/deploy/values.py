@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from hub_ops.clients.sops import Sops, SopsError
 from hub_ops.fleet.loader import is_secret_name
 from hub_ops.fleet.yamlfiles import load_yaml
-from hub_ops.resources.sops import Sops, SopsError
 
 
 class ValuesError(ValueError):

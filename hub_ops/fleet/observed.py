@@ -1,6 +1,6 @@
 """What a cluster's API reports (observed state), and how it compares with the fleet.
 
-Plain data and pure functions: hub_ops.resources.gke / kube_observe fill a ClusterState,
+Plain data and pure functions: hub_ops.clients.gke / kube_observe fill a ClusterState,
 hub_ops.defs.clusters turns the comparisons below into asset checks, and nothing here
 talks to a cluster. The desired side is the fleet config (a Cluster's `node_pools`) and
 fleet.yaml's `kubernetes` policy (KubernetesPolicy).

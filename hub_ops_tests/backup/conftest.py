@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from hub_ops.backup import Repository
-from hub_ops.resources.storage import Storage
+from hub_ops.clients.storage import Storage
 
 
 @dataclass

@@ -213,7 +213,7 @@ def test_unreadable_files_are_reported_per_path(destination, open_tmp):
     script = (
         "import json, sys\n"
         "from hub_ops.backup import *\n"
-        "from hub_ops.resources.storage import Storage\n"
+        "from hub_ops.clients.storage import Storage\n"
         f"repo = Repository.open({(destination.url if destination.kind == 'gcs' else f'file://{tmp_path}/dest')!r}, Storage(gcs_endpoint={destination.storage.gcs_endpoint!r},"
         f" gcs_token={destination.storage.gcs_token!r}))\n"
         "strict = len(sys.argv) > 1\n"

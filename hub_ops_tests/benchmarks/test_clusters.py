@@ -6,8 +6,8 @@ from google.oauth2.credentials import Credentials
 
 from benchmarks.clusters import observe_all, serve_fleet
 from benchmarks.plan import generate_fleet
+from hub_ops.clients.gke import GkeClient
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.gke import GkeClient
 from hub_ops_tests.gke_recorded import RecordedGkeApi
 
 

@@ -77,7 +77,7 @@ def _snapshot_then_lose_a_file(workdir):
     """local-demo/staging's homes (where the fleet copy says) with one snapshot taken by the
     engine into the local storage dagster dev uses; then a file is deleted."""
     from hub_ops.backup import Repository, create_snapshot
-    from hub_ops.resources.storage import Storage
+    from hub_ops.clients.storage import Storage
 
     homes = workdir / ".data" / "homes" / "local-demo" / "staging"
     lost = homes / LOST_FILE

@@ -73,7 +73,7 @@ def test_verify_exits_1_naming_the_damaged_file(dest, tmp_path):
     assert run("backup", "--hub", "c/h", "--source", str(tmp_path / "src"), "--dest", dest).exit_code == 0
     from hub_ops.backup import Repository
     from hub_ops.backup.packs import pack_key
-    from hub_ops.resources.storage import storage_from_env
+    from hub_ops.clients.storage import storage_from_env
 
     repo = Repository.open(dest, storage_from_env())
     sid = repo.resolve("c/h")

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from hub_ops.cli import main
-from hub_ops.costs.generator import ExportGenerator, write_parquet
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 from hub_ops_tests.conftest import EXAMPLE_FLEET
 from hub_ops_tests.costs.builders import exact_net_cents
 

@@ -7,10 +7,10 @@ import datetime as dt
 
 from hub_ops.costs import CostReport, reconcile
 from hub_ops.costs.exports import export_days, export_month, reports_folder
-from hub_ops.costs.generator import ExportGenerator, write_parquet
 from hub_ops.costs.readers import ExportFiles
 from hub_ops.costs.report import read_report
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 from hub_ops_tests.conftest import EXAMPLE_FLEET
 
 

@@ -9,9 +9,9 @@ import gzip
 import pytest
 
 from hub_ops.costs import BillingExportError, MixedCurrencyError
-from hub_ops.costs.generator import ExportGenerator, write_csv, write_ndjson, write_parquet
 from hub_ops.costs.readers import ExportFiles
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.sample_billing import ExportGenerator, write_csv, write_ndjson, write_parquet
 from hub_ops_tests.conftest import EXAMPLE_FLEET
 from hub_ops_tests.costs.builders import DAY, row, write
 

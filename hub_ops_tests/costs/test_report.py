@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from hub_ops.costs import CostReport, reconcile, reconcile_days
 from hub_ops.costs.attribution import POLICIES
-from hub_ops.costs.generator import ExportGenerator, write_parquet
 from hub_ops.costs.readers import ExportFiles
 from hub_ops.costs.report import cents_half_even, daily_chart_png, hub_summary, round_to_cents
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 from hub_ops_tests.conftest import EXAMPLE_FLEET
 from hub_ops_tests.costs.builders import cents, exact_net_cents
 

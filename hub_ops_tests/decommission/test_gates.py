@@ -2,9 +2,9 @@
 
 from kubernetes import client
 
+from hub_ops.clients.jupyterhub import HubApi
+from hub_ops.clients.kube import ClusterAccess, KubeClient
 from hub_ops.decommission.gates import check_no_servers
-from hub_ops.resources.jupyterhub import HubApi
-from hub_ops.resources.kube import ClusterAccess, KubeClient
 
 
 def test_a_running_server_closes_the_gate_and_stopping_it_opens_it(jupyterhub_server, kube_cluster, kube_namespace):

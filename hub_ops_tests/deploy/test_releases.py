@@ -2,9 +2,9 @@
 
 import pytest
 
+from hub_ops.clients.helm import render_chart
 from hub_ops.deploy.releases import PreparedCharts, hub_release, release_for_id, support_release
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.helm import render_chart
 
 
 def test_hub_and_support_releases(example_fleet):

@@ -6,14 +6,14 @@ from contextlib import contextmanager
 import pytest
 import yaml
 
+from hub_ops.clients.clusters import cluster_access
+from hub_ops.clients.helm import HelmClient
+from hub_ops.clients.jupyterhub import HubApi
+from hub_ops.clients.kube import KubeClient
+from hub_ops.clients.sops import Sops
 from hub_ops.deploy.releases import PreparedCharts, hub_release, support_release
 from hub_ops.deploy.runner import DeployFailed, DeploySettings, ReleaseDeployer
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.clusters import cluster_access
-from hub_ops.resources.helm import HelmClient
-from hub_ops.resources.jupyterhub import HubApi
-from hub_ops.resources.kube import KubeClient
-from hub_ops.resources.sops import Sops
 
 FAST = DeploySettings(ready_timeout=20, health_timeout=30, poll=0.2, lease_wait=3)
 

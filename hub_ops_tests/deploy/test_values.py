@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
+from hub_ops.clients.sops import Sops
 from hub_ops.deploy.values import ValuesError, load_values_files, merge_values, redact, values_digest
-from hub_ops.resources.sops import Sops
 
 
 def test_later_layers_win_maps_merge_lists_replace():

@@ -23,8 +23,8 @@ from dagster._daemon.sensor import execute_sensor_iteration
 from dagster._grpc.client import DagsterGrpcClient
 from dagster._scheduler.scheduler import launch_scheduled_runs
 
-from hub_ops.devstack.process import ServerProcess, free_port
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.stack.process import ServerProcess, free_port
 from hub_ops_tests.conftest import EXAMPLE_FLEET, REPO
 
 LOG = logging.getLogger("hub_ops_tests.postgres_instance")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from hub_ops.clients.git import GitRepo
 from hub_ops.fleet import load_fleet
 from hub_ops.fleet.planner import Plan, plan_range
-from hub_ops.resources.git import GitRepo
 from hub_ops_tests.conftest import EXAMPLE_FLEET, TWO_I_TWO_C
 from hub_ops_tests.fleet_helpers import ScratchRepo, replace, write
 

@@ -18,11 +18,11 @@ from hub_ops.backup import (
     restore_snapshot,
 )
 from hub_ops.backup.config import backup_destination, local_home
+from hub_ops.clients.kube import KubeClient
+from hub_ops.clients.storage import Storage
 from hub_ops.defs.backups.pods import backup_command, home_job, restore_command
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster, Hub
-from hub_ops.resources.kube import KubeClient
-from hub_ops.resources.storage import Storage
 
 KubeFor = Callable[[Cluster], KubeClient]  # the API of a hub's cluster (the `kube` resource's client)
 

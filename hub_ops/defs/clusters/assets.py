@@ -20,6 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import pandas as pd
 
+from hub_ops.clients import kube_observe
+from hub_ops.clients.clusters import cluster_access
+from hub_ops.clients.gke import GkeClient, GkeError
+from hub_ops.clients.kube import ClusterUnreachable
+from hub_ops.clients.sops import Sops
 from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, NOT_ASKED, evaluate
 from hub_ops.defs.clusters.resources import GkeResource
 from hub_ops.defs.fleet.resources import FleetResource
@@ -27,11 +32,6 @@ from hub_ops.defs.releases.resources import SopsResource
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState
-from hub_ops.resources import kube_observe
-from hub_ops.resources.clusters import cluster_access
-from hub_ops.resources.gke import GkeClient, GkeError
-from hub_ops.resources.kube import ClusterUnreachable
-from hub_ops.resources.sops import Sops
 
 MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
 

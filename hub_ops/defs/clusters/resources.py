@@ -7,7 +7,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from hub_ops.resources.gke import GkeClient, GkeCredentialsError, application_default_credentials
+from hub_ops.clients.gke import GkeClient, GkeCredentialsError, application_default_credentials
 
 
 class GkeResource(dg.ConfigurableResource):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from hub_ops.clients.billing import billing_source
+from hub_ops.clients.storage import Storage
 from hub_ops.fleet import Fleet
-from hub_ops.resources.billing import billing_source
-from hub_ops.resources.storage import Storage
 
 
 class BillingResource(dg.ConfigurableResource):

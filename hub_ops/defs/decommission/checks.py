@@ -2,13 +2,13 @@
 
 import dagster as dg
 
+from hub_ops.clients.helm import HelmFailure
+from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.defs.decommission.state import decommissioned_hubs
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.defs.releases.assets import HUB_RELEASES
 from hub_ops.defs.releases.resources import KubeResource, SopsResource
 from hub_ops.deploy.runner import CLUSTER_LABEL, HUB_LABEL, MANAGED_LABEL
-from hub_ops.resources.helm import HelmFailure
-from hub_ops.resources.kube import ClusterUnreachable
 
 
 @dg.asset_check(

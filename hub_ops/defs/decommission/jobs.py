@@ -22,6 +22,8 @@ from pydantic import Field
 from hub_ops.backup import Repository, verify_snapshot
 from hub_ops.backup.compare import Comparison, compare_with_snapshot
 from hub_ops.backup.config import backup_destination, local_home
+from hub_ops.clients.git import GitError
+from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.decommission.calendar import standing
 from hub_ops.decommission.expiry import expire_hub_backups
 from hub_ops.decommission.gates import check_no_servers
@@ -39,8 +41,6 @@ from hub_ops.deploy.runner import find_service_token
 from hub_ops.deploy.values import ValuesError, load_values_files
 from hub_ops.fleet import Fleet, FleetConfigError, load_fleet
 from hub_ops.fleet.models import Hub
-from hub_ops.resources.git import GitError
-from hub_ops.resources.kube import ClusterUnreachable
 
 TEARDOWN_STEPS = ("uninstall_release", "delete_hub_namespace")
 

@@ -6,8 +6,8 @@ import os
 
 import dagster as dg
 
+from hub_ops.clients.storage import Storage
 from hub_ops.fleet import Fleet, load_fleet
-from hub_ops.resources.storage import Storage
 
 
 class FleetResource(dg.ConfigurableResource):
@@ -20,7 +20,7 @@ class FleetResource(dg.ConfigurableResource):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """fsspec storage; see hub_ops.resources.storage.Storage for the local gs:// mapping."""
+    """fsspec storage; see hub_ops.clients.storage.Storage for the local gs:// mapping."""
 
     local_root: str | None = None
     gcs_endpoint: str | None = None

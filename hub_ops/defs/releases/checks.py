@@ -3,6 +3,9 @@ what the config says now (Argo CD's "synced / out of sync", per hub)."""
 
 import dagster as dg
 
+from hub_ops.clients.git import GitError
+from hub_ops.clients.helm import HelmFailure
+from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.defs.releases.assets import HUB_RELEASES
 from hub_ops.defs.releases.resources import GitResource, KubeResource, SopsResource
@@ -10,9 +13,6 @@ from hub_ops.deploy.manifests import documents, manifest_digest
 from hub_ops.deploy.releases import PreparedCharts, hub_release
 from hub_ops.deploy.runner import DeployFailed, ReleaseDeployer
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.git import GitError
-from hub_ops.resources.helm import HelmFailure
-from hub_ops.resources.kube import ClusterUnreachable
 
 
 def recorded_release(instance: dg.DagsterInstance, partition_key: str) -> dict | None:

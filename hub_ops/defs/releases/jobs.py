@@ -15,6 +15,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from hub_ops.clients.git import GitError
+from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.defs.partitions import hubs_partitions
 from hub_ops.defs.releases.assets import HUB_RELEASES
@@ -25,8 +27,6 @@ from hub_ops.deploy.releases import PreparedCharts, release_for_id
 from hub_ops.deploy.runner import DeployFailed, DeploySettings, ReleaseDeployer, ReleaseResult
 from hub_ops.fleet import FleetConfigError, load_fleet
 from hub_ops.fleet.planner import Plan, plan_range, plan_releases
-from hub_ops.resources.git import GitError
-from hub_ops.resources.kube import ClusterUnreachable
 
 DEPLOY_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 

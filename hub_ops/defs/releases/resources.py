@@ -8,14 +8,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from hub_ops.clients.clusters import cluster_access
+from hub_ops.clients.git import FleetRemote, GitError, GitRepo
+from hub_ops.clients.helm import HelmClient
+from hub_ops.clients.jupyterhub import HubApi
+from hub_ops.clients.kube import ClusterAccess, KubeClient
+from hub_ops.clients.sops import Sops
 from hub_ops.fleet.loader import Fleet, load_settings
 from hub_ops.fleet.models import Cluster
-from hub_ops.resources.clusters import cluster_access
-from hub_ops.resources.git import FleetRemote, GitError, GitRepo
-from hub_ops.resources.helm import HelmClient
-from hub_ops.resources.jupyterhub import HubApi
-from hub_ops.resources.kube import ClusterAccess, KubeClient
-from hub_ops.resources.sops import Sops
 
 
 def default_cache() -> str:
@@ -70,7 +70,7 @@ class KubeResource(dg.ConfigurableResource):
     def access(self, fleet: Fleet, cluster: Cluster, sops: Sops) -> ClusterAccess:
         gke_access = None
         if cluster.provider == "gcp":
-            from hub_ops.resources.gke import cluster_access as gke_access
+            from hub_ops.clients.gke import cluster_access as gke_access
         return cluster_access(fleet, cluster, sops, gke_access)
 
     def client(self, fleet: Fleet, cluster: Cluster, sops: Sops) -> KubeClient:

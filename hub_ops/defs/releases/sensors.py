@@ -15,12 +15,12 @@ stays, so the fix is planned together with what it fixes.
 
 import dagster as dg
 
+from hub_ops.clients.git import GitError
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.defs.releases.jobs import deploy_job
 from hub_ops.defs.releases.resources import GitResource
 from hub_ops.fleet import FleetConfigError, load_fleet
 from hub_ops.fleet.planner import plan_range
-from hub_ops.resources.git import GitError
 
 
 def skipped_hubs(instance: dg.DagsterInstance) -> dict[str, str]:

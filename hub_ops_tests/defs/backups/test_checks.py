@@ -59,8 +59,8 @@ def test_an_unreachable_destination_is_a_finding(example_fleet, tmp_path):
     fleet_yaml.write_text(
         fleet_yaml.read_text().replace("gs://example-fleet-backups", "gs://bucket-that-does-not-exist")
     )
+    from hub_ops.clients.storage import Storage
     from hub_ops.fleet import load_fleet
-    from hub_ops.resources.storage import Storage
 
     table = stale_hubs(
         load_fleet(example_fleet, check_files=False), Storage(local_root=str(tmp_path)), dt.datetime.now(UTC)
@@ -69,8 +69,8 @@ def test_an_unreachable_destination_is_a_finding(example_fleet, tmp_path):
 
 
 def test_retired_hubs_are_not_expected_to_be_fresh(example_fleet, tmp_path):
+    from hub_ops.clients.storage import Storage
     from hub_ops.fleet import load_fleet
-    from hub_ops.resources.storage import Storage
 
     fleet = load_fleet(example_fleet, check_files=False)
     table = stale_hubs(

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from hub_ops.clients.kube import ClusterAccess, KubeClient, NotReady
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.backups.partitions import backup_partition_key
 from hub_ops.defs.backups.pods import HOME_MOUNT, home_job
@@ -23,7 +24,6 @@ from hub_ops.defs.backups.resources import BackupRunnerResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
 from hub_ops.defs.releases.resources import KubeResource, SopsResource
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.kube import ClusterAccess, KubeClient, NotReady
 from hub_ops_tests.defs.backups.conftest import make_homes
 
 
@@ -59,7 +59,7 @@ def _add_cluster(fleet_root: Path, kubeconfig: Path, namespace: str, dest: str) 
 def _play_kubelet(api: client.ApiClient, namespace: str, volume: Path, kubelet, seen: dict) -> None:
     """Wait for the backup Job, run its container as the kubelet would (volume mounted at
     HOME_MOUNT = `volume`/sub_path), then report its pod Succeeded."""
-    from hub_ops.devstack.kube import wait_for
+    from hub_ops_dev.stack.kube import wait_for
 
     batch = client.BatchV1Api(api)
     job = wait_for(lambda: next(iter(batch.list_namespaced_job(namespace).items), None), 60, "the backup Job")
@@ -133,7 +133,7 @@ def test_a_failed_pod_is_reported_with_its_state_and_the_job_removed(
     kube = KubeClient(ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
 
     def fail_it() -> None:
-        from hub_ops.devstack.kube import wait_for
+        from hub_ops_dev.stack.kube import wait_for
 
         batch = client.BatchV1Api(kube_api)
         wait_for(lambda: batch.list_namespaced_job(kube_namespace).items, 60, "the Job")

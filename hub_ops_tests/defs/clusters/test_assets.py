@@ -13,7 +13,7 @@ from hub_ops.defs.clusters.assets import clusters
 from hub_ops.defs.clusters.resources import GkeResource
 from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.defs.releases.resources import SopsResource
-from hub_ops.devstack.process import free_port
+from hub_ops_dev.stack.process import free_port
 
 
 def materialize(

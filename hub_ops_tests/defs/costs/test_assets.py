@@ -8,7 +8,6 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from hub_ops.costs.generator import ExportGenerator, write_parquet
 from hub_ops.costs.report import read_report, reconcile
 from hub_ops.definitions import build_definitions
 from hub_ops.defs.costs.assets import hub_daily_costs, monthly_cost_report
@@ -16,6 +15,7 @@ from hub_ops.defs.costs.checks import reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.fleet.resources import FleetResource, StorageResource
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 
 ROWS = 120
 

@@ -6,14 +6,14 @@ import filecmp
 import dagster as dg
 
 from hub_ops.backup import Repository
+from hub_ops.clients.clusters import cluster_access
+from hub_ops.clients.helm import HelmClient
+from hub_ops.clients.jupyterhub import HubApi
+from hub_ops.clients.kube import KubeClient
+from hub_ops.clients.sops import Sops
 from hub_ops.defs.decommission.assets import DECOMMISSION_NOTICES
 from hub_ops.defs.decommission.state import decommission_records, decommissioned_hubs
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.clusters import cluster_access
-from hub_ops.resources.helm import HelmClient
-from hub_ops.resources.jupyterhub import HubApi
-from hub_ops.resources.kube import KubeClient
-from hub_ops.resources.sops import Sops
 from hub_ops_tests.defs.decommission.conftest import write_homes
 
 

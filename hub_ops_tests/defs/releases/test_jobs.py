@@ -5,12 +5,12 @@ import json
 
 import dagster as dg
 
+from hub_ops.clients.clusters import cluster_access
+from hub_ops.clients.helm import HelmClient
+from hub_ops.clients.sops import Sops
 from hub_ops.defs.releases.assets import HUB_RELEASES
 from hub_ops.defs.releases.jobs import deploy_job
 from hub_ops.fleet import load_fleet
-from hub_ops.resources.clusters import cluster_access
-from hub_ops.resources.helm import HelmClient
-from hub_ops.resources.sops import Sops
 
 
 def run_deploy(resources, instance, **config):

@@ -1,0 +1,50 @@
+"""How to reach each cluster of the fleet, from its provider block."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from hub_ops.clients.kube import ClusterAccess, ClusterUnreachable, access_from_kubeconfig_doc, local_kubeconfig
+from hub_ops.clients.sops import Sops, SopsError
+from hub_ops.fleet.loader import Fleet
+from hub_ops.fleet.models import Cluster
+
+# (cluster config, decrypted service-account key or None) -> access; provided by the GKE client
+GkeAccessFn = Callable[[Cluster, dict | None], ClusterAccess]
+
+
+def cluster_access(fleet: Fleet, cluster: Cluster, sops: Sops, gke_access: GkeAccessFn | None = None) -> ClusterAccess:
+    """ClusterAccess for `cluster`. Raises ClusterUnreachable with the reason when there is none."""
+    folder = fleet.cluster_dir(cluster.name)
+    if cluster.provider == "local":
+        path = local_kubeconfig(cluster.local.kubeconfig, fleet.root)
+        if path is None:
+            raise ClusterUnreachable(f"cluster {cluster.name}: no API configured (provider local without kubeconfig)")
+        if not os.path.isfile(path):
+            raise ClusterUnreachable(
+                f"cluster {cluster.name}: kubeconfig not found: {path}"
+                + (f" (from {cluster.local.kubeconfig!r})" if path != cluster.local.kubeconfig else "")
+            )
+        return ClusterAccess(kubeconfig_path=path, context=cluster.local.context)
+    if cluster.provider == "kubeconfig":
+        rel = fleet.relpath(folder / cluster.kubeconfig.file)
+        try:
+            doc = sops.decrypt(folder / cluster.kubeconfig.file, rel)
+        except SopsError as e:
+            raise ClusterUnreachable(f"cluster {cluster.name}: {e}") from None
+        return access_from_kubeconfig_doc(doc, source=rel)
+    if cluster.provider == "gcp":
+        if gke_access is None:
+            raise ClusterUnreachable(f"cluster {cluster.name}: GKE access is not configured")
+        key = None
+        if cluster.gcp.key:
+            try:
+                key = sops.decrypt(folder / cluster.gcp.key, fleet.relpath(folder / cluster.gcp.key))
+            except SopsError as e:
+                raise ClusterUnreachable(f"cluster {cluster.name}: {e}") from None
+        return gke_access(cluster, key)
+    raise ClusterUnreachable(
+        f"cluster {cluster.name}: provider {cluster.provider} is not supported by hub_ops yet "
+        "(use provider kubeconfig with a token kubeconfig)"
+    )
