@@ -28,6 +28,7 @@ from typing import Self
 
 from hub_ops.backup.errors import BackupError
 from hub_ops.backup.restore_files import Entry, TargetWriter
+from hub_ops.settings import child_environment
 
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -46,7 +47,7 @@ class _Worker:
     def __init__(self, root: str):
         job_r, job_w = os.pipe()
         result_r, result_w = os.pipe()
-        env = dict(os.environ)
+        env = child_environment()
         if os.path.basename(_SOURCE_ROOT) not in ("site-packages", "dist-packages"):
             # a source checkout: the same hub_ops as the parent's, whatever its working folder
             # (an installed one is found anyway; its folder must not go before the stdlib)

@@ -7,8 +7,6 @@ never pay for Dagster, pandas or cloud clients.
 from __future__ import annotations
 
 import importlib
-import os
-from pathlib import Path
 
 import click
 
@@ -43,9 +41,9 @@ class LazyGroup(click.Group):
 
 
 def default_fleet_root() -> str:
-    if os.environ.get("HUB_OPS_FLEET"):
-        return os.environ["HUB_OPS_FLEET"]
-    return "deployments" if Path("deployments/fleet.yaml").is_file() else "."
+    from hub_ops.settings import get_settings
+
+    return get_settings().fleet_folder()
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,13 +8,14 @@ document and is never written to disk, logged or put in an exception.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from hub_ops.settings import child_environment
 
 
 class SopsError(RuntimeError):
@@ -34,7 +35,7 @@ class Sops:
     def decrypt(self, path: Path, display_name: str | None = None) -> Any:
         """The decrypted document (YAML or JSON by suffix), without its `sops` block."""
         name = display_name or path.name
-        env = {**os.environ, "SOPS_DISABLE_VERSION_CHECK": "1"}
+        env = child_environment(SOPS_DISABLE_VERSION_CHECK="1")
         if self.age_key_file:
             env["SOPS_AGE_KEY_FILE"] = str(self.age_key_file)
         kind = "json" if path.suffix == ".json" else "yaml"

@@ -7,14 +7,13 @@ the same layout to disk. `gcs_endpoint` points gcsfs at a GCS-protocol server (t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# gcsfs otherwise probes for a gRPC-only bucket type and waits 60 s per call on anything
-# but real GCS; must be set before gcsfs is imported.
-os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+from hub_ops.settings import Settings, get_settings, quiet_gcsfs_probe, secret
+
+quiet_gcsfs_probe()
 
 
 @dataclass(frozen=True)
@@ -57,15 +56,18 @@ class Storage:
             return "https://console.cloud.google.com/storage/browser/_details/" + resolved[len("gs://") :]
         return resolved
 
+    @classmethod
+    def from_settings(cls, settings: Settings, gcs_token: str | None = None) -> Storage:
+        """The storage the settings choose, for terminal commands and Dagster alike: a
+        GCS-protocol server when HUB_OPS_GCS_ENDPOINT is set (token "anon" unless given);
+        else real object storage in production; else gs:// mapped under HUB_OPS_DATA."""
+        if settings.gcs_endpoint:
+            return cls(gcs_endpoint=settings.gcs_endpoint, gcs_token=gcs_token or "anon")
+        if settings.production:
+            return cls(gcs_token=gcs_token)
+        return cls(local_root=settings.data_dir)
+
 
 def storage_from_env() -> Storage:
-    """Storage for terminal commands, chosen as Dagster's `storage` resource chooses it:
-    HUB_OPS_GCS_ENDPOINT (a GCS-protocol server, e.g. the local stack's) wins; else
-    HUB_OPS_ENV=production reads and writes gs:// for real; else the local default maps gs://
-    under $HUB_OPS_DATA (./.data)."""
-    endpoint = os.environ.get("HUB_OPS_GCS_ENDPOINT")
-    if endpoint:
-        return Storage(gcs_endpoint=endpoint, gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN", "anon"))
-    if os.environ.get("HUB_OPS_ENV", "local") == "production":
-        return Storage(gcs_token=os.environ.get("HUB_OPS_GCS_TOKEN") or None)
-    return Storage(local_root=os.environ.get("HUB_OPS_DATA", ".data"))
+    """Storage for terminal commands (see Storage.from_settings)."""
+    return Storage.from_settings(get_settings(), secret("HUB_OPS_GCS_TOKEN"))
