@@ -61,9 +61,8 @@ def make_repo(tmp: Path, commits: int) -> tuple[Path, Path, str]:
 def tick_once(work: Path, remote: Path, cursor: str, cache: Path) -> tuple[float, int]:
     import dagster as dg
 
-    from hub_ops.defs.fleet.resources import FleetResource
-    from hub_ops.defs.releases.resources import GitResource
-    from hub_ops.defs.releases.sensors import deploy_on_push
+    from hub_ops.defs.deploy.sensors import deploy_on_push
+    from hub_ops.defs.shared.resources import FleetResource, GitResource
 
     resources = {
         "fleet": FleetResource(root=str(work)),

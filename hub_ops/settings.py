@@ -34,6 +34,7 @@ class Settings:
     image: str | None = None  # HUB_OPS_IMAGE: the hub_ops image backup pods run
     backup_service_account: str | None = None  # HUB_OPS_BACKUP_SERVICE_ACCOUNT: backup pods' service account
     sops_age_key_file: str | None = None  # SOPS_AGE_KEY_FILE: age key sops decrypts with
+    gcs_token_set: bool = False  # HUB_OPS_GCS_TOKEN is set (its value is read where it is used)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -49,6 +50,7 @@ class Settings:
             image=environ.get("HUB_OPS_IMAGE") or None,
             backup_service_account=environ.get("HUB_OPS_BACKUP_SERVICE_ACCOUNT") or None,
             sops_age_key_file=environ.get("SOPS_AGE_KEY_FILE") or None,
+            gcs_token_set=bool(environ.get("HUB_OPS_GCS_TOKEN")),
         )
 
     @property
@@ -83,12 +85,15 @@ VARIABLES = (
     "HUB_OPS_BACKUP_SERVICE_ACCOUNT",
     "SOPS_AGE_KEY_FILE",
 )
+SECRETS = ("HUB_OPS_GCS_TOKEN",)  # only whether they are set counts here
 
 
 def get_settings() -> Settings:
     """The settings of this process's environment, built once per distinct environment (a
     test or the demo that sets a variable gets settings that say so)."""
-    return _settings_for(tuple((name, os.environ[name]) for name in VARIABLES if name in os.environ))
+    values = [(name, os.environ[name]) for name in VARIABLES if name in os.environ]
+    values += [(name, "set") for name in SECRETS if os.environ.get(name)]
+    return _settings_for(tuple(values))
 
 
 @functools.lru_cache(maxsize=8)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.releases.resources import GitResource, JupyterHubResource, KubeResource, SopsResource
+from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
 from hub_ops_tests.fleet_repos import AgeKey, AutoKubelet, FleetRepo, build_fleet_repo, make_age_key
 
 
@@ -58,11 +57,12 @@ def deploy_resources(tmp_path: Path, jupyterhub_server, age_key) -> Callable[[Fl
     """Resources for deploy_job / deploy_on_push on a test fleet repo."""
 
     def make(repo: FleetRepo) -> dict:
+        sops = SopsResource(age_key_file=str(age_key.path))
         return {
             "fleet": FleetResource(root=str(repo.root)),
             "git": GitResource(cache_dir=str(tmp_path / "git-cache")),
-            "sops": SopsResource(age_key_file=str(age_key.path)),
-            "kube": KubeResource(),
+            "sops": sops,
+            "kube": KubeResource(sops=sops),
             "hub_api": JupyterHubResource(url_template=jupyterhub_server.api_url),
         }
 

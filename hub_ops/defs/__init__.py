@@ -1,11 +1,6 @@
-"""Dagster definitions by domain. Each domain package exports:
+"""Dagster definitions by domain, loaded from this folder (hub_ops.definitions).
 
-- `defs`: a dagster.Definitions of its assets, checks, jobs, sensors, schedules;
-- `resources(env)`: the resources it owns for an environment ("local" | "production").
-
-A resource key is owned by exactly one domain (fleet owns `fleet` and `storage`); others
-only name it. hub_ops.definitions assembles the whole.
+Every domain keeps the same files: assets.py, checks.py, jobs.py, schedules.py, sensors.py
+(and resources.py for a resource only it uses); shared/ holds what several domains use.
+Domains import each other's public readers only (e.g. deploy.assets.latest_hub_release).
 """
-
-DOMAINS = ("fleet", "releases", "backups", "costs", "clusters", "decommission")
-ENVIRONMENTS = ("local", "production")

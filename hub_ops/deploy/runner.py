@@ -53,6 +53,10 @@ class DeployFailed(RuntimeError):
 
 @dataclass
 class DeploySettings:
+    """How releases are deployed; each default is stated here once (deploy_job's config
+    form shows these)."""
+
+    max_parallel: int = 4  # releases of one cluster step deployed at once
     ready_timeout: float = 600.0
     health_timeout: float = 180.0
     health_user: str = "hub-ops-health"

@@ -48,6 +48,10 @@ def _str_or_int(value: Any, handler: ValidatorFunctionWrapHandler) -> str | int:
 
 StrOrInt = Annotated[str | int, WrapValidator(_str_or_int)]
 
+# five cron fields (minute hour day-of-month month day-of-week), as Dagster schedules take them
+CRON_PATTERN = r"^\S+ \S+ \S+ \S+ \S+$"
+Cron = Annotated[str, Field(pattern=CRON_PATTERN, description="cron, five fields, UTC")]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
@@ -262,7 +266,7 @@ class GitSettings(Strict):
 
 class BackupSettings(Strict):
     destination: str = "gs://hub-ops-backups"
-    schedule: str = "0 2 * * *"  # cron, UTC
+    schedule: Cron = "0 2 * * *"
     retain: Retention = Field(default_factory=lambda: Retention(daily=7, weekly=4, monthly=12))
     compression: Literal["zstd", "none"] = "zstd"
 
@@ -283,7 +287,7 @@ class BillingSource(Strict):
 class CostSettings(Strict):
     billing: BillingSource | None = None
     sharing: Literal["proportional", "even", "none"] = "proportional"
-    schedule: str = "0 6 * * *"
+    schedule: Cron = "0 6 * * *"
 
 
 class ReportSettings(Strict):

@@ -84,7 +84,7 @@ def run(ctx: DemoContext) -> list[str]:
     from hub_ops.backup.config import backup_destination, backups_enabled, local_home, retention_policy
     from hub_ops.backup.prune import prune
     from hub_ops.cli.backup import format_snapshots
-    from hub_ops.definitions import build_definitions
+    from hub_ops.definitions import defs
     from hub_ops.defs.backups.assets import user_home_backups
     from hub_ops.defs.backups.partitions import backup_partition_key
     from hub_ops.defs.backups.schedules import nightly_backups
@@ -99,7 +99,7 @@ def run(ctx: DemoContext) -> list[str]:
 
     instance = dg.DagsterInstance.get()  # SQLite under DAGSTER_HOME (set by the demo runner)
     instance.add_dynamic_partitions("hubs", [h.partition_key for h in fleet.hubs()])
-    resources = dict(build_definitions("local").resources)  # every domain's, as `make dev` has them
+    resources = dict(defs().resources)  # every domain's, as `make dev` has them
 
     now = dt.datetime.now(dt.UTC)
     with dg.build_schedule_context(

@@ -12,9 +12,9 @@ from hub_ops_dev.demo import DemoContext
 def run(ctx: DemoContext) -> list[str]:
     import dagster as dg
 
-    from hub_ops.definitions import build_definitions
+    from hub_ops.definitions import defs
 
-    job = build_definitions("local").resolve_job_def("clusters_refresh_job")
+    job = defs().resolve_job_def("clusters_refresh_job")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary below says it all
     result = job.execute_in_process(instance=dg.DagsterInstance.get(), run_config=quiet, raise_on_error=True)
     materialization = result.asset_materializations_for_node("clusters")[0]

@@ -29,8 +29,7 @@ def run(ctx: DemoContext) -> list[str]:
     from hub_ops.clients.storage import Storage
     from hub_ops.costs.exports import previous_month, reports_folder
     from hub_ops.costs.report import read_report
-    from hub_ops.defs import costs as costs_domain
-    from hub_ops.defs import fleet as fleet_domain
+    from hub_ops.definitions import defs
     from hub_ops.defs.costs.assets import hub_daily_costs, monthly_cost_report
     from hub_ops.fleet import load_fleet
     from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
@@ -51,7 +50,7 @@ def run(ctx: DemoContext) -> list[str]:
         out.append(f"generated {rows:,} export rows for {m:%Y-%m} at {export_url}/{m:%Y-%m}.parquet -> {path}")
 
     instance = dg.DagsterInstance.get()  # SQLite under DAGSTER_HOME (set by the demo runner)
-    resources = fleet_domain.resources("local") | costs_domain.resources("local")
+    resources = dict(defs().resources)  # every resource, as `make dev` has them
     start, end = _month_range(month)
     daily = dg.materialize(
         [hub_daily_costs],

@@ -23,11 +23,17 @@ USERS = {"rabernat": 6, "jhamman": 4, "ocean-student": 3}
 def run(ctx: DemoContext) -> list[str]:
     import dagster as dg
 
-    from hub_ops.defs.backups.resources import BackupRunnerResource
     from hub_ops.defs.decommission.jobs import decommission_job
-    from hub_ops.defs.decommission.state import decommission_records, decommissioned_hubs
-    from hub_ops.defs.fleet.resources import FleetResource, StorageResource
-    from hub_ops.defs.releases.resources import GitResource, JupyterHubResource, KubeResource, SopsResource
+    from hub_ops.defs.decommission.records import decommission_records, decommissioned_hubs
+    from hub_ops.defs.shared.resources import (
+        BackupRunnerResource,
+        FleetResource,
+        GitResource,
+        JupyterHubResource,
+        KubeResource,
+        SopsResource,
+        StorageResource,
+    )
 
     fleet_root = ctx.scratch("decommission") / "fleet"
     shutil.copytree(ctx.fleet_root, fleet_root, dirs_exist_ok=True)
@@ -50,14 +56,15 @@ def run(ctx: DemoContext) -> list[str]:
     (homes / "prod" / "rabernat").mkdir(parents=True)
     (homes / "prod" / "rabernat" / "new-work.py").write_text("print('already on prod')\n")
 
+    sops = SopsResource(age_key_file=str(ctx.fleet_root / "demo.agekey"))
     resources = {
         "fleet": FleetResource(root=str(fleet_root)),
         "git": GitResource(cache_dir=str(ctx.data / "cache")),
         "storage": StorageResource(local_root=str(ctx.data)),
-        "sops": SopsResource(age_key_file=str(ctx.fleet_root / "demo.agekey")),
-        "kube": KubeResource(),
+        "sops": sops,
+        "kube": KubeResource(sops=sops),
         "hub_api": JupyterHubResource(),
-        "backup_runner": BackupRunnerResource(),
+        "backup_runner": BackupRunnerResource(kube=KubeResource(sops=sops)),
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -92,11 +99,11 @@ def run(ctx: DemoContext) -> list[str]:
         run_job(instance, today="2026-12-14", force_running_servers_reason="demo: no hub runs on this machine to ask")
         record = decommission_records(instance)["pangeo-hubs/legacy"]
         out.append("retired, 2026-12-14:")
-        out += ["  " + line for line in record["steps"].splitlines()[2:]]
+        out += ["  " + line for line in record.steps.splitlines()[2:]]
         moved = sorted(p.name for p in (homes / "prod").iterdir())
         out.append(f"prod's homes now: {', '.join(moved)} (rabernat's new-work.py kept beside the migrated files)")
         out.append(f"deploys and nightly backups now skip: {decommissioned_hubs(instance)}")
         run_job(instance, today="2027-03-14")
         record = decommission_records(instance)["pangeo-hubs/legacy"]
-        out.append(f"2027-03-14: {record['state']} ({record['snapshots_forgotten']} snapshot(s) forgotten)")
+        out.append(f"2027-03-14: {record.state} ({record.snapshots_forgotten} snapshot(s) forgotten)")
     return out

@@ -14,17 +14,16 @@ from hub_ops_dev.demo import DemoContext
 def run(ctx: DemoContext) -> list[str]:
     import dagster as dg
 
-    from hub_ops.defs.fleet.resources import FleetResource
-    from hub_ops.defs.releases.jobs import deploy_job
-    from hub_ops.defs.releases.resources import GitResource, JupyterHubResource, KubeResource, SopsResource
-    from hub_ops.defs.releases.sensors import deploy_on_push
+    from hub_ops.defs.deploy.jobs import deploy_job
+    from hub_ops.defs.deploy.sensors import deploy_on_push
+    from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
 
     repo = ctx.scratch("fleet-repo")  # the fleet step committed a sample change here
     resources = {
         "fleet": FleetResource(root=str(repo)),
         "git": GitResource(remote=str(repo), branch="main", cache_dir=str(ctx.data / "cache")),
         "sops": SopsResource(age_key_file=str(ctx.fleet_root / "demo.agekey")),
-        "kube": KubeResource(),
+        "kube": KubeResource(sops=SopsResource(age_key_file=str(ctx.fleet_root / "demo.agekey"))),
         "hub_api": JupyterHubResource(),
     }
     out = []

@@ -62,9 +62,9 @@ def run(ctx: DemoContext) -> list[str]:
     ctx.facts["sample_plan"] = plan
     ctx.facts["sample_base"] = base
 
-    from hub_ops.definitions import build_definitions
+    from hub_ops.definitions import defs as load_definitions
 
-    defs = build_definitions("local")
+    defs = load_definitions()
     repo_def = defs.get_repository_def()
     out.append(
         f"Dagster definitions load: {len(repo_def.assets_defs_by_key)} assets, {len(repo_def.get_all_jobs())} jobs, "

@@ -19,7 +19,7 @@ from dagster._core.launcher import LaunchRunContext, WorkerStatus
 from dagster_k8s.job import get_job_name_from_run_id
 from kubernetes import client
 
-from hub_ops.definitions import build_definitions
+from hub_ops.definitions import defs
 from hub_ops_tests.conftest import REPO
 
 PRODUCTION = REPO / "deployments" / "hub-ops" / "dagster.yaml"
@@ -48,7 +48,7 @@ def instance(kube_cluster, kube_namespace):
 
 
 def create_run(instance, tags: dict) -> dg.DagsterRun:
-    job = build_definitions("local").resolve_job_def("clusters_refresh_job")
+    job = defs().resolve_job_def("clusters_refresh_job")
     origin = (
         ReconstructableRepository.for_module("hub_ops.definitions", "defs", working_directory=str(REPO))
         .get_reconstructable_job("clusters_refresh_job")

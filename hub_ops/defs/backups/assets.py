@@ -24,9 +24,7 @@ from hub_ops.backup import (
 from hub_ops.backup.config import backup_destination, backups_enabled, retention_policy
 from hub_ops.backup.manifest import human_size
 from hub_ops.defs.backups.partitions import backup_partitions
-from hub_ops.defs.backups.resources import BackupRunnerResource
-from hub_ops.defs.fleet.resources import FleetResource, StorageResource
-from hub_ops.defs.releases.resources import KubeResource, SopsResource
+from hub_ops.defs.shared.resources import BackupRunnerResource, FleetResource, StorageResource
 
 DEEP_SAMPLE = 0.02  # fraction of contents re-hashed by the nightly check
 HISTORY = 14
@@ -105,8 +103,6 @@ def user_home_backups(
     fleet: FleetResource,
     storage: StorageResource,
     backup_runner: BackupRunnerResource,
-    kube: KubeResource,
-    sops: SopsResource,
 ):
     keys = context.partition_key.keys_by_dimension
     fleet_config = fleet.load()
@@ -117,13 +113,7 @@ def user_home_backups(
         )
     client = storage.client()
     try:
-        summary = backup_runner.backup(
-            context,
-            fleet_config,
-            hub,
-            client,
-            kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()),
-        )
+        summary = backup_runner.backup(context, fleet_config, hub, client)
     except (SourceError, BackupIntegrityError) as e:  # retrying will not fix these: say so now
         raise dg.Failure(f"{hub.id}: {e}", allow_retries=False) from e
     destination = backup_destination(fleet_config, hub)

@@ -15,8 +15,8 @@ from hub_ops.backup import Repository
 from hub_ops.backup.config import backup_destination, backups_enabled
 from hub_ops.backup.repository import snapshot_time
 from hub_ops.defs.backups.assets import user_home_backups
-from hub_ops.defs.decommission.state import decommissioned_hubs
-from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+from hub_ops.defs.decommission.records import decommissioned_hubs
+from hub_ops.defs.shared.resources import FleetResource, StorageResource
 
 MAX_AGE = dt.timedelta(hours=26)  # a nightly schedule plus two hours of slack
 

@@ -18,9 +18,9 @@ from pydantic import Field
 from hub_ops.backup import Repository, RestoreReport
 from hub_ops.backup.config import backup_destination
 from hub_ops.backup.prune import DEFAULT_GRACE_S, PruneReport, collect_garbage
-from hub_ops.defs.backups.resources import BackupRunnerResource
-from hub_ops.defs.fleet.resources import FleetResource, StorageResource
-from hub_ops.defs.releases.resources import KubeResource, SopsResource
+from hub_ops.defs.backups.assets import user_home_backups
+from hub_ops.defs.backups.checks import user_home_backups_fresh
+from hub_ops.defs.shared.resources import BackupRunnerResource, FleetResource, StorageResource
 
 
 class RestoreHomesConfig(dg.Config):
@@ -63,8 +63,6 @@ def restore_homes(
     fleet: FleetResource,
     storage: StorageResource,
     backup_runner: BackupRunnerResource,
-    kube: KubeResource,
-    sops: SopsResource,
 ) -> dg.Output:
     fleet_config = fleet.load()
     hub = fleet_config.hub(config.hub)
@@ -77,7 +75,6 @@ def restore_homes(
         into_hub=None if config.target else hub,
         into_path=config.target,
         user=config.user,
-        kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()),
     )
     return dg.Output(None, metadata=_report_metadata(report))
 
@@ -89,22 +86,13 @@ def migrate_homes(
     fleet: FleetResource,
     storage: StorageResource,
     backup_runner: BackupRunnerResource,
-    kube: KubeResource,
-    sops: SopsResource,
 ) -> dg.Output:
     fleet_config = fleet.load()
     source, target = fleet_config.hub(config.hub), fleet_config.hub(config.target_hub)
     if source.id == target.id:
         raise dg.Failure(f"migrate_homes: source and target are the same hub ({source.id}); use restore_homes_job")
     report = backup_runner.restore(
-        context,
-        fleet_config,
-        source,
-        config.snapshot,
-        storage.client(),
-        into_hub=target,
-        user=config.user,
-        kube_for=lambda cluster: kube.client(fleet_config, cluster, sops.client()),
+        context, fleet_config, source, config.snapshot, storage.client(), into_hub=target, user=config.user
     )
     return dg.Output(None, metadata={"from": source.id, "into": target.id, **_report_metadata(report)})
 
@@ -150,3 +138,16 @@ def migrate_homes_job():
 @dg.job(description="Delete backup contents no kept snapshot references, per destination.")
 def prune_backup_blobs_job():
     prune_backup_blobs()
+
+
+user_home_backups_job = dg.define_asset_job(
+    "user_home_backups_job",
+    selection=[user_home_backups],
+    description="Back up one hub's homes (one partition of user_home_backups).",
+)
+
+backup_freshness_job = dg.define_asset_job(
+    "backup_freshness_job",
+    selection=dg.AssetSelection.checks(user_home_backups_fresh),
+    description="Check that every hub has a snapshot younger than 26 h.",
+)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from hub_ops.defs.partitions import hubs_partitions
+from hub_ops.defs.shared.partitions import hubs_partitions
 
 # partition D is the night after day D (a 02:00 run on D+1 backs up what D left behind)
 backup_nights = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")

@@ -9,48 +9,17 @@ users still working) keeps its nightly backups until decommission_job records it
 """
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from hub_ops.backup.config import backups_enabled
-from hub_ops.defs.backups.assets import user_home_backups
-from hub_ops.defs.backups.checks import user_home_backups_fresh
-from hub_ops.defs.backups.jobs import prune_backup_blobs_job
+from hub_ops.defs.backups.jobs import backup_freshness_job, prune_backup_blobs_job, user_home_backups_job
 from hub_ops.defs.backups.partitions import backup_partition_key
-from hub_ops.defs.decommission.state import decommissioned_hubs
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.partitions import hubs_partitions
+from hub_ops.defs.decommission.records import decommissioned_hubs
+from hub_ops.defs.shared.partitions import hubs_partitions
+from hub_ops.defs.shared.resources import FleetResource
+from hub_ops.defs.shared.schedules import fleet_settings_at_load
 from hub_ops.fleet import FleetConfigError
-from hub_ops.fleet.models import BackupSettings
-
-DEFAULT_CRON = BackupSettings().schedule
-
-
-def backup_cron(fleet_root: str | os.PathLike | None = None) -> str:
-    """fleet.yaml's `backups.schedule`, read when definitions load (a schedule's cron is
-    fixed then); the default when the file is missing or unreadable, so a broken fleet
-    file never stops Dagster from loading (the fleet sensor reports it)."""
-    root = Path(fleet_root or os.environ.get("HUB_OPS_FLEET", "deployments"))
-    try:
-        data = yaml.safe_load((root / "fleet.yaml").read_text()) or {}
-        return BackupSettings.model_validate(data.get("backups") or {}).schedule
-    except (OSError, yaml.YAMLError, ValueError):
-        return DEFAULT_CRON
-
-
-backup_job = dg.define_asset_job(
-    "user_home_backups_job",
-    selection=[user_home_backups],
-    description="Back up one hub's homes (one partition of user_home_backups).",
-)
-freshness_job = dg.define_asset_job(
-    "backup_freshness_job",
-    selection=dg.AssetSelection.checks(user_home_backups_fresh),
-    description="Check that every hub has a snapshot younger than 26 h.",
-)
 
 
 def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource):
@@ -90,8 +59,8 @@ def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource
 
 
 @dg.schedule(
-    cron_schedule=backup_cron(),
-    job=backup_job,
+    cron_schedule=fleet_settings_at_load().backups.schedule,
+    job=user_home_backups_job,
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Nightly backups: one run per hub with backups, at fleet.yaml backups.schedule.",
@@ -102,7 +71,7 @@ def nightly_backups(context: dg.ScheduleEvaluationContext, fleet: FleetResource)
 
 backup_freshness_schedule = dg.ScheduleDefinition(
     name="backup_freshness_schedule",
-    job=freshness_job,
+    job=backup_freshness_job,
     cron_schedule="17 * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -27,8 +27,8 @@ from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.clients.sops import Sops
 from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, NOT_ASKED, evaluate
 from hub_ops.defs.clusters.resources import GkeResource
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.releases.resources import SopsResource
+from hub_ops.defs.shared.metadata import latest_materialization_metadata
+from hub_ops.defs.shared.resources import FleetResource, SopsResource
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState
@@ -147,11 +147,10 @@ def clusters(
         "clusters": dg.MetadataValue.md(summary_markdown(states)),
         "reachable": dg.MetadataValue.int(sum(s.reachable for s in states)),
         "total": dg.MetadataValue.int(len(states)),
-        # read by deploy_job's dry runs: validate manifests for the version each cluster runs
+        # read back by observed_control_plane_versions and observed_node_pools (below)
         "control_plane_versions": dg.MetadataValue.json(
             {s.cluster: s.master_version for s in states if s.master_version}
         ),
-        # read by decommission reports: what is left on a cluster once its last hub is retired
         "node_pools": dg.MetadataValue.json(
             {s.cluster: [p.name for p in s.node_pools] for s in states if s.node_pools}
         ),
@@ -161,3 +160,17 @@ def clusters(
     return dg.MaterializeResult(
         metadata=metadata, check_results=evaluate(states, loaded, dt.datetime.now(dt.UTC).date())
     )
+
+
+def observed_control_plane_versions(instance: dg.DagsterInstance) -> dict[str, str]:
+    """{cluster: control-plane version} from the latest `clusters` materialization (empty if
+    none): deploy_job's dry runs validate manifests for the version each cluster runs."""
+    meta = latest_materialization_metadata(instance, dg.AssetKey("clusters")) or {}
+    return dict(meta.get("control_plane_versions") or {})
+
+
+def observed_node_pools(instance: dg.DagsterInstance) -> dict[str, list[str]]:
+    """{cluster: node pool names} from the latest `clusters` materialization: what is left on
+    a cluster once its last hub is retired."""
+    meta = latest_materialization_metadata(instance, dg.AssetKey("clusters")) or {}
+    return {cluster: list(pools) for cluster, pools in (meta.get("node_pools") or {}).items()}

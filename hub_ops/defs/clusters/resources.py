@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from hub_ops.clients.gke import GkeClient, GkeCredentialsError, application_default_credentials
+from hub_ops.settings import get_settings
 
 
 class GkeResource(dg.ConfigurableResource):
@@ -45,7 +46,10 @@ class GkeResource(dg.ConfigurableResource):
         )
 
 
-def resources(env: str) -> dict:
-    if env == "production":
-        return {"gke": GkeResource(credentials="application_default")}
-    return {"gke": GkeResource(credentials="none")}
+# the local environment asks no cloud: every GKE cluster is reported as having no credentials
+GKE_CREDENTIALS = {"local": "none", "production": "application_default"}
+
+
+@dg.definitions
+def clusters_resources() -> dg.Definitions:
+    return dg.Definitions(resources={"gke": GkeResource(credentials=GKE_CREDENTIALS[get_settings().env])})

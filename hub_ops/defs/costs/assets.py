@@ -2,6 +2,7 @@
 `monthly_cost_report` (a month, exported as CSV, Parquet and a chart)."""
 
 import datetime as dt
+import warnings
 
 import dagster as dg
 
@@ -9,7 +10,10 @@ from hub_ops.costs.exports import export_days, export_month, reports_folder
 from hub_ops.costs.report import CostReport, hub_summary, png_markdown, read_report, reconcile, summary_markdown
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
-from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+from hub_ops.defs.shared.resources import FleetResource, StorageResource
+
+# chosen knowingly: a range of days is read from the export once, in one run (beta in Dagster 1.13)
+warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
 
 START = "2024-01-01"  # earliest partition; billing exports rarely reach further back
 daily_partitions = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC")

@@ -22,6 +22,7 @@ class BillingResource(dg.ConfigurableResource):
         return billing_source(fleet, storage, self.files, self.bigquery_table, self.job_project)
 
 
-def resources(env: str) -> dict:
+@dg.definitions
+def costs_resources() -> dg.Definitions:
     # both environments read what fleet.yaml names; BigQuery uses application default credentials
-    return {"billing": BillingResource()}
+    return dg.Definitions(resources={"billing": BillingResource()})

@@ -1,26 +1,31 @@
-"""When cost reports run.
+"""When cost reports run: fleet.yaml `costs.schedule` (default 06:00 UTC) every day for the
+last days (billing rows arrive late), and on the 1st at the same time for the month before.
 
-Two schedules because Dagster runs one job per schedule and refuses a job over assets with
-different partitions (daily and monthly): `cost_report_schedule` every day, and
-`monthly_cost_report_schedule` on the 1st for the month before (an hour later, when that
-morning's daily refresh is done).
+Two schedules because a month's report and a day's costs have different partitions; the
+monthly report reads the whole month from the export itself, so it needs no daily run first.
 """
 
 import datetime as dt
 
 import dagster as dg
 
-from hub_ops.defs.costs.assets import hub_daily_costs, monthly_cost_report
-from hub_ops.fleet.models import CostSettings
+from hub_ops.defs.costs.jobs import hub_daily_costs_job, monthly_cost_report_job
+from hub_ops.defs.shared.schedules import fleet_settings_at_load
 
 # billing rows keep arriving (and get corrected) for days after the usage: refresh this many days
 LATE_DAYS = 3
-DAILY_CRON = CostSettings().schedule  # fleet.yaml's default; see the lead's note on per-fleet crons
+DAILY_CRON = fleet_settings_at_load().costs.schedule
+
+
+def monthly_cron(daily_cron: str) -> str:
+    """The daily cron's time of day, on the 1st of each month."""
+    minute, hour, *_ = daily_cron.split()
+    return f"{minute} {hour} 1 * *"
 
 
 @dg.schedule(
     cron_schedule=DAILY_CRON,
-    target=hub_daily_costs,
+    job=hub_daily_costs_job,
     execution_timezone="UTC",
     description=f"Every day: hub_daily_costs for the last {LATE_DAYS} days (late billing rows).",
 )
@@ -37,8 +42,8 @@ def cost_report_schedule(context: dg.ScheduleEvaluationContext):
 
 
 @dg.schedule(
-    cron_schedule="0 7 1 * *",
-    target=monthly_cost_report,
+    cron_schedule=monthly_cron(DAILY_CRON),
+    job=monthly_cost_report_job,
     execution_timezone="UTC",
     description="On the 1st: monthly_cost_report for the month before, exported as CSV, Parquet, PNG.",
 )

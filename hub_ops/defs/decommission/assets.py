@@ -9,7 +9,7 @@ what it costs a day.
 
 import dagster as dg
 
-from hub_ops.defs.partitions import hubs_partitions
+from hub_ops.defs.shared.partitions import hubs_partitions
 
 HUB_DECOMMISSIONS = dg.AssetKey("hub_decommissions")
 DECOMMISSION_NOTICES = dg.AssetKey("decommission_notices")

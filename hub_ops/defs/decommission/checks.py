@@ -4,10 +4,9 @@ import dagster as dg
 
 from hub_ops.clients.helm import HelmFailure
 from hub_ops.clients.kube import ClusterUnreachable
-from hub_ops.defs.decommission.state import decommissioned_hubs
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.releases.assets import HUB_RELEASES
-from hub_ops.defs.releases.resources import KubeResource, SopsResource
+from hub_ops.defs.decommission.records import decommissioned_hubs
+from hub_ops.defs.deploy.assets import HUB_RELEASES
+from hub_ops.defs.shared.resources import FleetResource, KubeResource
 from hub_ops.deploy.runner import CLUSTER_LABEL, HUB_LABEL, MANAGED_LABEL
 
 
@@ -20,7 +19,7 @@ from hub_ops.deploy.runner import CLUSTER_LABEL, HUB_LABEL, MANAGED_LABEL
     ),
 )
 def no_orphaned_releases(
-    context: dg.AssetCheckExecutionContext, fleet: FleetResource, sops: SopsResource, kube: KubeResource
+    context: dg.AssetCheckExecutionContext, fleet: FleetResource, kube: KubeResource
 ) -> dg.AssetCheckResult:
     config = fleet.load()
     known = {h.id for h in config.hubs()}
@@ -28,7 +27,7 @@ def no_orphaned_releases(
     orphans, unreachable = [], []
     for cluster in config.clusters.values():
         try:
-            helm = kube.helm(config, cluster, sops.client())
+            helm = kube.helm(config, cluster)
         except ClusterUnreachable as e:
             unreachable.append(f"{cluster.name}: {e}")
             continue

@@ -6,8 +6,8 @@ import dagster as dg
 
 from hub_ops.decommission.calendar import standing
 from hub_ops.defs.decommission.jobs import decommission_job
-from hub_ops.defs.decommission.state import BACKUPS_EXPIRED, DECOMMISSIONED, decommission_records
-from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.defs.decommission.records import BACKUPS_EXPIRED, DECOMMISSIONED, decommission_records
+from hub_ops.defs.shared.resources import FleetResource
 from hub_ops.fleet import FleetConfigError
 
 
@@ -31,7 +31,8 @@ def decommission_schedule(context: dg.ScheduleEvaluationContext, fleet: FleetRes
         when = standing(hub, today)
         if when is None or when.phase == "scheduled":
             continue
-        state = records.get(hub.id, {}).get("state")
+        record = records.get(hub.id)
+        state = record.state if record else None
         tags = {"hub_ops/hub": hub.partition_key, "hub_ops/kind": "decommission"}
         config = {"hub": hub.id, "today": today.isoformat()}
         if state == BACKUPS_EXPIRED:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.partitions import hubs_partitions
+from hub_ops.defs.shared.partitions import hubs_partitions
+from hub_ops.defs.shared.resources import FleetResource
 from hub_ops.fleet import FleetConfigError
 
 

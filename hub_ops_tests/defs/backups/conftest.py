@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub_ops.defs.backups.resources import BackupRunnerResource
-from hub_ops.defs.fleet.resources import FleetResource, StorageResource
-from hub_ops.defs.releases.resources import KubeResource, SopsResource
+from hub_ops.defs.shared.resources import (
+    BackupRunnerResource,
+    FleetResource,
+    KubeResource,
+    SopsResource,
+    StorageResource,
+)
 
 
 @dataclass
@@ -41,12 +45,14 @@ def backup_fleet(request, example_fleet, tmp_path) -> BackupFleet:
         settings["backups"]["destination"] = f"gs://{bucket}/hub-ops"
         storage = StorageResource(gcs_endpoint=server.endpoint, gcs_token="anon")
     fleet_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
+    sops = SopsResource(age_key_file=str(example_fleet / "demo.agekey"))
+    kube = KubeResource(sops=sops)
     resources = {
         "fleet": FleetResource(root=str(example_fleet)),
         "storage": storage,
-        "backup_runner": BackupRunnerResource(),
-        "kube": KubeResource(),
-        "sops": SopsResource(age_key_file=str(example_fleet / "demo.agekey")),
+        "backup_runner": BackupRunnerResource(kube=kube),
+        "kube": kube,
+        "sops": sops,
     }
     return BackupFleet(example_fleet, (example_fleet / ".." / ".data" / "homes" / "local-demo").resolve(), resources)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import dagster as dg
 import yaml
 
 from hub_ops.backup import Repository, create_snapshot
-from hub_ops.defs.backups import defs
 from hub_ops.defs.backups.checks import stale_hubs
 from hub_ops_tests.defs.backups.conftest import make_homes
+from hub_ops_tests.defs.domain import definitions_with
 
 UTC = dt.UTC
 
@@ -38,9 +37,7 @@ def test_stale_and_missing_hubs_are_named(backup_fleet):
     assert table.loc["local-demo/staging", "problem"] == "older than 26 h"
     assert table.loc["local-demo/workshop", "problem"] == "no snapshot"
 
-    job = dg.Definitions.merge(defs, dg.Definitions(resources=backup_fleet.resources)).resolve_job_def(
-        "backup_freshness_job"
-    )
+    job = definitions_with(backup_fleet.resources).resolve_job_def("backup_freshness_job")
     failing = job.execute_in_process(raise_on_error=False)
     [check] = failing.get_asset_check_evaluations()
     assert not check.passed and check.metadata["stale_hubs"].value == 2

@@ -9,14 +9,14 @@ import dagster as dg
 import pytest
 
 from hub_ops.backup import Repository, create_snapshot
-from hub_ops.defs.backups import defs
 from hub_ops.defs.backups.jobs import migrate_homes_job, restore_homes_job
 from hub_ops_tests.backup.trees import diff_trees, read_tree
 from hub_ops_tests.defs.backups.conftest import make_homes
+from hub_ops_tests.defs.domain import definitions_with
 
 
 def _job(backup_fleet, name: str) -> dg.JobDefinition:
-    return dg.Definitions.merge(defs, dg.Definitions(resources=backup_fleet.resources)).resolve_job_def(name)
+    return definitions_with(backup_fleet.resources).resolve_job_def(name)
 
 
 def _repo(backup_fleet) -> Repository:

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 
 from hub_ops.backup import BackupError
-from hub_ops.defs.backups.pods import HOME_MOUNT, backup_command, home_job, home_k8s_config, restore_command
+from hub_ops.defs.shared.home_pods import HOME_MOUNT, backup_command, home_job, home_k8s_config, restore_command
 from hub_ops.fleet import load_fleet
 
 

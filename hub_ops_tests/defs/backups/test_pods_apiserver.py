@@ -19,10 +19,14 @@ from kubernetes import client
 from hub_ops.clients.kube import ClusterAccess, KubeClient, NotReady
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.backups.partitions import backup_partition_key
-from hub_ops.defs.backups.pods import HOME_MOUNT, home_job
-from hub_ops.defs.backups.resources import BackupRunnerResource
-from hub_ops.defs.fleet.resources import FleetResource, StorageResource
-from hub_ops.defs.releases.resources import KubeResource, SopsResource
+from hub_ops.defs.shared.home_pods import HOME_MOUNT, home_job
+from hub_ops.defs.shared.resources import (
+    BackupRunnerResource,
+    FleetResource,
+    KubeResource,
+    SopsResource,
+    StorageResource,
+)
 from hub_ops.fleet import load_fleet
 from hub_ops_tests.defs.backups.conftest import make_homes
 
@@ -97,12 +101,11 @@ def test_backup_of_a_pvc_home_runs_in_a_pod_of_the_hubs_namespace(
     seen: dict = {}
     kubelet_thread = threading.Thread(target=_play_kubelet, args=(kube_api, kube_namespace, volume, kubelet, seen))
     kubelet_thread.start()
+    kube = KubeResource(sops=SopsResource())
     resources = {
         "fleet": FleetResource(root=str(example_fleet)),
         "storage": StorageResource(local_root=str(tmp_path)),
-        "backup_runner": BackupRunnerResource(image="hub-ops:test", pod_env={"HUB_OPS_ENV": "local"}),
-        "kube": KubeResource(),
-        "sops": SopsResource(),
+        "backup_runner": BackupRunnerResource(image="hub-ops:test", pod_env={"HUB_OPS_ENV": "local"}, kube=kube),
     }
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("hubs", ["kube-test.homes"])

@@ -6,8 +6,10 @@ import datetime as dt
 
 import dagster as dg
 
-from hub_ops.defs.backups.schedules import DEFAULT_CRON, backup_cron, nightly_backups, nightly_requests
-from hub_ops.defs.fleet.resources import FleetResource
+from hub_ops.defs.backups.schedules import nightly_backups, nightly_requests
+from hub_ops.defs.shared.resources import FleetResource
+from hub_ops.defs.shared.schedules import fleet_settings_at_load
+from hub_ops.fleet.models import BackupSettings
 
 UTC = dt.UTC
 
@@ -74,9 +76,11 @@ def test_invalid_fleet_skips_with_the_reason(example_fleet):
     assert isinstance(skip, dg.SkipReason) and "fleet config invalid" in skip.skip_message
 
 
-def test_cron_comes_from_fleet_yaml(example_fleet, tmp_path):
-    assert backup_cron(example_fleet) == "0 2 * * *" == nightly_backups.cron_schedule
+def test_cron_comes_from_fleet_yaml(example_fleet, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUB_OPS_FLEET", str(example_fleet))
+    assert fleet_settings_at_load().backups.schedule == "0 2 * * *" == nightly_backups.cron_schedule
     fleet_yaml = example_fleet / "fleet.yaml"
     fleet_yaml.write_text(fleet_yaml.read_text().replace('schedule: "0 2 * * *"', 'schedule: "30 3 * * *"'))
-    assert backup_cron(example_fleet) == "30 3 * * *"
-    assert backup_cron(tmp_path / "no-fleet") == DEFAULT_CRON
+    assert fleet_settings_at_load().backups.schedule == "30 3 * * *"
+    monkeypatch.setenv("HUB_OPS_FLEET", str(tmp_path / "no-fleet"))
+    assert fleet_settings_at_load().backups.schedule == BackupSettings().schedule == "0 2 * * *"

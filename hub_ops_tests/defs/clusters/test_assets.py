@@ -8,11 +8,10 @@ hub_ops_tests/gke_recorded.py), the kubeconfig side to the local kube-apiserver
 import dagster as dg
 import pytest
 
-from hub_ops.definitions import build_definitions
+from hub_ops.definitions import defs
 from hub_ops.defs.clusters.assets import clusters
 from hub_ops.defs.clusters.resources import GkeResource
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.releases.resources import SopsResource
+from hub_ops.defs.shared.resources import FleetResource, SopsResource
 from hub_ops_dev.stack.process import free_port
 
 
@@ -124,8 +123,9 @@ def test_node_listing_failure_is_a_note_not_a_failure(example_fleet, recorded_gk
 
 
 @pytest.mark.parametrize("env", ["local", "production"])
-def test_whole_definitions_resolve_with_the_clusters_domain(env):
-    repo = build_definitions(env).get_repository_def()
+def test_whole_definitions_resolve_with_the_clusters_domain(env, monkeypatch):
+    monkeypatch.setenv("HUB_OPS_ENV", env)
+    repo = defs().get_repository_def()
     assert dg.AssetKey("clusters") in repo.assets_defs_by_key
     assert repo.get_job("clusters_refresh_job").name == "clusters_refresh_job"
     assert repo.get_schedule_def("clusters_hourly_schedule").cron_schedule == "17 * * * *"
@@ -133,7 +133,7 @@ def test_whole_definitions_resolve_with_the_clusters_domain(env):
 
 def test_refresh_job_runs_the_asset_and_its_four_checks(example_fleet, monkeypatch):
     monkeypatch.setenv("HUB_OPS_FLEET", str(example_fleet))
-    job = build_definitions("local").resolve_job_def("clusters_refresh_job")
+    job = defs().resolve_job_def("clusters_refresh_job")
     result = job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), run_config={"ops": {"clusters": {"config": {"list_nodes": False}}}}
     )

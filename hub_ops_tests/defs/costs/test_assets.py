@@ -9,11 +9,11 @@ import dagster as dg
 import pytest
 
 from hub_ops.costs.report import read_report, reconcile
-from hub_ops.definitions import build_definitions
+from hub_ops.definitions import defs
 from hub_ops.defs.costs.assets import hub_daily_costs, monthly_cost_report
 from hub_ops.defs.costs.checks import reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
-from hub_ops.defs.fleet.resources import FleetResource, StorageResource
+from hub_ops.defs.shared.resources import FleetResource, StorageResource
 from hub_ops.fleet import load_fleet
 from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 
@@ -42,7 +42,7 @@ def setup(example_fleet, gcs_server, gcs_bucket, gcs_storage):
 
 
 def test_definitions_load():
-    repo = build_definitions("local").get_repository_def()
+    repo = defs().get_repository_def()
     assert {"hub_daily_costs", "monthly_cost_report"} <= {k.to_user_string() for k in repo.assets_defs_by_key}
     assert {"cost_report_schedule", "monthly_cost_report_schedule"} <= {s.name for s in repo.schedule_defs}
 

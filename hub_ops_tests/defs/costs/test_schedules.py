@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from hub_ops.defs.costs.schedules import LATE_DAYS, cost_report_schedule, monthly_cost_report_schedule
+from hub_ops.defs.costs.schedules import LATE_DAYS, cost_report_schedule, monthly_cost_report_schedule, monthly_cron
 
 
 def _run(schedule, when: dt.datetime):
@@ -22,4 +22,10 @@ def test_daily_refreshes_the_last_days():
 def test_monthly_on_the_first_for_the_month_before():
     request = _run(monthly_cost_report_schedule, dt.datetime(2026, 1, 1, 7, tzinfo=dt.UTC))
     assert (request.partition_key, request.run_key) == ("2025-12-01", "monthly_cost_report:2025-12")
-    assert monthly_cost_report_schedule.cron_schedule == "0 7 1 * *"
+    assert cost_report_schedule.cron_schedule == "0 6 * * *"  # the example fleet's costs.schedule (default)
+    assert monthly_cost_report_schedule.cron_schedule == "0 6 1 * *"
+
+
+def test_the_monthly_report_runs_at_the_daily_time_on_the_first():
+    assert monthly_cron("15 4 * * *") == "15 4 1 * *"
+    assert monthly_cron("0 6 * * 1-5") == "0 6 1 * *"

@@ -9,10 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from hub_ops.defs.backups.resources import BackupRunnerResource
 from hub_ops.defs.decommission.jobs import decommission_job
-from hub_ops.defs.fleet.resources import StorageResource
-from hub_ops.defs.releases.jobs import deploy_job
+from hub_ops.defs.deploy.jobs import deploy_job
+from hub_ops.defs.shared.resources import BackupRunnerResource, StorageResource
 from hub_ops_tests.fleet_repos import FleetRepo
 
 TODAY = dt.date(2026, 12, 14)
@@ -77,7 +76,7 @@ def retiring(tmp_path, fleet_repo_factory, deploy_resources, gcs_server, gcs_buc
     resources = {
         **deploy_resources(repo),
         "storage": StorageResource(gcs_endpoint=gcs_server.endpoint, gcs_token="anon"),
-        "backup_runner": BackupRunnerResource(),
+        "backup_runner": BackupRunnerResource(kube=deploy_resources(repo)["kube"]),
     }
     with auto_kubelet(repo):
         with dg.instance_for_test() as instance:

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from hub_ops.defs.decommission.checks import no_orphaned_releases
-from hub_ops.defs.releases.jobs import deploy_job
+from hub_ops.defs.deploy.jobs import deploy_job
 
 
 def test_a_hub_removed_from_config_while_deployed_is_flagged(fleet_repo_factory, auto_kubelet, deploy_resources):

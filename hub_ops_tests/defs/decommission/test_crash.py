@@ -18,7 +18,7 @@ import pytest
 
 from hub_ops.backup import Repository
 from hub_ops.defs.decommission.jobs import decommission_job
-from hub_ops.defs.decommission.state import decommission_records
+from hub_ops.defs.decommission.records import decommission_records
 from hub_ops_tests.defs.decommission.conftest import TODAY
 
 STEPS = [
@@ -39,7 +39,7 @@ def finished(retiring, instance, gcs_storage, expected_snapshots: set[int]) -> N
         e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
     ]
     record = decommission_records(instance)["alpha/legacy"]
-    assert record["state"] == "decommissioned"
+    assert record.state == "decommissioned"
     assert "| verify_migration | 4/4 files" in record["steps"]
     assert (retiring.prod_home / "alice/data/big.bin").stat().st_size == 300_000
     repo = Repository.open(f"gs://{retiring.bucket}/backups", gcs_storage)
@@ -60,7 +60,7 @@ def test_stopped_after_each_step_then_rerun(stop_after, retiring, gcs_storage):
         backed_up = STEPS.index(stop_after) >= STEPS.index("final_backup")
         # one snapshot if teardown began (the recorded one is kept), else one more on the rerun
         finished(retiring, instance, gcs_storage, {1} if teardown_began or not backed_up else {2})
-        steps = decommission_records(instance)["alpha/legacy"]["steps"]
+        steps = decommission_records(instance)["alpha/legacy"].steps
         if teardown_began:  # recorded by the first run, not redone ("already gone") by the rerun
             assert (
                 f"| uninstall_release | release {retiring.repo.namespace('alpha', 'legacy')}/legacy uninstalled |"

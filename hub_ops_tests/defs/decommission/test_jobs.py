@@ -12,7 +12,7 @@ from hub_ops.clients.jupyterhub import HubApi
 from hub_ops.clients.kube import KubeClient
 from hub_ops.clients.sops import Sops
 from hub_ops.defs.decommission.assets import DECOMMISSION_NOTICES
-from hub_ops.defs.decommission.state import decommission_records, decommissioned_hubs
+from hub_ops.defs.decommission.records import decommission_records, decommissioned_hubs
 from hub_ops.fleet import load_fleet
 from hub_ops_tests.defs.decommission.conftest import write_homes
 
@@ -54,7 +54,7 @@ def test_the_whole_flow_then_a_rerun_does_nothing(retiring, age_key, gcs_storage
         assert helm.current("prod", retiring.repo.namespace("alpha", "prod")).status == "deployed"
         helm.close()
         record = decommission_records(instance)["alpha/legacy"]
-        assert record["state"] == "decommissioned" and record["decommissioned_on"] == "2026-12-14"
+        assert record.state == "decommissioned" and record.decommissioned_on == "2026-12-14"
         assert record["keep_backups_until"] == "2027-01-13" and record["successor"] == "alpha/prod"
         steps = record["steps"]
         for step in (
@@ -128,7 +128,7 @@ def test_files_that_differ_in_the_successor_stop_the_migration(retiring, age_key
         # the operator decides: overwrite, with a reason that is recorded
         result = retiring.run(instance, overwrite_in_successor_reason="bob asked for his legacy notes")
         assert result.success, failure_text(result)
-        assert "overwrote 1: bob asked for his legacy notes" in decommission_records(instance)["alpha/legacy"]["steps"]
+        assert "overwrote 1: bob asked for his legacy notes" in decommission_records(instance)["alpha/legacy"].steps
 
 
 def test_notice_then_early_refusal_then_backups_expire(retiring, age_key, gcs_storage):
@@ -163,5 +163,5 @@ def test_notice_then_early_refusal_then_backups_expire(retiring, age_key, gcs_st
         expired = retiring.run(instance, today="2027-01-13")
         assert expired.success
         assert repo.snapshot_ids("alpha/legacy") == []
-        assert decommission_records(instance)["alpha/legacy"]["state"] == "backups expired"
+        assert decommission_records(instance)["alpha/legacy"].state == "backups expired"
         assert instance.get_latest_materialization_event(dg.AssetKey("hub_decommissions")) is not None

@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from hub_ops.defs.fleet.resources import FleetResource
 from hub_ops.defs.fleet.sensors import hub_partitions_sensor
-from hub_ops.defs.partitions import hubs_partitions
+from hub_ops.defs.shared.partitions import hubs_partitions
+from hub_ops.defs.shared.resources import FleetResource
 from hub_ops_tests.conftest import TWO_I_TWO_C
 from hub_ops_tests.fleet_helpers import replace
 

@@ -5,8 +5,8 @@ import dagster as dg
 from hub_ops.clients.clusters import cluster_access
 from hub_ops.clients.helm import HelmClient
 from hub_ops.clients.sops import Sops
-from hub_ops.defs.releases.checks import hub_releases_in_sync
-from hub_ops.defs.releases.jobs import deploy_job
+from hub_ops.defs.deploy.checks import hub_releases_in_sync
+from hub_ops.defs.deploy.jobs import deploy_job
 from hub_ops.deploy.releases import PreparedCharts, hub_release
 from hub_ops.deploy.values import load_values_files
 from hub_ops.fleet import load_fleet

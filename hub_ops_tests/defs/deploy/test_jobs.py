@@ -8,8 +8,8 @@ import dagster as dg
 from hub_ops.clients.clusters import cluster_access
 from hub_ops.clients.helm import HelmClient
 from hub_ops.clients.sops import Sops
-from hub_ops.defs.releases.assets import HUB_RELEASES
-from hub_ops.defs.releases.jobs import deploy_job
+from hub_ops.defs.deploy.assets import HUB_RELEASES
+from hub_ops.defs.deploy.jobs import deploy_job
 from hub_ops.fleet import load_fleet
 
 

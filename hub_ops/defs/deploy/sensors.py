@@ -16,18 +16,11 @@ stays, so the fix is planned together with what it fixes.
 import dagster as dg
 
 from hub_ops.clients.git import GitError
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.releases.jobs import deploy_job
-from hub_ops.defs.releases.resources import GitResource
+from hub_ops.defs.decommission.records import decommissioned_hubs
+from hub_ops.defs.deploy.jobs import deploy_job
+from hub_ops.defs.shared.resources import FleetResource, GitResource
 from hub_ops.fleet import FleetConfigError, load_fleet
 from hub_ops.fleet.planner import plan_range
-
-
-def skipped_hubs(instance: dg.DagsterInstance) -> dict[str, str]:
-    """Hubs the sensor must not deploy (decommissioned), with the reason."""
-    from hub_ops.defs.decommission import decommissioned_hubs
-
-    return decommissioned_hubs(instance)
 
 
 @dg.sensor(
@@ -69,7 +62,10 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
         return dg.SkipReason(f"{note}fleet config invalid at {head[:12]}, nothing deployed until it is fixed:\n{e}")
 
     plan = plan_range(
-        fleet_at_head, repo.changed_paths(base, head), lambda p: repo.show(base, p), skip=skipped_hubs(context.instance)
+        fleet_at_head,
+        repo.changed_paths(base, head),
+        lambda p: repo.show(base, p),
+        skip=decommissioned_hubs(context.instance),
     )
     summary = f"{note}{len(commits)} commit(s) {base[:12]}..{head[:12]}"
     if plan.removed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hub_ops.deploy.runner import DeploySettings, ReleaseResult
 from hub_ops.fleet.planner import Plan
 
 
@@ -18,8 +19,8 @@ class ClusterDeployPlan:
     reasons: dict[str, list[str]]
     dry_run: bool
     kubernetes_version: str
-    settings: dict = field(default_factory=dict)  # DeployConfig's knobs for the later steps
-    results: dict[str, dict] = field(default_factory=dict)  # release id -> ReleaseResult.as_dict()
+    settings: DeploySettings = field(default_factory=DeploySettings)  # from the run's DeployConfig
+    results: dict[str, ReleaseResult] = field(default_factory=dict)  # release id -> its result so far
 
     @property
     def mapping_key(self) -> str:

@@ -6,24 +6,12 @@ import dagster as dg
 from hub_ops.clients.git import GitError
 from hub_ops.clients.helm import HelmFailure
 from hub_ops.clients.kube import ClusterUnreachable
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.releases.assets import HUB_RELEASES
-from hub_ops.defs.releases.resources import GitResource, KubeResource, SopsResource
+from hub_ops.defs.deploy.assets import HUB_RELEASES, HubReleaseRecord, latest_hub_release
+from hub_ops.defs.shared.resources import FleetResource, GitResource, KubeResource, SopsResource
 from hub_ops.deploy.manifests import documents, manifest_digest
 from hub_ops.deploy.releases import PreparedCharts, hub_release
 from hub_ops.deploy.runner import DeployFailed, ReleaseDeployer
 from hub_ops.fleet import load_fleet
-
-
-def recorded_release(instance: dg.DagsterInstance, partition_key: str) -> dict | None:
-    """Metadata of the hub's last hub_releases materialization, as plain values."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition_key]), limit=1
-    ).records
-    if not records:
-        return None
-    mat = records[0].asset_materialization
-    return {k: getattr(v, "value", v) for k, v in (mat.metadata or {}).items()}
 
 
 @dg.asset_check(
@@ -49,12 +37,12 @@ def hub_releases_in_sync(
     rows, drift, unreachable = [], 0, 0
     with PreparedCharts(at_head) as charts:
         for cluster in at_head.clusters.values():
-            recorded = {h.id: recorded_release(context.instance, h.partition_key) for h in cluster.hubs}
+            recorded = {h.id: latest_hub_release(context.instance, h.partition_key) for h in cluster.hubs}
             recorded = {k: v for k, v in recorded.items() if v}
             if not recorded:
                 continue
             try:
-                helm = kube.helm(at_head, cluster, sops_client)
+                helm = kube.helm(at_head, cluster)
             except ClusterUnreachable as e:
                 unreachable += len(recorded)
                 rows += [(hid, "not checked", str(e)) for hid in recorded]
@@ -73,8 +61,7 @@ def hub_releases_in_sync(
                         (
                             hub_id,
                             "DRIFT" if problems else "in sync",
-                            "; ".join(problems)
-                            or f"revision {rec.get('helm_revision')}, {str(rec.get('manifest_digest'))[:19]}",
+                            "; ".join(problems) or f"revision {rec.helm_revision}, {rec.manifest_digest[:19]}",
                         )
                     )
             finally:
@@ -95,7 +82,7 @@ def hub_releases_in_sync(
     )
 
 
-def _differences(helm, deployer: ReleaseDeployer, fleet, hub_id: str, rec: dict) -> list[str]:
+def _differences(helm, deployer: ReleaseDeployer, fleet, hub_id: str, rec: HubReleaseRecord) -> list[str]:
     hub = fleet.hub(hub_id)
     release = hub_release(fleet, hub)
     live = helm.current(release.name, release.namespace)
@@ -104,12 +91,10 @@ def _differences(helm, deployer: ReleaseDeployer, fleet, hub_id: str, rec: dict)
     problems = []
     if live.status != "deployed":
         problems.append(f"live release is {live.status}")
-    if live.revision != int(rec.get("helm_revision") or 0):
-        problems.append(
-            f"live revision {live.revision}, recorded {rec.get('helm_revision')} (changed outside hub_ops?)"
-        )
+    if live.revision != rec.helm_revision:
+        problems.append(f"live revision {live.revision}, recorded {rec.helm_revision} (changed outside hub_ops?)")
     live_digest = manifest_digest(documents([helm.manifest(release.name, release.namespace) or ""]))
-    if live_digest != rec.get("manifest_digest"):
+    if live_digest != rec.manifest_digest:
         problems.append("live manifest differs from the last recorded deploy")
     try:
         desired = deployer.prepare(release).manifest_digest

@@ -7,6 +7,7 @@ the same release is never upgraded twice at once (a Lease in its namespace, see
 hub_ops.deploy.runner).
 """
 
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -17,11 +18,11 @@ from pydantic import Field
 
 from hub_ops.clients.git import GitError
 from hub_ops.clients.kube import ClusterUnreachable
-from hub_ops.defs.fleet.resources import FleetResource
-from hub_ops.defs.partitions import hubs_partitions
-from hub_ops.defs.releases.assets import HUB_RELEASES
-from hub_ops.defs.releases.plans import ClusterDeployPlan, split_by_cluster
-from hub_ops.defs.releases.resources import GitResource, JupyterHubResource, KubeResource, SopsResource
+from hub_ops.defs.clusters.assets import observed_control_plane_versions
+from hub_ops.defs.deploy.assets import hub_release_materialization
+from hub_ops.defs.deploy.plans import ClusterDeployPlan, split_by_cluster
+from hub_ops.defs.shared.partitions import hubs_partitions
+from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
 from hub_ops.deploy.manifests import supported_version
 from hub_ops.deploy.releases import PreparedCharts, release_for_id
 from hub_ops.deploy.runner import DeployFailed, DeploySettings, ReleaseDeployer, ReleaseResult
@@ -29,6 +30,7 @@ from hub_ops.fleet import FleetConfigError, load_fleet
 from hub_ops.fleet.planner import Plan, plan_range, plan_releases
 
 DEPLOY_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+DEFAULTS = DeploySettings()
 
 
 class DeployConfig(dg.Config):
@@ -55,17 +57,28 @@ class DeployConfig(dg.Config):
         default="",
         description=(
             "Dry runs validate against this Kubernetes version (default: each cluster's version from the latest "
-            "`clusters` "
-            "materialization, else 1.<fleet.yaml kubernetes.min_minor>, else 1.30)."
+            "`clusters` materialization, else 1.<fleet.yaml kubernetes.min_minor>, else 1.30)."
         ),
     )
-    max_parallel: int = Field(default=4, ge=1, le=32, description="Hubs deployed at once within a cluster step.")
-    ready_timeout_s: float = Field(default=600, gt=0)
-    health_timeout_s: float = Field(default=180, gt=0)
-    start_server: bool = Field(default=True, description="The health check starts and stops a server for a check user.")
+    max_parallel: int = Field(
+        default=DEFAULTS.max_parallel, ge=1, le=32, description="Hubs deployed at once within a cluster step."
+    )
+    ready_timeout_s: float = Field(default=DEFAULTS.ready_timeout, gt=0)
+    health_timeout_s: float = Field(default=DEFAULTS.health_timeout, gt=0)
+    start_server: bool = Field(
+        default=DEFAULTS.start_server, description="The health check starts and stops a server for a check user."
+    )
+
+    def deploy_settings(self) -> DeploySettings:
+        return DeploySettings(
+            max_parallel=self.max_parallel,
+            ready_timeout=self.ready_timeout_s,
+            health_timeout=self.health_timeout_s,
+            start_server=self.start_server,
+        )
 
 
-@dg.op(out=dg.DynamicOut(ClusterDeployPlan), tags={"kind": "plan"})
+@dg.op(out=dg.DynamicOut(ClusterDeployPlan), tags={"hub_ops/kind": "plan"})
 def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: FleetResource, git: GitResource):
     """Resolve the commit, plan the releases, and hand each cluster its share."""
     fleet_root, sha, plan = _plan(context, config, fleet, git)
@@ -78,15 +91,10 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
         )
     loaded = load_fleet(fleet_root, check_files=False)
     default_k8s = f"1.{loaded.settings.kubernetes.min_minor or 30}.0"
-    observed = _observed_versions(context.instance)
+    observed = observed_control_plane_versions(context.instance)
     _ensure_partitions(context, [loaded.hub(h).partition_key for h in plan.hub_ids()])
     context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
-    settings = {
-        "max_parallel": config.max_parallel,
-        "ready_timeout": config.ready_timeout_s,
-        "health_timeout": config.health_timeout_s,
-        "start_server": config.start_server,
-    }
+    settings = config.deploy_settings()
     for cluster_plan in split_by_cluster(
         plan, fleet_root=str(fleet_root), git_sha=sha, dry_run=config.dry_run, kubernetes_version="", settings=settings
     ):
@@ -134,15 +142,6 @@ def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource)
     return root, sha, plan_range(at_sha, repo.changed_paths(base, sha), lambda p: repo.show(base, p))
 
 
-def _observed_versions(instance) -> dict[str, str]:
-    """Control-plane versions from the latest `clusters` materialization (empty if none)."""
-    event = instance.get_latest_materialization_event(dg.AssetKey("clusters"))
-    if event is None or event.asset_materialization is None:
-        return {}
-    value = (event.asset_materialization.metadata or {}).get("control_plane_versions")
-    return dict(getattr(value, "value", None) or {})
-
-
 def _minor(version: str) -> int:
     """1.30.5-gke.1014001 -> 30."""
     try:
@@ -186,19 +185,13 @@ def _plan_markdown(plan: Plan) -> str:
 @contextmanager
 def _deployer(context, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeResource, hub_api: JupyterHubResource):
     fleet = load_fleet(plan.fleet_root, check_files=False)
-    s = plan.settings
-    settings = DeploySettings(
-        ready_timeout=s.get("ready_timeout", 600),
-        health_timeout=s.get("health_timeout", 180),
-        start_server=s.get("start_server", True),
-    )
     sops_client = sops.client()
     helm = kube_client = None
     if not plan.dry_run:
         try:
             cluster = fleet.clusters[plan.cluster]
-            kube_client = kube.client(fleet, cluster, sops_client)
-            helm = kube.helm(fleet, cluster, sops_client)
+            kube_client = kube.client(fleet, cluster)
+            helm = kube.helm(fleet, cluster)
         except ClusterUnreachable as e:
             raise dg.Failure(str(e)) from None
 
@@ -217,7 +210,7 @@ def _deployer(context, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeRe
                     helm=helm,
                     kube=kube_client,
                     hub_api=api,
-                    settings=settings,
+                    settings=plan.settings,
                     log=context.log.info,
                 ),
             )
@@ -230,11 +223,11 @@ def _run_each(context, plan: ClusterDeployPlan, ids: list[str], work) -> list[tu
     """Run `work(id) -> ReleaseResult` for each id in parallel; record results; return the
     failures as (message, retryable)."""
     failures: list[tuple[str, bool]] = []
-    workers = max(1, min(int(plan.settings.get("max_parallel", 4)), len(ids) or 1))
+    workers = max(1, min(plan.settings.max_parallel, len(ids) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"deploy-{plan.cluster}") as pool:
         for rid, outcome in zip(ids, pool.map(lambda rid: _attempt(work, rid), ids)):
             result, error, retryable = outcome
-            plan.results[rid] = result.as_dict()
+            plan.results[rid] = result
             if error:
                 failures.append((error, retryable))
                 context.log.error(error)
@@ -253,11 +246,13 @@ def _attempt(work, rid: str) -> tuple[ReleaseResult, str | None, bool]:
 def _results_table(plan: ClusterDeployPlan, ids: list[str]) -> str:
     lines = ["| release | status | revision | health / detail | s |", "|---|---|---|---|---|"]
     for rid in ids:
-        r = plan.results.get(rid, {})
-        detail = r.get("message") if r.get("status") in ("dry-run", "failed", "rolled back") else r.get("health")
+        r = plan.results.get(rid)
+        if r is None:
+            lines.append(f"| `{rid}` | - | - | - | - |")
+            continue
+        detail = r.message if r.status in ("dry-run", "failed", "rolled back") else r.health
         lines.append(
-            f"| `{rid}` | {r.get('status', '-')} | {r.get('revision') or '-'} | "
-            f"{str(detail or '-').replace('|', '/')} | {r.get('duration_s', '-')} |"
+            f"| `{rid}` | {r.status} | {r.revision or '-'} | {str(detail or '-').replace('|', '/')} | {r.duration_s} |"
         )
     return "\n".join(lines)
 
@@ -282,31 +277,8 @@ def _finish(
 
 def _record(context, plan: ClusterDeployPlan, fleet, rid: str) -> None:
     """A hub_releases materialization for a deployed, healthy hub."""
-    r = plan.results[rid]
-    hub = fleet.hub(rid)
-    context.log_event(
-        dg.AssetMaterialization(
-            asset_key=HUB_RELEASES,
-            partition=hub.partition_key,
-            description=f"{rid}: {r['status']} at helm revision {r['revision']}",
-            metadata={
-                "cluster": hub.cluster,
-                "hub": hub.name,
-                "namespace": r["namespace"],
-                "chart": r["chart"],
-                "chart_version": r["chart_version"],
-                "values_digest": r["values_digest"],
-                "manifest_digest": r["manifest_digest"],
-                "git_sha": r.get("git_sha") or "",
-                "helm_revision": dg.MetadataValue.int(int(r["revision"] or 0)),
-                "previous_revision": dg.MetadataValue.int(int(r["previous_revision"] or 0)),
-                "status": r["status"],
-                "health": r["health"],
-                "duration_s": dg.MetadataValue.float(float(r["duration_s"])),
-                "why": "; ".join(plan.reasons.get(rid, [])),
-            },
-        )
-    )
+    why = "; ".join(plan.reasons.get(rid, []))
+    context.log_event(hub_release_materialization(fleet.hub(rid), plan.results[rid], why))
 
 
 def _deploy_step(context, plan, sops, kube, hub_api, ids: list[str], *, health: bool, record: bool, step: str):
@@ -329,12 +301,12 @@ def _deploy_step(context, plan, sops, kube, hub_api, ids: list[str], *, health: 
         failures = _run_each(context, plan, ids, work)
         if record and not plan.dry_run:
             for rid in ids:
-                if plan.results[rid]["status"] in ("deployed", "unchanged") and "/" in rid:
+                if plan.results[rid].status in ("deployed", "unchanged") and "/" in rid:
                     _record(context, plan, fleet, rid)
     return _finish(context, plan, ids, failures, step)
 
 
-@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
+@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"hub_ops/kind": "helm"})
 def deploy_support(
     context: dg.OpExecutionContext,
     plan: ClusterDeployPlan,
@@ -356,7 +328,7 @@ def deploy_support(
     )
 
 
-@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
+@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"hub_ops/kind": "helm"})
 def deploy_staging(
     context: dg.OpExecutionContext,
     plan: ClusterDeployPlan,
@@ -370,7 +342,7 @@ def deploy_staging(
     )
 
 
-@dg.op(retry_policy=DEPLOY_RETRY, tags={"kind": "jupyterhub"})
+@dg.op(retry_policy=DEPLOY_RETRY, tags={"hub_ops/kind": "jupyterhub"})
 def check_staging(
     context: dg.OpExecutionContext,
     plan: ClusterDeployPlan,
@@ -386,7 +358,7 @@ def check_staging(
 
         def work(rid: str) -> ReleaseResult:
             release = release_for_id(fleet, rid)
-            result = ReleaseResult(**plan.results[rid])
+            result = dataclasses.replace(plan.results[rid])
             start = time.monotonic()
             try:
                 result.health = deployer.health_check(release)
@@ -402,12 +374,12 @@ def check_staging(
 
         failures = _run_each(context, plan, plan.staging, work)
         for rid in plan.staging:
-            if plan.results[rid]["health"] != "failed":
+            if plan.results[rid].health != "failed":
                 _record(context, plan, fleet, rid)
     return _finish(context, plan, plan.staging, failures, "staging health")
 
 
-@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"kind": "helm"})
+@dg.op(retry_policy=DEPLOY_RETRY, pool="helm_deploys", tags={"hub_ops/kind": "helm"})
 def deploy_prod(
     context: dg.OpExecutionContext,
     plan: ClusterDeployPlan,

@@ -4,8 +4,8 @@ re-evaluated ticks, and the run it requests deploying for real."""
 import dagster as dg
 import pytest
 
-from hub_ops.defs.releases.jobs import deploy_job
-from hub_ops.defs.releases.sensors import deploy_on_push
+from hub_ops.defs.deploy.jobs import deploy_job
+from hub_ops.defs.deploy.sensors import deploy_on_push
 from hub_ops_tests.fleet_repos import build_fleet_repo, git
 
 

@@ -1,0 +1,73 @@
+"""The retirement record of each hub (`hub_decommissions` materializations): written by
+decommission_job, read here by everyone else (deploys and nightly backups skip retired hubs)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import dagster as dg
+
+from hub_ops.defs.decommission.assets import HUB_DECOMMISSIONS
+from hub_ops.defs.shared.metadata import plain_values
+
+DECOMMISSIONED, BACKUPS_EXPIRED = "decommissioned", "backups expired"
+
+
+@dataclass(frozen=True)
+class DecommissionRecord:
+    """A retired hub: when, into which successor, where its final snapshot is, and (once
+    keep_backups_days have passed) that its backups were expired."""
+
+    hub: str
+    state: str  # DECOMMISSIONED | BACKUPS_EXPIRED
+    decommissioned_on: str = ""
+    keep_backups_until: str = ""
+    successor: str = ""
+    final_snapshot: str = ""
+    destination: str = ""
+    steps: str = ""  # markdown table of every step's result
+    left_on_cluster: str = ""
+    backups_expired_on: str = ""
+    snapshots_forgotten: int = 0
+    blobs_deleted: int = 0
+    bytes_deleted: int = 0
+    blob_collection: str = ""  # "done", or why the blobs were not collected yet
+
+    @property
+    def retired(self) -> bool:
+        return self.state in (DECOMMISSIONED, BACKUPS_EXPIRED)
+
+    @classmethod
+    def from_metadata(cls, hub: str, meta: dict) -> DecommissionRecord:
+        fields = {name for name in cls.__dataclass_fields__ if name != "hub"}
+        return cls(hub=hub, **{k: v for k, v in meta.items() if k in fields})
+
+    def materialization(self, partition: str, description: str) -> dg.AssetMaterialization:
+        meta = {k: v for k, v in asdict(self).items() if k != "hub" and v not in ("", None)}
+        if "steps" in meta:
+            meta["steps"] = dg.MetadataValue.md(meta["steps"])
+        return dg.AssetMaterialization(
+            asset_key=HUB_DECOMMISSIONS, partition=partition, description=description, metadata=meta
+        )
+
+
+def decommission_records(instance: dg.DagsterInstance) -> dict[str, DecommissionRecord]:
+    """The latest record per hub id (`cluster/hub`)."""
+    out = {}
+    for key in instance.get_materialized_partitions(HUB_DECOMMISSIONS):
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=HUB_DECOMMISSIONS, asset_partitions=[key]), limit=1
+        ).records
+        if records:
+            hub = key.replace(".", "/", 1)
+            out[hub] = DecommissionRecord.from_metadata(hub, plain_values(records[0].asset_materialization.metadata))
+    return out
+
+
+def decommissioned_hubs(instance: dg.DagsterInstance) -> dict[str, str]:
+    """Hub ids that are retired, with the reason deploys and backups skip them."""
+    return {
+        hub: f"decommissioned on {record.decommissioned_on or '?'}"
+        for hub, record in decommission_records(instance).items()
+        if record.retired
+    }

@@ -1,0 +1,237 @@
+"""The Dagster resources several domains use, and the choice of them per environment.
+
+Each wraps a client of hub_ops.clients (or the fleet loader) and holds only configuration:
+the fleet folder, storage, the watched git remote, sops, the clusters' APIs, the hubs'
+REST APIs, and where a hub's homes are backed up and restored. `shared_resources` picks
+their values from hub_ops.settings once, when the definitions load: the environment switch
+is data (LOCAL / PRODUCTION below), read nowhere else.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import dagster as dg
+
+from hub_ops.backup import (
+    BackupError,
+    BackupOptions,
+    Repository,
+    RestoreReport,
+    SnapshotSummary,
+    create_snapshot,
+    restore_snapshot,
+)
+from hub_ops.backup.config import backup_destination, local_home
+from hub_ops.clients.clusters import cluster_access
+from hub_ops.clients.git import FleetRemote, watched_remote
+from hub_ops.clients.helm import HelmClient
+from hub_ops.clients.jupyterhub import HubApi
+from hub_ops.clients.kube import ClusterAccess, KubeClient
+from hub_ops.clients.sops import Sops
+from hub_ops.clients.storage import Storage
+from hub_ops.defs.shared.home_pods import backup_command, home_job, restore_command
+from hub_ops.fleet import Fleet, load_fleet
+from hub_ops.fleet.models import Cluster, Hub
+from hub_ops.settings import Settings, get_settings
+
+
+class FleetResource(dg.ConfigurableResource):
+    """The fleet config, loaded from a folder (a checkout of the fleet repo)."""
+
+    root: str = "deployments"
+
+    def load(self, check_files: bool = False) -> Fleet:
+        return load_fleet(self.root, check_files=check_files)
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Object storage through fsspec (hub_ops.clients.storage.Storage): gs:// mapped under
+    local_root when it is set, or sent to gcs_endpoint (a GCS-protocol server)."""
+
+    local_root: str | None = None
+    gcs_endpoint: str | None = None
+    gcs_token: str | None = None
+
+    def client(self) -> Storage:
+        return Storage(self.local_root, self.gcs_endpoint, self.gcs_token)
+
+
+class GitResource(dg.ConfigurableResource):
+    """The fleet repo's watched branch; remote and branch default to fleet.yaml `git:`."""
+
+    remote: str | None = None
+    branch: str | None = None
+    cache_dir: str
+
+    def remote_for(self, fleet_root: str | Path) -> FleetRemote:
+        return watched_remote(fleet_root, self.cache_dir, self.remote, self.branch)
+
+
+class SopsResource(dg.ConfigurableResource):
+    """sops decryption; age_key_file None uses SOPS_AGE_KEY_FILE / KMS through ADC."""
+
+    age_key_file: str | None = None
+
+    def client(self) -> Sops:
+        return Sops(self.age_key_file)
+
+
+class KubeResource(dg.ConfigurableResource):
+    """Each cluster's Kubernetes API (and Helm on it), reached from its provider block;
+    `sops` decrypts the kubeconfigs and keys that block names, in memory."""
+
+    sops: SopsResource
+
+    def access(self, fleet: Fleet, cluster: Cluster) -> ClusterAccess:
+        gke_access = None
+        if cluster.provider == "gcp":
+            from hub_ops.clients.gke import cluster_access as gke_access
+        return cluster_access(fleet, cluster, self.sops.client(), gke_access)
+
+    def client(self, fleet: Fleet, cluster: Cluster) -> KubeClient:
+        """The cluster's API; ClusterUnreachable says why there is none."""
+        return KubeClient(self.access(fleet, cluster), name=cluster.name)
+
+    def helm(self, fleet: Fleet, cluster: Cluster) -> HelmClient:
+        """Helm on the cluster (close() it when done)."""
+        return HelmClient(self.access(fleet, cluster))
+
+
+class JupyterHubResource(dg.ConfigurableResource):
+    """The hubs' REST APIs. url_template gets {domain}, {cluster}, {hub}."""
+
+    url_template: str = "https://{domain}/hub/api"
+    verify_tls: bool = True
+    timeout: float = 10.0
+
+    def client(self, domain: str, cluster: str, hub: str, token: str) -> HubApi:
+        url = self.url_template.format(domain=domain, cluster=cluster, hub=hub)
+        return HubApi(url, token, verify_tls=self.verify_tls, timeout=self.timeout)
+
+
+class BackupRunnerResource(dg.ConfigurableResource):
+    """Runs backups and restores of a hub's homes where those homes are mounted: in this
+    process for homes on a local path, in a Job of the hub's namespace (home_pods.py) for a
+    PVC or an NFS export, reached through `kube`."""
+
+    image: str = "hub-ops:latest"  # the hub_ops image backup pods run
+    service_account_name: str | None = None  # with write access to the destination (workload identity)
+    pod_env: dict[str, str] = {}  # e.g. {"HUB_OPS_ENV": "production"}
+    pod_timeout_s: int = 6 * 3600
+    workers: int | None = None  # readers/uploaders per backup; None: the engine's default
+    nfs_walk_threads: int = 8  # homes walked side by side on a cluster volume (NFS latency)
+    kube: KubeResource | None = None  # needed only for homes on a cluster volume
+
+    def run_home_pod(self, context, fleet: Fleet, hub: Hub, command: list[str], read_only: bool, kind: str) -> str:
+        """Run `command` (a hub-ops command) in a Job of the hub's namespace that mounts its
+        homes at HOME_MOUNT; returns the tail of its log. Raises when the pod fails."""
+        if self.kube is None:
+            raise BackupError(f"{hub.id}: homes on a cluster volume need the cluster's API (the `kube` resource)")
+        name = f"hub-ops-{kind}-{hub.name}-{uuid.uuid4().hex[:8]}"[:63]
+        job = home_job(
+            hub,
+            image=self.image,
+            command=command,
+            job_name=name,
+            read_only=read_only,
+            service_account_name=self.service_account_name,
+            env=self.pod_env,
+        )
+        kube = self.kube.client(fleet, fleet.clusters[hub.cluster])
+        tail = kube.run_job(
+            hub.effective_namespace,
+            job,
+            timeout=self.pod_timeout_s,
+            on_start=lambda n: context.log.info(
+                f"{kind} of {hub.id}: job {n} in namespace {hub.effective_namespace} of {hub.cluster}"
+            ),
+        )
+        if tail:
+            context.log.info(f"{kind} pod log (tail):\n{tail}")
+        return tail
+
+    def backup(self, context, fleet: Fleet, hub: Hub, storage: Storage) -> SnapshotSummary:
+        """Take the hub's snapshot; returns its summary. A rerun takes another snapshot,
+        reusing everything already stored."""
+        destination = backup_destination(fleet, hub)
+        repo = Repository.open(destination, storage)
+        compression = fleet.settings.backups.compression
+        source = local_home(fleet, hub)
+        if source is not None:
+            options = BackupOptions(compression=compression, workers=self.workers)
+            return create_snapshot(repo, hub.id, source, options, log=context.log.info)
+        before = set(repo.snapshot_ids(hub.id))
+        command = backup_command(hub, destination, compression, self.nfs_walk_threads)
+        self.run_home_pod(context, fleet, hub, command, read_only=True, kind="backup")
+        new = sorted(set(repo.snapshot_ids(hub.id)) - before)
+        if not new:
+            raise BackupError(f"the backup pod of {hub.id} finished but no new snapshot is in {destination}")
+        return repo.summary(hub.id, new[-1])
+
+    def restore(
+        self,
+        context,
+        fleet: Fleet,
+        source: Hub,
+        snapshot: str,
+        storage: Storage,
+        *,
+        into_hub: Hub | None = None,
+        into_path: str | None = None,
+        user: str | None = None,
+    ) -> RestoreReport | None:
+        """Restore `snapshot` of `source` into a hub's homes (its own: a restore; another's:
+        a migration) or into a folder. Rerunnable: files already restored are skipped.
+        Returns the report when it ran here (a pod's counts are in its log)."""
+        destination = backup_destination(fleet, source)
+        repo = Repository.open(destination, storage)
+        snapshot_id = repo.resolve(source.id, snapshot)
+        if into_path is None and into_hub is not None:
+            home = local_home(fleet, into_hub)
+            if home is None:
+                command = restore_command(source.id, destination, snapshot_id, user)
+                self.run_home_pod(context, fleet, into_hub, command, read_only=False, kind="restore")
+                return None
+            into_path = str(home)
+        if into_path is None:
+            raise BackupError("restore needs a target hub or a target folder")
+        started = time.monotonic()
+        report = restore_snapshot(repo, source.id, into_path, snapshot_id, user=user, log=context.log.info)
+        context.log.info(f"restored {report.files} files in {time.monotonic() - started:.1f} s")
+        return report
+
+
+def shared_resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The shared resources of an environment ("local" or "production")."""
+    fleet_root = settings.fleet_folder()
+    sops = SopsResource(age_key_file=settings.age_key_file(fleet_root))
+    kube = KubeResource(sops=sops)
+    choice = Storage.from_settings(settings)
+    token = dg.EnvVar("HUB_OPS_GCS_TOKEN") if settings.gcs_token_set else choice.gcs_token
+    storage = StorageResource(local_root=choice.local_root, gcs_endpoint=choice.gcs_endpoint, gcs_token=token)
+    # production: backup pods write the real buckets; locally, git mirrors stay under the data dir
+    pod_env = {"HUB_OPS_ENV": "production"} if settings.production else {}
+    git_cache = settings.cache_dir if settings.production else str(Path(settings.data_dir) / "cache")
+    runner = BackupRunnerResource(
+        image=settings.backup_image(),
+        service_account_name=settings.backup_service_account,
+        pod_env=pod_env,
+        kube=kube,
+    )
+    return {
+        "fleet": FleetResource(root=fleet_root),
+        "storage": storage,
+        "git": GitResource(cache_dir=git_cache),
+        "sops": sops,
+        "kube": kube,
+        "hub_api": JupyterHubResource(),
+        "backup_runner": runner,
+    }
+
+
+@dg.definitions
+def shared_resources() -> dg.Definitions:
+    return dg.Definitions(resources=shared_resources_for(get_settings()))
