@@ -342,6 +342,22 @@ class KubeClient:
                 return False
             raise
 
+    def lease_holder(self, namespace: str, name: str) -> str | None:
+        """Who holds the Lease now (None: nobody, or it expired)."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            spec = self._call(client.CoordinationV1Api(self.api).read_namespaced_lease, name, namespace).spec
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        now = dt.datetime.now(dt.UTC)
+        if spec.renew_time is None or spec.renew_time + dt.timedelta(seconds=spec.lease_duration_seconds or 0) < now:
+            return None
+        return spec.holder_identity or None
+
     def release_lease(self, namespace: str, name: str, holder: str) -> None:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -30,6 +32,7 @@ from hub_ops.clients.git import FleetRemote, watched_remote
 from hub_ops.clients.helm import HelmClient
 from hub_ops.clients.jupyterhub import HubApi
 from hub_ops.clients.kube import ClusterAccess, KubeClient
+from hub_ops.clients.leases import HeldLease, hub_lease_name
 from hub_ops.clients.sops import Sops
 from hub_ops.clients.storage import Storage
 from hub_ops.defs.shared.home_pods import backup_command, home_job, restore_command
@@ -84,6 +87,8 @@ class KubeResource(dg.ConfigurableResource):
     `sops` decrypts the kubeconfigs and keys that block names, in memory."""
 
     sops: SopsResource
+    lease_ttl_s: int = 120  # a holder that dies frees its hub this long after
+    lease_wait_s: float = 600.0  # how long a run waits for another run's change to the hub
 
     def access(self, fleet: Fleet, cluster: Cluster) -> ClusterAccess:
         gke_access = None
@@ -98,6 +103,17 @@ class KubeResource(dg.ConfigurableResource):
     def helm(self, fleet: Fleet, cluster: Cluster) -> HelmClient:
         """Helm on the cluster (close() it when done)."""
         return HelmClient(self.access(fleet, cluster))
+
+    @contextmanager
+    def hub_lock(
+        self, fleet: Fleet, hub: Hub, holder: str, *, keep: bool = False, log=lambda m: None
+    ) -> Iterator[HeldLease]:
+        """Hold the hub's Lease (hub_ops.clients.leases): deploys, restores into its homes
+        and its decommission never overlap, whoever launches them."""
+        kube = self.client(fleet, fleet.clusters[hub.cluster])
+        name = hub_lease_name(hub.effective_namespace)
+        with HeldLease(kube, name, holder, ttl=self.lease_ttl_s, wait=self.lease_wait_s, keep=keep, log=log) as lease:
+            yield lease
 
 
 class JupyterHubResource(dg.ConfigurableResource):

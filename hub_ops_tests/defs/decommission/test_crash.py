@@ -40,7 +40,7 @@ def finished(retiring, instance, gcs_storage, expected_snapshots: set[int]) -> N
     ]
     record = decommission_records(instance)["alpha/legacy"]
     assert record.state == "decommissioned"
-    assert "| verify_migration | 4/4 files" in record["steps"]
+    assert "| verify_migration | 4/4 files" in record.steps
     assert (retiring.prod_home / "alice/data/big.bin").stat().st_size == 300_000
     repo = Repository.open(f"gs://{retiring.bucket}/backups", gcs_storage)
     assert len(repo.snapshot_ids("alpha/legacy")) in expected_snapshots

@@ -55,8 +55,8 @@ def test_the_whole_flow_then_a_rerun_does_nothing(retiring, age_key, gcs_storage
         helm.close()
         record = decommission_records(instance)["alpha/legacy"]
         assert record.state == "decommissioned" and record.decommissioned_on == "2026-12-14"
-        assert record["keep_backups_until"] == "2027-01-13" and record["successor"] == "alpha/prod"
-        steps = record["steps"]
+        assert record.keep_backups_until == "2027-01-13" and record.successor == "alpha/prod"
+        steps = record.steps
         for step in (
             "gate_no_running_servers",
             "final_backup",

@@ -14,8 +14,8 @@ from hub_ops.fleet import load_fleet
 
 def check(instance, resources):
     keys = ("fleet", "git", "sops", "kube")
-    context = dg.build_asset_check_context(resources={k: resources[k] for k in keys}, instance=instance)
-    return hub_releases_in_sync(context)
+    with dg.build_asset_check_context(resources={k: resources[k] for k in keys}, instance=instance) as context:
+        return hub_releases_in_sync(context)
 
 
 def deploy(repo, resources, instance, hubs):
