@@ -57,6 +57,10 @@ class DagsterDev:
         home, fleet = self.workdir / "dagster_home", self.workdir / "fleet"
         home.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.repo / "dagster.yaml", home / "dagster.yaml")
+        # Dagster shows its first-visit "Join the Dagster community" dialog unless this file
+        # exists (dagster._core.nux): without it the dialog can appear late and block clicks
+        (home / ".nux").mkdir(exist_ok=True)
+        (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
         if not fleet.exists():
             shutil.copytree(self.repo / "deployments", fleet)
         self.port = self.port or free_port()
@@ -100,14 +104,7 @@ class Screenshots:
 
 
 def open_page(page: Page, url: str) -> None:
-    """Go to `url` and get the first-visit "Join the Dagster community" dialog out of the way."""
     page.goto(url)
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.wait_for(timeout=3000)
-        skip.click()
-    except Exception:  # noqa: BLE001 - the dialog shows once per browser profile
-        pass
 
 
 def asset_node(page: Page, key: str):
