@@ -10,9 +10,11 @@ file readers do, so both paths give identical numbers. A third query (NET_SQL, r
 reconciliation check only) sums the net in NUMERIC and is read row by row: the check's
 independent total (hub_ops.costs.crosscheck).
 
-The label look-ups name their UNNEST alias (`label.value`): BigQuery also accepts the bare
-field names, but the aliased form means the same there and is what other engines (DuckDB, in
-the tests that execute this SQL) read the same way.
+Written so that no name depends on an engine's resolution rules (the tests execute this SQL in
+DuckDB): the label look-ups name their UNNEST alias (`label.value`; BigQuery also takes bare
+field names, DuckDB does not), and GROUP BY says `project.id`, because `project` is both the
+select alias and the export's STRUCT column, and SQL's usual rule (PostgreSQL's, DuckDB's) reads
+an ambiguous GROUP BY name as the column: grouping by the whole project record.
 
 Queries only read (SELECT); safe to rerun. The table name is checked, the period is passed as
 query parameters: nothing from config is pasted into SQL unchecked.
@@ -57,7 +59,7 @@ SELECT
   COUNT(*) AS row_count
 FROM `{{table}}`
 WHERE {_PERIOD}{{partitions}}
-GROUP BY day, project, cluster, namespace, currency
+GROUP BY day, project.id, cluster, namespace, currency
 """
 
 TOTALS_SQL = f"""
