@@ -6,7 +6,15 @@ network is a few hundred rows, not millions. Results are streamed page by page
 (`RowIterator.to_arrow_iterable`) into the same UsageAccumulator the file readers use. A second
 query sums the same rows without touching the labels: the export's own total, which the
 report must reconcile to. Amounts are summed as INT64 nanos (ROUND(x * 1e9)), exactly as the
-file readers do, so both paths give identical numbers.
+file readers do, so both paths give identical numbers. A third query (NET_SQL, run by the
+reconciliation check only) sums the net in NUMERIC and is read row by row: the check's
+independent total (hub_ops.costs.crosscheck).
+
+Written so that no name depends on an engine's resolution rules (the tests execute this SQL in
+DuckDB): the label look-ups name their UNNEST alias (`label.value`; BigQuery also takes bare
+field names, DuckDB does not), and GROUP BY says `project.id`, because `project` is both the
+select alias and the export's STRUCT column, and SQL's usual rule (PostgreSQL's, DuckDB's) reads
+an ambiguous GROUP BY name as the column: grouping by the whole project record.
 
 Queries only read (SELECT); safe to rerun. The table name is checked, the period is passed as
 query parameters: nothing from config is pasted into SQL unchecked.
@@ -19,11 +27,13 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub_ops.costs.crosscheck import ExportNet
 from hub_ops.costs.errors import BillingExportError
 from hub_ops.costs.schema import CLUSTER_LABEL, NAMESPACE_LABEL
 from hub_ops.costs.usage import GROUP_KEYS, SUMS, TOTAL_KEYS, Usage, UsageAccumulator, day_number
@@ -41,15 +51,15 @@ GROUPS_SQL = f"""
 SELECT
   DATE(usage_start_time) AS day,
   project.id AS project,
-  (SELECT value FROM UNNEST(labels) WHERE key = '{CLUSTER_LABEL}' LIMIT 1) AS cluster,
-  (SELECT value FROM UNNEST(labels) WHERE key = '{NAMESPACE_LABEL}' LIMIT 1) AS namespace,
+  (SELECT label.value FROM UNNEST(labels) AS label WHERE label.key = '{CLUSTER_LABEL}' LIMIT 1) AS cluster,
+  (SELECT label.value FROM UNNEST(labels) AS label WHERE label.key = '{NAMESPACE_LABEL}' LIMIT 1) AS namespace,
   currency,
   SUM({_NANOS.format(x="cost")}) AS cost_nanos,
   SUM({_CREDITS}) AS credits_nanos,
   COUNT(*) AS row_count
 FROM `{{table}}`
 WHERE {_PERIOD}{{partitions}}
-GROUP BY day, project, cluster, namespace, currency
+GROUP BY day, project.id, cluster, namespace, currency
 """
 
 TOTALS_SQL = f"""
@@ -58,6 +68,20 @@ SELECT
   currency,
   SUM({_NANOS.format(x="cost")}) AS cost_nanos,
   SUM({_CREDITS}) AS credits_nanos,
+  COUNT(*) AS row_count
+FROM `{{table}}`
+WHERE {_PERIOD}{{partitions}}
+GROUP BY day, currency
+"""
+
+# the reconciliation check's independent total: NUMERIC (exact decimals, each amount rounded to
+# 9 places by the cast), not the INT64 nanos of the two queries above, and read row by row
+NET_SQL = f"""
+SELECT
+  DATE(usage_start_time) AS day,
+  currency,
+  IFNULL(SUM(CAST(cost AS NUMERIC)), 0)
+    + IFNULL(SUM((SELECT SUM(CAST(c.amount AS NUMERIC)) FROM UNNEST(credits) AS c)), 0) AS net,
   COUNT(*) AS row_count
 FROM `{{table}}`
 WHERE {_PERIOD}{{partitions}}
@@ -106,8 +130,23 @@ class BigQueryExport:
         accumulator.add_groups(groups, totals, self.description)
         return accumulator.result()
 
-    def _query(self, client, sql: str, start: dt.date, end: dt.date, keys: list[str]) -> pa.Table:
+    def independent_net(self, start: dt.date, end: dt.date) -> ExportNet:
+        """The reconciliation check's own re-read of [start, end): NET_SQL, rows read one by one
+        as Python Decimals (not the Arrow pages the report is built from)."""
         from google.api_core import exceptions
+
+        net = ExportNet(f"{self.description}: a separate SUM query in NUMERIC, read row by row")
+        try:
+            rows = self._run(self.client(), NET_SQL, start, end).result(page_size=self.page_size)
+            for row in rows:
+                net.add(row["day"].isoformat(), Decimal(row["net"]), int(row["row_count"]))
+                if row["currency"]:
+                    net.currencies.add(row["currency"])
+        except exceptions.GoogleAPICallError as e:
+            raise BillingExportError(f"{self.description}: query failed: {getattr(e, 'message', e)}") from None
+        return net
+
+    def _run(self, client, sql: str, start: dt.date, end: dt.date):
         from google.cloud import bigquery
 
         text = sql.format(table=self.table, partitions=_PARTITIONS if self.prune_partitions else "")
@@ -119,8 +158,13 @@ class BigQueryExport:
             use_legacy_sql=False,
             labels={"hub_ops": "cost-report"},
         )
+        return client.query(text, job_config=config, location=self.location)
+
+    def _query(self, client, sql: str, start: dt.date, end: dt.date, keys: list[str]) -> pa.Table:
+        from google.api_core import exceptions
+
         try:
-            job = client.query(text, job_config=config, location=self.location)
+            job = self._run(client, sql, start, end)
             parts = [_as_groups(batch, keys) for batch in job.result(page_size=self.page_size).to_arrow_iterable()]
         except exceptions.GoogleAPICallError as e:
             raise BillingExportError(

@@ -3,7 +3,8 @@
 read (readers.ExportFiles, or hub_ops.clients.billing.BigQueryExport) -> Usage (usage.py:
 exact sums per day, project, GKE cluster, namespace) -> CostReport (attribution.py: lines per
 hub, shared and unknown lines, the fleet's sharing policy) -> tables, summary, chart, files
-(report.py). Sample exports for demos, tests and benchmarks: hub_ops_dev.sample_billing.
+(report.py). crosscheck.py re-reads the export's net through another path for the
+reconciliation check. Sample exports for demos, tests and benchmarks: hub_ops_dev.sample_billing.
 """
 
 from hub_ops.costs.errors import BillingExportError, MixedCurrencyError

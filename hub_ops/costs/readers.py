@@ -22,6 +22,7 @@ import pyarrow.json as pj
 import pyarrow.parquet as pq
 
 from hub_ops.clients.storage import Storage
+from hub_ops.costs.crosscheck import ExportNet, files_net
 from hub_ops.costs.errors import BillingExportError
 from hub_ops.costs.schema import NEEDED_COLUMNS, NEEDED_SCHEMA
 from hub_ops.costs.usage import Usage, UsageAccumulator
@@ -66,6 +67,11 @@ class ExportFiles:
         for where, batch in self.batches(start, end, progress):
             accumulator.add_raw(batch, where)
         return accumulator.result()
+
+    def independent_net(self, start: dt.date, end: dt.date) -> ExportNet:
+        """The reconciliation check's second read of the same files, sharing no code with this
+        reader (hub_ops.costs.crosscheck)."""
+        return files_net(self.url, self.storage, start, end)
 
     def batches(
         self, start: dt.date, end: dt.date, progress: Progress | None = None

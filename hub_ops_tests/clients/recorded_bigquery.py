@@ -13,6 +13,7 @@ responses recorded from the API. Every request is kept for assertions.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.parse
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class Result:
 @dataclass
 class RecordedBigQuery(BaseAdapter):
     answer: callable = None  # query text -> Result
+    execute: callable = None  # (query text, {parameter: python value}) -> Result; preferred when set
     page_size: int = 3  # rows per page the "server" returns, to exercise paging
     error: dict | None = None  # when set, jobs.insert answers this error (status, body)
     requests: list[requests.PreparedRequest] = field(default_factory=list)
@@ -88,9 +90,11 @@ class RecordedBigQuery(BaseAdapter):
     def _insert(self, body: dict) -> dict:
         job_id = body["jobReference"]["jobId"]
         config = body["configuration"]
+        text = config["query"]["query"]
+        parameters = {p["name"]: _parameter(p) for p in config["query"].get("queryParameters", [])}
         self._jobs[job_id] = {
             "config": config,
-            "result": self.answer(config["query"]["query"]),
+            "result": self.execute(text, parameters) if self.execute else self.answer(text),
             "table": f"anon{len(self._jobs):04d}",
             "project": body["jobReference"]["projectId"],
         }
@@ -171,6 +175,14 @@ class RecordedBigQuery(BaseAdapter):
         return response
 
 
+def _parameter(parameter: dict):
+    """A query parameter as the client sent it -> the Python value (TIMESTAMP only, what hub_ops sends)."""
+    kind, value = parameter["parameterType"]["type"], parameter["parameterValue"]["value"]
+    if kind != "TIMESTAMP":
+        raise ValueError(f"parameter {parameter['name']}: type {kind} not handled by the stand-in")
+    return dt.datetime.fromisoformat(value)
+
+
 def client_for(adapter: RecordedBigQuery, project: str = PROJECT):
     """The official client on its usual session class (AuthorizedSession), whose HTTPS
     requests go through `adapter` instead of the network."""
@@ -181,3 +193,72 @@ def client_for(adapter: RecordedBigQuery, project: str = PROJECT):
     session = AuthorizedSession(AnonymousCredentials())
     session.mount("https://", adapter)
     return bigquery.Client(project=project, credentials=AnonymousCredentials(), _http=session)
+
+
+# ------------------------------------------------------------------ the SQL itself, executed
+
+
+class ExportTableInDuckDB:
+    """hub_ops's BigQuery SQL executed for real: transpiled by sqlglot (bigquery -> duckdb) and
+    run in DuckDB on a table of export rows shaped as BigQuery holds them.
+
+    Table shape: `project.dataset.table` as a DuckDB catalog, schema and table; RECORD columns
+    as STRUCT, REPEATED RECORD (labels, credits) as LIST of STRUCT, TIMESTAMP as TIMESTAMPTZ in a
+    session whose time zone is UTC (BigQuery's DATE(timestamp) is the UTC day), and the
+    ingestion-time pseudo-column _PARTITIONTIME as a real column (the UTC day of export_time).
+    One thing sqlglot does not carry over and that is fixed here, in the transpiled AST only:
+    BigQuery's NUMERIC is DECIMAL(38, 9), while a bare DECIMAL in DuckDB is DECIMAL(18, 3).
+    Nothing else of the product's SQL is rewritten.
+    """
+
+    def __init__(self, table: str, rows):
+        import duckdb
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        self.table = table
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        catalog, schema, name = table.split(".")
+        self.con.execute(f"ATTACH ':memory:' AS \"{catalog}\"")
+        self.con.execute(f'CREATE SCHEMA "{catalog}"."{schema}"')
+        partition = pc.floor_temporal(rows["export_time"], unit="day")
+        shaped = rows.append_column(pa.field("_PARTITIONTIME", partition.type), partition)
+        self.con.register("export_rows", shaped)
+        self.con.execute(f'CREATE TABLE "{catalog}"."{schema}"."{name}" AS SELECT * FROM export_rows')
+        self.con.unregister("export_rows")
+
+    def transpile(self, sql: str) -> str:
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(sql, read="bigquery")
+        for node in list(tree.find_all(exp.DataType)):
+            if node.this == exp.DataType.Type.DECIMAL and not node.expressions:
+                node.replace(exp.DataType.build("DECIMAL(38, 9)", dialect="duckdb"))
+        return tree.sql(dialect="duckdb")
+
+    def run(self, sql: str, parameters: dict):
+        """The query's result as an Arrow table."""
+        return self.con.sql(self.transpile(sql), params=parameters).to_arrow_table()
+
+    def answer(self, sql: str, parameters: dict) -> Result:
+        """RecordedBigQuery.execute: the result as the REST API would send it."""
+        import pyarrow as pa
+
+        result = self.run(sql, parameters)
+        schema = []
+        for column in result.schema:
+            if pa.types.is_date(column.type):
+                kind = "DATE"
+            elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                kind = "STRING"
+            elif pa.types.is_integer(column.type) or (pa.types.is_decimal(column.type) and column.type.scale == 0):
+                kind = "INTEGER"  # DuckDB sums BIGINT as HUGEINT; BigQuery answers INT64
+            elif pa.types.is_decimal(column.type):
+                kind = "NUMERIC"
+            else:
+                raise ValueError(f"column {column.name}: {column.type} not mapped to a BigQuery type")
+            schema.append({"name": column.name, "type": kind, "mode": "NULLABLE"})
+        rows = [[v.isoformat() if isinstance(v, dt.date) else v for v in row.values()] for row in result.to_pylist()]
+        return Result(schema, rows)

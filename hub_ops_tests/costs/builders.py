@@ -86,3 +86,14 @@ def exact_net_cents(export: pa.Table) -> int:
 
 def cents(column) -> int:
     return int(round(sum(round(float(v) * 100) for v in column)))
+
+
+def exact_net_by_day(export: pa.Table) -> dict[str, Decimal]:
+    """Net (cost + credits) per UTC day of usage_start_time, with Decimal from the raw rows as
+    Python objects (no hub_ops code, no Arrow compute)."""
+    totals: dict[str, Decimal] = {}
+    for r in export.select(["usage_start_time", "cost", "credits"]).to_pylist():
+        day = r["usage_start_time"].astimezone(dt.UTC).date().isoformat()
+        amounts = [r["cost"] or 0.0] + [c["amount"] or 0.0 for c in r["credits"] or ()]
+        totals[day] = totals.get(day, Decimal(0)) + sum((Decimal(repr(a)) for a in amounts), Decimal(0))
+    return totals

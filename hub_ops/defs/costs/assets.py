@@ -6,8 +6,9 @@ import warnings
 
 import dagster as dg
 
+from hub_ops.costs.crosscheck import compare_days, compare_month
 from hub_ops.costs.exports import export_days, export_month, reports_folder
-from hub_ops.costs.report import CostReport, hub_summary, png_markdown, read_report, reconcile, summary_markdown
+from hub_ops.costs.report import CostReport, hub_summary, png_markdown, read_report, summary_markdown
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
@@ -53,7 +54,12 @@ def _load(context, fleet: FleetResource, storage: StorageResource, billing: Bill
     context.log.info(f"reading {source.description} for {start} .. {end - dt.timedelta(days=1)}")
     usage = source.aggregate(start, end, _progress(context))
     report = CostReport.build(usage, loaded)
-    return loaded, client, report, reports_folder(loaded.settings.reports.destination)
+    return source, client, report, reports_folder(loaded.settings.reports.destination)
+
+
+def _independent_net(context, source, report: CostReport):
+    context.log.info(f"re-reading {source.description} independently for the reconciliation check")
+    return source.independent_net(report.usage.start, report.usage.end)
 
 
 @dg.asset(
@@ -69,12 +75,13 @@ def _load(context, fleet: FleetResource, storage: StorageResource, billing: Bill
 def hub_daily_costs(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
 ) -> dg.MaterializeResult:
-    _, client, report, folder = _load(context, fleet, storage, billing)
+    source, client, report, folder = _load(context, fleet, storage, billing)
     written = export_days(report, client, folder)
-    # what was written, read back, must add up to the export's total, day by day
-    exported = {day: read_report(client, files["parquet"])[0] for day, files in written.items()}
-    by_day = report.export_net_nanos_by_day()
-    results = {day: reconcile(table, by_day.get(day, 0)) for day, table in exported.items()}
+    # what was written, read back, must add up to the export re-read another way, day by day
+    read_back = {day: {fmt: read_report(client, url)[0] for fmt, url in urls.items()} for day, urls in written.items()}
+    check = compare_days(
+        read_back, _independent_net(context, source, report), report.currency, report.export_net_nanos_by_day()
+    )
     totals = report.export_totals()
     last = max(written)
     return dg.MaterializeResult(
@@ -89,7 +96,7 @@ def hub_daily_costs(
             "csv": dg.MetadataValue.url(client.public_url(written[last]["csv"])),
             "parquet": dg.MetadataValue.url(client.public_url(written[last]["parquet"])),
         },
-        check_results=[reconciliation_result(results, report.currency)],
+        check_results=[reconciliation_result(check)],
     )
 
 
@@ -106,14 +113,15 @@ def hub_daily_costs(
 def monthly_cost_report(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
 ) -> dg.MaterializeResult:
-    _, client, report, folder = _load(context, fleet, storage, billing)
+    source, client, report, folder = _load(context, fleet, storage, billing)
     export = export_month(report, client, folder)
-    results = {
-        fmt: reconcile(read_report(client, export.files[fmt])[0], report.export_net_nanos) for fmt in ("csv", "parquet")
-    }
+    month = report.usage.start.strftime("%Y-%m")
+    read_back = {fmt: read_report(client, export.files[fmt])[0] for fmt in ("csv", "parquet")}
+    check = compare_month(
+        month, read_back, _independent_net(context, source, report), report.currency, report.export_net_nanos
+    )
     totals = report.export_totals()
     unknown = export.table[export.table["line"].str.startswith("unknown-")]
-    month = report.usage.start.strftime("%Y-%m")
     return dg.MaterializeResult(
         metadata={
             "hubs": _hub_table(export.summary),
@@ -135,5 +143,5 @@ def monthly_cost_report(
             "parquet": dg.MetadataValue.url(client.public_url(export.files["parquet"])),
             "chart_png": dg.MetadataValue.url(client.public_url(export.files["png"])),
         },
-        check_results=[reconciliation_result(results, report.currency)],
+        check_results=[reconciliation_result(check)],
     )

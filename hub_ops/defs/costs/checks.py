@@ -1,16 +1,20 @@
-"""Reconciliation: a report's lines, read back from the written files, must add up to the
-export's own net total for the period, to the cent."""
+"""Reconciliation: the report files, read back as written, must add up to the billing export's
+net total re-read through an independent path (hub_ops.costs.crosscheck), day by day and in
+total, within the rounding to cents; and be in the export's currency."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from hub_ops.costs.report import Reconciliation
+from hub_ops.costs.crosscheck import HALF_CENT, SLACK, CrossCheck
 
 RECONCILES = "reconciles_to_export"
 DESCRIPTION = (
-    "The exported lines' net_cost adds up to the billing export's net total (cost + credits) "
-    "for the period, to the cent. Fails when a row was lost or counted twice."
+    "The written files' net_cost (CSV and Parquet, read back) adds up to the billing export's net total "
+    "(cost + credits) re-read independently of the report's reader (pyarrow.dataset over the files, or a "
+    "separate SUM query in BigQuery), per day and in total, within half a cent per rounded figure. "
+    "Fails when a row was lost or counted twice, or when the report's reader misread the export "
+    "(credits dropped, a file read twice, an amount or currency mis-parsed)."
 )
 
 
@@ -18,18 +22,20 @@ def check_spec(asset_key: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(RECONCILES, asset=asset_key, description=DESCRIPTION)
 
 
-def reconciliation_result(results: dict[str, Reconciliation], currency: str) -> dg.AssetCheckResult:
-    """One check result over several reconciliations (one per file, or per day)."""
-    failed = {name: r for name, r in results.items() if not r.ok}
-    lines = [f"- {name}: {r.describe(currency)}" for name, r in (failed or results).items()]
-    shown = lines[:40] + ([f"- ... and {len(lines) - 40} more"] if len(lines) > 40 else [])
+def reconciliation_result(check: CrossCheck) -> dg.AssetCheckResult:
+    """The check's verdict with a table of report vs independent totals for people."""
+    largest = max((c.difference for c in check.comparisons), key=abs, default=0)
     return dg.AssetCheckResult(
         check_name=RECONCILES,
-        passed=not failed,
+        passed=check.ok,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "checked": len(results),
-            "failed": len(failed),
-            "details": dg.MetadataValue.md("\n".join(shown) or "nothing to check"),
+            "reconciliation": dg.MetadataValue.md(check.markdown()),
+            "checked": len(check.comparisons),
+            "failed": len(check.failed),
+            "largest_difference": dg.MetadataValue.float(float(largest)),
+            "currency_agrees": check.currency_ok,
+            "tolerance": f"{HALF_CENT} per rounded figure (a day; the month) + {SLACK} {check.currency}".strip(),
+            "independent_read": check.net.how,
         },
     )

@@ -1,23 +1,34 @@
 """The costs assets materialized on a real instance, against the GCS server: the export read
-from a bucket, reports written to another folder of it, checks and metadata for people."""
+from a bucket, reports written to another folder of it, checks and metadata for people.
+
+The reconciliation check is shown to catch reading errors: each fault below is injected into
+the report's reader only (monkeypatched for the run), the check's independent re-read of the
+export is left alone, and the check must fail."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import dagster as dg
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
+from hub_ops.costs import readers, usage
+from hub_ops.costs.readers import ExportFiles
 from hub_ops.costs.report import read_report, reconcile
 from hub_ops.definitions import defs
 from hub_ops.defs.costs.assets import hub_daily_costs, monthly_cost_report
-from hub_ops.defs.costs.checks import reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
 from hub_ops.fleet import load_fleet
 from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
+from hub_ops_tests.costs.builders import exact_net_by_day
 
 ROWS = 120
+DAYS = {"dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": "2026-10-03"}
 
 
 @pytest.fixture
@@ -31,14 +42,15 @@ def setup(example_fleet, gcs_server, gcs_bucket, gcs_storage):
     )
     generator = ExportGenerator(load_fleet(example_fleet), seed=1)
     fs, path = gcs_storage.filesystem(f"gs://{gcs_bucket}/billing/2026-09-10.parquet")
+    tables = list(generator.days(dt.date(2026, 9, 1), 61, ROWS))
     with fs.open(path, "wb") as sink:
-        write_parquet(generator.days(dt.date(2026, 9, 1), 61, ROWS), sink)
+        write_parquet(tables, sink)
     resources = {
         "fleet": FleetResource(root=str(example_fleet)),
         "storage": StorageResource(gcs_endpoint=gcs_server.endpoint, gcs_token="anon"),
         "billing": BillingResource(),
     }
-    return resources, gcs_bucket, gcs_storage
+    return resources, gcs_bucket, gcs_storage, exact_net_by_day(pa.concat_tables(tables))
 
 
 def test_definitions_load():
@@ -48,22 +60,21 @@ def test_definitions_load():
 
 
 def test_daily_range_in_one_run(setup):
-    resources, bucket, storage = setup
+    resources, bucket, storage, exact = setup
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [hub_daily_costs],
-            instance=instance,
-            resources=resources,
-            tags={
-                "dagster/asset_partition_range_start": "2026-10-01",
-                "dagster/asset_partition_range_end": "2026-10-03",
-            },
-        )
+        result = dg.materialize([hub_daily_costs], instance=instance, resources=resources, tags=DAYS)
         assert result.success
         partitions = [e.materialization.partition for e in result.get_asset_materialization_events()]
         assert sorted(partitions) == ["2026-10-01", "2026-10-02", "2026-10-03"]
         check = result.get_asset_check_evaluations()[0]
-        assert check.passed and check.metadata["checked"].value == 3
+        assert check.passed and check.metadata["checked"].value == 4  # three days and their total
+        table = _table(check.metadata["reconciliation"].value)
+        assert list(table) == ["2026-10-01", "2026-10-02", "2026-10-03", "total"]
+        days = [exact[d] for d in ("2026-10-01", "2026-10-02", "2026-10-03")]
+        for (label, row), net in zip(table.items(), days + [sum(days)]):
+            assert row["independent"] == net, label  # the independent read, to the nano
+            assert abs(row["csv"] - net) <= Decimal("0.005") * (3 if label == "total" else 1), label
+            assert row["parquet"] == row["csv"] and row["verdict"] == "ok"
         metadata = result.get_asset_materialization_events()[0].materialization.metadata
         assert "pangeo-hubs/prod" in metadata["hubs"].value and metadata["days"].value == 3
         assert metadata["parquet"].value == f"gs://{bucket}/reports/cost-reports/daily/2026-10-03.parquet"
@@ -72,7 +83,7 @@ def test_daily_range_in_one_run(setup):
 
 
 def test_monthly_report_with_change_chart_and_links(setup):
-    resources, bucket, storage = setup
+    resources, bucket, storage, _ = setup
     with dg.instance_for_test() as instance:
         for month in ("2026-09-01", "2026-10-01"):
             result = dg.materialize([monthly_cost_report], instance=instance, resources=resources, partition_key=month)
@@ -98,13 +109,91 @@ def test_monthly_report_with_change_chart_and_links(setup):
     assert round(table["net_cost"].sum(), 2) == metadata["net_total"].value
 
 
-def test_check_fails_when_a_file_does_not_add_up(setup):
-    resources, bucket, storage = setup
+def _table(markdown: str) -> dict[str, dict]:
+    """The check's markdown table -> {first cell: {column: Decimal or text}}."""
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = {h: _number(c) for h, c in zip(head, cells)}
+    return rows
+
+
+def _number(cell: str):
+    try:
+        return Decimal(cell.replace(",", "").replace("±", ""))
+    except ArithmeticError:
+        return cell
+
+
+# ------------------------------------------------------------------ reading errors are caught
+
+
+def _credits_dropped(monkeypatch):
+    monkeypatch.setattr(usage, "credit_sums", lambda credits: np.zeros(len(credits), dtype=np.int64))
+
+
+def _file_read_twice(monkeypatch):
+    listing = ExportFiles.files
+    monkeypatch.setattr(ExportFiles, "files", lambda self: listing(self) * 2)
+
+
+def _amounts_truncated(monkeypatch):
+    # a parser that keeps the whole units of cost and credits.amount and drops the decimals
+    to_nanos = usage.to_nanos
+    monkeypatch.setattr(usage, "to_nanos", lambda amounts: to_nanos(pc.trunc(amounts.cast(pa.float64()))))
+
+
+FAULTS = {"credits dropped": _credits_dropped, "a file read twice": _file_read_twice, "amounts": _amounts_truncated}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_the_check_fails_when_the_reader_misreads_the_export(setup, monkeypatch, fault):
+    resources, _, _, exact = setup
+    FAULTS[fault](monkeypatch)
     with dg.instance_for_test() as instance:
-        dg.materialize([monthly_cost_report], instance=instance, resources=resources, partition_key="2026-10-01")
-    table, info = read_report(storage, f"gs://{bucket}/reports/cost-reports/2026-10.parquet")
-    good = reconcile(table, info["export"]["net_nanos"])
-    bad = reconcile(table.iloc[:-1], info["export"]["net_nanos"])  # a line lost
-    result = reconciliation_result({"csv": good, "parquet": bad}, "USD")
-    assert not result.passed and result.metadata["failed"].value == 1
-    assert "parquet" in result.metadata["details"].value and "does NOT reconcile" in result.metadata["details"].value
+        result = dg.materialize([hub_daily_costs], instance=instance, resources=resources, tags=DAYS)
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed
+    table = _table(check.metadata["reconciliation"].value)
+    assert all(row["verdict"] == "**FAILS**" for row in table.values())
+    days = [exact[d] for d in ("2026-10-01", "2026-10-02", "2026-10-03")]
+    assert [row["independent"] for row in table.values()] == days + [sum(days)]  # the export, untouched
+    for row in table.values():  # the files and the report's reader agree with each other: same batch
+        assert abs(row["csv"] - row["report reader"]) <= Decimal("0.02")
+        assert row["difference"] == row["csv"] - row["independent"]
+
+
+def test_the_monthly_check_fails_when_a_file_is_read_twice(setup, monkeypatch):
+    resources, _, _, exact = setup
+    _file_read_twice(monkeypatch)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [monthly_cost_report], instance=instance, resources=resources, partition_key="2026-10-01"
+        )
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed
+    october = sum((net for day, net in exact.items() if day.startswith("2026-10")), Decimal(0))
+    row = _table(check.metadata["reconciliation"].value)["2026-10"]
+    assert row["independent"] == october and abs(row["parquet"] - 2 * october) <= Decimal("0.005")
+
+
+def test_the_check_fails_when_the_reader_misreads_the_currency(setup, monkeypatch):
+    resources, _, _, _ = setup
+    batches = readers._parquet_batches
+
+    def euros(*args):
+        for where, batch in batches(*args):
+            column = batch.schema.get_field_index("currency")
+            yield where, batch.set_column(column, "currency", pa.array(["EUR"] * batch.num_rows))
+
+    monkeypatch.setattr(readers, "_parquet_batches", euros)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [monthly_cost_report], instance=instance, resources=resources, partition_key="2026-10-01"
+        )
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed
+    assert "Currency: report EUR, export (re-read) USD" in check.metadata["reconciliation"].value
+    assert check.metadata["currency_agrees"].value is False
