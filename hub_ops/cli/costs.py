@@ -64,11 +64,13 @@ class _Bar:
 def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir: str, sharing: str | None) -> None:
     """Cost per cluster, hub and shared line for a month; writes YYYY-MM.csv and .parquet into --out.
 
-    The net_cost column sums to the export's net total (cost + credits) for the month, to the
-    cent; the command says so, and exits 1 when it does not.
+    The written files are checked against the export's net total (cost + credits) for the
+    month, re-read independently of the report (hub_ops.costs.crosscheck); the command prints
+    the comparison and exits 1 when they differ by more than rounding.
     """
     from hub_ops.clients.billing import billing_source
-    from hub_ops.costs import BillingExportError, CostReport, reconcile
+    from hub_ops.costs import BillingExportError, CostReport
+    from hub_ops.costs.crosscheck import compare_month
     from hub_ops.costs.exports import export_month
     from hub_ops.costs.report import read_report, summary_markdown
     from hub_ops.fleet import FleetConfigError, load_fleet
@@ -97,7 +99,15 @@ def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir:
     click.echo(summary_markdown(export.summary))
     for fmt in ("csv", "parquet", "png"):
         click.echo(f"wrote {storage.resolve(export.files[fmt]).removeprefix('file://')}")
-    check = reconcile(read_report(storage, export.files["csv"])[0], report.export_net_nanos)
-    click.echo(check.describe(report.currency))
+    # the written files against the export's net re-read independently of the report's reader
+    read_back = {fmt: read_report(storage, export.files[fmt])[0] for fmt in ("csv", "parquet")}
+    try:
+        net = source.independent_net(start, end)
+    except BillingExportError as e:
+        raise click.ClickException(str(e)) from None
+    check = compare_month(month, read_back, net, report.currency, report.export_net_nanos)
+    click.echo(check.markdown())
     if not check.ok:
+        click.echo(f"the report does not reconcile with the export for {month}", err=True)
         sys.exit(1)
+    click.echo(f"reconciled: the written files equal the export's net total for {month}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -79,7 +80,27 @@ def test_cost_report_writes_the_month(tmp_path, monkeypatch):
     assert not csv.duplicated(["cluster", "hub", "line", "namespace", "project"]).any()  # one line each
     parquet = pq.read_table(out / "2026-10.parquet").to_pandas()
     assert parquet[["cluster", "hub", "line", "net_cost"]].equals(csv[["cluster", "hub", "line", "net_cost"]])
-    assert "reconciles" in result.output and "pangeo-hubs/prod" in result.output
+    assert "reconciled: the written files equal the export's net total" in result.output
+    assert "pangeo-hubs/prod" in result.output
+
+
+def test_cost_report_exits_1_when_its_reader_drops_credits(tmp_path, monkeypatch):
+    """The fault is injected into the report's reader only; the check re-reads the export
+    through hub_ops.costs.crosscheck and so sees the difference."""
+    from hub_ops.costs import usage
+
+    monkeypatch.setenv("HUB_OPS_DATA", str(tmp_path / "data"))
+    october = _export(tmp_path / "export")
+    monkeypatch.setattr(usage, "credit_sums", lambda credits: np.zeros(len(credits), dtype=np.int64))
+    args = ["--fleet", str(EXAMPLE_FLEET), "cost-report", "--month", "2026-10"]
+    result = CliRunner().invoke(main, [*args, "--export", str(tmp_path / "export"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "does not reconcile" in result.output and "**FAILS**" in result.output
+    # the credits it dropped are what the files miss: computed from the raw rows
+    credits = sum(c["amount"] for row in october.column("credits").to_pylist() for c in row or [])
+    lines = pd.read_csv(tmp_path / "out" / "2026-10.csv", keep_default_na=False)["net_cost"]
+    assert credits < 0
+    assert abs(lines.sum() - (exact_net_cents(october) / 100 - credits)) <= 0.005 * len(lines) + 0.01
 
 
 def test_sharing_override_and_the_fleets_billing_default(tmp_path, monkeypatch, example_fleet):
