@@ -123,9 +123,8 @@ def evaluate_alerts(
         deliveries = dispatch(settings, step.notifications, sender, now)
     for d in deliveries:
         log = context.log.info if d.ok else context.log.warning
-        log(
-            f"{d.event} -> {d.route} ({d.channel}): {'ok' if d.ok else 'FAILED'} after {d.attempts} attempt(s): {d.answer}"
-        )
+        outcome = "ok" if d.ok else "FAILED"
+        log(f"{d.event} -> {d.route} ({d.channel}): {outcome} after {d.attempts} attempt(s): {d.answer}")
     cursor = write_cursor(positions, step.state)
     changed = step.state.keys() != incidents.keys() or bool(step.notifications)
     if not changed:
