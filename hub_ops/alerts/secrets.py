@@ -17,6 +17,10 @@ from hub_ops.deploy.values import ValuesError, load_values_files
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.loader import is_secret_name
 
+# shorter strings of a sops file (a key id "demo", a type) are no secrets worth garbling
+# every message for: "local-demo" would read "local-***"
+MIN_SECRET_LEN = 8
+
 
 class AlertSecretError(RuntimeError):
     """A route's secret cannot be read; names the file and key, never a value."""
@@ -82,7 +86,7 @@ def fleet_secret_values(fleet: Fleet, sops: Sops) -> set[str]:
             load_values_files([path], sops, fleet.root, secrets_out=values)
         except ValuesError:
             continue
-    return with_url_parts(values - _plaintext_values(fleet))
+    return with_url_parts({v for v in values if len(v) >= MIN_SECRET_LEN} - _plaintext_values(fleet))
 
 
 def with_url_parts(values: set[str]) -> set[str]:

@@ -22,7 +22,6 @@ from hub_ops.defs.alerts.assets import incidents_observation
 from hub_ops.defs.alerts.resources import AlertDeliveryResource
 from hub_ops.defs.alerts.sources import (
     Positions,
-    check_observations,
     decommission_observations,
     run_observations,
     tick_observations,
@@ -63,7 +62,7 @@ def start_positions(instance: dg.DagsterInstance) -> Positions:
         pos.runs_after = latest[0].update_timestamp.timestamp()
         pos.run_ids_at = [latest[0].dagster_run.run_id]
     newest = instance.event_log_storage.get_maximum_record_id() or 0
-    pos.events_after = {"checks": newest, "notices": newest, "retirements": newest}
+    pos.events_after = {"notices": newest, "retirements": newest}
     return pos
 
 
@@ -98,13 +97,12 @@ def evaluate_alerts(
         positions = start_positions(instance)
         return dg.SensorResult(
             skip_reason=f"started watching: runs updated after {positions.runs_after or 'the start'}, "
-            f"events after id {positions.events_after['checks']}",
+            f"asset events after id {positions.events_after['notices']}",
             cursor=write_cursor(positions, {}),
         )
     positions, incidents = previous
     observations = (
         run_observations(instance, positions)
-        + check_observations(instance, positions)
         + decommission_observations(instance, positions)
         + tick_observations(instance, settings.failing_ticks, now, _schedules(context), SENSOR_NAME)
     )

@@ -2,8 +2,8 @@
 
 Each reader pages forward from its own position (kept in the alerts sensor's cursor) and
 returns at most `limit` records per tick, so a tick stays short however much history there is:
-- finished runs (by update time): failures carry the STEP_FAILURE errors;
-- asset check evaluations (by event storage id), with their severity;
+- finished runs (by update time): failures carry the STEP_FAILURE errors; with each run,
+  the asset check evaluations it recorded, at their severity;
 - sensor and schedule ticks: N failures in a row, and a schedule that did not tick at all;
 - decommission notices and retirements (info).
 """
@@ -112,7 +112,8 @@ def failure_text(instance: dg.DagsterInstance, run_id: str) -> str:
 
 
 def run_observations(instance: dg.DagsterInstance, pos: Positions, limit: int = 100) -> list[Observation]:
-    """Runs that finished (failure or success) since the last read, oldest first."""
+    """Runs that finished (failure or success) since the last read, oldest first, and the
+    asset check evaluations each of them recorded."""
     after = dt.datetime.fromtimestamp(pos.runs_after, dt.UTC) if pos.runs_after else None
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS], updated_after=after),
@@ -120,8 +121,10 @@ def run_observations(instance: dg.DagsterInstance, pos: Positions, limit: int = 
         ascending=True,
         limit=limit + len(pos.run_ids_at),
     )
-    out = []
+    out, read = [], 0
     for record in records:
+        if read >= limit:
+            break
         run = record.dagster_run
         stamp = record.update_timestamp.timestamp()
         if pos.runs_after is not None and stamp <= pos.runs_after and run.run_id in pos.run_ids_at:
@@ -129,7 +132,11 @@ def run_observations(instance: dg.DagsterInstance, pos: Positions, limit: int = 
         if pos.runs_after is None or stamp > pos.runs_after:
             pos.runs_after, pos.run_ids_at = stamp, []
         pos.run_ids_at.append(run.run_id)
-        if run.job_name.startswith("__") or run.tags.get("hub_ops/alerts") == "off":
+        read += 1
+        if run.tags.get("hub_ops/alerts") == "off":
+            continue
+        out += check_observations(instance, run.run_id)
+        if run.job_name.startswith("__"):  # an ad hoc materialization: its checks speak for it
             continue
         subject, cluster, hub = where(run.tags)
         kind = JOB_KINDS.get(run.job_name) or _kind_tag(run.tags.get("hub_ops/kind", ""))
@@ -151,8 +158,6 @@ def run_observations(instance: dg.DagsterInstance, pos: Positions, limit: int = 
                 next_step=NEXT_STEPS[kind],
             )
         )
-        if len(out) >= limit:
-            break
     return out
 
 
@@ -160,30 +165,30 @@ def _kind_tag(tag: str) -> str:
     return {"cost-report": "costs", "backup-prune": "backup"}.get(tag, tag if tag in NEXT_STEPS else "fleet")
 
 
-def _records(instance, pos: Positions, reader: str, event_type, asset_key=None, limit: int = 200):
-    after = pos.events_after.get(reader)
-    result = instance.get_event_records(
-        dg.EventRecordsFilter(event_type=event_type, asset_key=asset_key, after_cursor=after),
-        ascending=True,
+def _materializations(instance, pos: Positions, reader: str, asset_key: dg.AssetKey, limit: int):
+    """The asset's materializations after this reader's last storage id, oldest first."""
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, after_storage_id=pos.events_after.get(reader)),
         limit=limit,
-    )
+        ascending=True,
+    ).records
     if result:
         pos.events_after[reader] = result[-1].storage_id
     return result
 
 
-def check_observations(instance: dg.DagsterInstance, pos: Positions, limit: int = 200) -> list[Observation]:
-    """Asset check evaluations since the last read: failed ones at their severity, passed ones
-    resolving."""
+def check_observations(instance: dg.DagsterInstance, run_id: str) -> list[Observation]:
+    """The asset check evaluations of one run: failed ones at their severity, passed ones
+    resolving. (Read per run: SQLite's run-sharded event log has no global cursor for them.)"""
     out = []
-    for record in _records(instance, pos, "checks", dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=limit):
-        evaluation = record.event_log_entry.dagster_event.event_specific_data
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data
         asset = evaluation.asset_key.to_user_string()
         kind = ASSET_KINDS.get(asset, "fleet")
         partition = getattr(evaluation, "partition", None) or ""
         subject, cluster, hub = where({"hub_ops/hub": partition}) if "." in partition else (partition, "", "")
         meta = plain_values(evaluation.metadata)
-        tables = "\n\n".join(str(v) for k, v in meta.items() if isinstance(v, str) and "|" in v)
+        tables = "\n\n".join(str(v) for v in meta.values() if isinstance(v, str) and "|" in v)
         detail = "\n\n".join(p for p in (evaluation.description or "", tables) if p)
         out.append(
             Observation(
@@ -207,9 +212,7 @@ def check_observations(instance: dg.DagsterInstance, pos: Positions, limit: int 
 def decommission_observations(instance: dg.DagsterInstance, pos: Positions, limit: int = 100) -> list[Observation]:
     """A notice written (the hub enters its notice window) and a retirement recorded: info."""
     out = []
-    for record in _records(
-        instance, pos, "notices", dg.DagsterEventType.ASSET_MATERIALIZATION, DECOMMISSION_NOTICES, limit
-    ):
+    for record in _materializations(instance, pos, "notices", DECOMMISSION_NOTICES, limit):
         mat = record.asset_materialization
         subject, cluster, hub = where({"hub_ops/hub": mat.partition or ""})
         meta = plain_values(mat.metadata)
@@ -230,9 +233,7 @@ def decommission_observations(instance: dg.DagsterInstance, pos: Positions, limi
                 "the notice report lists active users and cost per day.",
             )
         )
-    for record in _records(
-        instance, pos, "retirements", dg.DagsterEventType.ASSET_MATERIALIZATION, HUB_DECOMMISSIONS, limit
-    ):
+    for record in _materializations(instance, pos, "retirements", HUB_DECOMMISSIONS, limit):
         mat = record.asset_materialization
         subject, cluster, hub = where({"hub_ops/hub": mat.partition or ""})
         retired = DecommissionRecord.from_metadata(hub, plain_values(mat.metadata))
