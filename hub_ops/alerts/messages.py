@@ -12,7 +12,7 @@ from hub_ops.deploy.values import redact
 
 MAX_DETAIL = 2000  # chars of error text: enough for a helm error, short enough for Slack's 3000
 
-_PREFIX = {RAISED: "", REMINDER: "Still failing: ", RESOLVED: "Resolved: ", INFO: "", TEST: "Test: "}
+_PREFIX = {RAISED: "", REMINDER: "Still failing: ", RESOLVED: "", INFO: "", TEST: "Test: "}
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def build_message(notification: Notification, ui_url: str, secrets: set[str]) ->
         where = f"{inc.hub} ({inc.cluster})"
     since = _since(notification)
     label = {"error": "ERROR", "warn": "WARN", "info": "INFO"}.get(inc.severity, inc.severity.upper())
+    if notification.event == RESOLVED:
+        label = "RESOLVED"
     subject_line = f"[{label}] {_PREFIX.get(notification.event, '')}{inc.title}"
     detail = inc.detail if len(inc.detail) <= MAX_DETAIL else inc.detail[: MAX_DETAIL - 20] + "\n... (cut; see the run)"
     link = f"{ui_url.rstrip('/')}{inc.link}" if inc.link.startswith("/") else inc.link

@@ -123,7 +123,7 @@ def test_email_goes_over_starttls_with_the_login_from_sops_as_text_and_html(exam
     [(mail_from, rcpt, tls)] = smtp_server.envelopes
     assert (mail_from, rcpt, tls) == ("hub-ops@example.org", ["pangeo-ops@example.org", "oncall@example.org"], True)
     [mail] = smtp_server.messages
-    assert mail["Subject"] == "[ERROR] Resolved: user_home_backups_job failed for pangeo-hubs/prod"
+    assert mail["Subject"] == "[RESOLVED] user_home_backups_job failed for pangeo-hubs/prod"
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
     assert "Where: pangeo-hubs/prod" in text and "passed again at 2026-03-04 02:05 UTC" in text
