@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hub_ops.fleet import validate_fleet
 from hub_ops.fleet.models import FleetSettings
 from hub_ops_tests.alerts.fleets import write_alerts
+from hub_ops_tests.conftest import EXAMPLE_FLEET
 from hub_ops_tests.fleet_helpers import line_of_text, write
 
 SLACK = {"name": "ops-slack", "slack": {"webhook": "alerts.secret.yaml#slack_webhook"}}
@@ -45,7 +48,11 @@ def test_a_valid_block_with_every_channel(example_fleet: Path):
                 },
             ],
         },
-        {"slack_webhook": "https://hooks.slack.com/services/T/B/x", "smtp": {"username": "u", "password": "p"}, "hmac": "k"},
+        {
+            "slack_webhook": "https://hooks.slack.com/services/T/B/x",
+            "smtp": {"username": "u", "password": "p"},
+            "hmac": "k",
+        },
     )
     fleet, found = validate_fleet(example_fleet)
     assert found == []
@@ -86,7 +93,15 @@ def test_secret_files_missing_plaintext_or_without_the_key_are_named(example_fle
             "routes": [
                 SLACK,
                 {"name": "pager", "webhook": {"url": "https://x.example.org", "secret": "alerts.secret.yaml#hmac"}},
-                {"name": "mail", "email": {"smtp": "smtp.example.org", "from": "a@example.org", "to": ["b@example.org"], "login": "smtp.secret.yaml#smtp"}},
+                {
+                    "name": "mail",
+                    "email": {
+                        "smtp": "smtp.example.org",
+                        "from": "a@example.org",
+                        "to": ["b@example.org"],
+                        "login": "smtp.secret.yaml#smtp",
+                    },
+                },
                 {"name": "plain", "webhook": {"url": "https://x.example.org", "secret": "plain.secret.yaml#hmac"}},
                 {"name": "outside", "webhook": {"url": "https://x.example.org", "secret": "../x.secret.yaml#hmac"}},
             ]
@@ -106,13 +121,12 @@ def test_secret_files_missing_plaintext_or_without_the_key_are_named(example_fle
 
 
 def test_route_names_are_unique():
-    try:
+    with pytest.raises(ValueError, match="duplicate route name 'ops-slack'"):
         FleetSettings.model_validate({"alerts": {"routes": [SLACK, SLACK]}})
-    except ValueError as e:
-        assert "duplicate route name 'ops-slack'" in str(e)
-    else:
-        raise AssertionError("a duplicate route name was accepted")
 
 
-def test_the_example_fleet_has_no_alerts_by_default_and_sends_nowhere():
-    assert FleetSettings().alerts.routes == []
+def test_the_example_fleets_block_links_to_make_dev_and_sends_nowhere():
+    fleet, found = validate_fleet(EXAMPLE_FLEET)
+    assert found == []
+    alerts = fleet.settings.alerts
+    assert (alerts.ui_url, alerts.repeat_after.total_seconds(), alerts.routes) == ("http://localhost:3000", 43200, [])
