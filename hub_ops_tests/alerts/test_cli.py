@@ -3,10 +3,14 @@ what each answered; `hub-ops validate` checks the alerts block."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from click.testing import CliRunner
 
 from hub_ops.cli import main
 from hub_ops_tests.alerts.fleets import HMAC_KEY, SLACK_TOKEN, write_alerts
+from hub_ops_tests.conftest import REPO
 
 
 def run(*args: str):
@@ -73,3 +77,21 @@ def test_validate_names_a_missing_alerts_secret_file(example_fleet):
     assert result.exit_code == 1
     assert "fleet.yaml:" in result.stderr
     assert "alerts.routes[0].webhook.secret: file not found: alerts.secret.yaml" in result.stderr
+
+
+def test_the_alerts_library_and_its_command_import_no_dagster(example_fleet, http_receiver):
+    """hub_ops.alerts is library code: `hub-ops alerts test` runs without Dagster or pandas."""
+    write_alerts(example_fleet, {"routes": [{"name": "pager", "webhook": {"url": f"{http_receiver.url}/pager"}}]})
+    script = (
+        "import sys\n"
+        "from hub_ops.cli import main\n"
+        "try:\n"
+        f"    main(['--fleet', {str(example_fleet)!r}, 'alerts', 'test'])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code in (0, None), e.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'pandas', 'gcsfs', 'kubernetes'}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "[]"
+    assert len(http_receiver.at("/pager")) == 1
