@@ -22,6 +22,7 @@ COMMANDS = {
     "prune": "hub_ops.cli.backup:prune",
     "cost-report": "hub_ops.cli.costs:cost_report",
     "compare-homes": "hub_ops.cli.decommission:compare_homes",
+    "alerts": "hub_ops.cli.alerts:alerts",
 }
 
 

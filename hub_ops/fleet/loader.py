@@ -231,6 +231,8 @@ def _load(root: Path, check_files: bool) -> tuple[Fleet, list[ConfigProblem]]:
         _check_cluster(cluster, path, charts, c)
         clusters[cluster.name] = cluster
 
+    if check_files and fleet_file is not None:
+        _check_alert_secrets(root, fleet_file, settings, c)
     fleet = Fleet(root, settings, clusters, charts, layout, dependents_closure(charts))
     _check_fleet(fleet, c)
     return fleet, c.problems
@@ -337,6 +339,7 @@ def _check_files(doc: dict, path: Path, c: _Collector) -> None:
 
 
 def _check_referenced_file(folder: Path, name: str, owner: Path, loc: Loc, c: _Collector) -> Any:
+    """The parsed file `name` (inside `folder`), or None with the problem recorded at `loc`."""
     target = folder / name
     if not name.strip():
         c.add(owner, loc, "empty file name")
@@ -370,3 +373,30 @@ def _check_fleet(fleet: Fleet, c: _Collector) -> None:
                     fleet.hub(d.successor)
                 except KeyError:
                     c.add(path, ("hubs", i, "decommission", "successor"), f"no hub {d.successor!r} in the fleet")
+
+
+def _check_alert_secrets(root: Path, fleet_file: Path, settings: FleetSettings, c: _Collector) -> None:
+    """Each `file#key` of the alerts routes names a sops file next to fleet.yaml that holds
+    the key. sops leaves key names in plaintext, so this needs no decryption."""
+    for i, route in enumerate(settings.alerts.routes):
+        for where, ref in route.secret_refs():
+            loc = ("alerts", "routes", i, *where)
+            name, _, key = ref.partition("#")
+            if os.path.isabs(name) or ".." in Path(name).parts:
+                c.add(fleet_file, loc, f"must be a file inside the fleet folder: {name}")
+                continue
+            doc = _check_referenced_file(root, name, fleet_file, loc, c)
+            if doc is None:
+                continue
+            if not is_secret_name(name):
+                c.add(fleet_file, loc, f"{name} must be a sops-encrypted secret file (its name contains 'secret')")
+            elif isinstance(doc, dict) and "sops" in doc and not _has_key(doc, key):
+                c.add(fleet_file, loc, f"no key {key!r} in {name}")
+
+
+def _has_key(doc: Any, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return False
+        doc = doc[part]
+    return True

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     PrivateAttr,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
     field_validator,
     model_validator,
@@ -301,6 +305,116 @@ class KubernetesPolicy(Strict):
     min_minor: int | None = None  # e.g. 30 for 1.30: older is end of support
 
 
+# ---------------------------------------------------------------- alerts (extension)
+
+ALERT_SEVERITIES = ("error", "warn", "info")
+ALERT_KINDS = ("deploy", "backup", "restore", "decommission", "costs", "clusters", "fleet")
+_DURATION = re.compile(r"^(\d+)\s*([smhd])$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> dt.timedelta:
+    """`12h`, `90m`, `2d`, `30s`, or a number of seconds."""
+    if isinstance(value, dt.timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return dt.timedelta(seconds=value)
+    match = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"expected a duration such as 12h, 90m, 2d (got {value!r})")
+    return dt.timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+Duration = Annotated[
+    dt.timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(lambda d: f"{int(d.total_seconds())}s"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\d+\s*[smhd]$"}, {"type": "number"}]}),
+]
+# `<file>#<key>`: a key (dotted for nested keys) of a sops-encrypted file next to fleet.yaml
+SecretRef = Annotated[
+    str, Field(pattern=r"^[^#\s]+#[^#\s]+$", description="<sops file>#<key>, file next to fleet.yaml")
+]
+
+
+class AlertMatch(Strict):
+    """Which alerts a route receives: every listed key must match (an absent key matches all)."""
+
+    severity: list[Literal["error", "warn", "info"]] | None = None
+    kind: list[Literal["deploy", "backup", "restore", "decommission", "costs", "clusters", "fleet"]] | None = None
+    cluster: list[str] | None = None
+    hub: list[str] | None = None  # `cluster/hub`, or a hub name on any cluster
+
+
+class SlackTarget(Strict):
+    webhook: SecretRef  # an incoming-webhook URL: whoever has it can post, so it is a secret
+
+
+class EmailTarget(Strict):
+    smtp: str = Field(pattern=r"^[^:\s]+(:\d+)?$", description="host:port (port 587 by default)")
+    starttls: bool = True
+    from_: str = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    login: SecretRef | None = None  # the key holds {username: ..., password: ...}
+
+
+class WebhookTarget(Strict):
+    url: str = Field(pattern=r"^https?://\S+$")
+    secret: SecretRef | None = None  # HMAC-SHA256 key: the body's signature goes in X-Hub-Ops-Signature-256
+
+
+class AlertRoute(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    slack: SlackTarget | None = None
+    email: EmailTarget | None = None
+    webhook: WebhookTarget | None = None
+    match: AlertMatch = Field(default_factory=AlertMatch)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AlertRoute:
+        given = [k for k in ("slack", "email", "webhook") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of slack, email, webhook (got {given or 'none'})")
+        return self
+
+    @property
+    def channel(self) -> str:
+        return next(k for k in ("slack", "email", "webhook") if getattr(self, k) is not None)
+
+    def secret_refs(self) -> list[tuple[tuple[str, ...], str]]:
+        """(key path within the route, `file#key`) of every secret the route names."""
+        refs = [
+            ((self.channel, key), getattr(getattr(self, self.channel), key))
+            for key in ("webhook", "login", "secret")
+            if getattr(getattr(self, self.channel), key, None)
+        ]
+        return refs
+
+
+class AlertSettings(Strict):
+    """extension: where alerts go (see the README's "Alerts")."""
+
+    ui_url: str = Field(default="http://localhost:3000", pattern=r"^https?://\S+$")
+    repeat_after: Duration = Field(default=dt.timedelta(hours=12))
+    failing_ticks: int = Field(default=3, ge=1)  # a sensor/schedule failing this many ticks in a row
+    delivery_attempts: int = Field(default=3, ge=1, le=10)
+    routes: list[AlertRoute] = Field(default_factory=list)
+
+    @field_validator("ui_url")
+    @classmethod
+    def _no_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AlertSettings:
+        seen: set[str] = set()
+        for route in self.routes:
+            if route.name in seen:
+                raise KeyedValueError("routes", f"duplicate route name {route.name!r}")
+            seen.add(route.name)
+        return self
+
+
 class FleetSettings(Strict):
     clusters_dir: str = "clusters"
     charts_dir: str = "charts"
@@ -310,6 +424,7 @@ class FleetSettings(Strict):
     costs: CostSettings = Field(default_factory=CostSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     kubernetes: KubernetesPolicy = Field(default_factory=KubernetesPolicy)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("clusters_dir", "charts_dir")
     @classmethod

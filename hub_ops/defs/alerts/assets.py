@@ -1,0 +1,84 @@
+"""`alert_incidents`: what the alerts sensor saw and sent, as observations a person reads in
+the UI: the open incidents (since when, how often, routes told) and each delivery (route,
+event, attempts, what the route answered). Written by alerts_sensor; read by `open_incidents`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from hub_ops.alerts import Delivery, Incident, Notification
+from hub_ops.defs.shared.metadata import plain_values
+
+ALERT_INCIDENTS = dg.AssetKey("alert_incidents")
+
+alert_incidents = dg.AssetSpec(
+    ALERT_INCIDENTS,
+    group_name="alerts",
+    description="Incidents raised by alerts_sensor (failed runs, failed checks, failing or silent sensors and "
+    "schedules, decommission notices) and every delivery to fleet.yaml's alert routes, with what each answered.",
+)
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "/").replace("\n", " ")[:160]
+
+
+def incidents_table(incidents: dict[str, Incident]) -> str:
+    if not incidents:
+        return "_no open incident_"
+    rows = [
+        "| severity | what | where | since | failures | reminders | last told |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for inc in sorted(incidents.values(), key=lambda i: i.opened_at):
+        rows.append(
+            f"| {inc.severity} | {_cell(inc.title)} | {_cell(inc.hub or inc.cluster or 'fleet')} | "
+            f"{inc.opened_at:%Y-%m-%d %H:%M} | {inc.failures} | {inc.reminders} | "
+            f"{inc.last_notified_at:%Y-%m-%d %H:%M} |"
+        )
+    return "\n".join(rows)
+
+
+def deliveries_table(notifications: list[Notification], deliveries: list[Delivery]) -> str:
+    if not notifications:
+        return "_nothing to send_"
+    rows = ["| event | what | route | channel | ok | attempts | answer |", "|---|---|---|---|---|---|---|"]
+    for n in notifications:
+        sent = [d for d in deliveries if d.incident_id == n.incident.id and d.event == n.event]
+        if not sent:
+            rows.append(f"| {n.event} | {_cell(n.incident.title)} | _no matching route_ | | | | |")
+        for d in sent:
+            rows.append(
+                f"| {n.event} | {_cell(n.incident.title)} | {d.route} | {d.channel} | {'yes' if d.ok else '**no**'} "
+                f"| {d.attempts} | {_cell(d.answer)} |"
+            )
+    return "\n".join(rows)
+
+
+def incidents_observation(
+    incidents: dict[str, Incident], notifications: list[Notification], deliveries: list[Delivery]
+) -> dg.AssetObservation:
+    failed = sorted({d.route for d in deliveries if not d.ok})
+    return dg.AssetObservation(
+        asset_key=ALERT_INCIDENTS,
+        description=(
+            f"{len(incidents)} open incident(s); {len(notifications)} notification(s), "
+            f"{sum(d.ok for d in deliveries)} of {len(deliveries)} deliveries ok"
+            + (f"; failing routes: {', '.join(failed)}" if failed else "")
+        ),
+        metadata={
+            "open_incidents": dg.MetadataValue.int(len(incidents)),
+            "notifications": dg.MetadataValue.int(len(notifications)),
+            "deliveries_ok": dg.MetadataValue.int(sum(d.ok for d in deliveries)),
+            "deliveries_failed": dg.MetadataValue.int(sum(not d.ok for d in deliveries)),
+            "failing_routes": ", ".join(failed) or "none",
+            "incidents": dg.MetadataValue.md(incidents_table(incidents)),
+            "deliveries": dg.MetadataValue.md(deliveries_table(notifications, deliveries)),
+        },
+    )
+
+
+def latest_incidents_record(instance: dg.DagsterInstance) -> dict | None:
+    """Plain metadata of the latest `alert_incidents` observation, or None."""
+    records = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=ALERT_INCIDENTS), limit=1).records
+    return plain_values(records[0].asset_observation.metadata) if records else None
