@@ -15,6 +15,7 @@ import base64
 import datetime as dt
 
 import google.auth
+import google.auth._helpers
 import google.auth.exceptions
 import google.auth.transport.requests
 from google.api_core import exceptions as api_exceptions
@@ -100,19 +101,27 @@ class GkeClient:
 
     def access_token(self) -> str:
         """A current OAuth access token of the client's credentials (refreshed if needed)."""
+        return self.token_with_expiry()[0]
+
+    def token_with_expiry(self) -> tuple[str, dt.datetime | None]:
+        """A kube.TokenSource: a current access token, and the moment google-auth itself
+        stops trusting it (its expiry less google-auth's refresh threshold)."""
         if not self.credentials.valid:
             self.credentials.refresh(google.auth.transport.requests.Request())
         if not self.credentials.token:
             raise GkeCredentialsError("the credentials carry no access token")
-        return self.credentials.token
+        expiry = self.credentials.expiry
+        if expiry is None:
+            return self.credentials.token, None
+        return self.credentials.token, expiry.replace(tzinfo=dt.UTC) - google.auth._helpers.REFRESH_THRESHOLD
 
     def kube_configuration(self, cluster: container_v1.Cluster) -> k8s.Configuration:
         """A kubernetes Configuration for `cluster`'s API server: its endpoint and CA from the
-        GKE API, a bearer token from these credentials, refreshed before it expires (long
+        GKE API, a bearer token from these credentials, asked again before it expires (long
         deploys). The CA is written once to a file named by its digest (idempotent)."""
         config = kube_configuration(cluster.endpoint, cluster.master_auth.cluster_ca_certificate, self.access_token())
 
-        def refresh(configuration: k8s.Configuration) -> None:
+        def refresh(configuration: k8s.Configuration) -> None:  # google-auth refreshes when due
             configuration.api_key.update(dict.fromkeys(kube.BEARER_KEYS, self.access_token()))
 
         config.refresh_api_key_hook = refresh
@@ -229,7 +238,8 @@ def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=Non
     account key (cluster.yaml `gcp.key`) when given, else of Application Default Credentials.
 
     Raises ClusterUnreachable with a reason safe to show (never the key or the token). The
-    token is an OAuth access token: it lasts about an hour, longer than any deploy step.
+    token is an OAuth access token that lasts about an hour: the access asks the credentials
+    for a new one before it expires, so steps longer than that keep working.
     """
     gcp = cluster.gcp
     assert gcp is not None, f"{cluster.name}: not a gcp cluster"
@@ -243,7 +253,7 @@ def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=Non
                 raise GkeCredentialsError(f"service account key {gcp.key} unusable: {e}") from None
         client = GkeClient(credentials, api_endpoint=api_endpoint)
         observed = client.get_cluster(gcp.project, gcp.zone, gcp.cluster)
-        token = client.access_token()
+        client.token_with_expiry()  # fail here, with the reason, rather than on the first API call
     except Exception as e:  # noqa: BLE001 - any failure is "cannot reach", said plainly
         raise kube.ClusterUnreachable(
             f"cluster {cluster.name}: {e if isinstance(e, GkeError) else _describe(e)}"
@@ -251,6 +261,6 @@ def cluster_access(cluster: Cluster, key: dict | None = None, *, credentials=Non
     endpoint = observed.endpoint
     return kube.ClusterAccess(
         server=endpoint if endpoint.startswith("https://") else f"https://{endpoint}",
-        token=token,
+        tokens=kube.RefreshingToken(client.token_with_expiry),
         ca_pem=base64.b64decode(observed.master_auth.cluster_ca_certificate).decode(),
     )

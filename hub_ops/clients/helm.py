@@ -2,7 +2,8 @@
 
 Narrow on purpose (render, current, history, upgrade_install, rollback, uninstall,
 get_values) so the engine could be swapped without touching callers. Release names and
-namespaces are per call; one helm Config per namespace is kept (helm binds it there).
+namespaces are per call; one helm Config per namespace is kept (helm binds it there), and
+made again when the cluster token changed (helm's Config holds a token, not a provider).
 """
 
 from __future__ import annotations
@@ -60,17 +61,22 @@ def render_chart(chart_path: Path, release: str, namespace: str, values: dict[st
 class HelmClient:
     def __init__(self, access: ClusterAccess):
         self.access = access
-        self._configs: dict[str, Any] = {}
+        self._configs: dict[str, tuple[Any, str | None]] = {}  # namespace -> (Config, its token)
+        self._retired: list[Any] = []  # Configs of an older token: another thread may still use one
         self._lock = threading.Lock()
 
     def _config(self, namespace: str):
         import helm_python
 
         with self._lock:
-            if namespace not in self._configs:
-                opts = {k: v for k, v in self.access.helm_options().items() if v not in (None, False)}
-                self._configs[namespace] = helm_python.Config(namespace=namespace, **opts)
-            return self._configs[namespace]
+            opts = {k: v for k, v in self.access.helm_options().items() if v not in (None, False)}
+            token = opts.get("kube_token")
+            cached = self._configs.get(namespace)
+            if cached is None or cached[1] != token:
+                if cached is not None:
+                    self._retired.append(cached[0])
+                self._configs[namespace] = (helm_python.Config(namespace=namespace, **opts), token)
+            return self._configs[namespace][0]
 
     def _run(self, what: str, fn, *args, **kwargs):
         import helm_python
@@ -80,6 +86,8 @@ class HelmClient:
         except helm_python.HelmNotFoundError:
             raise
         except helm_python.HelmError as e:
+            if "Unauthorized" in str(e):  # the token was refused: the next Config asks for a new one
+                self.access.invalidate_token()
             if "cluster unreachable" in str(e) or "connection refused" in str(e):
                 raise ClusterUnreachable(f"helm {what}: {e}") from None
             raise HelmFailure(f"helm {what}: {e}") from None
@@ -194,6 +202,7 @@ class HelmClient:
 
     def close(self) -> None:
         with self._lock:
-            for cfg in self._configs.values():
+            for cfg in [c for c, _ in self._configs.values()] + self._retired:
                 cfg.close()
             self._configs.clear()
+            self._retired.clear()

@@ -1,7 +1,9 @@
 """The Kubernetes API of a cluster, through the official `kubernetes` client.
 
 ClusterAccess says how to reach a cluster (a kubeconfig file, or server + token + CA as GKE
-and sops-encrypted kubeconfigs give them: the token stays in memory). KubeClient holds the
+and sops-encrypted kubeconfigs give them: the token stays in memory). A token with an end of
+life comes from a TokenSource, asked again before the token expires (RefreshingToken), so a
+step longer than a token's life keeps working whatever the provider. KubeClient holds the
 few operations hub_ops needs, each named for what it does.
 """
 
@@ -11,6 +13,7 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,32 +31,94 @@ class NotReady(RuntimeError):
     """A workload did not become ready in time; the message says what Kubernetes reported."""
 
 
+# () -> (bearer token, when it expires; None: never). Any provider: GKE credentials, an
+# EKS presigned URL, a token broker. Called again whenever the last token nears its end.
+TokenSource = Callable[[], tuple[str, "dt.datetime | None"]]
+
+
+class RefreshingToken:
+    """The current token of a TokenSource. The source is asked again once less than
+    min(`margin` s, a quarter of the token's life) is left, or after `invalidate()` (the API
+    refused the token), so a token is never used past its expiry. Thread-safe."""
+
+    def __init__(self, source: TokenSource, margin: float = 60.0):
+        self.source, self.margin = source, margin
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._renew_at: dt.datetime | None = None
+
+    def get(self) -> str:
+        with self._lock:
+            now = dt.datetime.now(dt.UTC)
+            if self._token is None or (self._renew_at is not None and now >= self._renew_at):
+                self._token, self._renew_at = self._ask(now)
+            return self._token
+
+    def _ask(self, now: dt.datetime) -> tuple[str, dt.datetime | None]:
+        try:
+            token, expiry = self.source()
+        except Exception as e:  # noqa: BLE001 - any provider failure means: cannot reach the API
+            raise ClusterUnreachable(f"no cluster token: the token provider failed: {type(e).__name__}: {e}") from None
+        if not token:
+            raise ClusterUnreachable("no cluster token: the token provider returned none")
+        if expiry is None:
+            return token, None
+        expiry = expiry if expiry.tzinfo else expiry.replace(tzinfo=dt.UTC)  # naive = UTC (google-auth)
+        life = (expiry - now).total_seconds()
+        if life <= 0:
+            raise ClusterUnreachable(f"no cluster token: the token provider returned one that expired at {expiry}")
+        return token, expiry - dt.timedelta(seconds=min(self.margin, life / 4))
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+
+
 @dataclass(frozen=True)
 class ClusterAccess:
     kubeconfig_path: str | None = None
     context: str | None = None
     server: str | None = None
-    token: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)  # a token that does not expire
     ca_pem: str | None = None
     insecure: bool = False
+    tokens: RefreshingToken | None = field(default=None, repr=False, compare=False)  # one that does
 
     def describe(self) -> str:
         return self.server or f"kubeconfig {self.kubeconfig_path}"
+
+    def bearer_token(self) -> str | None:
+        """The token to send now (asks the token source again when the last one nears expiry)."""
+        return self.tokens.get() if self.tokens is not None else self.token
+
+    def invalidate_token(self) -> None:
+        """The API refused the token: the next request asks the token source for a new one."""
+        if self.tokens is not None:
+            self.tokens.invalidate()
 
     def api_client(self):
         from kubernetes import client, config
 
         if self.kubeconfig_path:
             return config.new_client_from_config(config_file=self.kubeconfig_path, context=self.context)
-        return client.ApiClient(kube_configuration(self.server, self.ca_pem, self.token, insecure=self.insecure))
+        configuration = kube_configuration(self.server, self.ca_pem, self.bearer_token(), insecure=self.insecure)
+        if self.tokens is not None:
+            tokens = self.tokens
+
+            def refresh(c) -> None:  # the client calls this before every request
+                c.api_key.update(dict.fromkeys(BEARER_KEYS, tokens.get()))
+
+            configuration.refresh_api_key_hook = refresh
+        return client.ApiClient(configuration)
 
     def helm_options(self) -> dict[str, Any]:
-        """Keyword arguments for helm_python.Config reaching the same API."""
+        """Keyword arguments for helm_python.Config reaching the same API (with the token of
+        now: HelmClient builds a new Config when the token changes)."""
         if self.kubeconfig_path:
             return {"kubeconfig_path": self.kubeconfig_path, "kube_context": self.context}
         opts: dict[str, Any] = {
             "kube_apiserver": self.server,
-            "kube_token": self.token,
+            "kube_token": self.bearer_token(),
             "kube_insecure_skip_tls_verify": self.insecure,
         }
         if self.ca_pem:
@@ -143,6 +208,8 @@ class KubeClient:
                 f"cluster {self.name}: API not reachable: {type(e).__name__}: {_short(e)}"
             ) from None
         except ApiException as e:
+            if e.status == 401:  # revoked or expired: the next call asks the token source again
+                self.access.invalidate_token()
             if e.status in (502, 503, 504):
                 raise ClusterUnreachable(f"cluster {self.name}: API answered {e.status} {e.reason}") from None
             raise

@@ -5,16 +5,21 @@ Order of work for a release, and what each failure leaves behind:
    missing secret key or a template error fails here: the cluster is not touched.
 2. in sync? the live manifest equals the rendered one: nothing to upgrade ("unchanged"),
    so a re-run or a duplicate plan never makes a second helm revision.
-3. upgrade --install under a Lease in the release's namespace (one deploy per release at a
-   time, whoever launches it), then wait for its Deployments to be Available.
+3. upgrade --install, then wait for its Deployments to be Available.
 4. health (hubs): the JupyterHub API answers with the hub's hub-ops token: version, token,
    then start and stop a server for a check user.
-A failure in 3 or 4 rolls back to the last deployed revision (or uninstalls a first
-install), so the previous release keeps serving; the error carries the hub's own text.
+2 to 4 and any rollback run under the hub's Lease in kube-system (hub_ops.clients.leases:
+one change to a hub at a time, deploy, restore or decommission, whoever launches it).
+Any failure once the upgrade began (helm failing part-way, an API error, a refused token, a
+timeout, a failed health check, a lost Lease) rolls back to the last deployed revision (or
+uninstalls a first install), so the previous release keeps serving; the error carries the
+hub's own text, redacted as a whole.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,13 +29,13 @@ from typing import Any
 from hub_ops.clients.helm import HelmClient, HelmFailure, render_chart
 from hub_ops.clients.jupyterhub import HubApi, HubApiError
 from hub_ops.clients.kube import ClusterUnreachable, KubeClient, NotReady
+from hub_ops.clients.leases import HeldLease, LeaseBusy, LeaseLost, hub_lease_name
 from hub_ops.clients.sops import Sops
 from hub_ops.deploy.manifests import documents, manifest_digest, validate, workloads
 from hub_ops.deploy.releases import PreparedCharts, Release
 from hub_ops.deploy.values import load_values_files, redact, values_digest
 from hub_ops.fleet.loader import Fleet
 
-LEASE_NAME = "hub-ops-deploy"
 # helm labels on every release hub_ops deploys: how orphaned releases are found later
 MANAGED_LABEL, CLUSTER_LABEL, HUB_LABEL = "hub-ops/managed", "hub-ops/cluster", "hub-ops/hub"
 
@@ -62,8 +67,8 @@ class DeploySettings:
     health_user: str = "hub-ops-health"
     start_server: bool = True  # False: version + token only (hubs that cannot spawn on demand)
     poll: float = 1.0
-    lease_ttl: int = 1800
-    lease_wait: float = 600.0
+    lease_ttl: int = 120  # renewed every ttl/3 while held; a holder that died frees the hub after it
+    lease_wait: float = 600.0  # how long to wait for another run's change to the hub
 
 
 @dataclass
@@ -169,51 +174,121 @@ class ReleaseDeployer:
         description: str = "",
         health: bool = True,
     ) -> ReleaseResult:
-        """Bring `release` to its rendered state; roll back on failure. Safe to rerun."""
+        """Bring `release` to its rendered state; roll back on failure. Safe to rerun.
+
+        Holds the hub's Lease (hub_ops.clients.leases) from the in-sync check through the
+        rollback, so no other deploy, restore or decommission of the hub runs in between;
+        `holder` names this run in the Lease (who is waited for, in the other's log)."""
         assert self.helm is not None and self.kube is not None, "deploy needs helm and kube clients"
         start = time.monotonic()
         p = self.prepare(release)
         result = self._result(release, p)
         result.git_sha = git_sha
+        attempt = _Attempt()
         try:
-            live = self.helm.current(release.name, release.namespace)
-            previous = self.helm.last_deployed(release.name, release.namespace)
-            result.previous_revision = previous.revision if previous else None
-            if live and live.status == "deployed" and self._live_digest(release) == p.manifest_digest:
-                result.status, result.revision = "unchanged", live.revision
-                self.log(f"{release.id}: in sync at revision {live.revision}, nothing to upgrade")
-            else:
-                with self._lease(release, holder):
-                    info = self.helm.upgrade_install(
-                        p.chart_path,
-                        release.name,
-                        release.namespace,
-                        p.values,
-                        description=description or f"hub-ops {git_sha or ''}".strip(),
-                        labels=release_labels(release),
-                    )
-                result.status, result.revision = "deployed", info.revision
-                self.log(f"{release.id}: helm revision {info.revision} ({info.status})")
-            self._wait_ready(p)
-            if health and release.hub:
-                result.health = self.health_check(release, p)
-            elif not release.hub:
-                result.health = "workloads available"
-        except (NotReady, HubApiError, HelmFailure, LeaseBusy) as e:
-            result.message = redact(f"{release.id}: {e}", p.secrets)
-            result.health = "failed" if isinstance(e, (NotReady, HubApiError)) else result.health
-            if result.status == "deployed":
-                result.message += "; " + self.roll_back_or_report(release, result.previous_revision)
-                result.status = "rolled back"
-            else:
-                result.status = "failed"
+            with self.hold(release, holder) as lease:
+                try:
+                    self._deploy_held(release, p, result, lease, attempt, description, health)
+                except Exception as e:  # noqa: BLE001 - anything after the upgrade began is rolled back
+                    self._fail(release, p, result, e, attempt, holder, lease, start)
+        except (LeaseBusy, ClusterUnreachable) as e:  # the Lease could not be taken: nothing was changed
+            result.status = "failed"
+            result.message = redact(f"{release.id}: {describe_error(e)}", p.secrets)
             result.duration_s = round(time.monotonic() - start, 3)
-            raise DeployFailed(result.message, result) from None
-        except ClusterUnreachable as e:
-            result.status, result.message = "failed", f"{release.id}: {e}"
-            result.duration_s = round(time.monotonic() - start, 3)
-            raise DeployFailed(result.message, result, retryable=True) from None
+            raise DeployFailed(result.message, result, retryable=isinstance(e, ClusterUnreachable)) from None
         result.duration_s = round(time.monotonic() - start, 3)
+        return result
+
+    def _deploy_held(self, release, p: Prepared, result: ReleaseResult, lease, attempt, description, health) -> None:
+        live = self.helm.current(release.name, release.namespace)
+        previous = self.helm.last_deployed(release.name, release.namespace)
+        result.previous_revision = previous.revision if previous else None
+        if live and live.status == "deployed" and self._live_digest(release) == p.manifest_digest:
+            result.status, result.revision = "unchanged", live.revision
+            self.log(f"{release.id}: in sync at revision {live.revision}, nothing to upgrade")
+        else:
+            lease.check()
+            # from here on the release may change: any failure returns it to previous_revision
+            attempt.started, attempt.revision = True, (live.revision if live else 0) + 1
+            info = self.helm.upgrade_install(
+                p.chart_path,
+                release.name,
+                release.namespace,
+                p.values,
+                description=description or f"hub-ops {result.git_sha or ''}".strip(),
+                labels=release_labels(release),
+            )
+            result.status, result.revision = "deployed", info.revision
+            attempt.revision = info.revision
+            self.log(f"{release.id}: helm revision {info.revision} ({info.status})")
+        lease.check()
+        self._wait_ready(p)
+        lease.check()
+        if health and release.hub:
+            result.health = self.health_check(release, p)
+        elif not release.hub:
+            result.health = "workloads available"
+        lease.check()
+
+    def _fail(self, release, p: Prepared, result, error: Exception, attempt, holder: str, lease, start) -> None:
+        """Roll back if the upgrade began, then raise DeployFailed with the whole text redacted."""
+        message = f"{release.id}: {describe_error(error)}"
+        if isinstance(error, (NotReady, HubApiError)):
+            result.health = "failed"
+        result.status = "failed"
+        if attempt.started:
+            done, changed = self._roll_back_held(release, result.previous_revision, attempt.revision, holder, lease)
+            message += "; " + done
+            result.status = "rolled back" if changed else "failed"
+        result.message = redact(message, p.secrets)
+        result.duration_s = round(time.monotonic() - start, 3)
+        # an unreachable API may come back: a retry redoes the deploy (in sync, or upgraded again)
+        raise DeployFailed(result.message, result, retryable=isinstance(error, ClusterUnreachable)) from None
+
+    def _roll_back_held(self, release, previous: int | None, ours: int, holder: str, lease) -> tuple[str, bool]:
+        """Roll back under the Lease (taken again if it was lost: another run took it after
+        ours expired), leaving alone a revision newer than ours: another run's.
+        Returns (what was done, whether the release was changed back)."""
+        try:
+            if lease.lost:
+                with self.hold(release, holder):
+                    return self._roll_back_ours(release, previous, ours)
+            return self._roll_back_ours(release, previous, ours)
+        except Exception as e:  # noqa: BLE001 - said in the step's message, which fails anyway
+            return f"ROLLBACK FAILED: {describe_error(e)}", False
+
+    def _roll_back_ours(self, release, previous: int | None, ours: int) -> tuple[str, bool]:
+        current = self.helm.current(release.name, release.namespace)
+        if current is not None and ours and current.revision > ours:
+            return f"not rolled back: revision {current.revision} by another run is newer than ours ({ours})", False
+        return self._roll_back(release, previous)
+
+    def check_or_roll_back(self, release: Release, result: ReleaseResult, holder: str = "hub-ops") -> ReleaseResult:
+        """Health-check a release deployed by an earlier step; roll it back (under the hub's
+        Lease) when the check fails. Returns the updated result; raises DeployFailed."""
+        p = self.prepare(release)
+        result = dataclasses.replace(result)
+        start = time.monotonic()
+        try:
+            with self.hold(release, holder) as lease:
+                try:
+                    result.health = self.health_check(release, p)
+                    lease.check()
+                except Exception as e:  # noqa: BLE001 - HubApiError, the API unreachable, a lost Lease
+                    result.health = "failed"
+                    message = f"{release.id}: health check failed: {describe_error(e)}"
+                    if result.status == "deployed":
+                        ours = result.revision or 0
+                        done, changed = self._roll_back_held(release, result.previous_revision, ours, holder, lease)
+                        message += "; " + done
+                        result.status = "rolled back" if changed else "failed"
+                    result.message = redact(message, p.secrets)
+                    raise DeployFailed(result.message, result) from None
+        except (LeaseBusy, ClusterUnreachable) as e:
+            result.health = "failed"
+            result.message = redact(f"{release.id}: health check not run: {describe_error(e)}", p.secrets)
+            raise DeployFailed(result.message, result, retryable=isinstance(e, ClusterUnreachable)) from None
+        result.duration_s = round(result.duration_s + time.monotonic() - start, 3)
         return result
 
     def health_check(self, release: Release, prepared: Prepared | None = None) -> str:
@@ -247,10 +322,15 @@ class ReleaseDeployer:
 
     def roll_back(self, release: Release, previous_revision: int | None) -> str:
         """Return `release` to `previous_revision` (uninstall when None). Idempotent."""
+        return self._roll_back(release, previous_revision)[0]
+
+    def _roll_back(self, release: Release, previous_revision: int | None) -> tuple[str, bool]:
+        """(what was done, whether the release changed: False when helm had changed nothing)."""
         assert self.helm is not None
         if previous_revision is None:
-            self.helm.uninstall(release.name, release.namespace)
-            return "first install removed"
+            if self.helm.uninstall(release.name, release.namespace):
+                return "first install removed", True
+            return "nothing was installed", False
         current = self.helm.current(release.name, release.namespace)
         if (
             current
@@ -260,18 +340,18 @@ class ReleaseDeployer:
                 or self._live_digest(release) == self._live_digest(release, previous_revision)
             )
         ):
-            return f"already at the contents of revision {previous_revision}"
+            return f"already at the contents of revision {previous_revision}", False
         info = self.helm.rollback(release.name, release.namespace, previous_revision)
-        return f"rolled back to revision {previous_revision} (now revision {info.revision})"
+        return f"rolled back to revision {previous_revision} (now revision {info.revision})", True
 
     # ------------------------------------------------------------ helpers
 
     def roll_back_or_report(self, release: Release, previous_revision: int | None) -> str:
         """roll_back, turning its own failure into text for the step's error message."""
         try:
-            return self.roll_back(release, previous_revision)
-        except (HelmFailure, ClusterUnreachable) as e:
-            return f"ROLLBACK FAILED: {e}"
+            return self._roll_back(release, previous_revision)[0]
+        except Exception as e:  # noqa: BLE001 - the step fails anyway; say why the rollback did not happen
+            return f"ROLLBACK FAILED: {describe_error(e)}"
 
     def _live_digest(self, release: Release, revision: int | None = None) -> str | None:
         manifest = self.helm.manifest(release.name, release.namespace, revision) if self.helm else None
@@ -284,8 +364,17 @@ class ReleaseDeployer:
             )
             self.log(f"{p.release.id}: {state}")
 
-    def _lease(self, release: Release, holder: str):
-        return _Lease(self.kube, release.namespace, holder, self.settings, self.log)
+    def hold(self, release: Release, holder: str) -> HeldLease:
+        """The hub's Lease (one change to a hub at a time: deploys, restores, decommissions)."""
+        return HeldLease(
+            self.kube,
+            hub_lease_name(release.namespace),
+            holder,
+            ttl=self.settings.lease_ttl,
+            wait=self.settings.lease_wait,
+            poll=self.settings.poll,
+            log=lambda m: self.log(f"{release.id}: {m}"),
+        )
 
     def _result(self, release: Release, p: Prepared | None = None) -> ReleaseResult:
         return ReleaseResult(
@@ -300,31 +389,26 @@ class ReleaseDeployer:
         )
 
 
-class LeaseBusy(RuntimeError):
-    pass
+@dataclass
+class _Attempt:
+    started: bool = False  # helm upgrade/install was called: the release may have changed
+    revision: int = 0  # the revision this attempt makes (or made)
 
 
-class _Lease:
-    """Holds the release namespace's deploy Lease for the duration of a helm upgrade."""
+def describe_error(error: Exception) -> str:
+    """What went wrong, in the words of the system that said so (not yet redacted)."""
+    from kubernetes.client.exceptions import ApiException
 
-    def __init__(self, kube: KubeClient, namespace: str, holder: str, settings: DeploySettings, log):
-        self.kube, self.namespace, self.holder, self.settings, self.log = kube, namespace, holder, settings, log
-
-    def __enter__(self):
-        self.kube.ensure_namespace(self.namespace)
-        deadline = time.monotonic() + self.settings.lease_wait
-        while not self.kube.acquire_lease(self.namespace, LEASE_NAME, self.holder, self.settings.lease_ttl):
-            if time.monotonic() > deadline:
-                raise LeaseBusy(
-                    f"another deploy holds {self.namespace}/{LEASE_NAME} since more than "
-                    f"{self.settings.lease_wait:.0f} s"
-                )
-            self.log(f"waiting for {self.namespace}/{LEASE_NAME} (another deploy of this release is running)")
-            time.sleep(self.settings.poll)
-        return self
-
-    def __exit__(self, *exc):
-        self.kube.release_lease(self.namespace, LEASE_NAME, self.holder)
+    if isinstance(error, ApiException):
+        detail = ""
+        try:
+            detail = json.loads(error.body or "{}").get("message", "")
+        except (ValueError, AttributeError):
+            detail = str(error.body or "")[:300]
+        return f"Kubernetes API answered {error.status} {error.reason}" + (f": {detail}" if detail else "")
+    if isinstance(error, (NotReady, HubApiError, HelmFailure, ClusterUnreachable, LeaseBusy, LeaseLost)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def find_service_token(values: dict[str, Any], service: str = TOKEN_SERVICE) -> str | None:

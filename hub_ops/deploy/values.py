@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +83,33 @@ def _strings(doc: Any) -> list[str]:
         return [s for v in doc.values() for s in _strings(v)]
     if isinstance(doc, list):
         return [s for v in doc for s in _strings(v)]
-    return [doc] if isinstance(doc, str) and len(doc) >= 4 else []
+    return [doc] if isinstance(doc, str) and doc else []
+
+
+# a secret shorter than this is replaced only where it stands as a whole word: "demo" is
+# redacted in "password demo" but "local-demo" stays readable (the name is not the secret)
+WHOLE_WORD_BELOW = 8
+# a word: letters, digits, _ and -, and dots between them (host names, versions)
+_NOT_AFTER_WORD = r"(?<![A-Za-z0-9_\-])(?<![A-Za-z0-9_]\.)"
+_NOT_BEFORE_WORD = r"(?![A-Za-z0-9_\-])(?!\.[A-Za-z0-9_])"
+
+
+def secret_forms(secrets: set[str]) -> set[str]:
+    """Every form a secret takes in messages: as is, and base64 (Secret objects' data)."""
+    forms = set()
+    for secret in secrets:
+        if secret:
+            forms.add(secret)
+            forms.add(base64.b64encode(secret.encode()).decode())
+    return forms
 
 
 def redact(text: str, secrets: set[str]) -> str:
-    """`text` with every secret value replaced by ***; longest first so parts never leak."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
+    """`text` with every secret value (and its base64) replaced by ***; longest first so
+    parts never leak. Short secrets are replaced where they stand as whole words."""
+    for secret in sorted(secret_forms(secrets), key=len, reverse=True):
+        if len(secret) >= WHOLE_WORD_BELOW:
+            text = text.replace(secret, "***")
+        else:
+            text = re.sub(_NOT_AFTER_WORD + re.escape(secret) + _NOT_BEFORE_WORD, "***", text)
     return text

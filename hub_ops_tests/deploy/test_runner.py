@@ -10,6 +10,7 @@ from hub_ops.clients.clusters import cluster_access
 from hub_ops.clients.helm import HelmClient
 from hub_ops.clients.jupyterhub import HubApi
 from hub_ops.clients.kube import KubeClient
+from hub_ops.clients.leases import LEASE_NAMESPACE, hub_lease_name
 from hub_ops.clients.sops import Sops
 from hub_ops.deploy.releases import PreparedCharts, hub_release, support_release
 from hub_ops.deploy.runner import DeployFailed, DeploySettings, ReleaseDeployer
@@ -170,10 +171,10 @@ def test_a_held_lease_makes_a_second_deploy_wait_then_give_up(
     repo = fleet_repo_factory(hubs=("prod",))
     with auto_kubelet(repo), deployer_for(repo, age_key, jupyterhub_server.api_url) as (fleet, helm, deployer):
         release = hub_release(fleet, fleet.hub("alpha/prod"))
-        deployer.kube.ensure_namespace(release.namespace)
-        assert deployer.kube.acquire_lease(release.namespace, "hub-ops-deploy", "another-run", 600)
-        with pytest.raises(DeployFailed, match="another deploy holds"):
+        lease = hub_lease_name(release.namespace)
+        assert deployer.kube.acquire_lease(LEASE_NAMESPACE, lease, "another-run", 600)
+        with pytest.raises(DeployFailed, match=f"kube-system/{lease} is held by 'another-run'; waited 3 s"):
             deployer.deploy(release, health=False, holder="this-run")
         assert helm.current("prod", release.namespace) is None
-        deployer.kube.release_lease(release.namespace, "hub-ops-deploy", "another-run")
+        deployer.kube.release_lease(LEASE_NAMESPACE, lease, "another-run")
         assert deployer.deploy(release, health=False, holder="this-run").status == "deployed"

@@ -73,3 +73,27 @@ def test_values_must_be_a_mapping(tmp_path):
 
 def test_redact_replaces_longest_secrets_first():
     assert redact("token abcdef12 and abcdef1234", {"abcdef12", "abcdef1234"}) == "token *** and ***"
+
+
+def test_redact_short_secrets_as_whole_words_and_base64_forms():
+    import base64
+
+    text = (
+        "cluster local-demo: password demo rejected; pin=abc. token 'abc' in demo.example.org; "
+        f"data {base64.b64encode(b'abc').decode()} and {base64.b64encode(b'long-secret-value').decode()}"
+    )
+    out = redact(text, {"demo", "abc", "long-secret-value"})
+    assert out == (
+        "cluster local-demo: password *** rejected; pin=***. token '***' in demo.example.org; data *** and ***"
+    )
+
+
+def test_short_values_of_secret_files_are_collected_for_redaction(tmp_path, age_key):
+    from hub_ops.clients.sops import Sops
+
+    path = tmp_path / "enc-x.secret.values.yaml"
+    path.write_text("db: {password: pw1, user: u}\n")
+    age_key.encrypt(path)
+    secrets: set[str] = set()
+    load_values_files([path], Sops(str(age_key.path)), tmp_path, secrets)
+    assert secrets == {"pw1", "u"}

@@ -3,12 +3,15 @@
 Each cluster is a chain of mapped steps, so a failure stops only that cluster's later steps
 while the other clusters carry on, and the run view shows each cluster's progress. Within a
 step, hubs deploy in parallel (max_parallel). Helm actions share the `helm_deploys` pool;
-the same release is never upgraded twice at once (a Lease in its namespace, see
-hub_ops.deploy.runner).
+a hub is never changed by two runs at once (its Lease, held as `deploy <run id>` from the
+in-sync check through the rollback; see hub_ops.deploy.runner).
+
+Retired hubs (a `hub_decommissions` record) are never deployed by a planned range; asked for
+by name, they fail the plan unless the run gives `retired_hub_reason`, which is recorded
+with the run (tag `hub_ops/retired_hub_reason`, the plan's log and metadata).
 """
 
 import dataclasses
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +22,7 @@ from pydantic import Field
 from hub_ops.clients.git import GitError
 from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.defs.clusters.assets import observed_control_plane_versions
+from hub_ops.defs.decommission.records import decommissioned_hubs
 from hub_ops.defs.deploy.assets import hub_release_materialization
 from hub_ops.defs.deploy.plans import ClusterDeployPlan, split_by_cluster
 from hub_ops.defs.shared.partitions import hubs_partitions
@@ -51,7 +55,14 @@ class DeployConfig(dg.Config):
     )
     clusters: list[str] = Field(default_factory=list, description="Only these clusters (empty: all in the plan).")
     dry_run: bool = Field(
-        default=False, description="Render every release offline and validate its manifests; change nothing."
+        default=True,
+        description="Render every release offline and validate its manifests; change nothing. A real deploy says "
+        "`dry_run: false` (the deploy_on_push sensor does).",
+    )
+    retired_hub_reason: str = Field(
+        default="",
+        description="Deploy hubs named in `hubs` although they were decommissioned (reinstalling them), and why; "
+        "recorded with the run. Planned ranges never deploy retired hubs.",
     )
     kubernetes_version: str = Field(
         default="",
@@ -82,6 +93,7 @@ class DeployConfig(dg.Config):
 def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: FleetResource, git: GitResource):
     """Resolve the commit, plan the releases, and hand each cluster its share."""
     fleet_root, sha, plan = _plan(context, config, fleet, git)
+    retired_anyway = _retired_requested(context, config, plan)
     if config.clusters:
         plan = _only_clusters(plan, set(config.clusters))
     if plan.removed:
@@ -108,6 +120,8 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
                 "plan": dg.MetadataValue.md(_plan_markdown(part)),
                 "commit": sha or "(working tree)",
                 "release_count": len(part.support) + len(part.hub_ids()),
+                **({"retired_hubs_deployed": ", ".join(retired_anyway)} if retired_anyway else {}),
+                **({"retired_hub_reason": config.retired_hub_reason} if retired_anyway else {}),
             },
         )
 
@@ -128,6 +142,7 @@ def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource)
         at_sha = load_fleet(root, check_files=False)
     except FleetConfigError as e:
         raise dg.Failure(f"fleet config at {sha or root} invalid:\n{e}", allow_retries=False) from None
+    retired = decommissioned_hubs(context.instance)
     try:
         if config.hubs:
             return root, sha, plan_releases(at_sha, config.hubs, reason="requested in the run config")
@@ -139,7 +154,34 @@ def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource)
     if not base:
         raise dg.Failure(f"{sha[:12]} has no parent to plan against: give `hubs`", allow_retries=False)
     context.log.info(f"planning {base[:12]}..{sha[:12]} ({len(repo.commits(base, sha))} commit(s))")
-    return root, sha, plan_range(at_sha, repo.changed_paths(base, sha), lambda p: repo.show(base, p))
+    plan = plan_range(at_sha, repo.changed_paths(base, sha), lambda p: repo.show(base, p), skip=retired)
+    if plan.skipped:
+        context.log.info("retired hubs left out: " + ", ".join(f"{h} ({retired[h]})" for h in plan.skipped))
+    return root, sha, plan
+
+
+def _retired_requested(context, config: DeployConfig, plan: Plan) -> list[str]:
+    """Retired hubs among those asked for by name: a Failure naming their records, unless
+    the run gives retired_hub_reason (then recorded with the run). Returns those hubs."""
+    if not config.hubs:
+        return []
+    retired = decommissioned_hubs(context.instance)
+    asked = [h for h in plan.hub_ids() if h in retired]
+    if not asked:
+        return []
+    records = "; ".join(
+        f"{h}: {retired[h]} (asset hub_decommissions, partition {h.replace('/', '.', 1)})" for h in asked
+    )
+    if not config.retired_hub_reason.strip():
+        raise dg.Failure(
+            f"refusing to deploy retired hub(s), which would reinstall them and recreate their namespaces: "
+            f"{records}. To deploy them anyway, give `retired_hub_reason` in the run config.",
+            allow_retries=False,
+        )
+    reason = config.retired_hub_reason.strip()
+    context.instance.add_run_tags(context.run_id, {"hub_ops/retired_hub_reason": reason[:200]})
+    context.log.warning(f"deploying retired hub(s) on purpose: {records}. Reason given: {reason}")
+    return asked
 
 
 def _minor(version: str) -> int:
@@ -210,7 +252,9 @@ def _deployer(context, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeRe
                     helm=helm,
                     kube=kube_client,
                     hub_api=api,
-                    settings=plan.settings,
+                    settings=dataclasses.replace(
+                        plan.settings, lease_ttl=kube.lease_ttl_s, lease_wait=kube.lease_wait_s
+                    ),
                     log=context.log.info,
                 ),
             )
@@ -281,6 +325,11 @@ def _record(context, plan: ClusterDeployPlan, fleet, rid: str) -> None:
     context.log_event(hub_release_materialization(fleet.hub(rid), plan.results[rid], why))
 
 
+def deploy_holder(context) -> str:
+    """Who holds a hub's Lease while this run changes it (shown to whoever waits for it)."""
+    return f"deploy {context.run_id}"
+
+
 def _deploy_step(context, plan, sops, kube, hub_api, ids: list[str], *, health: bool, record: bool, step: str):
     if not ids:
         return _finish(context, plan, ids, [], step)
@@ -293,7 +342,7 @@ def _deploy_step(context, plan, sops, kube, hub_api, ids: list[str], *, health: 
             return deployer.deploy(
                 release,
                 git_sha=plan.git_sha,
-                holder=context.run_id,
+                holder=deploy_holder(context),
                 health=health,
                 description=f"hub-ops {plan.git_sha[:12] if plan.git_sha else 'manual'}: {rid}",
             )
@@ -357,20 +406,7 @@ def check_staging(
     with _deployer(context, plan, sops, kube, hub_api) as (fleet, deployer):
 
         def work(rid: str) -> ReleaseResult:
-            release = release_for_id(fleet, rid)
-            result = dataclasses.replace(plan.results[rid])
-            start = time.monotonic()
-            try:
-                result.health = deployer.health_check(release)
-            except Exception as e:  # HubApiError, or the API unreachable: the hub is not healthy
-                result.health = "failed"
-                message = f"{rid}: health check failed: {e}"
-                if result.status == "deployed":
-                    message += "; " + deployer.roll_back_or_report(release, result.previous_revision)
-                    result.status = "rolled back"
-                raise DeployFailed(message, result) from None
-            result.duration_s = round(result.duration_s + time.monotonic() - start, 3)
-            return result
+            return deployer.check_or_roll_back(release_for_id(fleet, rid), plan.results[rid], deploy_holder(context))
 
         failures = _run_each(context, plan, plan.staging, work)
         for rid in plan.staging:

@@ -81,7 +81,14 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
         requests.append(
             dg.RunRequest(
                 run_key=f"deploy-{head[:12]}-{cluster}",
-                run_config={"ops": {"plan_deploy": {"config": {"base": base, "commit": head, "clusters": [cluster]}}}},
+                run_config={
+                    "ops": {
+                        "plan_deploy": {
+                            # a launch defaults to a dry run; what the sensor plans is deployed
+                            "config": {"base": base, "commit": head, "clusters": [cluster], "dry_run": False}
+                        }
+                    }
+                },
                 tags={
                     "hub_ops/kind": "deploy",
                     "hub_ops/cluster": cluster,

@@ -80,7 +80,12 @@ def retiring(tmp_path, fleet_repo_factory, deploy_resources, gcs_server, gcs_buc
     }
     with auto_kubelet(repo):
         with dg.instance_for_test() as instance:
-            config = {"hubs": ["alpha/legacy", "alpha/prod"], "start_server": False, "ready_timeout_s": 20}
+            config = {
+                "hubs": ["alpha/legacy", "alpha/prod"],
+                "start_server": False,
+                "ready_timeout_s": 20,
+                "dry_run": False,
+            }
             assert deploy_job.execute_in_process(
                 run_config={"ops": {"plan_deploy": {"config": config}}}, instance=instance, resources=resources
             ).success

@@ -19,7 +19,7 @@ def check(instance, resources):
 
 
 def deploy(repo, resources, instance, hubs):
-    config = {"hubs": hubs, "start_server": False, "ready_timeout_s": 20}
+    config = {"hubs": hubs, "start_server": False, "ready_timeout_s": 20, "dry_run": False}
     assert deploy_job.execute_in_process(
         run_config={"ops": {"plan_deploy": {"config": config}}}, instance=instance, resources=resources
     ).success

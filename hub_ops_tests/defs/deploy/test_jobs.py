@@ -14,7 +14,7 @@ from hub_ops.fleet import load_fleet
 
 
 def run_deploy(resources, instance, **config):
-    config = {"ready_timeout_s": 20, "health_timeout_s": 20, "start_server": False, **config}
+    config = {"ready_timeout_s": 20, "health_timeout_s": 20, "start_server": False, "dry_run": False, **config}
     return deploy_job.execute_in_process(
         run_config={"ops": {"plan_deploy": {"config": config}}},
         instance=instance,
@@ -100,7 +100,7 @@ def test_a_cluster_whose_api_is_down_does_not_stop_the_others(fleet_repo_factory
         text = failure.event_specific_data.error.message + "".join(
             c.message for c in [failure.event_specific_data.error.cause] if c
         )
-        assert "gamma/prod" in text and "unreachable" in text
+        assert "gamma/prod: cluster gamma: API not reachable" in text
         assert len(recorded(instance, "alpha.prod")) == 1
 
 

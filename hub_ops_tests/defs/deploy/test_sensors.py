@@ -53,7 +53,7 @@ def test_twenty_commits_are_planned_in_one_tick(repo, deploy_resources):
         assert cursor == head and skip is None
         assert [r.run_key for r in requests] == [f"deploy-{head[:12]}-alpha", f"deploy-{head[:12]}-beta"]
         config = requests[0].run_config["ops"]["plan_deploy"]["config"]
-        assert config == {"base": start, "commit": head, "clusters": ["alpha"]}
+        assert config == {"base": start, "commit": head, "clusters": ["alpha"], "dry_run": False}
         assert requests[0].tags["hub_ops/cluster"] == "alpha" and requests[0].tags["hub_ops/subject"] == "change 19"
         # a tick re-evaluated after a crash (cursor not saved) asks for the same run keys
         again, _, _ = tick(repo, deploy_resources, instance, start)
