@@ -166,11 +166,13 @@ class ProcessKubelet:
             found = [p for p in self.pods.values() if p.namespace == namespace and p.name.startswith(name_prefix)]
         return found[-1] if found else None
 
-    def logs(self, namespace: str) -> str:
-        """The container logs of every pod this kubelet ran in `namespace` (for a test's failure message)."""
+    def logs(self, namespace: str, tail: int | None = 4000) -> str:
+        """The container logs of every pod this kubelet ran in `namespace`, each cut to its
+        last `tail` characters (None: whole)."""
         texts = []
         for log in sorted(self.workdir.glob(f"{namespace}_*/*.log")):
-            texts.append(f"--- {log.parent.name}/{log.name}\n" + log.read_text(errors="replace")[-4000:])
+            text = log.read_text(errors="replace")
+            texts.append(f"--- {log.parent.name}/{log.name}\n" + (text[-tail:] if tail else text))
         return "\n".join(texts) or f"(no container ran in {namespace})"
 
     # ------------------------------------------------------------ the loop
@@ -308,7 +310,7 @@ class ProcessKubelet:
         c.started_at = _now()
         try:
             with open(plan.log, "ab") as log:
-                log.write(f"--- {c.started_at} start {' '.join(plan.argv)}\n".encode())
+                log.write(f"--- start {' '.join(plan.argv)} ({c.started_at})\n".encode())
                 log.flush()
                 c.proc = subprocess.Popen(
                     [argv0, *plan.argv[1:]],
