@@ -1,5 +1,14 @@
-"""pytest plugin: fleets in real git repos whose clusters are the local kube-apiserver and
-whose hubs answer through the local JupyterHub (see fleet_repos.py)."""
+"""pytest plugin: fleets in real git repos whose clusters are the local kube-apiserver (see
+fleet_repos.py), and the two ways their hubs run:
+
+- cheap (`auto_kubelet`, `deploy_resources(repo)`): every pod is reported Ready without a
+  process and health checks go to the one shared local JupyterHub. For tests that deploy
+  many hubs, where what matters is the chain of releases, not each hub's process.
+- real (`hub_kubelet`, `deploy_resources(repo, real_hubs=True)`, `cluster_hub_api`): the
+  stand-in kubelet runs each hub Deployment's container as a JupyterHub process, Ready only
+  when its readinessProbe answers, and health checks reach THAT hub through its Service's
+  endpoints, so the hub's URL comes from the cluster. ~100 MB and ~1 s CPU per hub start.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from hub_ops.clients.jupyterhub import HubApi, HubApiError
 from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
 from hub_ops_tests.fleet_repos import AgeKey, AutoKubelet, FleetRepo, build_fleet_repo, make_age_key
+
+PUBLIC_SERVICE, PUBLIC_PORT = "proxy-public", "http"  # how users (and production health checks) reach a hub
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +31,9 @@ def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
 
 
 @pytest.fixture
-def fleet_repo_factory(tmp_path: Path, kube_cluster, jupyterhub_server, age_key) -> Iterator[Callable[..., FleetRepo]]:
-    """fleet_repo_factory(clusters=("alpha", "beta"), down=("gamma",), hubs=(...)) -> FleetRepo.
+def fleet_repo_factory(tmp_path: Path, kube_cluster, age_key, request) -> Iterator[Callable[..., FleetRepo]]:
+    """fleet_repo_factory(clusters=("alpha", "beta"), down=("gamma",), hubs=(...), token=None) -> FleetRepo.
+    The hubs' hub-ops token is `token`, else the shared local JupyterHub's (cheap mode).
     Namespaces made by the fleet's releases are deleted afterwards."""
     made: list[FleetRepo] = []
 
@@ -31,7 +44,7 @@ def fleet_repo_factory(tmp_path: Path, kube_cluster, jupyterhub_server, age_key)
             clusters=spec,
             age=age_key,
             hubs=hubs,
-            hub_token=token or jupyterhub_server.api_token,
+            hub_token=token or request.getfixturevalue("jupyterhub_server").api_token,
         )
         made.append(repo)
         return repo
@@ -48,22 +61,93 @@ def fleet_repo_factory(tmp_path: Path, kube_cluster, jupyterhub_server, age_key)
 
 @pytest.fixture
 def auto_kubelet(kube_cluster) -> Callable[[FleetRepo], AutoKubelet]:
-    """auto_kubelet(repo) -> a running AutoKubelet for the repo's namespaces (use `with`)."""
+    """auto_kubelet(repo) -> a running AutoKubelet for the repo's namespaces (use `with`): cheap mode."""
     return lambda repo: AutoKubelet(kube_cluster.api_client(), repo.prefix)
 
 
 @pytest.fixture
-def deploy_resources(tmp_path: Path, jupyterhub_server, age_key) -> Callable[[FleetRepo], dict]:
-    """Resources for deploy_job / deploy_on_push on a test fleet repo."""
+def hub_kubelet(kube_cluster, tmp_path: Path):
+    """hub_kubelet(repo) -> a ProcessKubelet (use `with`) for the repo's namespaces: hub pods run
+    as JupyterHub processes; other containers (support, dask-gateway) are Ready without one."""
+    from hub_ops_dev.stack.jupyterhub import HUB_IMAGE, local_hub_image
+    from hub_ops_dev.stack.process_kubelet import ProcessKubelet
 
-    def make(repo: FleetRepo) -> dict:
+    def make(repo: FleetRepo) -> ProcessKubelet:
+        return ProcessKubelet(
+            kube_cluster.api_client(),
+            lambda namespace: namespace.startswith(repo.prefix),
+            tmp_path / f"kubelet-{repo.prefix}",
+            {HUB_IMAGE: local_hub_image()},
+        )
+
+    return make
+
+
+class ServiceHubApi(HubApi):
+    """A hub's API at the address its Service's endpoints give, looked up before each call
+    (a rollout or a rollback moves the hub to a new pod and address)."""
+
+    def __init__(self, kubeconfig: str, namespace: str, token: str, timeout: float = 10.0):
+        super().__init__(base_url="", token=token, timeout=timeout)
+        self.kubeconfig, self.namespace = kubeconfig, namespace
+
+    def resolve(self) -> str:
+        from kubernetes import config
+
+        from hub_ops_dev.stack.services import service_endpoint
+
+        with config.new_client_from_config(config_file=self.kubeconfig) as api:
+            found = service_endpoint(api, self.namespace, PUBLIC_SERVICE, PUBLIC_PORT)
+        if found is None:
+            raise HubApiError(f"service {self.namespace}/{PUBLIC_SERVICE} has no ready endpoint")
+        return f"http://{found[0]}:{found[1]}/hub/api"
+
+    def _request(self, method, path, ok=(200,), **kwargs):
+        self.base_url = self.resolve()
+        return super()._request(method, path, ok, **kwargs)
+
+
+class ClusterJupyterHubResource(JupyterHubResource):
+    """hub_api for deploy_job on a test fleet: each hub is reached through its own Service in
+    the cluster (namespace `<prefix>-<cluster>-<hub>`), not through a URL template.
+
+    What the product could take from it: a JupyterHubResource mode that finds the hub from
+    the release (its namespace and proxy-public Service) instead of the domain, e.g. through
+    the API server's service proxy, for hubs whose domain does not resolve from where
+    hub_ops runs."""
+
+    kubeconfig: str
+    namespace_prefix: str
+
+    def client(self, domain: str, cluster: str, hub: str, token: str) -> HubApi:
+        return ServiceHubApi(self.kubeconfig, f"{self.namespace_prefix}-{cluster}-{hub}", token, self.timeout)
+
+
+@pytest.fixture
+def cluster_hub_api(kube_cluster) -> Callable[[FleetRepo], Callable]:
+    """cluster_hub_api(repo) -> the (release, token) -> HubApi factory ReleaseDeployer takes,
+    reaching each release's hub through its Service's endpoints."""
+    return lambda repo: lambda release, token: ServiceHubApi(str(kube_cluster.kubeconfig), release.namespace, token)
+
+
+@pytest.fixture
+def deploy_resources(tmp_path: Path, kube_cluster, age_key, request) -> Callable[..., dict]:
+    """deploy_resources(repo, real_hubs=False) -> resources for deploy_job / deploy_on_push.
+    real_hubs: the health check reaches each hub through its Service (run them with hub_kubelet);
+    else the shared local JupyterHub answers for every hub."""
+
+    def make(repo: FleetRepo, real_hubs: bool = False) -> dict:
         sops = SopsResource(age_key_file=str(age_key.path))
+        if real_hubs:
+            hub_api = ClusterJupyterHubResource(kubeconfig=str(kube_cluster.kubeconfig), namespace_prefix=repo.prefix)
+        else:
+            hub_api = JupyterHubResource(url_template=request.getfixturevalue("jupyterhub_server").api_url)
         return {
             "fleet": FleetResource(root=str(repo.root)),
             "git": GitResource(cache_dir=str(tmp_path / "git-cache")),
             "sops": sops,
             "kube": KubeResource(sops=sops),
-            "hub_api": JupyterHubResource(url_template=jupyterhub_server.api_url),
+            "hub_api": hub_api,
         }
 
     return make

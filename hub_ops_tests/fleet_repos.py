@@ -1,6 +1,6 @@
 """Build fleets in real git repos for deploy tests: clusters on the local kube-apiserver,
-hubs whose health checks reach the local JupyterHub, secrets encrypted with sops + a
-generated age key."""
+hubs of the project's basehub chart (which hub_kubelet runs as real JupyterHub processes,
+or AutoKubelet only reports Ready), secrets encrypted with sops + a generated age key."""
 
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ from hub_ops.clients.sops import sops_binary
 
 REPO = Path(__file__).resolve().parent.parent
 CHARTS = REPO / "deployments" / "charts"
+# The hubs' own config (basehub's jupyterhub.hub.config): users log in through the dummy
+# authenticator and get servers as local processes (jupyterhub-singleuser from the image's
+# PATH; --allow-root since the stand-in kubelet may run as root), as the hub_kubelet runs them.
+LOCAL_HUB_CONFIG = {
+    "JupyterHub": {"authenticator_class": "dummy", "spawner_class": "simple"},
+    "Spawner": {"cmd": ["jupyterhub-singleuser"], "args": ["--allow-root"], "start_timeout": 60},
+}
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "test",
     "GIT_AUTHOR_EMAIL": "test@example.org",
@@ -152,10 +159,7 @@ def build_fleet_repo(
         repo.write_yaml(f"clusters/{name}/support.values.yaml", {"clusterName": name})
         repo.write_yaml(
             f"clusters/{name}/common.values.yaml",
-            {
-                "jupyterhub": {"hub": {"config": {"JupyterHub": {"authenticator_class": "dummy"}}}},
-                "home": {"pvc": {"create": False}},
-            },
+            {"jupyterhub": {"hub": {"config": LOCAL_HUB_CONFIG}}, "home": {"pvc": {"create": False}}},
         )
         for h in hubs:
             repo.write_yaml(f"clusters/{name}/{h}.values.yaml", {"jupyterhub": {"singleuser": {"defaultUrl": "/lab"}}})

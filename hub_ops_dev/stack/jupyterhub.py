@@ -131,3 +131,14 @@ class JupyterHubServer:
             self.server.stop(timeout=20)
         if remove:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# The image the basehub chart's hub runs, and what stands for it on this machine: the
+# venv's jupyterhub, jupyterhub-singleuser and configurable-http-proxy (see process_kubelet.py).
+HUB_IMAGE = "quay.io/jupyterhub/k8s-hub"
+
+
+def local_hub_image():
+    from hub_ops_dev.stack.pod_runtime import LocalImage
+
+    return LocalImage(path=(str(_venv_bin("jupyterhub").parent),))
