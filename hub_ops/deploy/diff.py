@@ -363,7 +363,7 @@ def _expanded(value: Any) -> Any:
         return {k: _expanded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_expanded(v) for v in value]
-    if isinstance(value, str) and len(value) > 60 and value[:1] in "{[":
+    if isinstance(value, str) and len(value) > 2 and value[:1] in "{[":
         try:
             return json.dumps(json.loads(value), indent=2, sort_keys=True) + "\n"
         except ValueError:
