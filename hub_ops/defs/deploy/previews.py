@@ -84,7 +84,6 @@ def change_previews(
 change_previews_job = dg.define_asset_job(
     "change_previews_job",
     selection=[change_previews],
-    partitions_def=preview_branches_partitions,
     tags={"hub_ops/kind": "preview"},
     description="Preview one branch (partition) against the watched branch.",
 )
