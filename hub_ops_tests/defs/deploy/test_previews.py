@@ -77,3 +77,18 @@ def test_a_preview_branch_is_diffed_against_main_with_flags_and_no_secret(tmp_pa
         assert [(type(r).__name__, r.partition_keys) for r in gone.dynamic_partitions_requests] == [
             ("DeleteDynamicPartitionsRequest", ["pr:7"])
         ]
+
+
+def test_a_bad_preview_glob_names_the_file_line_and_key(tmp_path):
+    import pytest
+
+    from hub_ops.fleet import FleetConfigError
+    from hub_ops.fleet.loader import load_settings
+
+    (tmp_path / "fleet.yaml").write_text("git:\n  branch: main\n  preview_branches: ['pr/*', 'pr..x']\n")
+    with pytest.raises(FleetConfigError) as e:
+        load_settings(tmp_path)
+    assert str(e.value) == (
+        "fleet.yaml:3 git.preview_branches: 'pr..x' is not a branch or ref glob (contains '..'); "
+        "e.g. 'pr/*' or 'refs/pull/*/head'"
+    )
