@@ -14,6 +14,7 @@ import click
 COMMANDS = {
     "validate": "hub_ops.cli.fleet:validate",
     "plan": "hub_ops.cli.fleet:plan",
+    "diff": "hub_ops.cli.diff:diff",
     "schema": "hub_ops.cli.fleet:schema",
     "backup": "hub_ops.cli.backup:backup",
     "snapshots": "hub_ops.cli.backup:snapshots",

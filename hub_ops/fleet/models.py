@@ -266,6 +266,19 @@ class Cluster(Strict):
 class GitSettings(Strict):
     remote: str = "."  # a URL or a path (relative to the fleet root); "." = the fleet's own repo
     branch: str = "main"
+    # extension: branches previewed against `branch` (change_previews), as globs: a pattern
+    # starting with refs/ matches whole ref names (refs/pull/*/head), any other a branch name (pr/*)
+    preview_branches: list[str] = Field(default_factory=list)
+
+    @field_validator("preview_branches")
+    @classmethod
+    def _ref_globs(cls, patterns: list[str]) -> list[str]:
+        for p in patterns:
+            bad = next((c for c in (" ", "~", "^", ":", "\\", "..", "@{") if c in p), None)
+            if not p or p.startswith("/") or p.endswith("/") or p.endswith(".lock") or bad or "//" in p:
+                why = f"contains {bad!r}" if bad else "is empty or starts/ends badly"
+                raise ValueError(f"{p!r} is not a branch or ref glob ({why}); e.g. 'pr/*' or 'refs/pull/*/head'")
+        return patterns
 
 
 class BackupSettings(Strict):
