@@ -24,7 +24,8 @@ def test_a_hub_removed_from_config_while_deployed_is_flagged(fleet_repo_factory,
             context = dg.build_asset_check_context(
                 resources={k: resources[k] for k in ("fleet", "sops", "kube")}, instance=instance
             )
-            return no_orphaned_releases(context)
+            with context.op_execution_context:  # nested resources are opened as context managers
+                return no_orphaned_releases(context)
 
         result = check()
         assert result.passed, result.metadata

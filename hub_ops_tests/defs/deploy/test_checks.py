@@ -14,7 +14,8 @@ from hub_ops.fleet import load_fleet
 
 def check(instance, resources):
     keys = ("fleet", "git", "sops", "kube")
-    with dg.build_asset_check_context(resources={k: resources[k] for k in keys}, instance=instance) as context:
+    context = dg.build_asset_check_context(resources={k: resources[k] for k in keys}, instance=instance)
+    with context.op_execution_context:  # resources with nested resources are opened as context managers
         return hub_releases_in_sync(context)
 
 
