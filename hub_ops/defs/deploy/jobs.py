@@ -27,6 +27,7 @@ from hub_ops.defs.deploy.assets import hub_release_materialization
 from hub_ops.defs.deploy.plans import ClusterDeployPlan, split_by_cluster
 from hub_ops.defs.shared.partitions import hubs_partitions
 from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
+from hub_ops.deploy.diff import plan_preview
 from hub_ops.deploy.manifests import supported_version
 from hub_ops.deploy.releases import PreparedCharts, release_for_id
 from hub_ops.deploy.runner import DeployFailed, DeploySettings, ReleaseDeployer, ReleaseResult
@@ -90,9 +91,11 @@ class DeployConfig(dg.Config):
 
 
 @dg.op(out=dg.DynamicOut(ClusterDeployPlan), tags={"hub_ops/kind": "plan"})
-def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: FleetResource, git: GitResource):
-    """Resolve the commit, plan the releases, and hand each cluster its share."""
-    fleet_root, sha, plan = _plan(context, config, fleet, git)
+def plan_deploy(
+    context: dg.OpExecutionContext, config: DeployConfig, fleet: FleetResource, git: GitResource, sops: SopsResource
+):
+    """Resolve the commit, plan the releases, show what each changes, and hand each cluster its share."""
+    fleet_root, sha, plan, base_root = _plan(context, config, fleet, git)
     retired_anyway = _retired_requested(context, config, plan)
     if config.clusters:
         plan = _only_clusters(plan, set(config.clusters))
@@ -106,6 +109,10 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
     observed = observed_control_plane_versions(context.instance)
     _ensure_partitions(context, [loaded.hub(h).partition_key for h in plan.hub_ids()])
     context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
+    preview = _preview(context, base_root, fleet_root, plan, sops, sha)
+    context.instance.add_run_tags(
+        context.run_id, {"hub_ops/dry_run": str(config.dry_run).lower(), "hub_ops/releases": str(len(plan.rows()))}
+    )
     settings = config.deploy_settings()
     for cluster_plan in split_by_cluster(
         plan, fleet_root=str(fleet_root), git_sha=sha, dry_run=config.dry_run, kubernetes_version="", settings=settings
@@ -113,6 +120,13 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
         k8s = config.kubernetes_version or observed.get(cluster_plan.cluster) or default_k8s
         cluster_plan.kubernetes_version = supported_version(_minor(k8s)) if config.dry_run else k8s
         part = _only_clusters(plan, {cluster_plan.cluster})
+        changes = {}
+        if preview is not None:
+            ids = ([cluster_plan.cluster] if cluster_plan.support else []) + cluster_plan.staging + cluster_plan.prod
+            diffs = {rid: preview.release(rid) for rid in ids}
+            cluster_plan.diffs = {rid: d.markdown() for rid, d in diffs.items() if d is not None}
+            rows = [f"| `{rid}` | {d.summary()} |" for rid, d in diffs.items() if d is not None]
+            changes["changes"] = dg.MetadataValue.md("| release | change |\n|---|---|\n" + "\n".join(rows))
         yield dg.DynamicOutput(
             cluster_plan,
             mapping_key=cluster_plan.mapping_key,
@@ -120,13 +134,18 @@ def plan_deploy(context: dg.OpExecutionContext, config: DeployConfig, fleet: Fle
                 "plan": dg.MetadataValue.md(_plan_markdown(part)),
                 "commit": sha or "(working tree)",
                 "release_count": len(part.support) + len(part.hub_ids()),
+                **changes,
                 **({"retired_hubs_deployed": ", ".join(retired_anyway)} if retired_anyway else {}),
                 **({"retired_hub_reason": config.retired_hub_reason} if retired_anyway else {}),
             },
         )
 
 
-def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource) -> tuple[Path, str | None, Plan]:
+def _plan(
+    context, config: DeployConfig, fleet: FleetResource, git: GitResource
+) -> tuple[Path, str | None, Plan, Path | None]:
+    """The fleet folder at the commit, its sha, the plan, and the fleet folder at the base the
+    plan was made against (None when there is none: releases named in the run config)."""
     try:
         remote = git.remote_for(fleet.root)
         head = remote.fetch()
@@ -145,7 +164,7 @@ def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource)
     retired = decommissioned_hubs(context.instance)
     try:
         if config.hubs:
-            return root, sha, plan_releases(at_sha, config.hubs, reason="requested in the run config")
+            return root, sha, plan_releases(at_sha, config.hubs, reason="requested in the run config"), None
     except KeyError as e:
         raise dg.Failure(str(e).strip('"'), allow_retries=False) from None
     if repo is None:
@@ -157,7 +176,19 @@ def _plan(context, config: DeployConfig, fleet: FleetResource, git: GitResource)
     plan = plan_range(at_sha, repo.changed_paths(base, sha), lambda p: repo.show(base, p), skip=retired)
     if plan.skipped:
         context.log.info("retired hubs left out: " + ", ".join(f"{h} ({retired[h]})" for h in plan.skipped))
-    return root, sha, plan
+    return root, sha, plan, remote.fleet_at(base)
+
+
+def _preview(context, base_root: Path | None, head_root: Path, plan: Plan, sops: SopsResource, sha: str | None):
+    """What each planned release changes between the base and the commit (hub_ops.deploy.diff),
+    logged with its risk flags; None when the plan has no base. Secrets are masked."""
+    if base_root is None or not plan.rows():
+        return None
+    preview = plan_preview(base_root, head_root, plan, sops.client(), base="base", head=(sha or "head")[:12])
+    context.log.info("what this deploy changes:\n" + preview.summary_markdown())
+    if preview.flags:
+        context.log.warning("risk flags:\n" + "\n".join(f"- `{rid}`: {flag.text()}" for rid, flag in preview.flags))
+    return preview
 
 
 def _retired_requested(context, config: DeployConfig, plan: Plan) -> list[str]:
@@ -304,8 +335,12 @@ def _results_table(plan: ClusterDeployPlan, ids: list[str]) -> str:
 def _finish(
     context, plan: ClusterDeployPlan, ids: list[str], failures: list[tuple[str, bool]], step: str
 ) -> ClusterDeployPlan:
+    diffs = "\n\n".join(plan.diffs[rid] for rid in ids if rid in plan.diffs)
     context.add_output_metadata(
-        {"releases": dg.MetadataValue.md(_results_table(plan, ids) if ids else "nothing in this step")}
+        {
+            "releases": dg.MetadataValue.md(_results_table(plan, ids) if ids else "nothing in this step"),
+            **({"diff": dg.MetadataValue.md(diffs)} if diffs else {}),
+        }
     )
     if failures:
         messages = [m for m, _ in failures]

@@ -21,6 +21,7 @@ class ClusterDeployPlan:
     kubernetes_version: str
     settings: DeploySettings = field(default_factory=DeploySettings)  # from the run's DeployConfig
     results: dict[str, ReleaseResult] = field(default_factory=dict)  # release id -> its result so far
+    diffs: dict[str, str] = field(default_factory=dict)  # release id -> its rendered diff (markdown, masked)
 
     @property
     def mapping_key(self) -> str:

@@ -31,6 +31,15 @@ def step_status(result) -> dict[str, str]:
     }
 
 
+def output_metadata(result, step_key: str) -> dict:
+    """The metadata of a step's outputs (the plan's per-cluster outputs merged)."""
+    out = {}
+    for e in result.all_events:
+        if e.step_key == step_key and e.event_type_value == "STEP_OUTPUT":
+            out.update(e.event_specific_data.metadata)
+    return out
+
+
 def recorded(instance, partition):
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=HUB_RELEASES, asset_partitions=[partition]), limit=5
@@ -132,6 +141,14 @@ def test_a_commit_is_planned_from_its_parent(fleet_repo_factory, auto_kubelet, d
         steps = step_status(result)
         assert set(k.split("[")[1].rstrip("]") for k in steps if "[" in k) == {"beta"}
         assert len(recorded(instance, "beta.prod")) == 1 and len(recorded(instance, "beta.staging")) == 1  # canary
+        # the run shows what it changed: per release in the plan, the diff in the step that deployed it
+        changes = output_metadata(result, "plan_deploy")["changes"].value
+        assert "| `beta/prod` |" in changes and "| `beta/staging` |" in changes
+        assert "no change" in changes.split("`beta/staging`")[1].splitlines()[0]
+        diff = output_metadata(result, "deploy_prod[beta]")["diff"].value
+        assert "defaultUrl" in diff and "/tree" in diff
+        tags = instance.get_run_by_id(result.run_id).tags
+        assert tags["hub_ops/dry_run"] == "false" and tags["hub_ops/releases"] == "2"
 
 
 def test_unknown_hub_in_the_config_fails_with_a_clear_message(fleet_repo_factory, deploy_resources):
