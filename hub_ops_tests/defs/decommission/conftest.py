@@ -11,10 +11,15 @@ import pytest
 
 from hub_ops.defs.decommission.jobs import decommission_job
 from hub_ops.defs.deploy.jobs import deploy_job
-from hub_ops.defs.shared.resources import BackupRunnerResource, StorageResource
+from hub_ops.defs.shared.resources import BackupRunnerResource, ClockResource, StorageResource
 from hub_ops_tests.fleet_repos import FleetRepo
 
 TODAY = dt.date(2026, 12, 14)
+PARTITION = "alpha.legacy"
+
+
+def clock(today: dt.date | str = TODAY) -> ClockResource:
+    return ClockResource(fixed_date=str(today))
 
 
 @dataclass
@@ -32,12 +37,15 @@ class Retiring:
     def prod_home(self) -> Path:
         return self.homes / "prod"
 
-    def run(self, instance, **config):
-        config = {"hub": "alpha/legacy", "today": TODAY.isoformat(), "namespace_timeout_s": 60, **config}
+    def run(self, instance, today: dt.date | str = TODAY, **config):
+        """A real retirement run (dry_run false unless given) of legacy's partition, on `today`."""
+        config = {"dry_run": False, "namespace_timeout_s": 60, **config}
+        instance.add_dynamic_partitions("hubs", [PARTITION])
         return decommission_job.execute_in_process(
             run_config={"ops": {"plan_decommission": {"config": config}}},
             instance=instance,
-            resources=self.resources,
+            resources={**self.resources, "clock": clock(today)},
+            partition_key=PARTITION,
             raise_on_error=False,
         )
 
