@@ -2,7 +2,11 @@
 alpha, homes in local folders, backups in a bucket of the GCS server."""
 
 import datetime as dt
+import json
 import os
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +97,72 @@ def retiring(tmp_path, fleet_repo_factory, deploy_resources, gcs_server, gcs_buc
                 run_config={"ops": {"plan_deploy": {"config": config}}}, instance=instance, resources=resources
             ).success
         yield Retiring(repo, resources, homes, gcs_bucket)
+
+
+@dataclass
+class ChildRuns:
+    """Runs of hub_ops jobs in child processes on the `retiring` fleet, sharing one instance
+    folder with the test, each paused at a chosen point (pauses.py) for the test to kill."""
+
+    spec: dict
+    folder: Path
+
+    @property
+    def instance_dir(self) -> str:
+        return self.spec["instance_dir"]
+
+    def start(self, pause_in: str, job: str = "decommission_job", partition: str = PARTITION, run_config=None):
+        marker = self.folder / f"{job}-{pause_in}.marker"
+        spec = {
+            **self.spec,
+            "job": job,
+            "partition": partition,
+            "pause_in": pause_in,
+            "marker": str(marker),
+            "run_config": run_config
+            or {"ops": {"plan_decommission": {"config": {"dry_run": False, "namespace_timeout_s": 60}}}},
+        }
+        path = self.folder / f"{job}-{pause_in}.json"
+        path.write_text(json.dumps(spec))
+        child = subprocess.Popen(
+            [sys.executable, "-m", "hub_ops_tests.defs.decommission.child_run", str(path)],
+            stdout=open(self.folder / f"{job}-{pause_in}.log", "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return child, marker
+
+    @staticmethod
+    def kill(child) -> None:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+@pytest.fixture
+def child_runs(retiring, tmp_path, age_key, gcs_server, jupyterhub_server):
+    instance_dir = tmp_path / "instance"
+    instance_dir.mkdir()
+    (instance_dir / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    spec = {
+        "fleet_root": str(retiring.repo.root),
+        "git_cache": str(tmp_path / "git"),
+        "age_key": str(age_key.path),
+        "hub_api": jupyterhub_server.api_url,
+        "gcs_endpoint": gcs_server.endpoint,
+        "instance_dir": str(instance_dir),
+        "today": TODAY.isoformat(),
+    }
+    runs = ChildRuns(spec, tmp_path)
+    started: list = []
+    real_start = runs.start
+
+    def start(*args, **kwargs):
+        child, marker = real_start(*args, **kwargs)
+        started.append(child)
+        return child, marker
+
+    runs.start = start
+    yield runs
+    for child in started:
+        ChildRuns.kill(child)
