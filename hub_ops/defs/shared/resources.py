@@ -37,7 +37,7 @@ from hub_ops.clients.git import FleetRemote, watched_remote
 from hub_ops.clients.helm import HelmClient
 from hub_ops.clients.jupyterhub import HubApi
 from hub_ops.clients.kube import ClusterAccess, KubeClient
-from hub_ops.clients.leases import HeldLease, hub_lease_name
+from hub_ops.clients.leases import HeldLease, LeaseBusy, hub_lease_name
 from hub_ops.clients.sops import Sops
 from hub_ops.clients.storage import Storage
 from hub_ops.defs.shared.home_pods import backup_command, home_job, restore_command
@@ -146,8 +146,18 @@ class KubeResource(dg.ConfigurableResource):
             log(f"{hub.id}: {hub.cluster} has no cluster API: no hub Lease (the run queue orders runs)")
             yield None
             return
-        with self.hub_lock(fleet, hub, holder, keep=keep, log=log) as lease:
+        try:
+            lock = self.hub_lock(fleet, hub, holder, keep=keep, log=log)
+            lease = lock.__enter__()
+        except LeaseBusy as e:  # the run's failure, in its own words: who holds the hub
+            raise dg.Failure(f"{hub.id}: {e}; nothing was changed", allow_retries=False) from None
+        try:
             yield lease
+        except BaseException as e:
+            if not lock.__exit__(type(e), e, e.__traceback__):
+                raise
+        else:
+            lock.__exit__(None, None, None)
 
 
 class JupyterHubResource(dg.ConfigurableResource):
