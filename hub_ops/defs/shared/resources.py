@@ -319,8 +319,8 @@ class FromSettings(dg.ResourceDefinition):
         super().__init__(
             resource_fn=lambda _init: value,
             config_schema={},
-            description=f"{(type(value).__doc__ or '').strip().splitlines()[0]} (from the deployment's settings; "
-            "no run config)",
+            description=" ".join((type(value).__doc__ or "").split("\n\n")[0].split())
+            + " From the deployment's settings: no run config.",
         )
         self.settings_value = value
 
