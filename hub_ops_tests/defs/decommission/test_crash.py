@@ -15,7 +15,7 @@ from hub_ops.clients.helm import HelmClient
 from hub_ops.defs.decommission.assets import HUB_DECOMMISSIONS
 from hub_ops.defs.decommission.jobs import decommission_job
 from hub_ops.defs.decommission.journal import read_journal
-from hub_ops.defs.decommission.records import decommission_records
+from hub_ops.defs.decommission.records import decommission_records, decommissioned_hubs
 from hub_ops.defs.shared.metadata import plain_values
 from hub_ops_tests.backup.trees import diff_trees, read_tree
 from hub_ops_tests.defs.decommission.conftest import PARTITION, ChildRuns, clock
@@ -115,6 +115,13 @@ def test_sigkill_inside_each_destructive_step_then_rerun(step, retiring, child_r
         if step == "migrate_homes":  # some of legacy's files copied, not all
             copied = set(read_tree(retiring.prod_home)) - set(prod_before)
             assert 0 < len([p for p in copied if p in legacy_before]) < len(legacy_before)
+        if step in ("uninstall_release", "delete_hub_namespace"):
+            # half torn down: deploys and backups skip the hub until a rerun finishes it
+            assert decommissioned_hubs(instance) == {
+                "alpha/legacy": "teardown began on 2026-12-14: rerun decommission_job to finish it"
+            }
+        else:
+            assert decommissioned_hubs(instance) == {}
         if step == "uninstall_release":  # helm uninstall ran, the journal does not know yet
             helm = _helm(retiring, age_key)
             assert helm.current("legacy", retiring.repo.namespace("alpha", "legacy")) is None
