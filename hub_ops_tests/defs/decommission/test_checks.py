@@ -16,10 +16,8 @@ def test_a_hub_removed_from_config_while_deployed_is_flagged(fleet_repo_factory,
         ).success
 
         def check():
-            context = dg.build_asset_check_context(
-                resources={k: resources[k] for k in ("fleet", "sops", "kube")}, instance=instance
-            )
-            return no_orphaned_releases(context)
+            context = dg.build_asset_check_context(instance=instance)
+            return no_orphaned_releases(context, fleet=resources["fleet"], kube=resources["kube"])
 
         result = check()
         assert result.passed, result.metadata
