@@ -50,7 +50,9 @@ def test_definitions_load(env: str, monkeypatch):
     assert "hub_partitions_sensor" in {s.name for s in definitions.get_repository_def().sensor_defs}
     resources = definitions.resources
     assert {"fleet", "storage", "kube", "sops"} <= set(resources)
-    assert resources["backup_runner"].settings_value.pod_env == ({"HUB_OPS_ENV": "production"} if env == "production" else {})
+    assert resources["backup_runner"].settings_value.pod_env == (
+        {"HUB_OPS_ENV": "production"} if env == "production" else {}
+    )
 
 
 def test_unknown_environment_is_refused(monkeypatch):
