@@ -11,6 +11,7 @@ Standard library only: `hub-ops validate` and the backup commands import this fi
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from collections.abc import Mapping
@@ -35,14 +36,26 @@ class Settings:
     backup_service_account: str | None = None  # HUB_OPS_BACKUP_SERVICE_ACCOUNT: backup pods' service account
     sops_age_key_file: str | None = None  # SOPS_AGE_KEY_FILE: age key sops decrypts with
     gcs_token_set: bool = False  # HUB_OPS_GCS_TOKEN is set (its value is read where it is used)
+    today: dt.date | None = None  # HUB_OPS_TODAY: a fixed date for tests and the demo (never in production)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         env = environ.get("HUB_OPS_ENV", "local") or "local"
         if env not in ENVIRONMENTS:
             raise SettingsError(f"HUB_OPS_ENV={env!r}: expected one of {', '.join(ENVIRONMENTS)}")
+        today = environ.get("HUB_OPS_TODAY") or None
+        if today is not None:
+            if env == "production":
+                raise SettingsError(
+                    "HUB_OPS_TODAY is set: it fixes the date for tests and the demo; production reads the real date"
+                )
+            try:
+                today = dt.date.fromisoformat(today)
+            except ValueError:
+                raise SettingsError(f"HUB_OPS_TODAY={today!r}: expected a date, YYYY-MM-DD") from None
         return cls(
             env=env,
+            today=today,
             fleet_root=environ.get("HUB_OPS_FLEET") or None,
             data_dir=environ.get("HUB_OPS_DATA") or ".data",
             cache_dir=environ.get("HUB_OPS_CACHE") or cls.cache_dir,
@@ -84,6 +97,7 @@ VARIABLES = (
     "HUB_OPS_IMAGE",
     "HUB_OPS_BACKUP_SERVICE_ACCOUNT",
     "SOPS_AGE_KEY_FILE",
+    "HUB_OPS_TODAY",
 )
 SECRETS = ("HUB_OPS_GCS_TOKEN",)  # only whether they are set counts here
 

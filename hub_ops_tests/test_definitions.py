@@ -50,7 +50,9 @@ def test_definitions_load(env: str, monkeypatch):
     assert "hub_partitions_sensor" in {s.name for s in definitions.get_repository_def().sensor_defs}
     resources = definitions.resources
     assert {"fleet", "storage", "kube", "sops"} <= set(resources)
-    assert resources["backup_runner"].pod_env == ({"HUB_OPS_ENV": "production"} if env == "production" else {})
+    assert resources["backup_runner"].settings_value.pod_env == (
+        {"HUB_OPS_ENV": "production"} if env == "production" else {}
+    )
 
 
 def test_unknown_environment_is_refused(monkeypatch):
@@ -135,7 +137,7 @@ def test_schedules_take_their_times_from_fleet_yaml(example_fleet: Path, tmp_pat
 def test_the_fleet_resource_loads_the_fleet_from_hub_ops_fleet(monkeypatch, env: str):
     monkeypatch.setenv("HUB_OPS_FLEET", str(TWO_I_TWO_C))
     monkeypatch.setenv("HUB_OPS_ENV", env)
-    fleet = defs().resources["fleet"]
+    fleet = defs().resources["fleet"].settings_value  # bound with no run config (FromSettings)
     assert isinstance(fleet, dg.ConfigurableResource)
     assert fleet.root == str(TWO_I_TWO_C)
     assert sum(1 for _ in fleet.load().hubs()) == 171

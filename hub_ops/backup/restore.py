@@ -17,7 +17,10 @@ Never writes outside `target`:
   already in the target), files replace only files or symlinks, never folders;
 - symlinks are created last, after every file and folder, so no write can pass through one.
 
-Nothing in the target is deleted: files the snapshot does not have are left alone.
+Nothing in the target is deleted: files the snapshot does not have are left alone. A file
+in the target newer than the snapshot's copy (a later mtime: somebody's work since the
+backup) is kept and listed in the report's `kept_newer`, unless `overwrite_newer` is given
+(callers ask for a reason and record it).
 
 Speed: large contents stream from their blobs in threads (long calls that release the GIL);
 small files, read from packs, go to worker processes when the destination is local and
@@ -57,6 +60,7 @@ class RestoreReport:
     symlinks: int = 0
     already_there: int = 0
     refused: list[str] = field(default_factory=list)
+    kept_newer: list[str] = field(default_factory=list)  # newer in the target than in the snapshot: left alone
 
 
 @dataclass
@@ -95,16 +99,17 @@ def _link_escapes(path: bytes, target: bytes) -> bool:
 
 
 class _Selector:
-    def __init__(self, user: str | None, globs: list[str] | None):
-        self.user = None
-        if user is not None:
-            if not user or "/" in user or user in (".", ".."):
-                raise BackupError(f"user {user!r}: expected the name of one home folder")
-            self.user = os.fsencode(user)
+    def __init__(self, users: list[str] | None, globs: list[str] | None):
+        self.users: tuple[bytes, ...] | None = None
+        if users is not None:
+            for user in users:
+                if not user or "/" in user or user in (".", ".."):
+                    raise BackupError(f"user {user!r}: expected the name of one home folder")
+            self.users = tuple(os.fsencode(user) for user in users)
         self.patterns = [re.compile(fnmatch.translate(g.strip("/")).encode()) for g in globs or []]
 
     def __call__(self, path: bytes) -> bool:
-        if self.user is not None and not (path == self.user or path.startswith(self.user + b"/")):
+        if self.users is not None and not any(path == u or path.startswith(u + b"/") for u in self.users):
             return False
         if not self.patterns:
             return True
@@ -124,7 +129,9 @@ def restore_snapshot(
     snapshot: str = "latest",
     *,
     user: str | None = None,
+    users: list[str] | None = None,
     globs: list[str] | None = None,
+    overwrite_newer: bool = False,
     allow_external_links: bool = False,
     skip_refused: bool = False,
     workers: int | None = None,
@@ -134,6 +141,8 @@ def restore_snapshot(
 ) -> RestoreReport:
     """Restore `snapshot` of `hub` into `target` (created if missing). Idempotent.
 
+    `user` or `users`: only those home folders. A file already in the target with a later
+    mtime than the snapshot's copy is kept (listed in `kept_newer`) unless `overwrite_newer`.
     Raises RestoreRefusedError (nothing written) when entries would escape the target,
     unless `skip_refused`; raises BackupIntegrityError naming the file when a blob is
     missing or corrupt (files before it are restored, rerun after repairing).
@@ -142,7 +151,9 @@ def restore_snapshot(
     """
     hub = normalize_hub(hub)
     snapshot_id = repo.resolve(hub, snapshot)
-    select = _Selector(user, globs)
+    if user is not None:
+        users = [*(users or []), user]
+    select = _Selector(users, globs)
     root = os.path.abspath(os.fspath(target))
     report = RestoreReport(hub, snapshot_id, root)
     progress = progress or RestoreProgress()
@@ -155,7 +166,7 @@ def restore_snapshot(
                 f"restore worker processes read packs from local files: use processes=0 for {repo.store.full_url('')}"
             )
         # started first, so they are ready when pass 1 ends; they write nothing before a job
-        writers = stack.enter_context(PackWriters(root, processes)) if processes else None
+        writers = stack.enter_context(PackWriters(root, processes, overwrite_newer)) if processes else None
         # ---- pass 1: check the selection before writing anything
         checked = _check_selection(manifest, select, allow_external_links)
         refused, refused_paths = checked.refused, checked.refused_paths
@@ -167,7 +178,10 @@ def restore_snapshot(
             )
         report.refused = refused
         if checked.entries == 0:
-            what = f"user {user!r}" if user else ("paths matching " + ", ".join(globs)) if globs else "anything"
+            if users:
+                what = "user " + ", ".join(repr(u) for u in users)
+            else:
+                what = ("paths matching " + ", ".join(globs)) if globs else "anything"
             raise BackupError(f"snapshot {snapshot_id} of {hub} has no {what}")
         if log:
             log(f"restoring {checked.files} files ({checked.bytes} bytes) of {snapshot_id} into {root}")
@@ -188,7 +202,7 @@ def restore_snapshot(
                 for future in done:
                     future.result()
 
-        writer = _Writer(repo, root, progress, writers)
+        writer = _Writer(repo, root, progress, writers, overwrite_newer)
         blob_pool = stack.enter_context(ThreadPoolExecutor(n_workers, thread_name_prefix="restore"))
         # Small files (packs): a thread writing them hands the GIL over at every syscall,
         # so threads mostly wait for each other there (restore_processes.py). Locally they
@@ -245,6 +259,9 @@ def restore_snapshot(
         report.dirs = len(dir_meta)
     report.files, report.bytes = writer.files, writer.bytes
     report.already_there, report.symlinks = writer.already_there, writer.symlinks
+    report.kept_newer = sorted(writer.kept_newer)
+    if log and report.kept_newer:
+        log(f"kept {len(report.kept_newer)} file(s) newer in {root} than in the snapshot: {report.kept_newer[:20]}")
     if writer.problems:
         raise RestoreRefusedError(
             f"restore of {snapshot_id} into {root}: {len(writer.problems)} entries not written", writer.problems
@@ -270,7 +287,7 @@ class _Selection:
 def _check_selection(manifest: str, select: _Selector, allow_external_links: bool) -> _Selection:
     """Pass 1: what the selection holds, and what of it must be refused (by `_refusal`,
     below any selected symlink wherever it is listed, links pointing out, unknown types)."""
-    everything = select.user is None and not select.patterns
+    everything = select.users is None and not select.patterns
     links: set[bytes] = set()
     for cols in iter_rows(manifest, ["path", "type"]):
         links.update(p for p, kind in zip(cols["path"], cols["type"]) if kind == "l" and (everything or select(p)))
@@ -351,8 +368,15 @@ class _Writer(TargetWriter):
     streamed from their blobs, small ones from packs (in this process's threads, or in
     worker processes when `processes` is given)."""
 
-    def __init__(self, repo: Repository, root: str, progress: RestoreProgress, processes: PackWriters | None):
-        super().__init__(root, progress)
+    def __init__(
+        self,
+        repo: Repository,
+        root: str,
+        progress: RestoreProgress,
+        processes: PackWriters | None,
+        overwrite_newer: bool = False,
+    ):
+        super().__init__(root, progress, overwrite_newer)
         self.repo, self.processes = repo, processes
 
     def restore_blob(self, digest: str, entries: list[Entry]) -> None:
@@ -391,3 +415,4 @@ class _Writer(TargetWriter):
         self.add_problems(done.problems)
         with self._lock:
             self.dirs |= done.dirs
+            self.kept_newer.extend(done.kept_newer)

@@ -57,11 +57,17 @@ class TargetWriter:
     """Writes into the folder `root`; safe to share between threads. Counts what it writes
     (`files`, `bytes`, `already_there`, `already_bytes`, `symlinks`) and collects `problems` (entries not
     written because something in the target is in the way). `progress`, when given, is an
-    object whose `files` and `bytes` follow the writes."""
+    object whose `files` and `bytes` follow the writes.
 
-    def __init__(self, root: str, progress=None):
+    Keep-newer: a file in the target whose mtime is later than the snapshot's copy is
+    somebody's work since the backup; it is left alone and listed in `kept_newer`, unless
+    `overwrite_newer` (the caller then records why)."""
+
+    def __init__(self, root: str, progress=None, overwrite_newer: bool = False):
         self.root = os.fsencode(root)
         self.progress = progress
+        self.overwrite_newer = overwrite_newer
+        self.kept_newer: list[str] = []  # files left as they were: newer in the target than in the snapshot
         os.makedirs(root, exist_ok=True)
         self.dirs: set[bytes] = {b""}  # relative folders known to be real folders in the target
         self._lock = threading.Lock()
@@ -167,6 +173,10 @@ class TargetWriter:
                 ):
                     self.count(0, 0, already_there=1, already_bytes=size)
                     first = first or final
+                    continue
+                if stat.S_ISREG(st.st_mode) and st.st_mtime_ns > mtime_ns and not self.overwrite_newer:
+                    with self._lock:
+                        self.kept_newer.append(os.fsdecode(path))
                     continue
                 dest = final.rpartition(b"/")[0] + b"/" + TMP_PREFIX.encode() + uuid.uuid4().hex.encode()
                 fd = os.open(dest, _CREATE_FLAGS, perm & 0o777)

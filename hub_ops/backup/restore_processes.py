@@ -41,10 +41,11 @@ class PackResult:
     already_bytes: int
     problems: list[str]
     dirs: set[bytes]  # folders the worker made sure of, for the parent's last pass
+    kept_newer: list[str]  # files left alone: newer in the target than in the snapshot
 
 
 class _Worker:
-    def __init__(self, root: str):
+    def __init__(self, root: str, overwrite_newer: bool):
         job_r, job_w = os.pipe()
         result_r, result_w = os.pipe()
         env = child_environment()
@@ -64,7 +65,7 @@ class _Worker:
             os.close(result_w)
         self.jobs = Connection(job_w, readable=False)
         self.results = Connection(result_r, writable=False)
-        self.root = root  # sent with the first job: starting a worker writes nothing
+        self.root = (root, overwrite_newer)  # sent with the first job: starting a worker writes nothing
 
     def close(self, kill: bool) -> None:
         self.jobs.close()  # the worker ends at the end of its current job
@@ -84,12 +85,12 @@ class PackWriters:
     error kills the workers (a file cut short keeps a time that is not the snapshot's, so
     a rerun rewrites it)."""
 
-    def __init__(self, root: str, processes: int):
+    def __init__(self, root: str, processes: int, overwrite_newer: bool = False):
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._workers: list[_Worker] = []
         try:
             for _ in range(processes):
-                worker = _Worker(root)
+                worker = _Worker(root, overwrite_newer)
                 self._workers.append(worker)
                 self._idle.put(worker)
         except BaseException:
@@ -145,14 +146,22 @@ def _serve(jobs: Connection, results: Connection) -> None:
     # Ctrl-C reaches the whole process group: the parent stops the workers itself. A parent
     # killed outright closes its end of the pipe, which ends the worker after its job.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    writer = TargetWriter(jobs.recv())
+    root, overwrite_newer = jobs.recv()
+    writer = TargetWriter(root, overwrite_newer=overwrite_newer)
     reported: set[bytes] = set()
     while True:
         try:
             path, start, end, contents, url = jobs.recv()
         except EOFError:
             return
-        before = (writer.files, writer.bytes, writer.already_there, writer.already_bytes, len(writer.problems))
+        before = (
+            writer.files,
+            writer.bytes,
+            writer.already_there,
+            writer.already_bytes,
+            len(writer.problems),
+            len(writer.kept_newer),
+        )
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -179,6 +188,7 @@ def _serve(jobs: Connection, results: Connection) -> None:
                     writer.already_bytes - before[3],
                     writer.problems[before[4] :],
                     dirs,
+                    writer.kept_newer[before[5] :],
                 ),
             )
         )

@@ -308,26 +308,35 @@ def verify(ctx: click.Context, hub: str, dest: str | None, snapshot: str, deep: 
 @hub_option
 @dest_option
 @click.option("--snapshot", default="latest", show_default=True, help="A snapshot id (or unique prefix), or latest.")
-@click.option("--user", default=None, help="Restore this user's home folder only.")
+@click.option("--user", "users", multiple=True, help="Restore this user's home folder only; repeatable.")
 @click.option(
     "--path", "globs", multiple=True, metavar="GLOB", help="Restore entries matching (or below) GLOB; repeatable."
 )
 @click.option("--target", required=True, type=click.Path(file_okay=False), help="Folder to restore into (created).")
 @click.option("--allow-external-links", is_flag=True, help="Restore symlinks pointing outside the target as they were.")
 @click.option("--skip-refused", is_flag=True, help="Restore the rest when some entries are refused (exit 1 still).")
+@click.option(
+    "--overwrite-newer-reason",
+    default="",
+    metavar="TEXT",
+    help="Replace files in the target that are newer than the snapshot's copy (kept by default), for this reason.",
+)
 @click.pass_context
 def restore(
     ctx: click.Context,
     hub: str,
     dest: str | None,
     snapshot: str,
-    user: str | None,
+    users: tuple[str, ...],
     globs: tuple[str, ...],
     target: str,
     allow_external_links: bool,
     skip_refused: bool,
+    overwrite_newer_reason: str,
 ) -> None:
-    """Restore a snapshot (whole, one user, or paths) into a folder; byte-identical, rerunnable."""
+    """Restore a snapshot (whole, some users, or paths) into a folder; byte-identical, rerunnable.
+    Files in the target newer than the snapshot's copy are kept (and listed) unless
+    --overwrite-newer-reason says why they may be replaced."""
     with _errors():
         hub, repo = _open(ctx, hub, dest)
         progress = RestoreProgress()
@@ -341,8 +350,9 @@ def restore(
                     hub,
                     target,
                     snapshot,
-                    user=user,
+                    users=list(users) or None,
                     globs=list(globs) or None,
+                    overwrite_newer=bool(overwrite_newer_reason.strip()),
                     allow_external_links=allow_external_links,
                     skip_refused=skip_refused,
                     progress=progress,
@@ -354,7 +364,16 @@ def restore(
         f"restored snapshot {report.snapshot_id} of {hub} into {report.target}: {report.files} files "
         f"({human_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
         + (f"; {report.already_there} already there" if report.already_there else "")
+        + (f"; overwrote newer files: {overwrite_newer_reason.strip()}" if overwrite_newer_reason.strip() else "")
     )
+    if report.kept_newer:
+        click.echo(
+            f"{len(report.kept_newer)} file(s) kept: newer in the target than in the snapshot "
+            "(--overwrite-newer-reason replaces them):",
+            err=True,
+        )
+        for line in report.kept_newer[:50]:
+            click.echo(f"  {line}", err=True)
     if report.refused:
         click.echo(f"{len(report.refused)} entries refused:", err=True)
         for line in report.refused:

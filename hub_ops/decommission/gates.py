@@ -21,31 +21,46 @@ class ActivityGate:
     def describe(self) -> str:
         if self.passed:
             return f"no user server running (checked: {', '.join(self.checked)})"
+        text = []
         if self.servers:
-            return f"{len(self.servers)} user server(s) running: {', '.join(self.servers[:20])}"
-        return "could not check for running servers: " + "; ".join(self.problems)
+            text.append(f"{len(self.servers)} user server(s) running: {', '.join(self.servers[:20])}")
+        if self.problems:
+            text.append("could not check for running servers: " + "; ".join(self.problems))
+        return "; ".join(text)
 
 
-def check_no_servers(hub_api: HubApi | None, kube: KubeClient | None, namespace: str) -> ActivityGate:
-    """Ask the hub's API and the namespace's singleuser pods. The gate passes only when at
-    least one source answered and none shows a running server: an unanswerable hub is not
-    proof of an idle one."""
+def check_no_servers(
+    hub_api: HubApi | None, kube: KubeClient | None, namespace: str, why_not: dict[str, str] | None = None
+) -> ActivityGate:
+    """Ask both sources that can see user servers: the hub's JupyterHub API and the
+    namespace's singleuser pods. The gate passes only when BOTH answered and neither shows a
+    running server: a source that could not be asked (None, with the reason in
+    `why_not["JupyterHub API"]` / `why_not["pods"]`, or one that failed) closes it, since an
+    unanswerable source is not proof of an idle hub."""
+    from kubernetes.client.exceptions import ApiException
+
+    why_not = why_not or {}
     gate = ActivityGate(passed=False)
-    if hub_api is not None:
+    if hub_api is None:
+        gate.problems.append(f"JupyterHub API: not asked ({why_not.get('JupyterHub API', 'no client')})")
+    else:
         try:
             for s in hub_api.running_servers():
                 gate.servers.append(f"{s['user']}{'/' + s['server'] if s['server'] else ''} (JupyterHub API)")
             gate.checked.append("JupyterHub API")
         except HubApiError as e:
             gate.problems.append(f"JupyterHub API: {e}")
-    if kube is not None:
+    if kube is None:
+        gate.problems.append(f"singleuser pods in {namespace}: not asked ({why_not.get('pods', 'no cluster API')})")
+    else:
         try:
             if kube.namespace_exists(namespace):
                 for pod in kube.pods(namespace, SINGLEUSER_SELECTOR):
                     if pod.status and pod.status.phase in ("Pending", "Running"):
                         gate.servers.append(f"pod {pod.metadata.name}")
             gate.checked.append(f"singleuser pods in {namespace}")
-        except ClusterUnreachable as e:
-            gate.problems.append(str(e))
-    gate.passed = bool(gate.checked) and not gate.servers
+        except (ClusterUnreachable, ApiException) as e:
+            reason = f"{e.status} {e.reason}" if isinstance(e, ApiException) else str(e)
+            gate.problems.append(f"singleuser pods in {namespace}: {reason}")
+    gate.passed = not gate.problems and not gate.servers
     return gate

@@ -146,7 +146,7 @@ def run(ctx: DemoContext) -> list[str]:
         f"retention forgot {meta['forgotten_snapshots'].value} snapshot(s) (daily policy: both ran today)"
     )
 
-    repo = Repository.open(backup_destination(fleet, hub), resources["storage"].client())
+    repo = Repository.open(backup_destination(fleet, hub), resources["storage"].settings_value.client())
     report = verify_snapshot(repo, hub.id, "latest", deep=True)
     out.append(
         f"verify --deep: {report.files} files, {report.contents} contents re-hashed, {len(report.problems)} problems"
@@ -161,6 +161,31 @@ def run(ctx: DemoContext) -> list[str]:
     )
     if diffs:
         raise RuntimeError(f"restore differs from the source: {diffs[:5]}")
+
+    # the same from the Launchpad: restore_homes_job for the hub's partition. Naming nobody
+    # puts the snapshot beside the homes, never over them; named users go into the live homes,
+    # where files newer than the snapshot's copy are kept
+    edited.write_text("grace's work after the last backup\n")
+    for config in ({}, {"users": [USERS[1]]}):
+        result = (
+            defs()
+            .resolve_job_def("restore_homes_job")
+            .execute_in_process(
+                run_config={
+                    "ops": {"restore_homes": {"config": config}},
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                },
+                instance=instance,
+                partition_key=hub.partition_key,
+            )
+        )
+        meta = next(e for e in result.all_events if e.event_type_value == "STEP_OUTPUT").event_specific_data.metadata
+        out.append(
+            f"restore_homes_job {config or '(no users named)'}: into {meta['into'].value}; "
+            f"{meta['files'].value} files written, {meta['kept_newer'].value} newer file(s) kept"
+        )
+    if edited.read_text() != "grace's work after the last backup\n":
+        raise RuntimeError(f"restore_homes_job replaced {edited}, newer than the snapshot's copy")
 
     policy = retention_policy(fleet, hub)
     pruned = prune(repo, hub.id, policy, grace_s=0)

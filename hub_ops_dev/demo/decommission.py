@@ -1,4 +1,9 @@
-"""Demo: the Pangeo-like example's `legacy` hub retired into `prod`, with a fixed "today".
+"""Demo: the Pangeo-like example's `legacy` hub retired into `prod`, on fixed dates.
+
+The date is the `clock` resource's: the demo builds its resources in code with a fixed
+date per run (as HUB_OPS_TODAY does for `make dev`), never through run config. The run is
+for legacy's `hubs` partition, which gives it the hub's `hub_ops/hub` tag; a real retirement
+says `dry_run: false` (the default is the notice).
 
 No cluster runs on the local default, so the demo works on a copy of the example fleet
 whose pangeo-hubs cluster is this machine (provider local, no API) and whose hubs keep
@@ -27,6 +32,7 @@ def run(ctx: DemoContext) -> list[str]:
     from hub_ops.defs.decommission.records import decommission_records, decommissioned_hubs
     from hub_ops.defs.shared.resources import (
         BackupRunnerResource,
+        ClockResource,
         FleetResource,
         GitResource,
         JupyterHubResource,
@@ -68,11 +74,13 @@ def run(ctx: DemoContext) -> list[str]:
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
-    def run_job(instance, **config):
+    def run_job(instance, today: str, **config):
+        instance.add_dynamic_partitions("hubs", ["pangeo-hubs.legacy"])
         result = decommission_job.execute_in_process(
-            run_config={"ops": {"plan_decommission": {"config": {"hub": "pangeo-hubs/legacy", **config}}}, **quiet},
+            run_config={"ops": {"plan_decommission": {"config": config}}, **quiet},
             instance=instance,
-            resources=resources,
+            resources={**resources, "clock": ClockResource(fixed_date=today)},
+            partition_key="pangeo-hubs.legacy",
             raise_on_error=False,
         )
         if not result.success:
@@ -84,7 +92,7 @@ def run(ctx: DemoContext) -> list[str]:
 
     out = []
     with dg.DagsterInstance.get() as instance:
-        notice = run_job(instance, dry_run=True, today="2026-11-30")
+        notice = run_job(instance, "2026-11-30")  # dry_run (the default): the notice
         report = (
             next(
                 e.event_specific_data.materialization
@@ -96,14 +104,19 @@ def run(ctx: DemoContext) -> list[str]:
         )
         out.append("notice, 2026-11-30 (14 days before):")
         out += ["  " + line for line in report.splitlines()[2:]]
-        run_job(instance, today="2026-12-14", force_running_servers_reason="demo: no hub runs on this machine to ask")
+        run_job(
+            instance,
+            "2026-12-14",
+            dry_run=False,
+            force_running_servers_reason="demo: no hub runs on this machine to ask",
+        )
         record = decommission_records(instance)["pangeo-hubs/legacy"]
         out.append("retired, 2026-12-14:")
         out += ["  " + line for line in record.steps.splitlines()[2:]]
         moved = sorted(p.name for p in (homes / "prod").iterdir())
         out.append(f"prod's homes now: {', '.join(moved)} (rabernat's new-work.py kept beside the migrated files)")
         out.append(f"deploys and nightly backups now skip: {decommissioned_hubs(instance)}")
-        run_job(instance, today="2027-03-14")
+        run_job(instance, "2027-03-14", dry_run=False)
         record = decommission_records(instance)["pangeo-hubs/legacy"]
         out.append(f"2027-03-14: {record.state} ({record.snapshots_forgotten} snapshot(s) forgotten)")
     return out

@@ -52,6 +52,8 @@ def test_rerun_skips_what_is_there_and_replaces_what_differs(repo, tmp_path):
     out = tmp_path / "out"
     restore_snapshot(repo, "c/h", out)
     (out / "bob" / "data.csv").write_text("changed since\n")
+    st = (out / "bob" / "data.csv").stat()  # older than the snapshot's copy (newer ones are kept: below)
+    os.utime(out / "bob" / "data.csv", ns=(st.st_atime_ns, st.st_mtime_ns - 10**12))
     (out / "bob" / "extra.txt").write_text("not in the snapshot")
     again = restore_snapshot(repo, "c/h", out)
     assert again.files == 1 and again.already_there == 4  # 3 files and the symlink
@@ -182,3 +184,28 @@ def test_unknown_snapshot_and_user_errors_say_what_exists(repo, tmp_path):
         restore_snapshot(repo, "c/h", tmp_path / "out", "20200101")
     with pytest.raises(BackupError, match="expected the name of one home folder"):
         restore_snapshot(repo, "c/h", tmp_path / "out", user="../bob")
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_files_newer_in_the_target_are_kept_unless_asked(repo, tmp_path, processes):
+    """Keep-newer: a file edited after the snapshot (a later mtime) is somebody's work; a
+    restore leaves it and lists it. An older or equal-time differing file is replaced.
+    Worker processes (local destinations) keep the same rule."""
+    if processes and not repo.store.is_local:
+        processes = 0  # worker processes read local packs only
+    _homes(tmp_path / "src")
+    create_snapshot(repo, "c/h", tmp_path / "src")
+    out = tmp_path / "out"
+    restore_snapshot(repo, "c/h", out, processes=processes)
+    newer, older = out / "ada" / "nb" / "a.ipynb", out / "bob" / "data.csv"
+    newer.write_text("ada's edit after the backup\n")
+    older.write_text("stale\n")
+    st = older.stat()
+    os.utime(older, ns=(st.st_atime_ns, st.st_mtime_ns - 10**12))
+    report = restore_snapshot(repo, "c/h", out, processes=processes)
+    assert report.kept_newer == ["ada/nb/a.ipynb"]
+    assert newer.read_text() == "ada's edit after the backup\n"
+    assert older.read_text() == "x,y\n"
+    report = restore_snapshot(repo, "c/h", out, users=["ada", "bob"], overwrite_newer=True, processes=processes)
+    assert report.kept_newer == [] and newer.read_text() == "ada's notebook\n"
+    assert diff_trees(read_tree(tmp_path / "src"), read_tree(out)) == []

@@ -84,9 +84,9 @@ def test_many_small_files_pick_processes_by_themselves(local, tmp_path, monkeypa
     started = []
 
     class Counted(PackWriters):
-        def __init__(self, root, processes):
+        def __init__(self, root, processes, overwrite_newer=False):
             started.append(processes)
-            super().__init__(root, processes)
+            super().__init__(root, processes, overwrite_newer)
 
     monkeypatch.setattr(restore_module, "PackWriters", Counted)
     restore_snapshot(repo, "c/h", tmp_path / "few")
@@ -101,7 +101,10 @@ def test_rerun_with_processes_skips_what_is_there(local, tmp_path):
     repo, src, _ = local
     out = tmp_path / "out"
     restore_snapshot(repo, "c/h", out, processes=2)
-    (out / USERS[3] / "projects" / "p1" / "nb1.ipynb").write_text("edited since\n")
+    edited = out / USERS[3] / "projects" / "p1" / "nb1.ipynb"
+    edited.write_text("edited since\n")
+    st = edited.stat()  # older than the snapshot's copy: replaced (a newer one would be kept)
+    os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns - 10**12))
     again = restore_snapshot(repo, "c/h", out, processes=2)
     assert again.files == 1 and again.already_there == 6 * 41 + 20 + 1 - 1 + 6
     assert diff_trees(read_tree(src), read_tree(out)) == []

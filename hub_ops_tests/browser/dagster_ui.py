@@ -142,11 +142,20 @@ def launch_from_launchpad(
     shots: Screenshots,
     location: str = "hub_ops",
     timeout_s: float = 120,
+    partition: str | None = None,
 ) -> str:
-    """Open `job`'s Launchpad, fill its config, launch, and wait on the run page until the run
-    succeeded. Returns the run id. Fails with the run page's screenshot saved when it did not."""
+    """Open `job`'s Launchpad, pick its `partition` (jobs that change one hub are partitioned
+    by hub), fill its config, launch, and wait on the run page until the run succeeded.
+    Returns the run id. Fails with the run page's screenshot saved when it did not."""
     open_page(page, f"{base_url}/locations/{location}/jobs/{job}/playground")
     expect(page.get_by_role("button", name="Launch Run")).to_be_visible(timeout=30_000)
+    if partition:
+        box = page.get_by_placeholder("Partition")
+        box.click()
+        box.fill(partition)
+        page.keyboard.press("Enter")
+        # the partition's tags, which dagster.yaml's one-run-per-hub limit reads
+        expect(page.get_by_text(f"hub_ops/hub: {partition}").first).to_be_visible(timeout=15_000)
     held = set_launchpad_config(page, config_yaml)
     assert held.strip() == config_yaml.strip(), f"the editor holds:\n{held}"
     expect(page.get_by_text("No errors")).to_be_visible(timeout=15_000)  # the form validated the config

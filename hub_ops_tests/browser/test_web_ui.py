@@ -38,6 +38,7 @@ ASSET_KEYS = [
 class Launch:
     job: str
     config_yaml: str  # what an operator types into the Launchpad's editor
+    partition: str | None = None  # the hub, for jobs that change one
 
 
 LAUNCHES = [
@@ -48,16 +49,15 @@ LAUNCHES = [
         "ops:\n  plan_deploy:\n    config:\n      dry_run: true\n"
         "      hubs: [local-demo/staging, local-demo/workshop]\n",
     ),
-    # the fixture took a snapshot of local-demo/staging's homes, then lost a file: restore it
+    # the fixture took a snapshot of local-demo/staging's homes, then ada lost a file: restore
+    # her folder into the live homes (naming nobody would restore beside them instead)
     Launch(
         "restore_homes_job",
-        "ops:\n  restore_homes:\n    config:\n      hub: local-demo/staging\n      snapshot: latest\n",
+        "ops:\n  restore_homes:\n    config:\n      snapshot: latest\n      users: [ada]\n",
+        partition="local-demo.staging",
     ),
-    Launch(
-        "decommission_job",
-        "ops:\n  plan_decommission:\n    config:\n      hub: pangeo-hubs/legacy\n"
-        "      dry_run: true\n      today: '2026-12-01'\n",
-    ),
+    # a manual decommission is a dry run (the notice report) unless it says dry_run: false
+    Launch("decommission_job", "ops:\n  plan_decommission:\n    config: {}\n", partition="pangeo-hubs.legacy"),
 ]
 
 ARTIFACTS = REPO / "test-artifacts" / "browser"
@@ -68,6 +68,7 @@ LOST_FILE = "ada/thesis.md"  # in local-demo/staging's homes: deleted after its 
 def dagster_dev(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("dagster-dev")
     _snapshot_then_lose_a_file(workdir)
+    _hub_partitions(workdir)
     server = DagsterDev(REPO, workdir).start()
     yield server
     server.stop()
@@ -87,6 +88,21 @@ def _snapshot_then_lose_a_file(workdir):
     create_snapshot(repo, "local-demo/staging", homes)
     lost.unlink()
     return lost
+
+
+def _hub_partitions(workdir):
+    """The `hubs` partitions, as hub_partitions_sensor adds them (it ticks once a minute)."""
+    import shutil
+
+    import dagster as dg
+
+    from hub_ops.fleet import load_fleet
+
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("hubs", [h.partition_key for h in load_fleet(REPO / "deployments").hubs()])
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +140,7 @@ def test_lineage_graph_shows_every_asset(dagster_dev, page, shots):
 
 @pytest.mark.parametrize("launch", LAUNCHES, ids=lambda launch: launch.job)
 def test_job_launches_from_the_launchpad_and_succeeds(dagster_dev, page, shots, launch):
-    launch_from_launchpad(page, dagster_dev.url, launch.job, launch.config_yaml, shots)
+    launch_from_launchpad(page, dagster_dev.url, launch.job, launch.config_yaml, shots, partition=launch.partition)
 
 
 def test_the_launched_restore_brought_the_lost_file_back(dagster_dev):

@@ -121,3 +121,19 @@ def test_progress_bar_on_a_terminal_only(tmp_path):
     assert plain.exit_code == 0 and "\x1b[" not in plain.stderr
     tty = run(*args, env={"TTY_COMPATIBLE": "1", "FORCE_COLOR": "1"})
     assert tty.exit_code == 0 and "\x1b[" in tty.stderr  # rich drew (and cleared) its bar
+
+
+def test_restore_keeps_newer_files_unless_given_a_reason(dest, tmp_path):
+    src = tmp_path / "src"
+    _homes(src)
+    assert run("backup", "--hub", "c/h", "--source", str(src), "--dest", dest).exit_code == 0
+    (src / "ada" / "notes.md").write_text("ada's work since the backup\n")  # restore in place: newer
+    args = ("restore", "--hub", "c/h", "--dest", dest, "--user", "ada", "--user", "bob", "--target", str(src))
+    kept = run(*args)
+    assert kept.exit_code == 0, kept.output
+    assert "1 file(s) kept: newer in the target than in the snapshot" in kept.output and "ada/notes.md" in kept.output
+    assert (src / "ada" / "notes.md").read_text() == "ada's work since the backup\n"
+    replaced = run(*args, "--overwrite-newer-reason", "ada asked for last night's copy")
+    assert replaced.exit_code == 0, replaced.output
+    assert "overwrote newer files: ada asked for last night's copy" in replaced.output
+    assert (src / "ada" / "notes.md").read_text() == "# ada\n" * 300

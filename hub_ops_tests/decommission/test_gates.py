@@ -44,3 +44,33 @@ def test_an_unanswerable_hub_is_not_proof_of_an_idle_one():
     assert gate.describe().startswith(
         "could not check for running servers: JupyterHub API: GET http://127.0.0.1:9/hub/api/users: no answer"
     )
+
+
+def test_pods_alone_do_not_open_the_gate_when_the_hub_api_cannot_be_asked(kube_cluster, kube_namespace):
+    """The pod listing answers (no singleuser pod), the hub's API does not: not proof of an
+    idle hub (servers may run where pods are not labelled, or on another namespace)."""
+    kube = KubeClient(ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
+    api = HubApi("http://127.0.0.1:9/hub/api", "token", timeout=1)
+    gate = check_no_servers(api, kube, kube_namespace)
+    assert gate.checked == [f"singleuser pods in {kube_namespace}"]
+    assert not gate.passed
+    assert gate.describe().startswith("could not check for running servers: JupyterHub API: GET ")
+
+
+def test_the_hub_api_alone_does_not_open_the_gate_when_pods_cannot_be_listed(jupyterhub_server):
+    api = HubApi(jupyterhub_server.api_url, jupyterhub_server.api_token)
+    gate = check_no_servers(api, None, "ns", {"pods": "no credentials for cluster alpha"})
+    assert gate.checked == ["JupyterHub API"] and not gate.passed
+    assert gate.describe() == (
+        "could not check for running servers: singleuser pods in ns: not asked (no credentials for cluster alpha)"
+    )
+
+
+def test_a_refused_pod_listing_closes_the_gate_with_the_reason(jupyterhub_server, kube_cluster, kube_namespace):
+    """An API server that answers 401 (a token no longer accepted) is a source that could not be asked."""
+    good = KubeClient(ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
+    access = ClusterAccess(server=good.api.configuration.host, token="not-a-valid-token", insecure=True)
+    api = HubApi(jupyterhub_server.api_url, jupyterhub_server.api_token)
+    gate = check_no_servers(api, KubeClient(access), kube_namespace)
+    assert not gate.passed and gate.checked == ["JupyterHub API"]
+    assert f"singleuser pods in {kube_namespace}: 401" in gate.describe()

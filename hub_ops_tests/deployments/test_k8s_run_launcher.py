@@ -2,14 +2,12 @@
 hub_ops run as a Kubernetes Job on the local kube-apiserver 1.20; the test plays the kubelet
 to complete the pod, and the launcher's health check (what run monitoring polls) sees it.
 
-The run carries a per-hub home volume in its `dagster-k8s/config` tag. The backups domain
-builds that tag from a hub's `home` block; it had not landed on main when this test was
-written, so HUB_HOME_TAG below is a representative one for a hub with `home: {pvc:
-home-nfs, sub_path: staging}` (a PVC in the run's namespace, mounted read-only at the
-folder holding the user folders).
+The run is created as the product creates one: restore_homes_job for a hub partition, with
+the partition's tags (`hub_ops/hub`, which the run queue limits to one run per hub). The run
+pod mounts no home volume: a hub's homes are in its own namespace, usually on another
+cluster, so backups and restores mount them in a Job of that namespace
+(hub_ops/defs/shared/home_pods.py, tested in hub_ops_tests/defs/backups/test_pods*.py).
 """
-
-import json
 
 import dagster as dg
 import pytest
@@ -23,14 +21,7 @@ from hub_ops.definitions import defs
 from hub_ops_tests.conftest import REPO
 
 PRODUCTION = REPO / "deployments" / "hub-ops" / "dagster.yaml"
-HUB_HOME_TAG = {
-    "pod_spec_config": {
-        "volumes": [{"name": "hub-home", "persistent_volume_claim": {"claim_name": "home-nfs", "read_only": True}}],
-    },
-    "container_config": {
-        "volume_mounts": [{"name": "hub-home", "mount_path": "/hub-home", "sub_path": "staging", "read_only": True}],
-    },
-}
+PARTITION = "pangeo-hubs.staging"
 
 
 @pytest.fixture
@@ -47,36 +38,25 @@ def instance(kube_cluster, kube_namespace):
         yield instance
 
 
-def create_run(instance, tags: dict) -> dg.DagsterRun:
-    job = defs().resolve_job_def("clusters_refresh_job")
+def create_run(instance, job_name: str, tags: dict, run_config: dict | None = None) -> dg.DagsterRun:
+    job = defs().resolve_job_def(job_name)
     origin = (
         ReconstructableRepository.for_module("hub_ops.definitions", "defs", working_directory=str(REPO))
-        .get_reconstructable_job("clusters_refresh_job")
+        .get_reconstructable_job(job_name)
         .get_python_origin()
     )
-    return instance.create_run_for_job(job_def=job, job_code_origin=origin, tags=tags)
+    return instance.create_run_for_job(job_def=job, job_code_origin=origin, tags=tags, run_config=run_config)
 
 
-def test_run_launches_as_a_job_with_the_hub_volume_and_completes(instance, kube_api, kube_namespace, kubelet):
-    core = client.CoreV1Api(kube_api)
-    core.create_namespaced_persistent_volume_claim(
-        kube_namespace,
-        client.V1PersistentVolumeClaim(
-            metadata=client.V1ObjectMeta(name="home-nfs"),
-            spec=client.V1PersistentVolumeClaimSpec(
-                access_modes=["ReadWriteMany"],
-                storage_class_name="",
-                resources=client.V1ResourceRequirements(requests={"storage": "1Gi"}),
-            ),
-        ),
-    )
+def test_a_restore_run_launches_as_a_job_with_its_hub_tag_and_completes(instance, kube_api, kube_namespace, kubelet):
+    job = defs().resolve_job_def("restore_homes_job")
+    instance.add_dynamic_partitions("hubs", [PARTITION])
+    tags = {**job.tags, **job.partitioned_config.get_tags_for_partition_key(PARTITION, job.name)}
     run = create_run(
         instance,
-        {
-            "dagster-k8s/config": json.dumps(HUB_HOME_TAG),
-            "hub_ops/hub": "pangeo-hubs.staging",
-            "hub_ops/kind": "backup",
-        },
+        "restore_homes_job",
+        tags,
+        {"ops": {"restore_homes": {"config": {"users": ["ada"]}}}},
     )
 
     instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
@@ -92,12 +72,11 @@ def test_run_launches_as_a_job_with_the_hub_volume_and_completes(instance, kube_
     assert resolved == {"ttl_seconds_after_finished": 3600, "backoff_limit": 0}
     pod = job.spec.template.spec
     assert pod.service_account_name == "hub-ops"
-    volume = next(v for v in pod.volumes if v.name == "hub-home")
-    assert (volume.persistent_volume_claim.claim_name, volume.persistent_volume_claim.read_only) == ("home-nfs", True)
     (container,) = pod.containers
     assert container.image == "hub-ops:test"
-    mount = next(m for m in container.volume_mounts if m.name == "hub-home")
-    assert (mount.mount_path, mount.sub_path, mount.read_only) == ("/hub-home", "staging", True)
+    # the run launched carries its hub's tag (the queue's one-run-per-hub limit) and partition
+    launched = instance.get_run_by_id(run.run_id)
+    assert launched.tags["hub_ops/hub"] == PARTITION and launched.tags["dagster/partition"] == PARTITION
     env = {e.name: e.value for e in container.env}
     assert env["HUB_OPS_ENV"] == "production"
     assert [source.secret_ref.name for source in container.env_from if source.secret_ref] == ["hub-ops-secrets"]
@@ -111,7 +90,7 @@ def test_run_launches_as_a_job_with_the_hub_volume_and_completes(instance, kube_
 
 
 def test_a_failed_run_pod_is_reported_failed(instance, kube_api, kube_namespace, kubelet):
-    run = create_run(instance, {"hub_ops/hub": "pangeo-hubs.prod"})
+    run = create_run(instance, "clusters_refresh_job", {"hub_ops/kind": "clusters"})
     instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
     kubelet.complete_job(get_job_name_from_run_id(run.run_id), kube_namespace, succeed=False)
     health = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(run.run_id))

@@ -9,12 +9,25 @@ deleting what is already gone is success. Once recorded (records.py), the hub is
 `decommissioned`: deploys and nightly backups skip it; when its keep_backups_days have
 passed, a run of this job expires its backups.
 
-dry_run is the notice: it writes the `decommission_notices` report and changes nothing.
+dry_run is the notice: it writes the `decommission_notices` report and changes nothing. It
+is the default: a real retirement is an explicit `dry_run: false`.
+
+Who may touch the hub meanwhile: nobody. The job is partitioned by hub (its run carries
+`hub_ops/hub`, one run per hub in dagster.yaml), and every step from the gate to the record
+holds the hub's Lease (KubeResource.hub_lock) as `decommission <hub>`, kept between steps so
+no deploy or restore slips in. The record gives it back. A step that fails before teardown
+began gives it back too; once teardown began it is kept until it expires (lease_ttl_s), and
+the `teardown began` record written before helm uninstall makes deploys and backups skip the
+hub from then on (decommissioned_hubs), so a half torn-down hub is finished by a rerun of
+this job, never reinstalled.
+
+The date is the `clock` resource's (the real one in production), never run config.
 """
 
 import dataclasses
-import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 from pydantic import Field
@@ -31,17 +44,20 @@ from hub_ops.decommission.report import cluster_leftovers, cost_per_day, notice_
 from hub_ops.decommission.teardown import delete_namespace, uninstall
 from hub_ops.defs.clusters.assets import observed_node_pools
 from hub_ops.defs.decommission.assets import DECOMMISSION_NOTICES
-from hub_ops.defs.decommission.journal import TEARDOWN_STEPS, Retirement, read_journal, record_step
+from hub_ops.defs.decommission.journal import TEARDOWN_BEGAN_STEP, Retirement, read_journal, record_step
 from hub_ops.defs.decommission.records import (
     BACKUPS_EXPIRED,
     DECOMMISSIONED,
+    TEARDOWN_BEGAN,
     DecommissionRecord,
     decommission_records,
 )
 from hub_ops.defs.deploy.assets import latest_hub_release
 from hub_ops.defs.shared.home_pods import HOME_MOUNT
+from hub_ops.defs.shared.partitions import hub_of_run, hub_partitioned_config
 from hub_ops.defs.shared.resources import (
     BackupRunnerResource,
+    ClockResource,
     FleetResource,
     GitResource,
     JupyterHubResource,
@@ -57,9 +73,11 @@ from hub_ops.fleet.models import Hub
 
 
 class DecommissionConfig(dg.Config):
-    hub: str = Field(description="The hub to retire, as cluster/hub.")
-    dry_run: bool = Field(default=False, description="Write the notice report only; change nothing.")
-    today: str = Field(default="", description="YYYY-MM-DD; default: today (UTC). The demo fixes it.")
+    """The hub is the run's partition. The date is the `clock` resource's, not run config."""
+
+    dry_run: bool = Field(
+        default=True, description="Write the notice report only; change nothing. Set false to retire the hub."
+    )
     ahead_of_date_reason: str = Field(default="", description="Retire before the configured date, for this reason.")
     force_running_servers_reason: str = Field(
         default="",
@@ -75,14 +93,14 @@ class DecommissionConfig(dg.Config):
     namespace_timeout_s: float = Field(default=600, gt=0)
 
 
-def _find_hub(context, config: DecommissionConfig, fleet: FleetResource, git: GitResource) -> tuple[Fleet, Hub]:
+def _find_hub(context, hub_id: str, fleet: FleetResource, git: GitResource) -> tuple[Fleet, Hub]:
     """The hub from the config; a hub removed from it while deployed comes from git, as it was
     at its last recorded deploy (so an orphaned release can still be retired properly)."""
     loaded = fleet.load()
     try:
-        return loaded, loaded.hub(config.hub)
+        return loaded, loaded.hub(hub_id)
     except KeyError as missing:
-        deployed = latest_hub_release(context.instance, config.hub.replace("/", ".", 1))
+        deployed = latest_hub_release(context.instance, hub_id.replace("/", ".", 1))
         sha = deployed.git_sha if deployed else ""
         if not sha:
             raise dg.Failure(
@@ -94,10 +112,10 @@ def _find_hub(context, config: DecommissionConfig, fleet: FleetResource, git: Gi
             old = load_fleet(remote.fleet_at(sha), check_files=False)
         except (GitError, FleetConfigError) as e:
             raise dg.Failure(
-                f"{config.hub} is not in the config and cannot be read at {sha[:12]}: {e}", allow_retries=False
+                f"{hub_id} is not in the config and cannot be read at {sha[:12]}: {e}", allow_retries=False
             ) from None
-        context.log.warning(f"{config.hub} is no longer in the config: retiring it as defined at {sha[:12]}")
-        return old, old.hub(config.hub)
+        context.log.warning(f"{hub_id} is no longer in the config: retiring it as defined at {sha[:12]}")
+        return old, old.hub(hub_id)
 
 
 @dg.op(
@@ -112,10 +130,12 @@ def plan_decommission(
     storage: StorageResource,
     sops: SopsResource,
     hub_api: JupyterHubResource,
+    clock: ClockResource,
 ):
     """Where the hub stands: notice (dry run), retire, expire its backups, or nothing to do."""
-    today = dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
-    loaded, hub = _find_hub(context, config, fleet, git)
+    hub_id = hub_of_run(context)
+    today = clock.today()
+    loaded, hub = _find_hub(context, hub_id, fleet, git)
     if hub.decommission is None:
         raise dg.Failure(f"{hub.id} has no `decommission:` block in its cluster.yaml", allow_retries=False)
     when = standing(hub, today)
@@ -208,10 +228,34 @@ def _active_users(fleet: Fleet, hub: Hub, sops: SopsResource, hub_api: JupyterHu
         return f"unknown ({e})"
 
 
-def _unreachable_ok(fleet: Fleet, hub: Hub) -> bool:
-    """A local cluster without an API (the demo): nothing is deployed there to tear down."""
-    cluster = fleet.clusters[hub.cluster]
-    return cluster.provider == "local" and not (cluster.local and cluster.local.kubeconfig)
+def lease_holder(hub_id: str) -> str:
+    """One holder name per hub, so a rerun after a crash takes over the Lease at once."""
+    return f"decommission {hub_id}"
+
+
+@contextmanager
+def _hub_lease(context, retirement: Retirement, kube: KubeResource, *, give_back: bool = False) -> Iterator[None]:
+    """Hold the hub's Lease for one step (kept when the step ends, for the next one; given
+    back with `give_back`). A failure before teardown began gives it back: nothing was torn
+    down, a deploy may go on. After that it is kept until it expires."""
+    fleet = retirement.fleet()
+    hub = fleet.hub(retirement.hub)
+    holder = lease_holder(retirement.hub)
+    with kube.hub_lock_if_api(fleet, hub, holder, keep=not give_back, log=context.log.info) as lease:
+        try:
+            yield
+            if lease is not None:
+                lease.check()
+        except BaseException:
+            if lease is not None and not retirement.teardown_began:
+                lease.release()
+            elif lease is not None:
+                context.log.warning(
+                    f"{retirement.hub}: teardown began: the hub's Lease stays with {holder!r} until it expires "
+                    f"({kube.lease_ttl_s} s), and deploys skip the hub (its record says `{TEARDOWN_BEGAN}`); "
+                    "rerun decommission_job to finish"
+                )
+            raise
 
 
 @dg.op(tags={"hub_ops/kind": "gate"})
@@ -222,21 +266,35 @@ def gate_no_running_servers(
     kube: KubeResource,
     hub_api: JupyterHubResource,
 ) -> Retirement:
-    """Gate: no user server runs (JupyterHub API and singleuser pods), unless forced with a reason."""
-    if retirement.done(*TEARDOWN_STEPS):
-        return retirement  # the release is gone already: nobody can be running on it
+    """Gate: no user server runs (JupyterHub API and singleuser pods, both must answer),
+    unless forced with a reason."""
+    with _hub_lease(context, retirement, kube):
+        if retirement.teardown_began:
+            return retirement  # the release is (being) removed: nobody can be running on it
+        _gate(context, retirement, sops, kube, hub_api)
+    return retirement
+
+
+def _gate(context, retirement: Retirement, sops: SopsResource, kube: KubeResource, hub_api: JupyterHubResource):
     fleet = retirement.fleet()
     hub = fleet.hub(retirement.hub)
     api = client = None
+    why_not = {}
     try:
         api = _hub_api_client(fleet, hub, sops, hub_api)
+        if api is None:
+            why_not["JupyterHub API"] = "no hub-ops service token in the hub's values"
     except ValuesError as e:
-        context.log.warning(f"cannot ask the hub's API: {e}")
-    try:
-        client = kube.client(fleet, fleet.clusters[hub.cluster])
-    except ClusterUnreachable as e:
-        context.log.warning(str(e))
-    gate = check_no_servers(api, client, hub.effective_namespace)
+        why_not["JupyterHub API"] = str(e)
+    cluster = fleet.clusters[hub.cluster]
+    if not kube.has_api(cluster):
+        why_not["pods"] = f"{hub.cluster} has no cluster API configured"
+    else:
+        try:
+            client = kube.client(fleet, cluster)
+        except ClusterUnreachable as e:
+            why_not["pods"] = str(e)
+    gate = check_no_servers(api, client, hub.effective_namespace, why_not)
     if not gate.passed:
         if not retirement.force_running:
             raise dg.Failure(
@@ -248,7 +306,6 @@ def gate_no_running_servers(
         record_step(context, retirement, "gate_no_running_servers", forced)
     else:
         record_step(context, retirement, "gate_no_running_servers", gate.describe())
-    return retirement
 
 
 @dg.op(tags={"hub_ops/kind": "backup"})
@@ -257,14 +314,20 @@ def final_backup(
     retirement: Retirement,
     storage: StorageResource,
     backup_runner: BackupRunnerResource,
+    kube: KubeResource,
 ) -> Retirement:
     """A snapshot of the hub's homes (incremental; retaken on a rerun until teardown began)."""
+    with _hub_lease(context, retirement, kube):
+        return _final_backup(context, retirement, storage, backup_runner)
+
+
+def _final_backup(context, retirement: Retirement, storage, backup_runner: BackupRunnerResource) -> Retirement:
     fleet = retirement.fleet()
     hub = fleet.hub(retirement.hub)
     if hub.home is None:
         record_step(context, retirement, "final_backup", "the hub has no home directories to back up")
         return retirement
-    if retirement.done(*TEARDOWN_STEPS):
+    if retirement.teardown_began:
         if retirement.final_snapshot is None:
             raise dg.Failure(f"{retirement.hub}: teardown began but no final backup is recorded", allow_retries=False)
         context.log.info(f"teardown began: keeping final snapshot {retirement.final_snapshot}")
@@ -283,8 +346,15 @@ def final_backup(
 
 
 @dg.op(tags={"hub_ops/kind": "gate"})
-def verify_final_backup(context: dg.OpExecutionContext, retirement: Retirement, storage: StorageResource) -> Retirement:
+def verify_final_backup(
+    context: dg.OpExecutionContext, retirement: Retirement, storage: StorageResource, kube: KubeResource
+) -> Retirement:
     """Gate: every content of the final snapshot is read back and re-hashed."""
+    with _hub_lease(context, retirement, kube):
+        return _verify_final_backup(context, retirement, storage)
+
+
+def _verify_final_backup(context, retirement: Retirement, storage: StorageResource) -> Retirement:
     snapshot_id = retirement.final_snapshot
     if snapshot_id is None:
         return retirement
@@ -330,9 +400,16 @@ def migrate_homes_to_successor(
     retirement: Retirement,
     storage: StorageResource,
     backup_runner: BackupRunnerResource,
+    kube: KubeResource,
 ) -> Retirement:
-    """Restore the final snapshot into the successor's homes; files that exist there
-    differently stop the run (a gate) unless overwriting is given a reason."""
+    """Restore the final snapshot into the successor's homes (holding the successor's Lease
+    too, for the copy); files that exist there differently stop the run (a gate) unless
+    overwriting is given a reason."""
+    with _hub_lease(context, retirement, kube):
+        return _migrate(context, retirement, storage, backup_runner)
+
+
+def _migrate(context, retirement: Retirement, storage, backup_runner: BackupRunnerResource) -> Retirement:
     if not retirement.successor or retirement.final_snapshot is None:
         return retirement
     fleet = retirement.fleet()
@@ -346,7 +423,16 @@ def migrate_homes_to_successor(
             allow_retries=False,
         )
     snapshot_id = retirement.final_snapshot
-    backup_runner.restore(context, fleet, hub, snapshot_id, storage.client(), into_hub=successor)
+    backup_runner.restore(
+        context,
+        fleet,
+        hub,
+        snapshot_id,
+        storage.client(),
+        into_hub=successor,
+        overwrite_newer_reason=retirement.overwrite_reason,
+        holder=f"{lease_holder(retirement.hub)} (migration)",
+    )
     note = f" (overwrote {before.differing_count}: {retirement.overwrite_reason})" if before.differing_count else ""
     result = f"snapshot {snapshot_id} restored into {successor.id}{note}"
     record_step(context, retirement, "migrate_homes", result, snapshot_id=snapshot_id)
@@ -359,8 +445,14 @@ def verify_migration(
     retirement: Retirement,
     storage: StorageResource,
     backup_runner: BackupRunnerResource,
+    kube: KubeResource,
 ) -> Retirement:
     """Gate: every file of the snapshot is in the successor's homes, same size and time."""
+    with _hub_lease(context, retirement, kube):
+        return _verify_migration(context, retirement, storage, backup_runner)
+
+
+def _verify_migration(context, retirement: Retirement, storage, backup_runner: BackupRunnerResource) -> Retirement:
     if not retirement.successor or retirement.final_snapshot is None:
         return retirement
     fleet = retirement.fleet()
@@ -375,22 +467,42 @@ def verify_migration(
     return retirement
 
 
-def _teardown(context, retirement: Retirement, step: str, action) -> Retirement:
-    """Run a teardown step once: recorded by an earlier, interrupted run -> not done again; a
-    local cluster without an API (the demo) -> nothing is deployed there; else `action(fleet,
-    hub)`, whose result text is journaled."""
-    if step in retirement.journal:
-        context.log.info(f"{retirement.hub}: {step} done by an earlier run: {retirement.journal[step]['result']}")
+def _teardown(context, retirement: Retirement, kube: KubeResource, step: str, action) -> Retirement:
+    """Run a teardown step once, under the hub's Lease: recorded by an earlier, interrupted
+    run -> not done again; a local cluster without an API (the demo) -> nothing is deployed
+    there; else `action(fleet, hub)`, whose result text is journaled. Before the first one
+    the hub is recorded as `teardown began` (deploys and backups skip it from then on)."""
+    with _hub_lease(context, retirement, kube):
+        if step in retirement.journal:
+            context.log.info(f"{retirement.hub}: {step} done by an earlier run: {retirement.journal[step]['result']}")
+            return retirement
+        fleet = retirement.fleet()
+        hub = fleet.hub(retirement.hub)
+        if not retirement.teardown_began:
+            _record_teardown_began(context, retirement)
+        if not kube.has_api(fleet.clusters[hub.cluster]):
+            record_step(
+                context, retirement, step, f"skipped: {hub.cluster} has no cluster API configured (nothing deployed)"
+            )
+            return retirement
+        record_step(context, retirement, step, action(fleet, hub))
         return retirement
-    fleet = retirement.fleet()
-    hub = fleet.hub(retirement.hub)
-    if _unreachable_ok(fleet, hub):
-        record_step(
-            context, retirement, step, f"skipped: {hub.cluster} has no cluster API configured (nothing deployed)"
-        )
-        return retirement
-    record_step(context, retirement, step, action(fleet, hub))
-    return retirement
+
+
+def _record_teardown_began(context, retirement: Retirement) -> None:
+    """From here the hub is half torn down until the record: say so where deploys look."""
+    record_step(context, retirement, TEARDOWN_BEGAN_STEP, f"run {context.run_id}")
+    record = DecommissionRecord(
+        hub=retirement.hub,
+        state=TEARDOWN_BEGAN,
+        decommissioned_on=retirement.today,
+        keep_backups_until=retirement.keep_backups_until,
+        successor=retirement.successor or "",
+        final_snapshot=retirement.final_snapshot or "",
+        destination=retirement.destination,
+    )
+    description = f"{retirement.hub}: teardown began on {retirement.today} (helm uninstall, then the namespace)"
+    context.log_event(record.materialization(retirement.partition, description))
 
 
 @dg.op(tags={"hub_ops/kind": "helm"})
@@ -404,7 +516,7 @@ def uninstall_release(context: dg.OpExecutionContext, retirement: Retirement, ku
         finally:
             helm.close()
 
-    return _teardown(context, retirement, "uninstall_release", action)
+    return _teardown(context, retirement, kube, "uninstall_release", action)
 
 
 @dg.op(tags={"hub_ops/kind": "kubernetes"})
@@ -415,12 +527,17 @@ def delete_hub_namespace(context: dg.OpExecutionContext, retirement: Retirement,
         client = kube.client(fleet, fleet.clusters[hub.cluster])
         return delete_namespace(client, hub.effective_namespace, retirement.namespace_timeout_s)
 
-    return _teardown(context, retirement, "delete_hub_namespace", action)
+    return _teardown(context, retirement, kube, "delete_hub_namespace", action)
 
 
 @dg.op(tags={"hub_ops/kind": "record"})
-def record_decommission(context: dg.OpExecutionContext, retirement: Retirement) -> None:
-    """The hub is decommissioned: every step's result, in one record."""
+def record_decommission(context: dg.OpExecutionContext, retirement: Retirement, kube: KubeResource) -> None:
+    """The hub is decommissioned: every step's result, in one record; then its Lease is given back."""
+    with _hub_lease(context, retirement, kube, give_back=True):
+        _record(context, retirement)
+
+
+def _record(context, retirement: Retirement) -> None:
     fleet = retirement.fleet()
     hub = fleet.hub(retirement.hub)
     retired = set(decommission_records(context.instance))
@@ -461,9 +578,11 @@ def expire_backups(context: dg.OpExecutionContext, retirement: Retirement, stora
 
 @dg.job(
     tags={"hub_ops/kind": "decommission"},
+    config=hub_partitioned_config("decommission", {"ops": {"plan_decommission": {"config": {"dry_run": True}}}}),
     description=(
-        "Retire a hub behind gates: no running servers, a deep-verified final backup, its homes migrated to the "
-        "successor and verified; then helm uninstall and namespace deletion. dry_run writes the notice report only."
+        "Retire a hub (the partition) behind gates: no running servers, a deep-verified final backup, its homes "
+        "migrated to the successor and verified; then helm uninstall and namespace deletion. dry_run (the default) "
+        "writes the notice report only."
     ),
 )
 def decommission_job():

@@ -13,6 +13,8 @@ from hub_ops.defs.shared.metadata import plain_values
 from hub_ops.fleet import Fleet, load_fleet
 
 TEARDOWN_STEPS = ("uninstall_release", "delete_hub_namespace")
+# journaled just before the first teardown step starts: from then on the hub may be half gone
+TEARDOWN_BEGAN_STEP = "teardown_began"
 
 
 @dataclass
@@ -36,6 +38,11 @@ class Retirement:
 
     def done(self, *steps: str) -> bool:
         return any(s in self.journal for s in steps)
+
+    @property
+    def teardown_began(self) -> bool:
+        """helm uninstall may have started (in this run or an earlier one)."""
+        return self.done(TEARDOWN_BEGAN_STEP, *TEARDOWN_STEPS)
 
     @property
     def final_snapshot(self) -> str | None:

@@ -1,5 +1,9 @@
 """The retirement record of each hub (`hub_decommissions` materializations): written by
-decommission_job, read here by everyone else (deploys and nightly backups skip retired hubs)."""
+decommission_job, read here by everyone else (deploys and nightly backups skip retired hubs).
+
+States, in order: `teardown began` (written just before helm uninstall: from then on the hub
+is half torn down and nothing may deploy it again, even if the run died), `decommissioned`,
+`backups expired`."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import dagster as dg
 from hub_ops.defs.decommission.assets import HUB_DECOMMISSIONS
 from hub_ops.defs.shared.metadata import plain_values
 
-DECOMMISSIONED, BACKUPS_EXPIRED = "decommissioned", "backups expired"
+TEARDOWN_BEGAN, DECOMMISSIONED, BACKUPS_EXPIRED = "teardown began", "decommissioned", "backups expired"
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,7 @@ class DecommissionRecord:
     keep_backups_days have passed) that its backups were expired."""
 
     hub: str
-    state: str  # DECOMMISSIONED | BACKUPS_EXPIRED
+    state: str  # TEARDOWN_BEGAN | DECOMMISSIONED | BACKUPS_EXPIRED
     decommissioned_on: str = ""
     keep_backups_until: str = ""
     successor: str = ""
@@ -36,6 +40,11 @@ class DecommissionRecord:
     @property
     def retired(self) -> bool:
         return self.state in (DECOMMISSIONED, BACKUPS_EXPIRED)
+
+    @property
+    def off_limits(self) -> bool:
+        """Retired, or half torn down: deploys and backups must leave it alone."""
+        return self.retired or self.state == TEARDOWN_BEGAN
 
     @classmethod
     def from_metadata(cls, hub: str, meta: dict) -> DecommissionRecord:
@@ -65,9 +74,15 @@ def decommission_records(instance: dg.DagsterInstance) -> dict[str, Decommission
 
 
 def decommissioned_hubs(instance: dg.DagsterInstance) -> dict[str, str]:
-    """Hub ids that are retired, with the reason deploys and backups skip them."""
+    """Hub ids that are retired or whose teardown began, with the reason deploys and backups
+    skip them (a half torn-down hub is finished by rerunning decommission_job, never
+    reinstalled)."""
     return {
-        hub: f"decommissioned on {record.decommissioned_on or '?'}"
+        hub: (
+            f"decommissioned on {record.decommissioned_on or '?'}"
+            if record.retired
+            else f"teardown began on {record.decommissioned_on or '?'}: rerun decommission_job to finish it"
+        )
         for hub, record in decommission_records(instance).items()
-        if record.retired
+        if record.off_limits
     }

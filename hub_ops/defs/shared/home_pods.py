@@ -82,8 +82,17 @@ def backup_command(hub: Hub, destination: str, compression: str, walk_threads: i
     ]
 
 
-def restore_command(source_hub: str, destination: str, snapshot: str, user: str | None) -> list[str]:
-    """The command a restore/migration pod runs: snapshot of `source_hub` into the mounted homes."""
+def restore_command(
+    source_hub: str,
+    destination: str,
+    snapshot: str,
+    users: list[str] | None,
+    *,
+    subfolder: str = "",
+    overwrite_newer_reason: str = "",
+) -> list[str]:
+    """The command a restore/migration pod runs: snapshot of `source_hub` into the mounted
+    homes (or into `subfolder` of them, e.g. a scratch folder beside the users' homes)."""
     cmd = [
         "hub-ops",
         "restore",
@@ -94,10 +103,12 @@ def restore_command(source_hub: str, destination: str, snapshot: str, user: str 
         "--snapshot",
         snapshot,
         "--target",
-        HOME_MOUNT,
+        posixpath.join(HOME_MOUNT, subfolder) if subfolder else HOME_MOUNT,
     ]
-    if user:
+    for user in users or []:
         cmd += ["--user", user]
+    if overwrite_newer_reason:
+        cmd += ["--overwrite-newer-reason", overwrite_newer_reason]
     return cmd
 
 

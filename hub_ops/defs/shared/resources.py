@@ -2,13 +2,18 @@
 
 Each wraps a client of hub_ops.clients (or the fleet loader) and holds only configuration:
 the fleet folder, storage, the watched git remote, sops, the clusters' APIs, the hubs'
-REST APIs, and where a hub's homes are backed up and restored. `shared_resources` picks
-their values from hub_ops.settings once, when the definitions load: the environment switch
-is data (LOCAL / PRODUCTION below), read nowhere else.
+REST APIs, where a hub's homes are backed up and restored, and the date the gates read.
+`shared_resources` picks their values from hub_ops.settings once, when the definitions
+load: the environment switch is data (LOCAL / PRODUCTION below), read nowhere else.
+
+They are bound as `FromSettings` resources, which take no run config: Dagster OSS has no
+login, and a Launchpad `resources:` block must not turn off TLS checks, swap the sops key,
+the backup pods' image or service account, the fleet folder, the lease timings or the date.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,13 +37,15 @@ from hub_ops.clients.git import FleetRemote, watched_remote
 from hub_ops.clients.helm import HelmClient
 from hub_ops.clients.jupyterhub import HubApi
 from hub_ops.clients.kube import ClusterAccess, KubeClient
-from hub_ops.clients.leases import HeldLease, hub_lease_name
+from hub_ops.clients.leases import HeldLease, LeaseBusy, hub_lease_name
 from hub_ops.clients.sops import Sops
 from hub_ops.clients.storage import Storage
 from hub_ops.defs.shared.home_pods import backup_command, home_job, restore_command
 from hub_ops.fleet import Fleet, load_fleet
 from hub_ops.fleet.models import Cluster, Hub
-from hub_ops.settings import Settings, get_settings
+from hub_ops.settings import Settings, get_settings, secret
+
+SCRATCH_FOLDER = ".hub-ops-restored"  # beside the users' homes: where a restore goes unless told otherwise
 
 
 class FleetResource(dg.ConfigurableResource):
@@ -52,14 +59,18 @@ class FleetResource(dg.ConfigurableResource):
 
 class StorageResource(dg.ConfigurableResource):
     """Object storage through fsspec (hub_ops.clients.storage.Storage): gs:// mapped under
-    local_root when it is set, or sent to gcs_endpoint (a GCS-protocol server)."""
+    local_root when it is set, or sent to gcs_endpoint (a GCS-protocol server). The token is
+    `gcs_token`, or read from the variable `gcs_token_env` names when a client is made (so
+    the secret is held by no resource and shown nowhere)."""
 
     local_root: str | None = None
     gcs_endpoint: str | None = None
     gcs_token: str | None = None
+    gcs_token_env: str | None = None
 
     def client(self) -> Storage:
-        return Storage(self.local_root, self.gcs_endpoint, self.gcs_token)
+        token = self.gcs_token or (secret(self.gcs_token_env) if self.gcs_token_env else None)
+        return Storage(self.local_root, self.gcs_endpoint, token)
 
 
 class GitResource(dg.ConfigurableResource):
@@ -104,6 +115,13 @@ class KubeResource(dg.ConfigurableResource):
         """Helm on the cluster (close() it when done)."""
         return HelmClient(self.access(fleet, cluster))
 
+    @staticmethod
+    def has_api(cluster: Cluster) -> bool:
+        """False only for a `local` cluster with no kubeconfig: this machine, nothing deployed
+        (the demo's and `make dev`'s example fleet). Every other cluster has an API, reachable
+        or not."""
+        return not (cluster.provider == "local" and not (cluster.local and cluster.local.kubeconfig))
+
     @contextmanager
     def hub_lock(
         self, fleet: Fleet, hub: Hub, holder: str, *, keep: bool = False, log=lambda m: None
@@ -114,6 +132,32 @@ class KubeResource(dg.ConfigurableResource):
         name = hub_lease_name(hub.effective_namespace)
         with HeldLease(kube, name, holder, ttl=self.lease_ttl_s, wait=self.lease_wait_s, keep=keep, log=log) as lease:
             yield lease
+
+    @contextmanager
+    def hub_lock_if_api(
+        self, fleet: Fleet, hub: Hub, holder: str, *, keep: bool = False, log=lambda m: None
+    ) -> Iterator[HeldLease | None]:
+        """`hub_lock`, except on a cluster without an API (`has_api`), which has no Lease to
+        hold and nothing deployed to change: None. Runs there are ordered by the Dagster
+        queue alone (dagster.yaml: one run per `hub_ops/hub` tag, which every run that
+        changes a hub carries). A cluster with an API that cannot be reached fails here:
+        no change to its hubs without the lock."""
+        if not self.has_api(fleet.clusters[hub.cluster]):
+            log(f"{hub.id}: {hub.cluster} has no cluster API: no hub Lease (the run queue orders runs)")
+            yield None
+            return
+        try:
+            lock = self.hub_lock(fleet, hub, holder, keep=keep, log=log)
+            lease = lock.__enter__()
+        except LeaseBusy as e:  # the run's failure, in its own words: who holds the hub
+            raise dg.Failure(f"{hub.id}: {e}; nothing was changed", allow_retries=False) from None
+        try:
+            yield lease
+        except BaseException as e:
+            if not lock.__exit__(type(e), e, e.__traceback__):
+                raise
+        else:
+            lock.__exit__(None, None, None)
 
 
 class JupyterHubResource(dg.ConfigurableResource):
@@ -126,6 +170,16 @@ class JupyterHubResource(dg.ConfigurableResource):
     def client(self, domain: str, cluster: str, hub: str, token: str) -> HubApi:
         url = self.url_template.format(domain=domain, cluster=cluster, hub=hub)
         return HubApi(url, token, verify_tls=self.verify_tls, timeout=self.timeout)
+
+
+class ClockResource(dg.ConfigurableResource):
+    """The date gates and schedules go by: the real date (UTC), or a fixed one that tests and
+    the demo set through HUB_OPS_TODAY (never settable from the UI, refused in production)."""
+
+    fixed_date: str | None = None  # YYYY-MM-DD
+
+    def today(self) -> dt.date:
+        return dt.date.fromisoformat(self.fixed_date) if self.fixed_date else dt.datetime.now(dt.UTC).date()
 
 
 class BackupRunnerResource(dg.ConfigurableResource):
@@ -197,37 +251,94 @@ class BackupRunnerResource(dg.ConfigurableResource):
         *,
         into_hub: Hub | None = None,
         into_path: str | None = None,
-        user: str | None = None,
+        subfolder: str = "",
+        users: list[str] | None = None,
+        overwrite_newer_reason: str = "",
+        holder: str | None = None,
     ) -> RestoreReport | None:
         """Restore `snapshot` of `source` into a hub's homes (its own: a restore; another's:
-        a migration) or into a folder. Rerunnable: files already restored are skipped.
-        Returns the report when it ran here (a pod's counts are in its log)."""
+        a migration), into `subfolder` of them (a scratch folder beside the users' homes),
+        or into a folder `into_path`. Rerunnable: files already restored are skipped; files
+        newer in the target than in the snapshot are kept unless `overwrite_newer_reason`.
+        Writing into a hub holds its Lease (`KubeResource.hub_lock_if_api`) for the whole
+        restore, as `holder` (default: this run), so no deploy or decommission of that hub
+        runs meanwhile. Returns the report when it ran here (a pod's counts are in its log)."""
         destination = backup_destination(fleet, source)
         repo = Repository.open(destination, storage)
         snapshot_id = repo.resolve(source.id, snapshot)
-        if into_path is None and into_hub is not None:
+        if into_hub is None:
+            if into_path is None:
+                raise BackupError("restore needs a target hub or a target folder")
+            return self._restore_here(context, repo, source, snapshot_id, into_path, users, overwrite_newer_reason)
+        if self.kube is None:
+            raise BackupError(f"{into_hub.id}: a restore into a hub holds its Lease: it needs the `kube` resource")
+        holder = holder or f"restore {context.run_id}"
+        with self.kube.hub_lock_if_api(fleet, into_hub, holder, log=context.log.info) as lease:
             home = local_home(fleet, into_hub)
-            if home is None:
-                command = restore_command(source.id, destination, snapshot_id, user)
+            if home is not None:
+                target = str(home / subfolder) if subfolder else str(home)
+                report = self._restore_here(context, repo, source, snapshot_id, target, users, overwrite_newer_reason)
+            else:
+                command = restore_command(
+                    source.id,
+                    destination,
+                    snapshot_id,
+                    users,
+                    subfolder=subfolder,
+                    overwrite_newer_reason=overwrite_newer_reason,
+                )
                 self.run_home_pod(context, fleet, into_hub, command, read_only=False, kind="restore")
-                return None
-            into_path = str(home)
-        if into_path is None:
-            raise BackupError("restore needs a target hub or a target folder")
+                report = None
+            if lease is not None:
+                lease.check()  # the Lease was ours all along (LeaseLost otherwise)
+        return report
+
+    def _restore_here(
+        self, context, repo: Repository, source: Hub, snapshot_id: str, target: str, users, overwrite_newer_reason: str
+    ) -> RestoreReport:
         started = time.monotonic()
-        report = restore_snapshot(repo, source.id, into_path, snapshot_id, user=user, log=context.log.info)
+        report = restore_snapshot(
+            repo,
+            source.id,
+            target,
+            snapshot_id,
+            users=users or None,
+            overwrite_newer=bool(overwrite_newer_reason),
+            log=context.log.info,
+        )
         context.log.info(f"restored {report.files} files in {time.monotonic() - started:.1f} s")
         return report
 
 
+class FromSettings(dg.ResourceDefinition):
+    """A resource whose every value comes from the deployment's settings (hub_ops.settings,
+    read when the definitions load): its config schema is empty, so a run config that sets
+    any of its fields is refused. `settings_value` is the resource object itself."""
+
+    def __init__(self, value: dg.ConfigurableResource):
+        super().__init__(
+            resource_fn=lambda _init: value,
+            config_schema={},
+            description=" ".join((type(value).__doc__ or "").split("\n\n")[0].split())
+            + " From the deployment's settings: no run config.",
+        )
+        self.settings_value = value
+
+
 def shared_resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    """The shared resources of an environment ("local" or "production")."""
+    """The shared resources of an environment ("local" or "production"), as objects (tests
+    and the demo use them directly; `shared_resources` binds them with no run config)."""
     fleet_root = settings.fleet_folder()
     sops = SopsResource(age_key_file=settings.age_key_file(fleet_root))
     kube = KubeResource(sops=sops)
     choice = Storage.from_settings(settings)
-    token = dg.EnvVar("HUB_OPS_GCS_TOKEN") if settings.gcs_token_set else choice.gcs_token
-    storage = StorageResource(local_root=choice.local_root, gcs_endpoint=choice.gcs_endpoint, gcs_token=token)
+    token_env = "HUB_OPS_GCS_TOKEN" if settings.gcs_token_set else None
+    storage = StorageResource(
+        local_root=choice.local_root,
+        gcs_endpoint=choice.gcs_endpoint,
+        gcs_token=None if token_env else choice.gcs_token,
+        gcs_token_env=token_env,
+    )
     # production: backup pods write the real buckets; locally, git mirrors stay under the data dir
     pod_env = {"HUB_OPS_ENV": "production"} if settings.production else {}
     git_cache = settings.cache_dir if settings.production else str(Path(settings.data_dir) / "cache")
@@ -245,9 +356,12 @@ def shared_resources_for(settings: Settings) -> dict[str, dg.ConfigurableResourc
         "kube": kube,
         "hub_api": JupyterHubResource(),
         "backup_runner": runner,
+        "clock": ClockResource(fixed_date=settings.today.isoformat() if settings.today else None),
     }
 
 
 @dg.definitions
 def shared_resources() -> dg.Definitions:
-    return dg.Definitions(resources=shared_resources_for(get_settings()))
+    return dg.Definitions(
+        resources={key: FromSettings(value) for key, value in shared_resources_for(get_settings()).items()}
+    )

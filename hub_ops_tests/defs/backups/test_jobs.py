@@ -1,8 +1,9 @@
 """restore_homes_job, migrate_homes_job and prune_backup_blobs_job, run as Dagster jobs with
-the typed config a person fills in the UI."""
+the typed config a person fills in the UI, for a hub partition (what the Launchpad asks)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import dagster as dg
@@ -19,6 +20,21 @@ def _job(backup_fleet, name: str) -> dg.JobDefinition:
     return definitions_with(backup_fleet.resources).resolve_job_def(name)
 
 
+def _run(backup_fleet, name: str, partition: str, config: dict) -> dg.ExecuteInProcessResult:
+    """A launch of `name` for hub `partition` (cluster.hub), as from the Launchpad."""
+    op = {"restore_homes_job": "restore_homes", "migrate_homes_job": "migrate_homes"}[name]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hubs", [partition])
+        result = _job(backup_fleet, name).execute_in_process(
+            run_config={"ops": {op: {"config": config}}},
+            instance=instance,
+            partition_key=partition,
+            raise_on_error=False,
+        )
+        assert result.dagster_run.tags["hub_ops/hub"] == partition  # one run per hub (dagster.yaml)
+        return result
+
+
 def _repo(backup_fleet) -> Repository:
     fleet = backup_fleet.resources["fleet"].load()
     return Repository.open(fleet.settings.backups.destination, backup_fleet.resources["storage"].client())
@@ -29,13 +45,23 @@ def _output_metadata(result) -> dict:
     return output.event_specific_data.metadata
 
 
+def _failure(result) -> str:
+    return "\n".join(e.event_specific_data.error.message for e in result.all_events if e.is_step_failure)
+
+
+def _older_by(path, seconds: int) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 10**9))
+
+
 def test_config_forms_are_typed():
-    ok = dg.validate_run_config(
-        restore_homes_job, {"ops": {"restore_homes": {"config": {"hub": "c/h", "user": "ada"}}}}
-    )
+    ok = dg.validate_run_config(restore_homes_job, {"ops": {"restore_homes": {"config": {"users": ["ada"]}}}})
     assert ok["ops"]["restore_homes"]["config"]["snapshot"] == "latest"
-    with pytest.raises(dg.DagsterInvalidConfigError, match="target_hub"):
-        dg.validate_run_config(migrate_homes_job, {"ops": {"migrate_homes": {"config": {"hub": "c/h"}}}})
+    assert ok["ops"]["restore_homes"]["config"]["all_users"] is False
+    with pytest.raises(dg.DagsterInvalidConfigError, match="source_hub"):
+        dg.validate_run_config(migrate_homes_job, {"ops": {"migrate_homes": {"config": {}}}})
+    with pytest.raises(dg.DagsterInvalidConfigError, match="hub"):  # the hub is the partition, not config
+        dg.validate_run_config(restore_homes_job, {"ops": {"restore_homes": {"config": {"hub": "c/h"}}}})
 
 
 def test_restore_one_user_back_into_the_hubs_homes(backup_fleet):
@@ -45,10 +71,8 @@ def test_restore_one_user_back_into_the_hubs_homes(backup_fleet):
     create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
     shutil.rmtree(homes / "bob")  # the accident
     (homes / "ada" / "work" / "notes.md").write_text("ada kept working after the backup\n")
-    result = _job(backup_fleet, "restore_homes_job").execute_in_process(
-        run_config={"ops": {"restore_homes": {"config": {"hub": "local-demo/staging", "user": "bob"}}}}
-    )
-    assert result.success
+    result = _run(backup_fleet, "restore_homes_job", "local-demo.staging", {"users": ["bob"]})
+    assert result.success, _failure(result)
     assert (
         diff_trees(
             {k: v for k, v in before.items() if k.startswith(b"bob")},
@@ -59,19 +83,84 @@ def test_restore_one_user_back_into_the_hubs_homes(backup_fleet):
     assert (homes / "ada" / "work" / "notes.md").read_text() == "ada kept working after the backup\n"
     meta = _output_metadata(result)
     assert meta["files"].value == 2 and meta["target"].value == str(homes)
+    assert meta["into"].value == "live homes, users: bob"
+
+
+def test_a_launch_that_names_nobody_restores_beside_the_homes_not_into_them(backup_fleet):
+    homes = backup_fleet.homes / "staging"
+    make_homes(homes)
+    snapshot = create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
+    (homes / "ada" / "work" / "notes.md").write_text("written after the backup\n")
+    _older_by(homes / "ada" / "work" / "notes.md", 3600 * 24 * 365)  # even an older file is not touched
+    shutil.rmtree(homes / "bob")
+    live_before = read_tree(homes)
+    result = _run(backup_fleet, "restore_homes_job", "local-demo.staging", {})
+    assert result.success, _failure(result)
+    scratch = homes / ".hub-ops-restored" / snapshot.id
+    assert {k: v for k, v in read_tree(homes).items() if not k.startswith(b".hub-ops-restored")} == live_before
+    assert (scratch / "bob" / "work" / "notes.md").exists() and (scratch / "ada" / "course.ipynb").exists()
+    meta = _output_metadata(result)
+    assert meta["into"].value == f"scratch folder .hub-ops-restored/{snapshot.id} beside the homes (no users named)"
+
+
+def test_every_user_into_the_live_homes_needs_a_reason_which_is_recorded(backup_fleet):
+    homes = backup_fleet.homes / "staging"
+    make_homes(homes)
+    create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
+    shutil.rmtree(homes / "bob")
+    refused = _run(backup_fleet, "restore_homes_job", "local-demo.staging", {"all_users": True})
+    assert not refused.success and "give all_users_reason" in _failure(refused)
+    assert not (homes / "bob").exists()
+    reason = "disk lost overnight: INC-1234"
+    result = _run(
+        backup_fleet, "restore_homes_job", "local-demo.staging", {"all_users": True, "all_users_reason": reason}
+    )
+    assert result.success, _failure(result)
+    assert (homes / "bob" / "work" / "notes.md").exists()
+    meta = _output_metadata(result)
+    assert meta["all_users_reason"].value == reason and meta["into"].value == "live homes, every user"
+
+
+def test_a_file_newer_than_the_snapshots_copy_is_kept_unless_a_reason_is_given(backup_fleet):
+    homes = backup_fleet.homes / "staging"
+    make_homes(homes)
+    create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
+    newer, older = homes / "ada" / "work" / "notes.md", homes / "ada" / "course.ipynb"
+    newer.write_text("ada's work since the backup\n")
+    older.write_text("an older copy\n")
+    _older_by(older, 3600 * 24 * 365)
+    result = _run(backup_fleet, "restore_homes_job", "local-demo.staging", {"users": ["ada"]})
+    assert result.success, _failure(result)
+    assert newer.read_text() == "ada's work since the backup\n"  # kept
+    assert older.read_text() == "the shared course notebook\n" * 200  # older: restored
+    meta = _output_metadata(result)
+    assert meta["kept_newer"].value == 1 and "ada/work/notes.md" in meta["kept_newer_files"].value
+    result = _run(
+        backup_fleet,
+        "restore_homes_job",
+        "local-demo.staging",
+        {"users": ["ada"], "overwrite_newer_reason": "ada wants last night's notes back"},
+    )
+    assert result.success, _failure(result)
+    assert newer.read_text() == "ada \n" * 100
+    assert _output_metadata(result)["overwrite_newer_reason"].value == "ada wants last night's notes back"
 
 
 def test_restore_into_a_folder(backup_fleet, tmp_path):
     homes = backup_fleet.homes / "staging"
     make_homes(homes)
     create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
-    result = _job(backup_fleet, "restore_homes_job").execute_in_process(
-        run_config={
-            "ops": {"restore_homes": {"config": {"hub": "local-demo/staging", "target": str(tmp_path / "copy")}}}
-        }
-    )
-    assert result.success
+    result = _run(backup_fleet, "restore_homes_job", "local-demo.staging", {"target": str(tmp_path / "copy")})
+    assert result.success, _failure(result)
     assert diff_trees(read_tree(homes), read_tree(tmp_path / "copy")) == []
+
+
+def test_a_target_inside_the_live_homes_is_refused(backup_fleet):
+    homes = backup_fleet.homes / "staging"
+    make_homes(homes)
+    create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
+    result = _run(backup_fleet, "restore_homes_job", "local-demo.staging", {"target": str(homes / "ada")})
+    assert not result.success and "is inside local-demo/staging's live homes" in _failure(result)
 
 
 def test_migrate_a_snapshot_into_another_hubs_homes(backup_fleet):
@@ -81,34 +170,18 @@ def test_migrate_a_snapshot_into_another_hubs_homes(backup_fleet):
     expected = read_tree(old)
     make_homes(old, users=("ada",), tag="changed after the snapshot")
     make_homes(new, users=("zed",))  # the new hub already has a user
-    result = _job(backup_fleet, "migrate_homes_job").execute_in_process(
-        run_config={
-            "ops": {
-                "migrate_homes": {
-                    "config": {
-                        "hub": "local-demo/staging",
-                        "target_hub": "local-demo/workshop",
-                        "snapshot": snapshot.id[:15],
-                    }
-                }
-            }
-        }
-    )
-    assert result.success
+    config = {"source_hub": "local-demo/staging", "snapshot": snapshot.id[:15], "users": ["ada", "bob"]}
+    result = _run(backup_fleet, "migrate_homes_job", "local-demo.workshop", config)
+    assert result.success, _failure(result)
     migrated = {k: v for k, v in read_tree(new).items() if not k.startswith(b"zed")}
     assert diff_trees(expected, migrated) == []
     assert (new / "zed" / "work" / "notes.md").exists()
     meta = _output_metadata(result)
-    assert meta["files"].value == 4 and meta["into"].value == "local-demo/workshop"
+    assert meta["files"].value == 4 and meta["into_hub"].value == "local-demo/workshop"
 
 
 def test_migrating_into_the_same_hub_is_refused(backup_fleet):
-    result = _job(backup_fleet, "migrate_homes_job").execute_in_process(
-        raise_on_error=False,
-        run_config={
-            "ops": {"migrate_homes": {"config": {"hub": "local-demo/staging", "target_hub": "local-demo/staging"}}}
-        },
-    )
+    result = _run(backup_fleet, "migrate_homes_job", "local-demo.staging", {"source_hub": "local-demo/staging"})
     assert not result.success
     assert "same hub" in str(result.failure_data_for_node("migrate_homes").error.message)
 

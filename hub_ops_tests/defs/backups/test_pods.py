@@ -77,11 +77,22 @@ def test_backup_job_is_a_valid_kubernetes_job(fleet, hub_id):
 def test_restore_job_mounts_the_target_hub_writable(fleet):
     hub = fleet.hub("pangeo-hubs/prod")
     command = restore_command(
-        "pangeo-hubs/legacy", "gs://example-fleet-backups", "20261201T020000.000Z-0a0b0c0d", "ada"
+        "pangeo-hubs/legacy", "gs://example-fleet-backups", "20261201T020000.000Z-0a0b0c0d", ["ada", "bob"]
     )
     job = home_job(hub, image="hub-ops:1", command=command, job_name="hub-ops-restore-test", read_only=False)
     manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
     kubernetes_validate.validate(manifest, "1.30", strict=True)
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     assert container["volumeMounts"][0].get("readOnly") is False
-    assert command[command.index("--user") + 1] == "ada"
+    assert command[command.index("--user") + 1] == "ada" and command[-2:] == ["--user", "bob"]
+    assert command[command.index("--target") + 1] == HOME_MOUNT and "--overwrite-newer-reason" not in command
+
+
+def test_a_restore_pod_writes_to_a_scratch_folder_and_keeps_newer_files_unless_told():
+    scratch = restore_command(
+        "c/h", "gs://b", "20261201T020000.000Z-0a0b0c0d", None, subfolder=".hub-ops-restored/20261201T020000.000Z"
+    )
+    assert scratch[scratch.index("--target") + 1] == f"{HOME_MOUNT}/.hub-ops-restored/20261201T020000.000Z"
+    assert "--user" not in scratch
+    told = restore_command("c/h", "gs://b", "s", ["ada"], overwrite_newer_reason="ada asked for last night's copy")
+    assert told[-2:] == ["--overwrite-newer-reason", "ada asked for last night's copy"]

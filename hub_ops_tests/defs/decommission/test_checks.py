@@ -10,22 +10,14 @@ def test_a_hub_removed_from_config_while_deployed_is_flagged(fleet_repo_factory,
     repo = fleet_repo_factory(clusters=("alpha",), hubs=("staging", "prod"))
     resources = deploy_resources(repo)
     with auto_kubelet(repo), dg.instance_for_test() as instance:
-        config = {
-            "hubs": ["alpha", "alpha/staging", "alpha/prod"],
-            "start_server": False,
-            "ready_timeout_s": 20,
-            "dry_run": False,
-        }
+        config = {"hubs": ["alpha", "alpha/staging", "alpha/prod"], "start_server": False, "ready_timeout_s": 20}
         assert deploy_job.execute_in_process(
             run_config={"ops": {"plan_deploy": {"config": config}}}, instance=instance, resources=resources
         ).success
 
         def check():
-            context = dg.build_asset_check_context(
-                resources={k: resources[k] for k in ("fleet", "sops", "kube")}, instance=instance
-            )
-            with context.op_execution_context:  # nested resources are opened as context managers
-                return no_orphaned_releases(context)
+            context = dg.build_asset_check_context(instance=instance)
+            return no_orphaned_releases(context, fleet=resources["fleet"], kube=resources["kube"])
 
         result = check()
         assert result.passed, result.metadata

@@ -1,25 +1,25 @@
-"""Interrupted decommissions, then rerun: the job finishes, and nothing destructive is done
-twice (the final backup is retaken only while the hub is still deployed; recorded teardown
-is not redone).
+"""Interrupted decommissions, then rerun: the job finishes, no home file is lost, and nothing
+destructive is done twice (the final backup is retaken only while the hub is still deployed;
+recorded teardown is not redone; the hub is recorded once).
 
 Two ways to interrupt: a run that stops right after each step (the job run up to that step,
-so the point is exact), and kill -9 of a real child process at random moments, mid-step."""
-
-import json
-import os
-import random
-import signal
-import subprocess
-import sys
-import time
+so the point is exact), and SIGKILL of a real child process while each destructive step is
+in progress (pauses.py stops the child at a point inside the step, the test waits for its
+marker and kills the process group; the journal shows where it landed)."""
 
 import dagster as dg
 import pytest
 
 from hub_ops.backup import Repository
+from hub_ops.clients.helm import HelmClient
+from hub_ops.defs.decommission.assets import HUB_DECOMMISSIONS
 from hub_ops.defs.decommission.jobs import decommission_job
-from hub_ops.defs.decommission.records import decommission_records
-from hub_ops_tests.defs.decommission.conftest import TODAY
+from hub_ops.defs.decommission.journal import read_journal
+from hub_ops.defs.decommission.records import decommission_records, decommissioned_hubs
+from hub_ops.defs.shared.metadata import plain_values
+from hub_ops_tests.backup.trees import diff_trees, read_tree
+from hub_ops_tests.defs.decommission.conftest import PARTITION, ChildRuns, clock
+from hub_ops_tests.defs.decommission.pauses import wait_for_marker
 
 STEPS = [
     "gate_no_running_servers",
@@ -30,7 +30,7 @@ STEPS = [
     "uninstall_release",
     "delete_hub_namespace",
 ]
-CONFIG = {"hub": "alpha/legacy", "today": TODAY.isoformat(), "namespace_timeout_s": 60}
+CONFIG = {"dry_run": False, "namespace_timeout_s": 60}
 
 
 def finished(retiring, instance, gcs_storage, expected_snapshots: set[int]) -> None:
@@ -49,14 +49,18 @@ def finished(retiring, instance, gcs_storage, expected_snapshots: set[int]) -> N
 @pytest.mark.parametrize("stop_after", STEPS)
 def test_stopped_after_each_step_then_rerun(stop_after, retiring, gcs_storage):
     with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hubs", [PARTITION])
         partial = decommission_job.execute_in_process(
             run_config={"ops": {"plan_decommission": {"config": CONFIG}}},
             instance=instance,
-            resources=retiring.resources,
+            resources={**retiring.resources, "clock": clock()},
+            partition_key=PARTITION,
             op_selection=[f"*{stop_after}"],
         )
-        assert partial.success and "alpha/legacy" not in decommission_records(instance)
         teardown_began = STEPS.index(stop_after) >= STEPS.index("uninstall_release")
+        record = decommission_records(instance).get("alpha/legacy")
+        assert partial.success
+        assert (record.state if record else None) == ("teardown began" if teardown_began else None)
         backed_up = STEPS.index(stop_after) >= STEPS.index("final_backup")
         # one snapshot if teardown began (the recorded one is kept), else one more on the rerun
         finished(retiring, instance, gcs_storage, {1} if teardown_began or not backed_up else {2})
@@ -68,35 +72,89 @@ def test_stopped_after_each_step_then_rerun(stop_after, retiring, gcs_storage):
             )
 
 
-def test_killed_at_random_moments_then_rerun(retiring, tmp_path, age_key, gcs_server, jupyterhub_server, gcs_storage):
-    instance_dir = tmp_path / "instance"
-    instance_dir.mkdir()
-    (instance_dir / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    spec = {
-        "fleet_root": str(retiring.repo.root),
-        "git_cache": str(tmp_path / "git"),
-        "age_key": str(age_key.path),
-        "hub_api": jupyterhub_server.api_url,
-        "gcs_endpoint": gcs_server.endpoint,
-        "instance_dir": str(instance_dir),
-        "config": CONFIG,
-    }
-    (tmp_path / "spec.json").write_text(json.dumps(spec))
-    rng = random.Random(20261214)
-    kills = 0
-    for _ in range(3):  # each attempt dies after a random delay, mid-step or between steps
-        child = subprocess.Popen(
-            [sys.executable, "-m", "hub_ops_tests.defs.decommission.child_run", str(tmp_path / "spec.json")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+# the step a kill lands in -> the last step the killed run journaled before it
+KILLED_IN = {
+    "final_backup": "gate_no_running_servers",
+    "migrate_homes": "verify_final_backup",
+    "uninstall_release": "teardown_began",
+    "delete_hub_namespace": "uninstall_release",
+}
+
+
+def _journaled(instance, step: str) -> int:
+    """How many times `step` was journaled, over every run."""
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=HUB_DECOMMISSIONS, asset_partitions=[PARTITION]), limit=500
+    ).records
+    return sum(1 for r in records if plain_values(r.asset_observation.metadata).get("step") == step)
+
+
+def _decommissioned_records(instance) -> int:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=HUB_DECOMMISSIONS, asset_partitions=[PARTITION]), limit=500
+    ).records
+    return sum(1 for r in records if plain_values(r.asset_materialization.metadata).get("state") == "decommissioned")
+
+
+@pytest.mark.parametrize("step", list(KILLED_IN))
+def test_sigkill_inside_each_destructive_step_then_rerun(step, retiring, child_runs, gcs_storage, age_key):
+    legacy_before = read_tree(retiring.legacy_home)
+    prod_before = read_tree(retiring.prod_home)
+    child, marker = child_runs.start(pause_in=step)
+    landed = wait_for_marker(marker, child)
+    ChildRuns.kill(child)
+    assert child.returncode == -9 and landed["point"] == step
+
+    with dg.DagsterInstance.from_config(child_runs.instance_dir) as instance:
+        # the journal says the kill landed inside `step`: the step before it is done, it is not
+        journal = read_journal(instance, PARTITION)
+        assert KILLED_IN[step] in journal, journal
+        assert step not in journal, journal
+        repo = Repository.open(f"gs://{retiring.bucket}/backups", gcs_storage)
+        if step == "final_backup":  # contents uploaded, no manifest: no snapshot yet
+            assert repo.snapshot_ids("alpha/legacy") == []
+            assert any(p.startswith(("packs/", "blobs/")) for p in _stored_keys(repo))
+        if step == "migrate_homes":  # some of legacy's files copied, not all
+            copied = set(read_tree(retiring.prod_home)) - set(prod_before)
+            assert 0 < len([p for p in copied if p in legacy_before]) < len(legacy_before)
+        if step in ("uninstall_release", "delete_hub_namespace"):
+            # half torn down: deploys and backups skip the hub until a rerun finishes it
+            assert decommissioned_hubs(instance) == {
+                "alpha/legacy": "teardown began on 2026-12-14: rerun decommission_job to finish it"
+            }
+        else:
+            assert decommissioned_hubs(instance) == {}
+        if step == "uninstall_release":  # helm uninstall ran, the journal does not know yet
+            helm = _helm(retiring, age_key)
+            assert helm.current("legacy", retiring.repo.namespace("alpha", "legacy")) is None
+            helm.close()
+
+        finished(retiring, instance, gcs_storage, {1, 2})
+
+        # no home file lost: every file of legacy's homes is in prod's, as it was; prod's own untouched
+        migrated = {k: v for k, v in read_tree(retiring.prod_home).items() if k in legacy_before}
+        assert diff_trees(legacy_before, migrated) == []
+        assert (
+            diff_trees(prod_before, {k: v for k, v in read_tree(retiring.prod_home).items() if k in prod_before}) == []
         )
-        time.sleep(rng.uniform(1.5, 4.5))  # a whole run takes over 8 s here: imports, then the steps
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-            kills += 1
-        child.wait()
-    with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
-        # however far the killed runs got, the next run finishes; at most one snapshot per attempt
-        finished(retiring, instance, gcs_storage, set(range(1, 5)))
-    assert kills >= 1
+        assert read_tree(retiring.legacy_home) == legacy_before
+        # teardown never repeated, the hub recorded once
+        assert _journaled(instance, "uninstall_release") == 1
+        assert _journaled(instance, "delete_hub_namespace") == 1
+        assert _decommissioned_records(instance) == 1
+        steps = decommission_records(instance)["alpha/legacy"].steps
+        if step == "uninstall_release":  # the killed run had uninstalled it: the rerun found it gone
+            assert "| uninstall_release | release " in steps and "already gone |" in steps
+
+
+def _stored_keys(repo: Repository) -> list[str]:
+    return [info.key for prefix in ("packs/", "blobs/") for info in repo.store.list(prefix)]
+
+
+def _helm(retiring, age_key) -> HelmClient:
+    from hub_ops.clients.clusters import cluster_access
+    from hub_ops.clients.sops import Sops
+    from hub_ops.fleet import load_fleet
+
+    fleet = load_fleet(retiring.repo.root)
+    return HelmClient(cluster_access(fleet, fleet.clusters["alpha"], Sops(str(age_key.path))))
