@@ -267,8 +267,9 @@ def tick_observations(
     schedules: dict[str, tuple[str, str]],
     own_name: str,
 ) -> list[Observation]:
-    """Per running sensor/schedule: failing when its last `failing_ticks` ticks all failed, or
-    (a schedule) when its last cron time passed an hour ago without a tick; ok otherwise.
+    """Per running sensor/schedule: failing when its last `failing_ticks` ticks all failed,
+    (a schedule) when its last cron time passed an hour ago without a tick, or (a sensor) when
+    it stopped ticking (see _stalled); ok otherwise.
 
     schedules: name -> (cron, timezone) of the schedules in the code location.
     """
@@ -300,6 +301,8 @@ def tick_observations(
             missed = _missed_tick(latest, schedules[name], now)
             if missed is not None:
                 problem = (f"schedule {name} did not run at {missed:%Y-%m-%d %H:%M} UTC", "")
+        if problem is None and what == "sensor" and latest is not None:
+            problem = _stalled(state, latest, failing_ticks, now)
         at = dt.datetime.fromtimestamp(latest.timestamp, dt.UTC) if latest else now
         if problem:
             title, detail = problem
@@ -321,6 +324,23 @@ def tick_observations(
         elif latest is not None:
             out.append(Observation(**base, status="ok", at=at, title=f"{what} {name} is ticking"))
     return out
+
+
+STALL_GRACE = dt.timedelta(minutes=15)  # a busy daemon delays ticks; this is not yet a stall
+
+
+def _stalled(state, latest, failing_ticks: int, now: dt.datetime) -> tuple[str, str] | None:
+    """A running sensor whose last tick is older than `failing_ticks` intervals (at least
+    STALL_GRACE): its evaluation hangs or times out, or its daemon thread is gone. A sensor
+    that never ticked is one just turned on, not a stalled one."""
+    interval = getattr(state.instigator_data, "min_interval", None) or 30
+    last = dt.datetime.fromtimestamp(latest.timestamp, dt.UTC)
+    if now - last <= max(dt.timedelta(seconds=failing_ticks * interval), STALL_GRACE):
+        return None
+    return (
+        f"sensor {state.instigator_name} has not ticked since {last:%Y-%m-%d %H:%M} UTC",
+        f"it should tick every {interval} s; its evaluation may hang or time out (60 s limit)",
+    )
 
 
 def _missed_tick(latest, cron: tuple[str, str], now: dt.datetime, grace=dt.timedelta(hours=1)) -> dt.datetime | None:

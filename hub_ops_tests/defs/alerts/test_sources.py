@@ -121,6 +121,22 @@ def test_a_schedule_that_did_not_tick_at_its_time_is_reported():
     assert [o.status for o in ticked] == ["ok"]
 
 
+def test_a_sensor_that_stops_ticking_is_reported_until_it_ticks_again():
+    with dg.instance_for_test() as instance:
+        sensor = instigator(instance, "deploy_on_push", InstigatorType.SENSOR)  # min_interval 30 s
+        record_tick(instance, sensor, START)
+        observe = lambda at: tick_observations(instance, 3, at, {}, "alerts_sensor")  # noqa: E731
+        busy = observe(START + 14 * MINUTE)  # 3 intervals are 90 s, but the grace is 15 minutes
+        [stalled] = observe(START + 16 * MINUTE)
+        record_tick(instance, sensor, START + 17 * MINUTE)
+        again = observe(START + 17 * MINUTE + dt.timedelta(seconds=5))
+    assert [o.status for o in busy] == ["ok"]
+    assert (stalled.status, stalled.kind) == ("failing", "deploy")
+    assert stalled.title == "sensor deploy_on_push has not ticked since 2026-03-02 09:00 UTC"
+    assert "every 30 s" in stalled.detail
+    assert [o.status for o in again] == ["ok"]
+
+
 def test_a_decommission_notice_and_a_retirement_are_told_once_as_info(example_fleet, instance, http_receiver):
     write_alerts(
         example_fleet,
