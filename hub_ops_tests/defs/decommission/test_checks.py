@@ -10,7 +10,12 @@ def test_a_hub_removed_from_config_while_deployed_is_flagged(fleet_repo_factory,
     repo = fleet_repo_factory(clusters=("alpha",), hubs=("staging", "prod"))
     resources = deploy_resources(repo)
     with auto_kubelet(repo), dg.instance_for_test() as instance:
-        config = {"hubs": ["alpha", "alpha/staging", "alpha/prod"], "start_server": False, "ready_timeout_s": 20}
+        config = {
+            "hubs": ["alpha", "alpha/staging", "alpha/prod"],
+            "start_server": False,
+            "ready_timeout_s": 20,
+            "dry_run": False,
+        }
         assert deploy_job.execute_in_process(
             run_config={"ops": {"plan_deploy": {"config": config}}}, instance=instance, resources=resources
         ).success
