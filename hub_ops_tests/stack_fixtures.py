@@ -26,6 +26,7 @@ from hub_ops_dev.stack.gcs import FakeGcsServer  # noqa: E402
 from hub_ops_dev.stack.jupyterhub import JupyterHubServer  # noqa: E402
 from hub_ops_dev.stack.kube import KubeCluster  # noqa: E402
 from hub_ops_dev.stack.kubelet import Kubelet  # noqa: E402
+from hub_ops_dev.stack.moto import MotoServer  # noqa: E402
 from hub_ops_dev.stack.postgres import PostgresServer  # noqa: E402
 
 
@@ -73,6 +74,36 @@ def gcs_storage(gcs_server: FakeGcsServer) -> Storage:
 
     gcsfs.GCSFileSystem.clear_instance_cache()
     return Storage(gcs_endpoint=gcs_server.endpoint, gcs_token="anon")
+
+
+# ------------------------------------------------------------------ AWS (moto: S3, STS, EKS)
+
+
+@pytest.fixture(scope="session")
+def moto_server(stack_dir: Path) -> Iterator[MotoServer]:
+    server = MotoServer(stack_dir / "moto").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The standard AWS environment variables, pointing at the moto server, for one test."""
+    for key, value in moto_server.env().items():
+        monkeypatch.setenv(key, value)
+    return moto_server
+
+
+@pytest.fixture
+def s3_bucket(aws_env: MotoServer) -> str:
+    """A fresh, empty S3 bucket on the moto server."""
+    import boto3
+
+    name = f"test-{_short_id()}"
+    boto3.client("s3", endpoint_url=aws_env.endpoint).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    return name
 
 
 # ------------------------------------------------------------------ PostgreSQL
