@@ -239,7 +239,7 @@ class Restic:
 # ---------------------------------------------------------------- memory with many files
 
 
-def _measured_child(code: str) -> tuple[float, int, str]:
+def peak_rss_of(code: str) -> tuple[float, int, str]:
     """Run `code` in a fresh interpreter: (seconds, peak RSS in bytes from VmHWM, its stdout)."""
     wrapper = (
         code + "\nimport re\nprint('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
@@ -251,32 +251,43 @@ def _measured_child(code: str) -> tuple[float, int, str]:
     return elapsed, hwm, done.stdout
 
 
+def make_many_files(root: Path, count: int) -> Path:
+    """`count` tiny files of distinct contents under `root` (1,000 per folder, 50 folders per
+    user), made once: a `.complete` marker lets later runs reuse the tree."""
+    if (root / ".complete").exists():
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    per_dir = 1000
+    for d in range(0, count, per_dir):
+        folder = root / f"user{d // 50_000:03d}" / f"dir{d // per_dir:05d}"
+        folder.mkdir(parents=True)
+        for i in range(d, min(d + per_dir, count)):
+            (folder / f"f{i}").write_bytes(b"%d\n" % i)
+    (root / ".complete").write_text("")
+    return root
+
+
+def backup_code(dest: Path, source: Path) -> str:
+    """Python source of one `create_snapshot` (what a backup pod runs), printing the file count."""
+    return (
+        "from hub_ops.backup import Repository, create_snapshot\n"
+        f"s = create_snapshot(Repository.open({str(dest)!r}), 'bench/many', {str(source)!r})\n"
+        "print(s.files)"
+    )
+
+
 def many_files(n: int, work: Path) -> int:
     """Peak memory of a full and a no-change backup of `n` tiny distinct files, against the
-    same for n/10: memory must not grow with the number of files beyond ~the digests."""
+    same for n/10: memory must not grow with the number of files."""
     rows = []
     for count in (n // 10, n):
-        root = work / f"many-{count}"
-        if not (root / ".complete").exists():
-            if root.exists():
-                shutil.rmtree(root)
-            per_dir = 1000
-            for d in range(0, count, per_dir):
-                folder = root / f"user{d // 50_000:03d}" / f"dir{d // per_dir:05d}"
-                folder.mkdir(parents=True)
-                for i in range(d, min(d + per_dir, count)):
-                    (folder / f"f{i}").write_bytes(b"%d\n" % i)
-            (root / ".complete").write_text("")
+        root = make_many_files(work / f"many-{count}", count)
         dest = work / f"many-dest-{count}"
         if dest.exists():
             shutil.rmtree(dest)
-        code = (
-            "from hub_ops.backup import Repository, create_snapshot\n"
-            f"s = create_snapshot(Repository.open({str(dest)!r}), 'bench/many', {str(root)!r})\n"
-            "print(s.files)"
-        )
-        full = _measured_child(code)
-        unchanged = _measured_child(code)
+        full = peak_rss_of(backup_code(dest, root))
+        unchanged = peak_rss_of(backup_code(dest, root))
         rows.append((count, full, unchanged))
         shutil.rmtree(dest)
     print(f"{'files':>9} {'full s':>7} {'full peak MB':>13} {'no-change s':>12} {'no-change peak MB':>18}")

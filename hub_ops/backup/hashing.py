@@ -30,7 +30,7 @@ from hub_ops.backup.store import Store
 Location = tuple[int, "str | None", "int | None"]  # stored size, pack id, offset
 
 SMALL = 8 << 20
-KNOWN_MAX = 1 << 18
+KNOWN_MAX = 1 << 14  # ~3 MB: a cap on memory, whatever the number of files
 _O_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 VANISHED = "vanished"  # result marker: the file disappeared after the walk saw it
@@ -127,7 +127,7 @@ class ContentStore:
         # read allocate that much, which measured as +500 MB of fragmented heap on 200k files
         parts = []
         while True:
-            chunk = os.read(fd, size + 1 if not parts else SMALL)
+            chunk = os.read(fd, size + 1 if not parts else max(size, 1 << 16))  # not SMALL: see above
             if not chunk:
                 break
             parts.append(chunk)

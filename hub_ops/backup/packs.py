@@ -15,7 +15,8 @@ PACK_TARGET bytes; larger contents stay one blob each (blobs.py).
   Format: INDEX_MAGIC, then records of INDEX_DTYPE (64 bytes each, little endian).
 
 Memory: the loaded index is 64 bytes per packed content in the destination (64 MB per
-million), plus one pack buffer per writer.
+million; loaded only when some file changed), plus one pack buffer per writer (at most
+PACK_TARGET bytes and PACK_MAX_ENTRIES records).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from hub_ops.backup.store import Store
 
 PACKED_MAX = 1 << 20  # contents up to this size (before encoding) are packed
 PACK_TARGET = 16 << 20  # a pack is uploaded once it holds this much
+PACK_MAX_ENTRIES = 8192  # ... or this many contents: tiny files would otherwise fill a pack's
+# in-memory records (one per content) with millions before 16 MiB is reached
 INDEX_MAGIC = b"hub_ops-index-v1\n"
 INDEX_DTYPE = np.dtype([("digest", "S32"), ("pack", "S16"), ("offset", "<u8"), ("length", "<u8")])
 INDEX_PREFIX = "index/"
@@ -123,8 +126,8 @@ class PackWriter:
     names any of these locations; `abort()` forgets a pack never uploaded.
     """
 
-    def __init__(self, store: Store, target: int = PACK_TARGET):
-        self.store, self.target = store, target
+    def __init__(self, store: Store, target: int = PACK_TARGET, max_entries: int = PACK_MAX_ENTRIES):
+        self.store, self.target, self.max_entries = store, target, max_entries
         self._lock = threading.Lock()
         self._new()
         self.packs = 0
@@ -142,7 +145,7 @@ class PackWriter:
             pack_id, offset = self._id, len(self._buf)
             self._buf += obj
             self._records.append((digest, self._id_bytes, offset, len(obj)))
-            full = len(self._buf) >= self.target
+            full = len(self._buf) >= self.target or len(self._records) >= self.max_entries
             if full:
                 done = (self._id, bytes(self._buf), self._records)
                 self._new()

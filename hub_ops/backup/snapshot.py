@@ -50,7 +50,7 @@ from hub_ops.backup.packs import PackIndex, PackWriter, load_index
 from hub_ops.backup.repository import Repository, new_snapshot_id, normalize_hub
 from hub_ops.backup.scan import Chunk, order_key, put_unless_stopped, walk_chunks
 
-CHUNK = 16384  # entries per walk chunk (and manifest row group)
+CHUNK = 8192  # entries per walk chunk (and manifest row group); PIPELINE + 3 chunks are in flight
 PIPELINE = 3  # chunks waiting for workers, at most
 JOB_FILES, JOB_BYTES = 64, 4 << 20  # small files are handed to workers in batches
 MAX_UNREADABLE_LISTED = 100
@@ -151,18 +151,21 @@ class _Pending:
 class _Distinct:
     """Sizes of the distinct contents a snapshot references, for its dedupe ratio.
 
-    Kept as numpy arrays of the digests' first 128 bits (their 32 hex characters, read
-    straight from the arrow buffer) with sizes, deduplicated now and then: 48 bytes per
-    distinct content (arrow tables measured ~500). A 128-bit prefix collision would only
-    nudge a statistic; nothing is stored or skipped by this."""
+    Kept on disk, not in memory (a set of every digest grows with the file count: 48 MB
+    and a 150 MB sorting peak at 1M files): records of the digest's first 128 bits and the
+    two sizes (32 bytes) are appended to one of BUCKETS files by the digest's first bits,
+    and `totals` de-duplicates one bucket at a time, so memory is a bucket (1/64 of the
+    records) however many files there are. A 128-bit prefix collision would only nudge a
+    statistic; nothing is stored or skipped by this."""
 
-    _KEY = np.dtype((np.void, 32))
+    BUCKETS = 64
+    FLUSH = 16384  # records buffered before they go to the bucket files
+    _RECORD = np.dtype([("key", "V16"), ("size", "<i8"), ("stored", "<i8")])
 
-    def __init__(self):
-        self._keys: list[np.ndarray] = []
-        self._sizes: list[np.ndarray] = []
-        self._stored: list[np.ndarray] = []
-        self._rows = self._compacted = 0
+    def __init__(self, folder: str):
+        self._folder = folder
+        self._buffer: list[np.ndarray] = []
+        self._buffered = 0
 
     def add(self, digests: pa.Array, sizes: np.ndarray, stored: np.ndarray) -> None:
         """`digests`: non-null 64-character hex strings (files only)."""
@@ -170,29 +173,42 @@ class _Distinct:
             return
         offsets = np.frombuffer(digests.buffers()[1], np.int32)[digests.offset : digests.offset + len(digests) + 1]
         start = int(offsets[0])
-        raw = np.frombuffer(digests.buffers()[2], np.uint8)[start : start + 64 * len(digests)].reshape(-1, 64)
-        self._keys.append(np.ascontiguousarray(raw[:, :32]).view(self._KEY).ravel())
-        self._sizes.append(np.asarray(sizes, np.int64))
-        self._stored.append(np.asarray(stored, np.int64))
-        self._rows += len(digests)
-        if self._rows > 2 * self._compacted + 65536:
-            self._compact()
+        hexed = np.frombuffer(digests.buffers()[2], np.uint8)[start : start + 64 * len(digests)].reshape(-1, 64)
+        nibbles = hexed[:, :32] - np.where(hexed[:, :32] >= ord("a"), ord("a") - 10, ord("0")).astype(np.uint8)
+        records = np.empty(len(digests), self._RECORD)
+        records["key"] = np.ascontiguousarray(nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).view("V16").ravel()
+        records["size"] = sizes
+        records["stored"] = stored
+        self._buffer.append(records)
+        self._buffered += len(records)
+        if self._buffered >= self.FLUSH:
+            self._flush()
 
-    def _compact(self) -> None:
-        if not self._keys:
+    def _flush(self) -> None:
+        if not self._buffered:
             return
-        keys = np.concatenate(self._keys)
-        _, first = np.unique(keys, return_index=True)
-        self._keys = [keys[first]]
-        self._sizes = [np.concatenate(self._sizes)[first]]
-        self._stored = [np.concatenate(self._stored)[first]]
-        self._rows = self._compacted = len(first)
+        records = np.unique(np.concatenate(self._buffer))  # sorted by key first: buckets are runs
+        self._buffer, self._buffered = [], 0
+        bucket = np.ascontiguousarray(records["key"]).view(np.uint8)[::16] >> 2  # top 6 bits: 64 buckets
+        bounds = np.searchsorted(bucket, np.arange(self.BUCKETS + 1))
+        for b in range(self.BUCKETS):
+            if bounds[b] < bounds[b + 1]:
+                with open(os.path.join(self._folder, f"distinct-{b:02d}"), "ab") as f:
+                    records[bounds[b] : bounds[b + 1]].tofile(f)
 
     def totals(self) -> tuple[int, int]:
-        self._compact()
-        if not self._keys:
-            return 0, 0
-        return int(self._sizes[0].sum()), int(self._stored[0].sum())
+        """(logical, stored) bytes of the distinct contents added."""
+        self._flush()
+        size = stored = 0
+        for b in range(self.BUCKETS):
+            path = os.path.join(self._folder, f"distinct-{b:02d}")
+            if not os.path.exists(path):
+                continue
+            records = np.fromfile(path, self._RECORD)
+            _, first = np.unique(records["key"], return_index=True)
+            size += int(records["size"][first].sum())
+            stored += int(records["stored"][first].sum())
+        return size, stored
 
 
 def create_snapshot(
@@ -248,11 +264,11 @@ def create_snapshot(
         packer = PackWriter(store)
         index = PackIndex(load=lambda: load_index(store))
         contents = ContentStore(store, options.compression == "zstd", index, packer)
-        distinct = _Distinct()
         with (
             tempfile.TemporaryDirectory(prefix="hub-ops-backup-") as tmp,
             ThreadPoolExecutor(workers, thread_name_prefix="backup") as pool,
         ):
+            distinct = _Distinct(tmp)
             writer = ManifestWriter(os.path.join(tmp, "manifest.parquet"))
             try:
                 if summary.parent:
@@ -365,6 +381,7 @@ def _prepare(
     cols = {name: field_of(name) for name in ("st_mode", "st_size", "st_mtime_ns", "st_ctime_ns", "st_uid", "st_gid")}
     cols = {name[3:]: value for name, value in cols.items()}
     cols["ino"] = field_of("st_ino", np.uint64)
+    chunk.stats = []  # ~400 bytes of Python objects per entry: the columns are all we keep
     paths = pa.array(chunk.paths, pa.binary())
     fmt = cols["mode"] & stat.S_IFMT(0o177777)
     is_file = fmt == stat.S_IFREG
