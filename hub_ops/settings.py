@@ -36,6 +36,9 @@ class Settings:
     backup_service_account: str | None = None  # HUB_OPS_BACKUP_SERVICE_ACCOUNT: backup pods' service account
     sops_age_key_file: str | None = None  # SOPS_AGE_KEY_FILE: age key sops decrypts with
     gcs_token_set: bool = False  # HUB_OPS_GCS_TOKEN is set (its value is read where it is used)
+    aws_endpoint: str | None = None  # AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL: an S3-compatible server
+    aws_region: str | None = None  # AWS_REGION or AWS_DEFAULT_REGION
+    azure_storage_set: bool = False  # AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_NAME is set
     today: dt.date | None = None  # HUB_OPS_TODAY: a fixed date for tests and the demo (never in production)
 
     @classmethod
@@ -64,6 +67,11 @@ class Settings:
             backup_service_account=environ.get("HUB_OPS_BACKUP_SERVICE_ACCOUNT") or None,
             sops_age_key_file=environ.get("SOPS_AGE_KEY_FILE") or None,
             gcs_token_set=bool(environ.get("HUB_OPS_GCS_TOKEN")),
+            aws_endpoint=environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None,
+            aws_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+            azure_storage_set=bool(
+                environ.get("AZURE_STORAGE_CONNECTION_STRING") or environ.get("AZURE_STORAGE_ACCOUNT_NAME")
+            ),
         )
 
     @property
@@ -98,8 +106,15 @@ VARIABLES = (
     "HUB_OPS_BACKUP_SERVICE_ACCOUNT",
     "SOPS_AGE_KEY_FILE",
     "HUB_OPS_TODAY",
+    # the AWS and Azure SDKs' standard variables that choose where s3:// and az:// go
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AZURE_STORAGE_ACCOUNT_NAME",
 )
-SECRETS = ("HUB_OPS_GCS_TOKEN",)  # only whether they are set counts here
+# only whether they are set counts here (the SDKs read the values themselves)
+SECRETS = ("HUB_OPS_GCS_TOKEN", "AZURE_STORAGE_CONNECTION_STRING")
 
 
 def get_settings() -> Settings:

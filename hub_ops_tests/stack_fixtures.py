@@ -22,6 +22,7 @@ os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 from kubernetes.client import ApiClient  # noqa: E402
 
 from hub_ops.clients.storage import Storage  # noqa: E402
+from hub_ops_dev.stack.azurite import AzuriteServer  # noqa: E402
 from hub_ops_dev.stack.gcs import FakeGcsServer  # noqa: E402
 from hub_ops_dev.stack.jupyterhub import JupyterHubServer  # noqa: E402
 from hub_ops_dev.stack.kube import KubeCluster  # noqa: E402
@@ -104,6 +105,30 @@ def s3_bucket(aws_env: MotoServer) -> str:
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
     )
     return name
+
+
+# ------------------------------------------------------------------ Azure Blob (Azurite)
+
+
+@pytest.fixture(scope="session")
+def azurite_server(stack_dir: Path) -> Iterator[AzuriteServer]:
+    server = AzuriteServer(stack_dir / "azurite").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def azure_env(azurite_server: AzuriteServer, monkeypatch: pytest.MonkeyPatch) -> AzuriteServer:
+    """The standard Azure Storage environment variable, pointing at Azurite, for one test."""
+    for key, value in azurite_server.env().items():
+        monkeypatch.setenv(key, value)
+    return azurite_server
+
+
+@pytest.fixture
+def az_container(azure_env: AzuriteServer) -> str:
+    """A fresh, empty blob container on Azurite."""
+    return azure_env.create_container(f"test-{_short_id()}")
 
 
 # ------------------------------------------------------------------ PostgreSQL

@@ -14,7 +14,9 @@ Taking a lock is "write mine, then list the others": of two writers racing, at l
 later one sees the earlier and backs off (both may; neither proceeds wrongly). Listing is
 strongly consistent on GCS and on local folders.
 
-A lock is refreshed every `refresh_s` by a heartbeat thread; one not refreshed for
+A lock is refreshed every `refresh_s` by a heartbeat thread, with a conditional write
+(overwrite only if it still exists: GCS generation, S3/Azure ETag, no O_CREAT locally), so a
+heartbeat can never resurrect a lock a prune removed; one not refreshed for
 `stale_s` belongs to a dead process (kill -9, lost node) and is ignored, then removed by
 the next prune. Ages are measured on the store's clock (object mtimes), never by
 comparing two hosts' clocks. A backup whose own lock disappeared (declared stale by a
@@ -66,7 +68,7 @@ class DestinationLock:
 
     # -------------------------------------------------------------- lifecycle
 
-    def _write(self) -> None:
+    def _body(self) -> bytes:
         body = {
             "kind": self.kind,
             "owner": self.owner,
@@ -74,7 +76,17 @@ class DestinationLock:
             "pid": os.getpid(),
             "written": time.time(),
         }
-        self.store.put_bytes(self.key, json.dumps(body).encode())
+        return json.dumps(body).encode()
+
+    def _write(self) -> None:
+        self.store.put_bytes(self.key, self._body())
+
+    def refresh(self) -> bool:
+        """Rewrite the lock (its age restarts) only if it still exists: a conditional write,
+        so a lock a prune removed as stale is never brought back. False when it is gone."""
+        if not self.store.replace_existing(self.key, self._body()):
+            self.lost = True
+        return not self.lost
 
     def _others(self) -> tuple[list[ObjectInfo], list[ObjectInfo]]:
         """(live, stale) locks other than this one, aged by the store's clock."""
@@ -96,10 +108,8 @@ class DestinationLock:
         def beat() -> None:
             while not self._stop.wait(self.policy.refresh_s):
                 try:
-                    if self.store.stat(self.key) is None:
-                        self.lost = True
+                    if not self.refresh():
                         return
-                    self._write()
                 except Exception:  # noqa: BLE001 - a missed beat is retried; staleness is minutes
                     continue
 

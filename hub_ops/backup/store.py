@@ -8,9 +8,11 @@ Two implementations behind one small interface:
   shared folder measured 2-3x slower here (every create contends for that folder's lock,
   and cross-folder renames for a filesystem-wide one). fsspec's local filesystem would
   cost ~30 us more per call in Python, a second per 50k files.
-- `FsspecStore` for everything else (gs:// through gcsfs): an upload becomes visible only
-  when it completes, which gives the same all-or-nothing promise. A streamed upload that
-  fails is cancelled (`discard`), never closed: closing would commit a truncated object.
+- `FsspecStore` for everything else (gs:// through gcsfs, s3:// through s3fs, az:// through
+  adlfs): an upload becomes visible only when it completes (a GCS resumable session, an S3
+  multipart upload, an Azure block list are committed last), which gives the same
+  all-or-nothing promise. A streamed upload that fails is cancelled (`discard`), never
+  closed: closing would commit a truncated object.
 
 Keys are '/'-separated and relative to the destination root. Every method is safe to call
 from many threads.
@@ -25,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from hub_ops.clients.storage import Storage
+from hub_ops.clients.storage import Storage, replace_existing
 
 TMP_NAME = ".tmp-"  # LocalStore's temporary names for atomic writes (pruned when stale)
 
@@ -49,6 +51,7 @@ class Store(Protocol):
 
     def stat(self, key: str) -> ObjectInfo | None: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
+    def replace_existing(self, key: str, data: bytes) -> bool: ...  # never creates; False if gone
     def put_file(self, key: str, local_path: str) -> None: ...
     def open_writer(self, key: str) -> Writer: ...
     def open_read(self, key: str) -> BinaryIO: ...
@@ -154,6 +157,17 @@ class LocalStore:
         with open(tmp, "wb") as f:
             f.write(data)
         self._publish(tmp, key)
+
+    def replace_existing(self, key: str, data: bytes) -> bool:
+        """Overwrite `key` in place only if it exists (no O_CREAT: a file deleted meanwhile
+        stays deleted; one deleted after the open keeps only our unlinked copy)."""
+        try:
+            fd = os.open(self._path(key), os.O_WRONLY | os.O_TRUNC)
+        except FileNotFoundError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return True
 
     def put_file(self, key: str, local_path: str) -> None:
         import shutil
@@ -271,6 +285,10 @@ class FsspecStore:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.fs.pipe_file(self._path(key), data)
+
+    def replace_existing(self, key: str, data: bytes) -> bool:
+        """Overwrite `key` only if it exists, in one conditional write (see clients.storage)."""
+        return replace_existing(self.fs, self._path(key), data)
 
     def put_file(self, key: str, local_path: str) -> None:
         self.fs.put_file(local_path, self._path(key))

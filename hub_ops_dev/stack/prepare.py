@@ -1,4 +1,4 @@
-"""Make this machine ready for the local stack: apt packages, then the kube-apiserver build.
+"""Make this machine ready for the local stack: apt packages, the kube-apiserver build, Azurite.
 
 `make test` (and so `.ci/run`) calls this first, so a fresh machine provisions itself.
 Fast when everything is present (one dpkg-query, one stat): no apt call at all.
@@ -10,6 +10,7 @@ import os
 import subprocess
 from collections.abc import Callable
 
+from hub_ops_dev.stack.azurite import ensure_azurite
 from hub_ops_dev.stack.kube_build import KubeBinaries, ensure_kube_binaries
 from hub_ops_dev.stack.process import StackError
 
@@ -25,6 +26,7 @@ APT_PACKAGES = {
     "chromium": "browser tests of the Dagster UI",
     "restic": "backup benchmark baseline",
     "age": "age-keygen for sops-encrypted values",
+    "nodejs": "runs Azurite (Azure Blob server of the tests)",
 }
 
 
@@ -60,6 +62,9 @@ def install_apt_packages(packages: list[str], log: Callable[[str], None] = print
 
 
 def prepare(log: Callable[[str], None] = print) -> KubeBinaries:
-    """Install missing apt packages, then build (or reuse) the Kubernetes binaries. Idempotent."""
+    """Install missing apt packages, build (or reuse) the Kubernetes binaries, npm-install
+    Azurite (or reuse it). Idempotent."""
     install_apt_packages(missing_apt_packages(), log)
-    return ensure_kube_binaries(log=log)
+    bins = ensure_kube_binaries(log=log)
+    ensure_azurite(log=log)
+    return bins

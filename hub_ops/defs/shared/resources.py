@@ -58,19 +58,30 @@ class FleetResource(dg.ConfigurableResource):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """Object storage through fsspec (hub_ops.clients.storage.Storage): gs:// mapped under
-    local_root when it is set, or sent to gcs_endpoint (a GCS-protocol server). The token is
-    `gcs_token`, or read from the variable `gcs_token_env` names when a client is made (so
-    the secret is held by no resource and shown nowhere)."""
+    """Object storage through fsspec (hub_ops.clients.storage.Storage): gs://, s3:// and az://
+    mapped under local_root when it is set (except the services in `remote`), else sent to
+    their clouds or to gcs_endpoint / s3_endpoint. The GCS token is `gcs_token`, or read from
+    the variable `gcs_token_env` names when a client is made; AWS and Azure credentials are
+    read by their SDKs (so no secret is held by a resource or shown anywhere)."""
 
     local_root: str | None = None
     gcs_endpoint: str | None = None
     gcs_token: str | None = None
     gcs_token_env: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    remote: list[str] = []
 
     def client(self) -> Storage:
         token = self.gcs_token or (secret(self.gcs_token_env) if self.gcs_token_env else None)
-        return Storage(self.local_root, self.gcs_endpoint, token)
+        return Storage(
+            self.local_root,
+            self.gcs_endpoint,
+            token,
+            s3_endpoint=self.s3_endpoint,
+            s3_region=self.s3_region,
+            remote=frozenset(self.remote),
+        )
 
 
 class GitResource(dg.ConfigurableResource):
@@ -338,6 +349,9 @@ def shared_resources_for(settings: Settings) -> dict[str, dg.ConfigurableResourc
         gcs_endpoint=choice.gcs_endpoint,
         gcs_token=None if token_env else choice.gcs_token,
         gcs_token_env=token_env,
+        s3_endpoint=choice.s3_endpoint,
+        s3_region=choice.s3_region,
+        remote=sorted(choice.remote),
     )
     # production: backup pods write the real buckets; locally, git mirrors stay under the data dir
     pod_env = {"HUB_OPS_ENV": "production"} if settings.production else {}
