@@ -304,6 +304,21 @@ def _template_table(templates: list[Template]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=pa.schema([s.DETAILED_EXPORT_SCHEMA.field(n) for n in names]))
 
 
+def draw_rows(
+    rng: np.random.Generator, weights: np.ndarray, diurnal: np.ndarray, day: dt.date, rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(template, hour, activity factor) of a day's rows, sorted by hour: every template once
+    when rows allow, the rest drawn by weight; diurnal templates follow working hours."""
+    first = np.arange(min(rows, len(weights)))
+    template = np.concatenate([first, rng.choice(len(weights), size=rows - len(first), p=weights)])
+    hour = np.concatenate([first % 24, rng.integers(0, 24, size=rows - len(first))])
+    order = np.lexsort((template, hour))
+    template, hour = template[order], hour[order]
+    weekday = 1.0 if day.weekday() < 5 else 0.55  # people use hubs less at weekends
+    activity = np.where(diurnal[template], weekday * (0.3 + 1.4 * np.exp(-(((hour - 16) / 4.0) ** 2))), 1.0)
+    return template, hour, activity
+
+
 @dataclass
 class ExportGenerator:
     """Generates days of a detailed export for a fleet (see the module docstring)."""
@@ -340,15 +355,7 @@ class ExportGenerator:
     def day(self, day: dt.date, rows: int) -> pa.Table:
         """The export rows whose usage starts on `day` (UTC), sorted by usage_start_time."""
         rng = np.random.default_rng([self.seed, day.toordinal()])
-        n_templates = len(self.templates)
-        first = np.arange(min(rows, n_templates))
-        template = np.concatenate([first, rng.choice(n_templates, size=rows - len(first), p=self._weights)])
-        hour = np.concatenate([first % 24, rng.integers(0, 24, size=rows - len(first))])
-        order = np.lexsort((template, hour))
-        template, hour = template[order], hour[order]
-
-        weekday = 1.0 if day.weekday() < 5 else 0.55  # people use hubs less at weekends
-        activity = np.where(self._diurnal[template], weekday * (0.3 + 1.4 * np.exp(-(((hour - 16) / 4.0) ** 2))), 1.0)
+        template, hour, activity = draw_rows(rng, self._weights, self._diurnal, day, rows)
         cost = np.round(self._hourly[template] * activity * rng.lognormal(0.0, 0.5, size=rows), 6)
         usage_amount = cost / self._price[template] * self._per_unit[template]
 

@@ -17,6 +17,11 @@ Rules (issue 6):
 - rows of a cluster, namespace or project the fleet does not know are kept as the lines
   `unknown-cluster`, `unknown-namespace`, `unknown-project`, never shared, never dropped.
 
+AWS (hub_ops.costs.cur): the same rules with the account for the project and the EKS cluster
+name for the GKE one; split cost allocation's unused capacity is `idle`, and a row tagged with a
+hub (namespace `hub-tag:<hub>`) is that hub's direct cost. Clusters are keyed by provider too,
+so an account and a project never meet.
+
 Amounts stay integer nanos; a split gives the remainder nanos to the largest fractions, so the
 lines of a day add up to the day's total exactly.
 """
@@ -29,6 +34,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hub_ops.costs import schema as s
+from hub_ops.costs.cur import HUB_TAG_PREFIX, UNUSED_NAMESPACE
 from hub_ops.costs.usage import Usage
 from hub_ops.fleet import Fleet
 
@@ -39,6 +45,7 @@ UNKNOWN_LINES = ("unknown-namespace", "unknown-cluster", "unknown-project")
 LINE_ORDER = (HUB, *SHARED_LINES, *UNKNOWN_LINES)
 NAMESPACE_LINES = {
     s.UNALLOCATED_NAMESPACE: "idle",
+    UNUSED_NAMESPACE: "idle",
     s.SYSTEM_OVERHEAD_NAMESPACE: "system-overhead",
     "support": "support",
     "kube-system": "kube-system",
@@ -55,17 +62,29 @@ LINE_COLUMNS = [
     "project",
     "shared_by",
     "currency",
+    "provider",
     "cost_nanos",
     "credits_nanos",
 ]
 
 
+def _billing_ids(cluster) -> tuple[str, str] | None:
+    """(project, cloud cluster name) as the cluster's billing export names them: GCP project and
+    GKE cluster; AWS account and EKS cluster."""
+    if cluster.provider == "gcp" and cluster.gcp is not None:
+        return cluster.gcp.project, cluster.gcp.cluster
+    if cluster.provider == "aws" and cluster.aws is not None:
+        return str(cluster.aws.account), cluster.aws.clusterName
+    return None
+
+
 @dataclass(frozen=True)
 class FleetCostMap:
-    """The fleet as cost attribution sees it: GCP clusters by (project, GKE name), hubs by namespace."""
+    """The fleet as cost attribution sees it: clusters by (provider, project or account, cloud
+    cluster name), hubs by namespace."""
 
-    clusters: dict[tuple[str, str], str]
-    projects: dict[str, tuple[str, ...]]
+    clusters: dict[tuple[str, str, str], str]
+    projects: dict[tuple[str, str], tuple[str, ...]]
     hubs: dict[tuple[str, str], str]
     hubs_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -73,21 +92,26 @@ class FleetCostMap:
     def from_fleet(cls, fleet: Fleet) -> FleetCostMap:
         clusters, projects, hubs, hubs_of = {}, defaultdict(list), {}, {}
         for cluster in fleet.clusters.values():
-            if cluster.provider != "gcp" or cluster.gcp is None:
+            ids = _billing_ids(cluster)
+            if ids is None:
                 continue
-            clusters[(cluster.gcp.project, cluster.gcp.cluster)] = cluster.name
-            projects[cluster.gcp.project].append(cluster.name)
+            clusters[(cluster.provider, *ids)] = cluster.name
+            projects[(cluster.provider, ids[0])].append(cluster.name)
             hubs_of[cluster.name] = tuple(h.name for h in cluster.hubs)
             for hub in cluster.hubs:
                 hubs[(cluster.name, hub.effective_namespace)] = hub.name
         return cls(clusters, {p: tuple(c) for p, c in projects.items()}, hubs, hubs_of)
 
-    def classify(self, project: str, gke_cluster: str, namespace: str) -> tuple[str, str, str, tuple]:
+    def classify(
+        self, project: str, cloud_cluster: str, namespace: str, provider: str = "gcp"
+    ) -> tuple[str, str, str, tuple]:
         """(report cluster, hub, line, sharing scope) of a group of rows; scope () = never shared."""
-        if gke_cluster:
-            cluster = self.clusters.get((project, gke_cluster))
+        if namespace.startswith(HUB_TAG_PREFIX):  # AWS rows tagged with a hub (2i2c:hub-name)
+            return self._tagged_hub(namespace.removeprefix(HUB_TAG_PREFIX), project, cloud_cluster, provider)
+        if cloud_cluster:
+            cluster = self.clusters.get((provider, project, cloud_cluster))
             if cluster is None:
-                return gke_cluster, "", "unknown-cluster", ()
+                return cloud_cluster, "", "unknown-cluster", ()
             hub = self.hubs.get((cluster, namespace))
             if hub is not None:
                 return cluster, hub, HUB, ()
@@ -95,10 +119,27 @@ class FleetCostMap:
             if line is None:
                 return cluster, "", "unknown-namespace", ()
             return cluster, "", line, (cluster,)
-        clusters = self.projects.get(project, ())
-        if not clusters:
+        in_project = self.projects.get((provider, project), ())
+        if not in_project:
             return "", "", "unknown-project", ()
-        return (clusters[0] if len(clusters) == 1 else ""), "", "project-untagged", clusters
+        return (in_project[0] if len(in_project) == 1 else ""), "", "project-untagged", in_project
+
+    def _tagged_hub(self, name: str, project: str, cloud_cluster: str, provider: str) -> tuple[str, str, str, tuple]:
+        """A hub-tagged row: the hub of that name in its cluster, or (no cluster tag) in the one
+        fleet cluster of its account that has such a hub; else an unknown line."""
+        if cloud_cluster:
+            cluster = self.clusters.get((provider, project, cloud_cluster))
+            if cluster is None:
+                return cloud_cluster, "", "unknown-cluster", ()
+            candidates: tuple[str, ...] = (cluster,)
+        else:
+            candidates = self.projects.get((provider, project), ())
+            if not candidates:
+                return "", "", "unknown-project", ()
+        owners = [c for c in candidates if name in self.hubs_of.get(c, ())]
+        if len(owners) == 1:
+            return owners[0], name, HUB, ()
+        return (candidates[0] if len(candidates) == 1 else ""), "", "unknown-namespace", ()
 
     def scope_hubs(self, scope: tuple[str, ...]) -> list[tuple[str, str]]:
         return [(cluster, hub) for cluster in scope for hub in self.hubs_of.get(cluster, ())]
@@ -126,12 +167,15 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
     groups = usage.groups
     if groups.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c.endswith("_nanos") else "object") for c in LINE_COLUMNS})
-    keys = groups[["project", "cluster", "namespace"]].drop_duplicates()
+    if "provider" not in groups.columns:
+        groups = groups.assign(provider="gcp")
+    key_columns = ["provider", "project", "cluster", "namespace"]
+    keys = groups[key_columns].drop_duplicates()
     classified = pd.DataFrame(
-        [(p, c, n, *fleet_map.classify(p, c, n)) for p, c, n in keys.itertuples(index=False)],
-        columns=["project", "cluster", "namespace", "report_cluster", "hub", "line", "scope"],
+        [(v, p, c, n, *fleet_map.classify(p, c, n, v)) for v, p, c, n in keys.itertuples(index=False)],
+        columns=[*key_columns, "report_cluster", "hub", "line", "scope"],
     )
-    rows = groups.merge(classified, on=["project", "cluster", "namespace"], how="left", validate="many_to_one")
+    rows = groups.merge(classified, on=key_columns, how="left", validate="many_to_one")
 
     out: list[tuple] = []
     shared = rows["line"].isin(SHARED_LINES) & (policy != "none")
@@ -146,6 +190,7 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
                 r.project,
                 "",
                 r.currency,
+                r.provider,
                 int(r.cost_nanos),
                 int(r.credits_nanos),
             )
@@ -168,6 +213,7 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
                     r.project,
                     "",
                     r.currency,
+                    r.provider,
                     int(r.cost_nanos),
                     int(r.credits_nanos),
                 )
@@ -184,9 +230,11 @@ def attribute(usage: Usage, fleet: Fleet, policy: str) -> pd.DataFrame:
         for (cluster, hub), weight, cost, credit in zip(targets, weights, costs, credits):
             if weight == 0:  # a hub without direct cost that day gets no proportional share
                 continue
-            out.append((r.day, cluster, hub, r.line, r.namespace, r.project, used, r.currency, cost, credit))
+            out.append(
+                (r.day, cluster, hub, r.line, r.namespace, r.project, used, r.currency, r.provider, cost, credit)
+            )
     lines = pd.DataFrame(out, columns=LINE_COLUMNS)
-    lines = lines.groupby(LINE_COLUMNS[:8], as_index=False, sort=False)[["cost_nanos", "credits_nanos"]].sum()
+    lines = lines.groupby(LINE_COLUMNS[:9], as_index=False, sort=False)[["cost_nanos", "credits_nanos"]].sum()
     return ordered_lines(lines)
 
 
@@ -194,12 +242,16 @@ def ordered_lines(lines: pd.DataFrame) -> pd.DataFrame:
     """Lines in reading order: period, cluster, hub line then shared then unknown lines."""
     order = {line: i for i, line in enumerate(LINE_ORDER)}
     lines = lines.assign(_order=lines["line"].map(order))
-    by = [c for c in ("day", "date", "month") if c in lines.columns] + [
-        "cluster",
-        "_order",
-        "hub",
-        "namespace",
-        "project",
-        "shared_by",
-    ]
+    by = (
+        [c for c in ("day", "date", "month") if c in lines.columns]
+        + [
+            "cluster",
+            "_order",
+            "hub",
+            "namespace",
+            "project",
+            "shared_by",
+        ]
+        + [c for c in ("provider",) if c in lines.columns]
+    )
     return lines.sort_values(by, kind="stable").drop(columns="_order").reset_index(drop=True)

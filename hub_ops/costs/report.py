@@ -16,6 +16,7 @@ Report columns (stable; the README documents them):
 | `cost` | cost before credits |
 | `credits` | sum of the rows' credits (negative) |
 | `net_cost` | cost + credits; the column sums to the export's net total for the period, to the cent |
+| `provider` | the cloud whose export the rows come from: `gcp`, `aws` (last, so older readers keep working) |
 
 Shared lines: `idle`, `system-overhead`, `support`, `kube-system`, `cluster-unattributed`,
 `project-untagged`. Unknown lines: `unknown-namespace`, `unknown-cluster`, `unknown-project`.
@@ -48,6 +49,7 @@ from hub_ops.fleet import Fleet
 CENT = 10**7  # nanos per cent
 KEY_COLUMNS = ["cluster", "hub", "line", "namespace", "project", "sharing_policy", "shared_by", "currency"]
 AMOUNT_COLUMNS = ["cost", "credits", "net_cost"]
+TRAILING_COLUMNS = ["provider"]  # added after the amounts: column positions of older reports hold
 METADATA_KEY = b"hub_ops.cost_report"
 
 
@@ -116,10 +118,10 @@ class CostReport:
         frame = lines.assign(sharing_policy=self.policy)
         if period == "date":
             frame = frame.assign(date=frame["day"].map(lambda d: d.isoformat()))
-            keys = ["date"] + KEY_COLUMNS
+            keys = ["date"] + KEY_COLUMNS + TRAILING_COLUMNS
         else:
             frame = frame.assign(month=self.usage.start.strftime("%Y-%m"))
-            keys = ["month"] + KEY_COLUMNS
+            keys = ["month"] + KEY_COLUMNS + TRAILING_COLUMNS
         summed = frame.groupby(keys, as_index=False, sort=False)[["cost_nanos", "credits_nanos"]].sum()
         summed["net_nanos"] = summed["cost_nanos"] + summed["credits_nanos"]
         parts = []
@@ -130,9 +132,10 @@ class CostReport:
             block["credits"] = credit_cents / 100
             block["net_cost"] = (cost_cents + credit_cents) / 100
             parts.append(block)
+        columns = keys[: -len(TRAILING_COLUMNS)] + AMOUNT_COLUMNS + TRAILING_COLUMNS
         if not parts:
-            return pd.DataFrame(columns=keys + AMOUNT_COLUMNS)
-        table = pd.concat(parts, ignore_index=True)[keys + AMOUNT_COLUMNS]
+            return pd.DataFrame(columns=columns)
+        table = pd.concat(parts, ignore_index=True)[columns]
         return ordered_lines(table)
 
     def export_net_nanos_by_day(self) -> dict[str, int]:
@@ -325,7 +328,9 @@ def read_report(storage: Storage, url: str) -> tuple[pd.DataFrame, dict]:
             frame = arrow.to_pandas()
         else:
             frame, info = (
-                pd.read_csv(f, keep_default_na=False, dtype={c: str for c in KEY_COLUMNS + ["month", "date"]}),
+                pd.read_csv(
+                    f, keep_default_na=False, dtype={c: str for c in KEY_COLUMNS + TRAILING_COLUMNS + ["month", "date"]}
+                ),
                 {},
             )
     return frame, info

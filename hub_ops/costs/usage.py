@@ -51,11 +51,14 @@ def _mask_equal(keys: pa.Array, wanted: str) -> np.ndarray:
 
 
 def label_values(labels: pa.Array, *keys: str) -> list[pa.Array]:
-    """For each key, the value of that label on every row (null where the row has no such label).
+    """For each key, the value of that label on every row (null where the row has no such label);
+    `labels` is a list<struct<key, value>> or a map<string, string>.
 
     Works on the flattened key/value children of the list<struct<key, value>> column, so it
     costs a few vector operations per batch, never a Python loop over rows.
     """
+    if pa.types.is_map(labels.type):  # CUR's resource_tags: the same entries, seen as a list of structs
+        labels = pa.ListArray.from_arrays(labels.offsets, labels.values, mask=labels.is_null())
     flat = pc.list_flatten(labels)
     parents = pc.list_parent_indices(labels).to_numpy(zero_copy_only=False)
     label_keys = pc.struct_field(flat, "key")
@@ -111,6 +114,7 @@ class UsageAccumulator:
     source: str
     start: dt.date
     end: dt.date  # exclusive
+    provider: str = "gcp"  # the cloud the rows bill: the report's `provider` column
     _groups: list[pa.Table] = field(default_factory=list)
     _totals: list[pa.Table] = field(default_factory=list)
     _currencies: set[str] = field(default_factory=set)
@@ -144,6 +148,7 @@ class UsageAccumulator:
     def result(self) -> Usage:
         groups = _resum(self._groups, GROUP_KEYS)
         totals = _resum(self._totals, TOTAL_KEYS)
+        groups.insert(len(GROUP_KEYS), "provider", self.provider)
         return Usage(
             groups=groups, totals=totals, source=self.source, start=self.start, end=self.end, rows_read=self.rows_read
         )
@@ -181,10 +186,10 @@ def _reduce(batch: pa.RecordBatch | pa.Table, first_day: int, end_day: int) -> t
         }
     )
     table = table.append_column("rows", pa.array(np.ones(len(table), dtype=np.int64)))
-    return _sum_by(table, GROUP_KEYS), _sum_by(table, TOTAL_KEYS)
+    return sum_by(table, GROUP_KEYS), sum_by(table, TOTAL_KEYS)
 
 
-def _sum_by(table: pa.Table, keys: list[str]) -> pa.Table:
+def sum_by(table: pa.Table, keys: list[str]) -> pa.Table:
     """Sums of SUMS by keys (null keys form their own group), columns keys + SUMS."""
     summed = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in SUMS])
     return summed.rename_columns([n.removesuffix("_sum") for n in summed.column_names]).select(keys + SUMS)
@@ -201,7 +206,7 @@ def _resum(parts: list[pa.Table], keys: list[str]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c in SUMS else "object") for c in columns})
     merged = pa.concat_tables([p.select(columns).cast(parts[0].select(columns).schema) for p in parts])
-    frame = _sum_by(merged, keys).to_pandas()
+    frame = sum_by(merged, keys).to_pandas()
     frame["day"] = [EPOCH + dt.timedelta(days=int(d)) for d in frame["day"]]
     for key in keys[1:]:
         frame[key] = frame[key].astype(object).where(frame[key].notna(), "")
@@ -215,7 +220,8 @@ class Usage:
     """What a period of the export cost, reduced.
 
     groups: day (datetime.date), project, cluster (the goog-k8s-cluster-name label, "" when
-    absent), namespace (k8s-namespace, "" when absent), currency, cost_nanos, credits_nanos, rows.
+    absent), namespace (k8s-namespace, "" when absent), currency, provider, cost_nanos,
+    credits_nanos, rows. (AWS: project is the account, cluster the EKS cluster; hub_ops.costs.cur.)
     totals: the same sums per day and currency, reduced without the label columns: the
     export's own total, which the report's lines must add up to.
     """
@@ -241,3 +247,24 @@ class Usage:
     @property
     def cost_nanos(self) -> int:
         return int(self.totals["cost_nanos"].sum())
+
+
+def combine(usages: list[Usage]) -> Usage:
+    """One Usage of the same period from several sources (fleet.yaml costs.billing as a list).
+    Refuses mixed currencies, as one source does."""
+    if len(usages) == 1:
+        return usages[0]
+    first = usages[0]
+    source = " + ".join(u.source for u in usages)
+    combined = Usage(
+        groups=pd.concat([u.groups for u in usages], ignore_index=True),
+        totals=pd.concat([u.totals for u in usages], ignore_index=True)
+        .groupby(TOTAL_KEYS, as_index=False, sort=True)[SUMS]
+        .sum(),
+        source=source,
+        start=first.start,
+        end=first.end,
+        rows_read=sum(u.rows_read for u in usages),
+    )
+    combined.currency  # noqa: B018 - raises MixedCurrencyError across the sources
+    return combined

@@ -29,6 +29,7 @@ COLUMNS = [
     "cost",
     "credits",
     "net_cost",
+    "provider",  # appended last (issue 14): older readers keep their column positions
 ]
 
 
