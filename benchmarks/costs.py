@@ -23,6 +23,12 @@ counts everything (interpreter, libraries, Arrow's memory pool, allocator caches
 pod's memory limit sees. Not ru_maxrss from wait4: Linux folds the pre-exec image (a forked
 copy of this parent, which generated the file) into it. The file is generated in a child too.
 Targets (issue 6): pandas time <= DuckDB time, pandas peak <= 600 MB.
+
+Then the whole `hub-ops cost-report` command (issue 17), chart included, on the 2i2c fleet
+(hub_ops_tests/data/2i2c-fleet, a copy of ../shared/fixtures/2i2c-fleet) over a generated export
+of --fleet-rows rows for the month: the command's wall time as a child process (interpreter
+start and imports included), and, in another child, the chart alone (daily_chart_png on that
+month's daily table). Target: the chart well under a second whatever the number of hubs.
 """
 
 from __future__ import annotations
@@ -67,30 +73,33 @@ GROUP BY ALL
 
 
 REPO = Path(__file__).resolve().parents[1]
+FLEETS = {"example": REPO / "deployments", "2i2c": REPO / "hub_ops_tests" / "data" / "2i2c-fleet"}
+CHART_TARGET_S = 1.0
 
 
-def export_path(rows: int, days: int) -> Path:
-    key = hashlib.sha256((REPO / "hub_ops" / "costs" / "generator.py").read_bytes()).hexdigest()[:10]
-    return CACHE / f"costs-export-{rows}-rows-{days}-days-seed{SEED}-{key}.parquet"
+def export_path(rows: int, days: int, fleet: str = "example") -> Path:
+    key = hashlib.sha256((REPO / "hub_ops_dev" / "sample_billing.py").read_bytes()).hexdigest()[:10]
+    name = "costs-export" if fleet == "example" else f"costs-export-{fleet}"
+    return CACHE / f"{name}-{rows}-rows-{days}-days-seed{SEED}-{key}.parquet"
 
 
-def export_file(rows: int, days: int) -> Path:
+def export_file(rows: int, days: int, fleet: str = "example") -> Path:
     """The cached export, generated on first use in a child process (this one stays small)."""
-    path = export_path(rows, days)
+    path = export_path(rows, days, fleet)
     if not path.exists():
         subprocess.run(
-            [sys.executable, "-m", "benchmarks.costs", "--generate", str(rows), str(days)], check=True, cwd=REPO
+            [sys.executable, "-m", "benchmarks.costs", "--generate", str(rows), str(days), fleet], check=True, cwd=REPO
         )
     return path
 
 
-def generate(rows: int, days: int) -> None:
-    path = export_path(rows, days)
+def generate(rows: int, days: int, fleet_name: str = "example") -> None:
+    path = export_path(rows, days, fleet_name)
     from hub_ops.fleet import load_fleet
     from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    fleet = load_fleet(REPO / "deployments")
+    fleet = load_fleet(FLEETS[fleet_name])
     per_day = -(-rows // days)
     began = time.perf_counter()
     partial = path.with_suffix(".partial")
@@ -184,17 +193,80 @@ def measure(method: str, mode: str, file: Path, days: int) -> dict:
     return json.loads(child.stdout.decode().strip().splitlines()[-1])
 
 
+def chart_worker(file: str, month: str) -> dict:
+    """The 2i2c fleet's month: report tables, then the chart alone, timed."""
+    from hub_ops.costs import CostReport
+    from hub_ops.costs.readers import ExportFiles
+    from hub_ops.costs.report import daily_chart_png
+    from hub_ops.fleet import load_fleet
+
+    start = dt.datetime.strptime(month, "%Y-%m").date()
+    end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    daily = CostReport.build(ExportFiles(file).aggregate(start, end), load_fleet(FLEETS["2i2c"])).table("date")
+    daily_chart_png(daily.head(50), "warm-up")  # matplotlib's font cache and first figure, once
+    began = time.perf_counter()
+    png = daily_chart_png(daily, f"Net cost per hub per day, {month}")
+    hubs = daily.loc[daily["hub"] != "", ["cluster", "hub"]].drop_duplicates()
+    return {"seconds": time.perf_counter() - began, "hubs": len(hubs), "png_bytes": len(png)}
+
+
+def command_benchmark(rows: int, repeat: int) -> int:
+    """`hub-ops cost-report` on the 2i2c fleet, whole command, and its chart alone."""
+    import tempfile
+
+    month = START.strftime("%Y-%m")
+    days = ((START.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - START).days
+    file = export_file(rows, days, "2i2c")
+    command = [str(Path(sys.executable).parent / "hub-ops"), "--fleet", str(FLEETS["2i2c"]), "cost-report"]
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as out:
+            began = time.perf_counter()
+            done = subprocess.run(
+                [*command, "--month", month, "--export", str(file), "--out", out], capture_output=True, cwd=REPO
+            )
+            times.append(time.perf_counter() - began)
+            if done.returncode:
+                print(done.stdout.decode()[-2000:], done.stderr.decode()[-2000:])
+                return 1
+            chart_kb = (Path(out) / f"{month}.png").stat().st_size / 1024
+    child = subprocess.run(
+        [sys.executable, "-m", "benchmarks.costs", "--chart-worker", str(file), month],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        check=True,
+    )
+    chart = json.loads(child.stdout.decode().strip().splitlines()[-1])
+    print(
+        f"\nhub-ops cost-report, 2i2c fleet, {month}: {rows:,} export rows, {chart['hubs']} hubs with costs; "
+        f"whole command {min(times):.2f} s (best of {repeat}; interpreter and imports included); "
+        f"chart alone {chart['seconds']:.2f} s ({chart_kb:.0f} KiB PNG); "
+        f"chart < {CHART_TARGET_S:.0f} s: {'met' if chart['seconds'] < CHART_TARGET_S else 'MISSED'}"
+    )
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks costs", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=1, help="runs per method; the best time and peak are kept")
+    parser.add_argument("--fleet-rows", type=int, default=1_000_000, help="export rows for the 2i2c command run")
+    parser.add_argument(
+        "--part", choices=("all", "engines", "command"), default="all", help="engines: pandas vs DuckDB only"
+    )
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
-    parser.add_argument("--generate", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--chart-worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.generate:
-        generate(*args.generate)
+        generate(int(args.generate[0]), int(args.generate[1]), args.generate[2])
         return 0
+    if args.chart_worker:
+        print(json.dumps(chart_worker(*args.chart_worker)))
+        return 0
+    if args.part == "command":
+        return command_benchmark(args.fleet_rows, args.repeat)
     if args.worker:
         method, mode, file, days = args.worker
         print(json.dumps(worker(method, mode, file, int(days))))
@@ -232,6 +304,8 @@ def main(argv: list[str]) -> int:
         print(f"{mode:12} targets  {targets}")
         if not same:
             status = 1
+    if args.part == "all":
+        status = command_benchmark(args.fleet_rows, args.repeat) or status
     return status
 
 

@@ -8,6 +8,7 @@ messages.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -89,13 +90,36 @@ class HubApi:
                 raise HubApiError(f"server of {name} still running after {timeout:.0f} s")
             time.sleep(poll)
 
+    def users(self, state: str | None = None, page_size: int = 200) -> Iterator[dict[str, Any]]:
+        """Every user model (name, last_activity, servers with started/last_activity/ready),
+        page by page (JupyterHub's pagination; a hub older than 2.0 answers one list)."""
+        offset = 0
+        while True:
+            params = {"offset": offset, "limit": page_size} | ({"state": state} if state else {})
+            body = self._request(
+                "GET", "/users", params=params, headers={"Accept": "application/jupyterhub-pagination+json"}
+            ).json()
+            if isinstance(body, list):  # no pagination support
+                yield from body
+                return
+            yield from body.get("items", [])
+            following = (body.get("_pagination") or {}).get("next")
+            if not following:
+                return
+            offset = following["offset"]
+
+    def set_activity(self, name: str, last_activity: str, servers: dict[str, str] | None = None) -> None:
+        """Record activity of a user (and of their servers) at ISO times, as a server's own
+        activity report does (POST /users/{name}/activity)."""
+        body: dict[str, Any] = {"last_activity": last_activity}
+        if servers:
+            body["servers"] = {server: {"last_activity": when} for server, when in servers.items()}
+        self._request("POST", f"/users/{quote(name)}/activity", ok=(200,), json=body)
+
     def running_servers(self) -> list[dict[str, Any]]:
         """Every running or pending server: user, server name, last activity."""
-        users = self._request("GET", "/users", params={"state": "active", "limit": 1000}).json()
-        if isinstance(users, dict):  # paginated form
-            users = users.get("items", [])
         out = []
-        for u in users:
+        for u in self.users(state="active"):
             for server_name, server in (u.get("servers") or {}).items():
                 out.append(
                     {
@@ -112,11 +136,8 @@ class HubApi:
         import datetime as dt
 
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-        users = self._request("GET", "/users", params={"limit": 10000}).json()
-        if isinstance(users, dict):
-            users = users.get("items", [])
         count = 0
-        for u in users:
+        for u in self.users():
             seen = u.get("last_activity")
             if seen and dt.datetime.fromisoformat(seen.replace("Z", "+00:00")) >= cutoff:
                 count += 1

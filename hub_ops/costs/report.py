@@ -30,9 +30,7 @@ doubled a row, that sum would differ from the export's own total: `reconcile` te
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass
 
@@ -253,39 +251,17 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 
 def daily_chart_png(daily: pd.DataFrame, title: str) -> bytes:
-    """Stacked bars: net cost per hub per day (shares included); the rest as one segment."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Stacked bars of net cost per day: the 12 costliest hubs (shares included) and the rest
+    as "all K others" (hub_ops.charts), legible whatever the size of the fleet."""
+    from hub_ops import charts
 
     who = np.where(daily["hub"] != "", daily["cluster"] + "/" + daily["hub"], "not charged to a hub")
-    pivot = daily.assign(who=who).pivot_table(
+    wide = daily.assign(who=who).pivot_table(
         index="date", columns="who", values="net_cost", aggfunc="sum", fill_value=0.0
     )
-    order = pivot.sum().sort_values(ascending=False).index
-    pivot = pivot[order]
-    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=80)
-    bottom = np.zeros(len(pivot))
-    colors = plt.get_cmap("tab20").colors
-    for i, column in enumerate(pivot.columns):
-        values = pivot[column].to_numpy()
-        ax.bar(range(len(pivot)), values, bottom=bottom, label=column, color=colors[i % len(colors)], width=0.85)
-        bottom += values
-    ax.set_xticks(range(len(pivot)), [d[-2:] for d in pivot.index], fontsize=8)
-    ax.set_xlabel("day")
-    ax.set_ylabel(f"net cost ({daily['currency'].iloc[0] if len(daily) else ''})")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def png_markdown(png: bytes, alt: str) -> str:
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
+    wide.index = [d[-2:] for d in wide.index]
+    currency = daily["currency"].iloc[0] if len(daily) else ""
+    return charts.png(charts.stacked_figure(wide, title, f"net cost ({currency})", xlabel="day"))
 
 
 # ------------------------------------------------------------------ files

@@ -311,6 +311,12 @@ class ReportSettings(Strict):
     destination: str = "gs://hub-ops-reports"
 
 
+class UsageSettings(Strict):
+    """Who uses each hub (extension): user names in operators' per-user tables (the UI only)."""
+
+    show_user_names: bool = False  # else names are hashed; reports never carry them
+
+
 class KubernetesPolicy(Strict):
     """What the clusters checks allow (extension)."""
 
@@ -436,6 +442,7 @@ class FleetSettings(Strict):
     backups: BackupSettings = Field(default_factory=BackupSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    usage: UsageSettings = Field(default_factory=UsageSettings)
     kubernetes: KubernetesPolicy = Field(default_factory=KubernetesPolicy)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
 

@@ -6,9 +6,10 @@ import warnings
 
 import dagster as dg
 
+from hub_ops.charts import png_markdown
 from hub_ops.costs.crosscheck import compare_days, compare_month
 from hub_ops.costs.exports import export_days, export_month, reports_folder
-from hub_ops.costs.report import CostReport, hub_summary, png_markdown, read_report, summary_markdown
+from hub_ops.costs.report import CostReport, hub_summary, read_report, summary_markdown
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
