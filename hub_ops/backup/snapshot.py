@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub_ops.backup import columns
 from hub_ops.backup.errors import SnapshotNotFoundError, SourceError
 from hub_ops.backup.hashing import SMALL, VANISHED, ContentStore, FileUnreadable
 from hub_ops.backup.locks import LockPolicy, shared_lock
@@ -67,7 +68,11 @@ PARENT_COLUMNS = [
     "pack",
     "offset",
 ]
-_KINDS = pa.array(["?", "f", "d", "l"], pa.string())
+
+
+def _kinds() -> pa.Array:
+    """Manifest `type` values by kind code (0 other, 1 file, 2 folder, 3 symlink)."""
+    return columns.from_list(["?", "f", "d", "l"], pa.string())
 
 
 @dataclass(frozen=True)
@@ -382,7 +387,7 @@ def _prepare(
     cols = {name[3:]: value for name, value in cols.items()}
     cols["ino"] = field_of("st_ino", np.uint64)
     chunk.stats = []  # ~400 bytes of Python objects per entry: the columns are all we keep
-    paths = pa.array(chunk.paths, pa.binary())
+    paths = columns.from_list(chunk.paths, pa.binary())
     fmt = cols["mode"] & stat.S_IFMT(0o177777)
     is_file = fmt == stat.S_IFREG
     cols["size"][~is_file] = 0  # a folder's or link's lstat size says nothing about content
@@ -392,18 +397,18 @@ def _prepare(
     window = parent.cover(last_key)
     if window is not None and window.num_rows:
         idx = pc.index_in(paths, value_set=window.column("path"))
-        found = idx.is_valid().to_numpy(zero_copy_only=False)
+        found = columns.valid(idx)
         if found.any():
-            take = idx.fill_null(0)
-            p = window.take(take)
+            take = np.where(found, columns.to_numpy(idx), 0)
+            p = window.take(columns.from_numpy(take, pa.int32()))
 
             def col(name: str) -> np.ndarray:
-                return p.column(name).to_numpy()
+                return columns.to_numpy(p.column(name))
 
+            # equal modes and ours a regular file: the parent's row is a file too
             unchanged = (
                 found
                 & is_file
-                & (pc.equal(p.column("type"), "f").to_numpy(zero_copy_only=False))
                 & (cols["size"] == col("size"))
                 & (cols["mtime_ns"] == col("mtime_ns"))
                 & (cols["mode"] == col("mode"))
@@ -455,13 +460,13 @@ def _finish(
                 digests[i], stored[i], packs[i], offsets[i] = digest.hex(), stored_size, pack, offset
                 cols["size"][i] = size  # what was read and stored, if the file grew meanwhile
     new = {
-        "digest": pa.array(digests, pa.string()),
-        "stored_size": pa.array(stored, pa.int64()),
-        "pack": pa.array(packs, pa.string()),
-        "offset": pa.array(offsets, pa.int64()),
+        "digest": columns.from_list(digests, pa.string()),
+        "stored_size": columns.from_optional_ints(stored),
+        "pack": columns.from_list(packs, pa.string()),
+        "offset": columns.from_optional_ints(offsets),
     }
     if item.parent is not None:
-        mask = pa.array(item.unchanged)
+        mask = columns.from_numpy(item.unchanged, pa.bool_())
         new = {name: pc.if_else(mask, item.parent[name], col) for name, col in new.items()}
     fmt = cols["mode"] & stat.S_IFMT(0o177777)
     kind_code = np.where(fmt == stat.S_IFREG, 1, np.where(fmt == stat.S_IFDIR, 2, np.where(fmt == stat.S_IFLNK, 3, 0)))
@@ -471,30 +476,30 @@ def _finish(
     table = pa.Table.from_arrays(
         [
             item.paths,
-            _KINDS.take(pa.array(kind_code)),
-            pa.array(cols["size"]),
-            pa.array(cols["mtime_ns"]),
-            pa.array(cols["ctime_ns"]),
-            pa.array(cols["mode"]),
-            pa.array(cols["uid"]),
-            pa.array(cols["gid"]),
-            pa.array(cols["ino"]),
+            _kinds().take(columns.from_numpy(kind_code, pa.int64())),
+            columns.from_numpy(cols["size"], pa.int64()),
+            columns.from_numpy(cols["mtime_ns"], pa.int64()),
+            columns.from_numpy(cols["ctime_ns"], pa.int64()),
+            columns.from_numpy(cols["mode"], pa.int64()),
+            columns.from_numpy(cols["uid"], pa.int64()),
+            columns.from_numpy(cols["gid"], pa.int64()),
+            columns.from_numpy(cols["ino"], pa.uint64()),
             new["digest"],
             new["stored_size"],
             new["pack"],
             new["offset"],
-            pa.array(links, pa.binary()),
+            columns.from_list(links, pa.binary()),
         ],
         schema=SCHEMA,
     )
     files = item.is_file
     if not keep.all():
-        table = table.filter(pa.array(keep))
+        table = table.filter(columns.from_numpy(keep, pa.bool_()))
         files = files[keep]
         kind_code = kind_code[keep]
     writer.write(table)
     nfiles = int(files.sum())
-    nbytes = int(pc.sum(table.column("size")).as_py() or 0)
+    nbytes = int(columns.to_numpy(table.column("size")).sum())
     summary.files += nfiles
     summary.bytes += nbytes
     summary.dirs += int((kind_code == 2).sum())
@@ -503,11 +508,11 @@ def _finish(
     progress.bytes += nbytes
     progress.new_bytes = contents.new_bytes
     if nfiles:
-        file_rows = table.filter(pa.array(files))
+        file_rows = table.filter(columns.from_numpy(files, pa.bool_()))
         distinct.add(
             file_rows.column("digest").combine_chunks(),
-            file_rows.column("size").to_numpy(),
-            file_rows.column("stored_size").to_numpy(),
+            columns.to_numpy(file_rows.column("size")),
+            columns.to_numpy(file_rows.column("stored_size")),
         )
 
 

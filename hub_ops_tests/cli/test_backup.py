@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub_ops.cli import main
+from hub_ops_tests.cli.imports import heavy_imports
 
 
 @pytest.fixture(params=["file", "gcs"])
@@ -137,3 +138,22 @@ def test_restore_keeps_newer_files_unless_given_a_reason(dest, tmp_path):
     assert replaced.exit_code == 0, replaced.output
     assert "overwrote newer files: ada asked for last night's copy" in replaced.output
     assert (src / "ada" / "notes.md").read_text() == "# ada\n" * 300
+
+
+def test_backup_commands_import_no_pandas_dagster_or_cloud_clients(tmp_path):
+    """What a backup pod pays at start-up: the backup commands load the engine (pyarrow,
+    numpy) and nothing of the rest of hub_ops (pyarrow would load pandas on its first array)."""
+    src, dest = tmp_path / "src", str(tmp_path / "dest")
+    _homes(src)
+    hub = ["--hub", "c/h", "--dest", dest]
+    argv = [
+        ["--fleet", "/nonexistent-fleet", "backup", *hub, "--source", str(src)],
+        ["--fleet", "/nonexistent-fleet", "backup", *hub, "--source", str(src), "--json"],
+        ["--fleet", "/nonexistent-fleet", "snapshots", *hub],
+        ["--fleet", "/nonexistent-fleet", "verify", *hub, "--deep"],
+        ["--fleet", "/nonexistent-fleet", "restore", *hub, "--target", str(tmp_path / "out")],
+    ]
+    heavy, output = heavy_imports(argv)
+    assert heavy == []
+    assert '"hashed_files": 0' in output  # the commands did run: the second backup read nothing
+    assert (tmp_path / "out" / "bob" / "data.bin").read_bytes() == (src / "bob" / "data.bin").read_bytes()
