@@ -38,6 +38,7 @@ class Settings:
     gcs_token_set: bool = False  # HUB_OPS_GCS_TOKEN is set (its value is read where it is used)
     aws_endpoint: str | None = None  # AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL: an S3-compatible server
     aws_region: str | None = None  # AWS_REGION or AWS_DEFAULT_REGION
+    azure_account: str | None = None  # AZURE_STORAGE_ACCOUNT_NAME (with DefaultAzureCredential)
     azure_storage_set: bool = False  # AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_NAME is set
     today: dt.date | None = None  # HUB_OPS_TODAY: a fixed date for tests and the demo (never in production)
 
@@ -69,6 +70,7 @@ class Settings:
             gcs_token_set=bool(environ.get("HUB_OPS_GCS_TOKEN")),
             aws_endpoint=environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None,
             aws_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+            azure_account=environ.get("AZURE_STORAGE_ACCOUNT_NAME") or None,
             azure_storage_set=bool(
                 environ.get("AZURE_STORAGE_CONNECTION_STRING") or environ.get("AZURE_STORAGE_ACCOUNT_NAME")
             ),
@@ -77,6 +79,17 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    def storage_pod_env(self) -> dict[str, str]:
+        """The non-secret storage variables a backup pod needs to reach the same stores
+        (endpoints, region, Azure account); credentials come from the pod's service account."""
+        values = {
+            "HUB_OPS_GCS_ENDPOINT": self.gcs_endpoint,
+            "AWS_ENDPOINT_URL_S3": self.aws_endpoint,
+            "AWS_REGION": self.aws_region,
+            "AZURE_STORAGE_ACCOUNT_NAME": self.azure_account,
+        }
+        return {k: v for k, v in values.items() if v}
 
     def fleet_folder(self) -> str:
         """HUB_OPS_FLEET, else ./deployments when it holds a fleet, else the working folder."""

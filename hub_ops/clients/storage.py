@@ -54,7 +54,10 @@ class Storage:
         if self.resolve(url).startswith("file://"):
             return {}
         service = service_of(url)
-        opts: dict[str, Any] = {}
+        # fsspec's listings cache answers `info` from an earlier listing of the folder: stale
+        # for objects another process wrote or deleted since (a blob said missing, or present
+        # after a prune removed it). Every call asks the store.
+        opts: dict[str, Any] = {"use_listings_cache": False}
         if service == "gcs":
             if self.gcs_endpoint:
                 opts["endpoint_url"] = self.gcs_endpoint

@@ -1,5 +1,7 @@
-"""Every engine test runs against both kinds of destination: a local folder (file://) and
-the GCS server of the local stack (gs:// through gcsfs)."""
+"""Every engine test runs against each kind of destination: a local folder (file://) and
+the object-store servers of the local stack: GCS (gs:// through gcsfs), S3 (moto, s3://
+through s3fs) and Azure Blob (Azurite, az:// through adlfs). The S3 and Azure ones are
+reached through the SDKs' standard environment (aws_env, azure_env), as in production."""
 
 from __future__ import annotations
 
@@ -21,13 +23,33 @@ class Destination:
         return Repository.open(self.url, self.storage)
 
 
-@pytest.fixture(params=["file", "gcs"])
+KINDS = ["file", "gcs", "s3", "az"]
+CLOUDS = KINDS[1:]
+
+
+@pytest.fixture(params=KINDS)
 def destination(request, tmp_path) -> Destination:
-    if request.param == "file":
+    return make_destination(request, tmp_path, request.param)
+
+
+@pytest.fixture(params=CLOUDS)
+def cloud_destination(request, tmp_path) -> Destination:
+    """Only the object stores (for what a local folder does differently)."""
+    return make_destination(request, tmp_path, request.param)
+
+
+def make_destination(request, tmp_path, kind: str) -> Destination:
+    if kind == "file":
         return Destination("file", f"file://{tmp_path}/dest", Storage())
-    storage = request.getfixturevalue("gcs_storage")
-    bucket = request.getfixturevalue("gcs_bucket")
-    return Destination("gcs", f"gs://{bucket}/backups", storage)
+    if kind == "gcs":
+        storage = request.getfixturevalue("gcs_storage")
+        return Destination("gcs", f"gs://{request.getfixturevalue('gcs_bucket')}/backups", storage)
+    if kind == "s3":
+        bucket = request.getfixturevalue("s3_bucket")
+        moto = request.getfixturevalue("aws_env")
+        return Destination("s3", f"s3://{bucket}/backups", Storage(s3_endpoint=moto.endpoint))
+    container = request.getfixturevalue("az_container")  # AZURE_STORAGE_CONNECTION_STRING is set
+    return Destination("az", f"az://{container}/backups", Storage())
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from pathlib import Path
 from hub_ops.backup import SnapshotSummary, restore_snapshot, verify_snapshot
 from hub_ops_tests.backup.trees import diff_trees, read_tree
 
-KILLS = 20
+# per kind: moto and Azurite are slower per request than fake-gcs-server (CI time)
+KILLS = {"file": 20, "gcs": 20, "s3": 10, "az": 10}
 
 
 def _env(destination) -> dict:
@@ -71,7 +72,8 @@ def test_kill_9_at_random_points(destination, tmp_path):
     expected[SnapshotSummary.from_json(done.stdout.strip().splitlines()[-1]).id] = read_tree(src)
 
     killed_after_commit = 0
-    for step in range(1, KILLS + 1):
+    kills = KILLS[destination.kind]
+    for step in range(1, kills + 1):
         _mutate(src, rng, step)
         before = set(repo.snapshot_ids("c/h"))
         proc = subprocess.Popen(
@@ -111,4 +113,4 @@ def test_kill_9_at_random_points(destination, tmp_path):
         assert verify_snapshot(repo, "c/h", sid, deep=True).problems == []
         restore_snapshot(repo, "c/h", out, sid)
         assert diff_trees(tree, read_tree(out)) == [], sid
-    print(f"{destination.kind}: full run {full_run:.1f} s, {KILLS} kills, {killed_after_commit} after the commit")
+    print(f"{destination.kind}: full run {full_run:.1f} s, {kills} kills, {killed_after_commit} after the commit")

@@ -58,7 +58,7 @@ def test_prune_never_deletes_what_a_kept_snapshot_needs(destination, tmp_path):
     """Random interleavings of backups of two hubs and prunes with random policies (grace 0,
     the harshest): after every prune, every remaining snapshot of either hub verifies deep
     and restores exactly the files it was taken from."""
-    examples = {"file": 30, "gcs": 6}[destination.kind]
+    examples = {"file": 30, "gcs": 6, "s3": 3, "az": 3}[destination.kind]
 
     @settings(
         max_examples=examples,
@@ -188,7 +188,7 @@ def test_locks_of_dead_processes_go_stale(repo, tmp_path):
     dead._stop.set()  # its heartbeat dies with it
     with pytest.raises(LockError, match="killed backup"):
         exclusive_lock(repo.store, "prune", policy).release()
-    time.sleep(1.5)
+    time.sleep(2.1)  # S3's Last-Modified counts whole seconds: 1 s + a second of truncation
     lock = exclusive_lock(repo.store, "prune", policy)
     lock.release()
     assert [o.key for o in repo.store.list("locks/")] == []
@@ -232,3 +232,31 @@ def test_debris_of_interrupted_writes_is_removed_after_the_grace_period(tmp_path
     assert report.debris_deleted == 3
     assert not any(p.exists() for p in debris + [orphan])
     assert verify_snapshot(repo, "c/h", deep=True).ok
+
+
+def test_a_heartbeat_never_brings_back_a_lock_prune_removed(repo, monkeypatch):
+    """The heartbeat's refresh is a conditional write: a lock deleted (declared stale by a
+    prune) stays deleted, even when the deletion lands between the heartbeat's read of the
+    lock and its write, and the backup then refuses to commit."""
+    lock = shared_lock(repo.store, "slow backup", LockPolicy(refresh_s=3600))
+    before = repo.store.read_bytes(lock.key)
+    assert lock.refresh() is True and repo.store.read_bytes(lock.key) != before  # rewritten in place
+    if repo.store.is_local:  # no read before the write: the file must not be created again
+        repo.store.delete(lock.key)
+    else:
+        real_info = repo.store.fs.info
+
+        def info_then_prune(path, **kwargs):
+            found = real_info(path, **kwargs)
+            if path.endswith(lock.key):
+                repo.store.delete(lock.key)  # a prune removes it right after the heartbeat read it
+            return found
+
+        monkeypatch.setattr(repo.store.fs, "info", info_then_prune)
+    assert lock.refresh() is False
+    monkeypatch.undo()
+    assert repo.store.stat(lock.key) is None
+    assert [o.key for o in repo.store.list("locks/")] == []
+    with pytest.raises(LockError, match="nothing was committed"):
+        lock.check()
+    lock.release()

@@ -121,9 +121,13 @@ def home_job(
     read_only: bool = True,
     service_account_name: str | None = None,
     env: dict[str, str] | None = None,
+    provider: str | None = None,
 ):
     """The kubernetes V1Job (client model) running `command` with `hub`'s homes mounted,
-    built by dagster-k8s from the same config `execute_k8s_job` is given."""
+    built by dagster-k8s from the same config `execute_k8s_job` is given. The service account
+    is what may write the bucket: GKE workload identity and EKS IRSA / Pod Identity need only
+    the account (its annotation or association); AKS workload identity also needs the pod
+    label `azure.workload.identity/use`, added on `azure` clusters."""
     from dagster_k8s.job import DagsterK8sJobConfig, UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
 
     config = home_k8s_config(hub, read_only=read_only)
@@ -134,6 +138,8 @@ def home_job(
     }
     if service_account_name:
         config["pod_spec_config"] = {**config["pod_spec_config"], "service_account_name": service_account_name}
+        if provider == "azure":
+            config["pod_template_spec_metadata"] = {"labels": {"azure.workload.identity/use": "true"}}
     return construct_dagster_k8s_job(
         job_config=DagsterK8sJobConfig(job_image=image, dagster_home=None),
         args=None,

@@ -220,6 +220,7 @@ class BackupRunnerResource(dg.ConfigurableResource):
             read_only=read_only,
             service_account_name=self.service_account_name,
             env=self.pod_env,
+            provider=fleet.clusters[hub.cluster].provider,
         )
         kube = self.kube.client(fleet, fleet.clusters[hub.cluster])
         tail = kube.run_job(
@@ -354,7 +355,7 @@ def shared_resources_for(settings: Settings) -> dict[str, dg.ConfigurableResourc
         remote=sorted(choice.remote),
     )
     # production: backup pods write the real buckets; locally, git mirrors stay under the data dir
-    pod_env = {"HUB_OPS_ENV": "production"} if settings.production else {}
+    pod_env = {"HUB_OPS_ENV": "production", **settings.storage_pod_env()} if settings.production else {}
     git_cache = settings.cache_dir if settings.production else str(Path(settings.data_dir) / "cache")
     runner = BackupRunnerResource(
         image=settings.backup_image(),

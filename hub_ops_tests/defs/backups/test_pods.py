@@ -96,3 +96,50 @@ def test_a_restore_pod_writes_to_a_scratch_folder_and_keeps_newer_files_unless_t
     assert "--user" not in scratch
     told = restore_command("c/h", "gs://b", "s", ["ada"], overwrite_newer_reason="ada asked for last night's copy")
     assert told[-2:] == ["--overwrite-newer-reason", "ada asked for last night's copy"]
+
+
+@pytest.mark.parametrize(("provider", "labelled"), [("azure", True), ("aws", False), ("gcp", False)])
+def test_backup_pods_carry_what_each_clouds_workload_identity_needs(fleet, provider, labelled):
+    """AKS injects the federated token only into pods labelled for it; GKE and EKS (IRSA, Pod
+    Identity) go by the service account alone."""
+    hub = fleet.hub("community-hubs/uni")
+    job = home_job(
+        hub,
+        image="ghcr.io/example/hub-ops:1.0",
+        command=backup_command(hub, "az://backups/homes", "zstd"),
+        job_name="hub-ops-backup-test",
+        service_account_name="hub-ops-backups",
+        provider=provider,
+    )
+    manifest = kubernetes.client.ApiClient().sanitize_for_serialization(job)
+    kubernetes_validate.validate(manifest, "1.30", strict=True)
+    template = manifest["spec"]["template"]
+    assert template["spec"]["serviceAccountName"] == "hub-ops-backups"
+    labels = template["metadata"].get("labels", {})
+    assert (labels.get("azure.workload.identity/use") == "true") is labelled
+    # without a service account there is no identity to federate: no label either
+    bare = home_job(hub, image="i:1", command=["hub-ops"], job_name="hub-ops-backup-bare", provider=provider)
+    assert "azure.workload.identity/use" not in (bare.spec.template.metadata.labels or {})
+
+
+def test_production_backup_pods_get_the_storage_endpoints_never_the_secrets(monkeypatch):
+    from hub_ops.defs.shared.resources import shared_resources_for
+    from hub_ops.settings import Settings
+
+    environ = {
+        "HUB_OPS_ENV": "production",
+        "AWS_ENDPOINT_URL": "https://s3.example.org",
+        "AWS_REGION": "eu-central-1",
+        "AZURE_STORAGE_ACCOUNT_NAME": "fleetbackups",
+    }
+    secrets = {"AWS_SECRET_ACCESS_KEY": "aws-secret-value-1", "AZURE_STORAGE_CONNECTION_STRING": "AccountKey=k3y"}
+    for key, value in {**environ, **secrets}.items():
+        monkeypatch.setenv(key, value)
+    runner = shared_resources_for(Settings.from_environ({**environ, **secrets}))["backup_runner"]
+    assert runner.pod_env == {
+        "HUB_OPS_ENV": "production",
+        "AWS_ENDPOINT_URL_S3": "https://s3.example.org",
+        "AWS_REGION": "eu-central-1",
+        "AZURE_STORAGE_ACCOUNT_NAME": "fleetbackups",
+    }
+    assert not any(secret in repr(runner) for secret in secrets.values())
