@@ -122,3 +122,23 @@ def test_cur_independent_net_per_day_equals_duckdb(tmp_path):
     assert sorted(net.net_by_day) == [d for d, _ in rows] == ["2026-10-01", "2026-10-02"]
     for day, value in rows:
         assert abs(net.net_by_day[day] - Decimal(value)) <= Decimal("1e-9") * net.rows_by_day[day]
+
+
+def test_cur_reader_dropping_credits_fails_the_reconciliation(tmp_path, monkeypatch):
+    """The fault is injected into the CUR reader only (negative amounts read as 0: credits and
+    refunds lost); the check re-reads the export through crosscheck.cur_net and exits 1."""
+    import numpy as np
+
+    from hub_ops.costs import cur
+
+    rows = [cur_row(4.00), cur_row(-1.25, line_type="Credit", operation="")]
+    write_cur(tmp_path / "cur" / "e" / "data" / "BILLING_PERIOD=2026-10" / "e-00001.snappy.parquet", rows)
+    root = _fleet_root(tmp_path, f"  billing:\n    files: {tmp_path / 'cur'}\n")
+    monkeypatch.setenv("HUB_OPS_DATA", str(tmp_path / "data"))
+    reading = cur.to_nanos
+    monkeypatch.setattr(cur, "to_nanos", lambda amounts: np.maximum(reading(amounts), 0))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["--fleet", str(root), "cost-report", "--month", "2026-10", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "does not reconcile" in result.output and "**FAILS**" in result.output
+    assert sum(pq.read_table(out / "2026-10.parquet")["net_cost"].to_pylist()) == 4.00  # 4.00 - 1.25 expected
