@@ -2,8 +2,8 @@
 
 Kinds (fleet.yaml `costs.billing[].format`, `hub-ops cost-report --format`):
 `gcp` (Cloud Billing detailed export: usage_start_time, cost, credits), `aws-cur` (CUR 2.0:
-line_item_unblended_cost). `focus` and `azure` are recognised and refused with a clear error
-until their readers exist. Reading only: safe to rerun.
+line_item_unblended_cost), `focus` (FOCUS 1.0-1.2: BilledCost). `azure` is recognised and refused
+with a clear error until its reader exists. Reading only: safe to rerun.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from hub_ops.clients.storage import Storage
 from hub_ops.costs.crosscheck import ExportNet
 from hub_ops.costs.cur import CurExport
 from hub_ops.costs.errors import BillingExportError
+from hub_ops.costs.focus import FocusExport
 from hub_ops.costs.readers import ExportFiles, export_format
 from hub_ops.costs.usage import Usage, combine
 
@@ -30,7 +31,7 @@ MARKERS = (
     ("costInBillingCurrency", "azure"),
     ("usage_start_time", "gcp"),
 )
-READERS = {"gcp": ExportFiles, "aws-cur": CurExport}
+READERS = {"gcp": ExportFiles, "aws-cur": CurExport, "focus": FocusExport}
 
 
 def _columns(fs, path: str, fmt: str) -> list[str]:
