@@ -228,9 +228,9 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
     row_namespace = pc.if_else(pa.array(pod), pc.fill_null(namespace, ""), pc.fill_null(hub_namespace, ""))
     common = {
         "day": pa.array(days.astype(np.int32)),
-        "project": _text(batch.column(ACCOUNT)),
+        "project": _keys(batch.column(ACCOUNT)),  # dictionaries group fast; decoded once grouped
         "cluster": cluster,
-        "currency": _text(batch.column(CURRENCY)),
+        "currency": _keys(batch.column(CURRENCY)),
     }
     own = np.where(credit, 0, amount)
     credits = np.where(credit, amount, 0)
@@ -262,4 +262,17 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
             "rows": rows,
         }
     )
-    return sum_by(table, GROUP_KEYS), sum_by(totals, TOTAL_KEYS)
+    return _decoded(sum_by(table, GROUP_KEYS)), _decoded(sum_by(totals, TOTAL_KEYS))
+
+
+def _keys(column) -> pa.Array:
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return column if pa.types.is_dictionary(column.type) else column.cast(pa.string())
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary key columns as plain strings, so batches concatenate with one schema."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table
