@@ -54,14 +54,23 @@ class _Bar:
 @click.option(
     "--export",
     "export_url",
-    help="Billing export files (a file or folder URL: Parquet, CSV, newline JSON). Default: fleet.yaml costs.billing.",
+    help="Billing export files (a file or folder URL): the GCP detailed export (Parquet, CSV, newline JSON) "
+    "or an AWS CUR 2.0 export (Parquet). Default: every source of fleet.yaml costs.billing.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gcp", "aws-cur", "focus", "azure"]),
+    help="The kind of --export (default: told by its columns).",
 )
 @click.option(
     "--out", "out_dir", default=".", show_default=True, help="Folder (or URL) for YYYY-MM.csv, .parquet, .png."
 )
 @click.option("--sharing", type=click.Choice(POLICIES), help="Override fleet.yaml costs.sharing.")
 @click.pass_context
-def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir: str, sharing: str | None) -> None:
+def cost_report(
+    ctx: click.Context, month: str, export_url: str | None, fmt: str | None, out_dir: str, sharing: str | None
+) -> None:
     """Cost per cluster, hub and shared line for a month; writes YYYY-MM.csv and .parquet into --out.
 
     The written files are checked against the export's net total (cost + credits) for the
@@ -82,7 +91,7 @@ def cost_report(ctx: click.Context, month: str, export_url: str | None, out_dir:
     storage = storage_from_env()
     try:
         fleet = load_fleet(ctx.obj["fleet_root"])
-        source = billing_source(fleet, storage, files=export_url)
+        source = billing_source(fleet, storage, files=export_url, fmt=fmt)
         with _Bar() as bar:
             usage = source.aggregate(start, end, bar)
         report = CostReport.build(usage, fleet, sharing)

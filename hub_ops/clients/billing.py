@@ -216,22 +216,33 @@ def export_table_name(project: str, dataset: str, table: str | None, billing_id:
 
 
 def billing_source(
-    fleet, storage, files: str | None = None, bigquery_table: str | None = None, job_project: str | None = None
+    fleet,
+    storage,
+    files: str | None = None,
+    bigquery_table: str | None = None,
+    job_project: str | None = None,
+    fmt: str | None = None,
 ):
-    """The export to read: `files` or `bigquery_table` when given, else fleet.yaml costs.billing."""
-    from hub_ops.costs.readers import ExportFiles
+    """The export(s) to read: `files` (of kind `fmt`, or told by its columns) or `bigquery_table`
+    when given, else every source of fleet.yaml costs.billing (one report across them)."""
+    from hub_ops.costs.sources import Sources, export_source
 
     if files:
-        return ExportFiles(files, storage)
+        return export_source(files, storage, fmt)
     if bigquery_table:
         return BigQueryExport(bigquery_table, job_project=job_project)
     billing = fleet.settings.costs.billing
-    if billing is None:
+    if not billing:
         raise BillingExportError(
             f"{fleet.root / 'fleet.yaml'}: costs.billing is not set; give `files: <url>` "
-            "or `bigquery: {project, dataset, billing_id}`"
+            "or `bigquery: {project, dataset, billing_id}` (or a list of them)"
         )
-    if billing.files:
-        return ExportFiles(billing.files, storage)
-    bq = billing.bigquery
-    return BigQueryExport(export_table_name(bq.project, bq.dataset, bq.table, bq.billing_id), job_project=job_project)
+    sources = []
+    for source in billing:
+        if source.files:
+            sources.append(export_source(source.files, storage, source.format))
+        else:
+            bq = source.bigquery
+            table = export_table_name(bq.project, bq.dataset, bq.table, bq.billing_id)
+            sources.append(BigQueryExport(table, job_project=job_project))
+    return sources[0] if len(sources) == 1 else Sources(tuple(sources))

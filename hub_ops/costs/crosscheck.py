@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -185,34 +186,52 @@ def _add_batch(net: ExportNet, batch: pa.RecordBatch, fmt: str, start: dt.date, 
 def cur_net(url: str, storage, start: dt.date, end: dt.date) -> ExportNet:
     """The CUR export's net per day of [start, end): the sum of line_item_net_unblended_cost
     where a file has that column, else of line_item_unblended_cost, by line_item_usage_start_date."""
+
+    def amount(fields: list[str]) -> str:
+        net = "line_item_net_unblended_cost"
+        return net if net in fields else "line_item_unblended_cost"
+
+    return _column_net(url, storage, start, end, "line_item_usage_start_date", amount, "line_item_currency_code")
+
+
+def focus_net(url: str, storage, start: dt.date, end: dt.date) -> ExportNet:
+    """A FOCUS export's BilledCost per day of ChargePeriodStart in [start, end)."""
+    return _column_net(url, storage, start, end, "ChargePeriodStart", lambda _: "BilledCost", "BillingCurrency")
+
+
+def _column_net(url: str, storage, start: dt.date, end: dt.date, time: str, amount_of, currency: str) -> ExportNet:
+    """Sum of one amount column per day of one time column, over every Parquet or CSV file
+    under `url`, each scanned by pyarrow.dataset, amounts as decimal."""
     fs, path = storage.filesystem(url)
     if not fs.exists(path):
-        raise BillingExportError(f"{url}: no such file or folder (the CUR 2.0 export)")
-    names = [n for n in (sorted(fs.find(path)) if fs.isdir(path) else [path]) if n.lower().endswith(".parquet")]
+        raise BillingExportError(f"{url}: no such file or folder (the billing export)")
+    names = sorted(fs.find(path)) if fs.isdir(path) else [path]
+    names = [n for n in names if n.lower().endswith((".parquet", ".csv", ".csv.gz"))]
     if not names:
-        raise BillingExportError(f"{url}: no Parquet files there (independent re-read of the CUR export)")
-    net = ExportNet(f"{len(names)} Parquet file(s) under {url}, re-read with pyarrow.dataset and summed in decimal")
+        raise BillingExportError(f"{url}: no Parquet or CSV files there (independent re-read of the export)")
+    net = ExportNet(f"{len(names)} file(s) under {url}, re-read with pyarrow.dataset and summed in decimal")
     first, last = start.isoformat(), (end - dt.timedelta(days=1)).isoformat()
     for name in names:
-        dataset = ds.dataset(name, filesystem=fs, format="parquet")
-        fields = dataset.schema.names
-        amount = (
-            "line_item_net_unblended_cost" if "line_item_net_unblended_cost" in fields else "line_item_unblended_cost"
-        )
-        columns = ["line_item_usage_start_date", amount, "line_item_currency_code"]
+        if name.lower().endswith(".parquet"):
+            fmt = "parquet"
+        else:
+            fmt = ds.CsvFileFormat(
+                convert_options=pv.ConvertOptions(column_types={time: pa.string(), currency: pa.string()})
+            )
+        dataset = ds.dataset(name, filesystem=fs, format=fmt)
+        columns = [time, amount_of(dataset.schema.names), currency]
         try:
             for batch in dataset.to_batches(columns=columns):
                 days = _days(batch.column(0))
                 inside = pc.and_(pc.greater_equal(days, first), pc.less_equal(days, last))
-                part = pa.table(
-                    {"day": days, "amount": batch.column(1).cast(DECIMAL), "row": pa.array([1] * len(days))}
-                )
+                rows = pa.array(np.ones(len(days), dtype=np.int64))
+                part = pa.table({"day": days, "amount": batch.column(1).cast(pa.float64()).cast(DECIMAL), "row": rows})
                 summed = part.filter(inside).group_by("day").aggregate([("amount", "sum"), ("row", "sum")])
-                for day, value, rows in zip(*(summed[c].to_pylist() for c in ("day", "amount_sum", "row_sum"))):
-                    net.add(day, value or Decimal(0), rows)
+                for day, value, count in zip(*(summed[c].to_pylist() for c in ("day", "amount_sum", "row_sum"))):
+                    net.add(day, value or Decimal(0), count)
                 net.currencies.update(c for c in pc.unique(batch.column(2).filter(inside)).to_pylist() if c)
         except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as e:
-            raise BillingExportError(f"{fs.unstrip_protocol(name)}: cannot re-read the CUR export: {e}") from None
+            raise BillingExportError(f"{fs.unstrip_protocol(name)}: cannot re-read the export: {e}") from None
     return net
 
 

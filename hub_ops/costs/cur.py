@@ -160,7 +160,11 @@ class CurExport:
                     )
                 columns = amount_columns(names)
                 wanted = [c for c in (*REQUIRED, RESOURCE, *columns) if c in names]
-                strings = [c for c in (ACCOUNT, LINE_TYPE, OPERATION, CURRENCY) if c in names]
+                # CUR strings repeat (accounts, types, tags, a pod's ARN every hour): read as
+                # dictionaries, so lookups and the ARN parsing run on the distinct values only
+                leaves = [file.schema.column(i).path for i in range(file.metadata.num_columns)]
+                strings = [c for c in (ACCOUNT, LINE_TYPE, OPERATION, CURRENCY, RESOURCE) if c in names]
+                strings += [leaf for leaf in leaves if leaf.startswith(TAGS + ".")]
                 file = pq.ParquetFile(handle, read_dictionary=strings)
                 time_index = next(i for i in range(file.metadata.num_columns) if file.schema.column(i).path == TIME)
                 for group in range(file.metadata.num_row_groups):
@@ -183,8 +187,11 @@ def _text(array) -> pa.Array:
 
 def _arn_parts(arns: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(cluster, namespace) of pod ARNs `arn:aws:eks:REGION:ACCOUNT:pod/CLUSTER/NAMESPACE/...`;
-    null where the resource id is not a pod ARN."""
-    parts = pc.extract_regex(arns, r":pod/(?P<cluster>[^/]+)/(?P<namespace>[^/]+)/")
+    null where the resource id is not a pod ARN. On a dictionary, parses each distinct ARN once."""
+    if pa.types.is_dictionary(arns.type):
+        cluster, namespace = _arn_parts(arns.dictionary.cast(pa.string()))
+        return cluster.take(arns.indices), namespace.take(arns.indices)
+    parts = pc.extract_regex(arns.cast(pa.string()), r":pod/(?P<cluster>[^/]+)/(?P<namespace>[^/]+)/")
     return pc.struct_field(parts, "cluster"), pc.struct_field(parts, "namespace")
 
 
@@ -206,8 +213,11 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
     tags = batch.column(TAGS).combine_chunks()
     *clusters, namespace, hub = label_values(tags, *CLUSTER_TAGS, NAMESPACE_TAG, HUB_TAG)
     cluster = pc.coalesce(*clusters)
-    if pod.any() and RESOURCE in batch.column_names:
-        arn_cluster, arn_namespace = _arn_parts(_text(batch.column(RESOURCE)))
+    untagged = pod & (
+        pc.is_null(cluster).to_numpy(zero_copy_only=False) | pc.is_null(namespace).to_numpy(zero_copy_only=False)
+    )
+    if untagged.any() and RESOURCE in batch.column_names:
+        arn_cluster, arn_namespace = _arn_parts(batch.column(RESOURCE).combine_chunks())
         cluster = pc.coalesce(cluster, arn_cluster)
         namespace = pc.coalesce(namespace, arn_namespace)
     zeros = np.zeros(n, dtype=np.int64)
@@ -218,34 +228,31 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
     row_namespace = pc.if_else(pa.array(pod), pc.fill_null(namespace, ""), pc.fill_null(hub_namespace, ""))
     common = {
         "day": pa.array(days.astype(np.int32)),
-        "project": _text(batch.column(ACCOUNT)),
+        "project": _keys(batch.column(ACCOUNT)),  # dictionaries group fast; decoded once grouped
         "cluster": cluster,
-        "currency": _text(batch.column(CURRENCY)),
+        "currency": _keys(batch.column(CURRENCY)),
     }
     own = np.where(credit, 0, amount)
     credits = np.where(credit, amount, 0)
     rows = np.ones(n, dtype=np.int64)
+    # one group_by over the rows; the pods' idle and node-offset lines are then made from the
+    # (few) groups: per group, unused -> `idle`, -(split + unused) -> the cluster's node rows
+    extra = {"unused": unused, "pod_total": split + unused, "pods": pod.astype(np.int64)}
     main = pa.table(
-        common | {"namespace": row_namespace, "cost_nanos": own + split, "credits_nanos": credits, "rows": rows}
+        common | {"namespace": row_namespace, "cost_nanos": own + split, "credits_nanos": credits, "rows": rows} | extra
     )
-    parts = [main]
-    if pod.any():
-        keep = pa.array(pod)
-        pods = {k: v.filter(keep) for k, v in common.items()}
-        m = int(pod.sum())
-        for ns, cost in ((UNUSED_NAMESPACE, unused[pod]), ("", -(split[pod] + unused[pod]))):
-            parts.append(
-                pa.table(
-                    pods
-                    | {
-                        "namespace": pa.array([ns] * m, pa.string()),
-                        "cost_nanos": cost,
-                        "credits_nanos": np.zeros(m, dtype=np.int64),
-                        "rows": np.zeros(m, dtype=np.int64),
-                    }
-                )
-            )
-    table = pa.concat_tables(p.select(GROUP_KEYS + SUMS) for p in parts)
+    summed = main.group_by(GROUP_KEYS, use_threads=False).aggregate([(c, "sum") for c in (*SUMS, *extra)])
+    summed = summed.rename_columns([c.removesuffix("_sum") for c in summed.column_names])
+    parts = [summed.select(GROUP_KEYS + SUMS)]
+    with_pods = summed.filter(pc.greater(summed["pods"], 0))
+    if with_pods.num_rows:
+        m = with_pods.num_rows
+        nothing = np.zeros(m, dtype=np.int64)
+        for ns, cost in ((UNUSED_NAMESPACE, with_pods["unused"]), ("", pc.negate(with_pods["pod_total"]))):
+            derived = {k: with_pods[k] for k in ("day", "project", "cluster", "currency")}
+            derived |= {"namespace": pa.array([ns] * m, pa.string()), "cost_nanos": cost}
+            parts.append(pa.table(derived | {"credits_nanos": nothing, "rows": nothing}).select(GROUP_KEYS + SUMS))
+    table = pa.concat_tables(parts)
     totals = pa.table(
         {
             "day": common["day"],
@@ -255,4 +262,17 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
             "rows": rows,
         }
     )
-    return sum_by(table, GROUP_KEYS), sum_by(totals, TOTAL_KEYS)
+    return _decoded(sum_by(table, GROUP_KEYS)), _decoded(sum_by(totals, TOTAL_KEYS))
+
+
+def _keys(column) -> pa.Array:
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return column if pa.types.is_dictionary(column.type) else column.cast(pa.string())
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary key columns as plain strings, so batches concatenate with one schema."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table

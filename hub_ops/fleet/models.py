@@ -288,11 +288,16 @@ class BackupSettings(Strict):
     compression: Literal["zstd", "none"] = "zstd"
 
 
+EXPORT_FORMATS = ("gcp", "aws-cur", "focus", "azure")
+
+
 class BillingSource(Strict):
     """Exactly one of a BigQuery table or export files at an fsspec URL."""
 
     bigquery: BigQueryBilling | None = None
-    files: str | None = None  # Parquet, CSV or newline JSON as BigQuery exports them
+    files: str | None = None  # Parquet, CSV or newline JSON as BigQuery exports them; CUR 2.0 Parquet
+    # gcp: the detailed export; aws-cur: CUR 2.0 (Data Exports); none: told by the files' columns
+    format: Literal["gcp", "aws-cur", "focus", "azure"] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> BillingSource:
@@ -302,9 +307,15 @@ class BillingSource(Strict):
 
 
 class CostSettings(Strict):
-    billing: BillingSource | None = None
+    # one report across every source (one currency); a single mapping is one source
+    billing: list[BillingSource] | None = None
     sharing: Literal["proportional", "even", "none"] = "proportional"
     schedule: Cron = "0 6 * * *"
+
+    @field_validator("billing", mode="before")
+    @classmethod
+    def _sources(cls, value):
+        return [value] if isinstance(value, dict) else value
 
 
 class ReportSettings(Strict):

@@ -39,7 +39,7 @@ def run(ctx: DemoContext) -> list[str]:
     month = previous_month(dt.date.today())
     months = [previous_month(month), month]
     generator = ExportGenerator(fleet, seed=2026)
-    export_url = fleet.settings.costs.billing.files.rstrip("/")
+    export_url = fleet.settings.costs.billing[0].files.rstrip("/")
     out = []
     for m in months:
         start, end = _month_range(m)

@@ -515,7 +515,20 @@ CASES = [
                 "    files: gs://example-fleet-billing/export/\n    bigquery: {project: p, dataset: d}\n",
             )
         ],
-        ["fleet.yaml:17 costs.billing: give exactly one of bigquery, files"],
+        # a single mapping is the list's first source
+        ["fleet.yaml:17 costs.billing[0]: give exactly one of bigquery, files"],
+    ),
+    Case(
+        "fleet-billing-list",
+        "example",
+        [
+            R(
+                "fleet.yaml",
+                "    files: gs://example-fleet-billing/export/\n",
+                "    - files: gs://example-fleet-billing/export/\n    - files: s3://cur/x/\n      format: cur\n",
+            )
+        ],
+        ["fleet.yaml:20 costs.billing[1].format: Input should be 'gcp', 'aws-cur', 'focus' or 'azure' (got 'cur')"],
     ),
     Case(
         "fleet-bad-enum",
@@ -624,7 +637,7 @@ def test_example_fleet_loads(tmp_path: Path):
         "pangeo-hubs/legacy",
     ]
     assert fleet.settings.backups.destination == "gs://example-fleet-backups"
-    assert fleet.settings.costs.billing.files == "gs://example-fleet-billing/export/"
+    assert [b.files for b in fleet.settings.costs.billing] == ["gs://example-fleet-billing/export/"]
 
 
 # ---------------------------------------------------------------- every problem, every hub
