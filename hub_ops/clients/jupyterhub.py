@@ -43,7 +43,7 @@ class HubApi:
     def _request(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs) -> requests.Response:
         url = self.base_url.rstrip("/") + path
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            resp = self.session.request(method, url, **({"timeout": self.timeout} | kwargs))
         except requests.RequestException as e:
             raise HubApiError(f"{method} {url}: no answer ({type(e).__name__})") from None
         if resp.status_code not in ok:
@@ -67,7 +67,8 @@ class HubApi:
     def start_server(self, name: str, timeout: float = 120, poll: float = 0.5) -> float:
         """Start `name`'s default server and wait until it is ready. Returns seconds taken."""
         start = time.monotonic()
-        self._request("POST", f"/users/{quote(name)}/server", ok=(201, 202, 400))
+        # the hub holds this answer until the spawn ends or slow_spawn_timeout (10 s) passes
+        self._request("POST", f"/users/{quote(name)}/server", ok=(201, 202, 400), timeout=self.timeout + 20)
         while True:
             user = self.user(name) or {}
             server = (user.get("servers") or {}).get("")

@@ -66,8 +66,7 @@ from hub_ops.defs.shared.resources import (
     StorageResource,
 )
 from hub_ops.deploy.releases import hub_release
-from hub_ops.deploy.runner import find_service_token
-from hub_ops.deploy.values import ValuesError, load_values_files
+from hub_ops.deploy.values import ValuesError
 from hub_ops.fleet import Fleet, FleetConfigError, load_fleet
 from hub_ops.fleet.models import Hub
 
@@ -215,9 +214,7 @@ def _write_notice(
 
 
 def _hub_api_client(fleet: Fleet, hub: Hub, sops: SopsResource, hub_api: JupyterHubResource):
-    values = load_values_files(fleet.values_paths(hub), sops.client(), fleet.root)
-    token = find_service_token(values)
-    return hub_api.client(hub.domain, hub.cluster, hub.name, token) if token else None
+    return hub_api.for_hub(fleet, hub, sops.client())
 
 
 def _active_users(fleet: Fleet, hub: Hub, sops: SopsResource, hub_api: JupyterHubResource) -> str:

@@ -41,6 +41,8 @@ from hub_ops.clients.leases import HeldLease, LeaseBusy, hub_lease_name
 from hub_ops.clients.sops import Sops
 from hub_ops.clients.storage import Storage
 from hub_ops.defs.shared.home_pods import backup_command, home_job, restore_command
+from hub_ops.deploy.runner import find_service_token
+from hub_ops.deploy.values import load_values_files
 from hub_ops.fleet import Fleet, load_fleet
 from hub_ops.fleet.models import Cluster, Hub
 from hub_ops.settings import Settings, get_settings, secret
@@ -181,6 +183,12 @@ class JupyterHubResource(dg.ConfigurableResource):
     def client(self, domain: str, cluster: str, hub: str, token: str) -> HubApi:
         url = self.url_template.format(domain=domain, cluster=cluster, hub=hub)
         return HubApi(url, token, verify_tls=self.verify_tls, timeout=self.timeout)
+
+    def for_hub(self, fleet: Fleet, hub: Hub, sops: Sops) -> HubApi | None:
+        """The hub's API with the hub-ops service token from its values files (decrypted in
+        memory); None when the values hold no such token."""
+        token = find_service_token(load_values_files(fleet.values_paths(hub), sops, fleet.root))
+        return self.client(hub.domain, hub.cluster, hub.name, token) if token else None
 
 
 class ClockResource(dg.ConfigurableResource):

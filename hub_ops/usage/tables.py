@@ -1,0 +1,64 @@
+"""The usage tables as rows, from the library's records: what the assets and the CLI show."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hub_ops.backup.repository import Repository
+from hub_ops.clients.jupyterhub import HubApi
+from hub_ops.clients.storage import Storage
+from hub_ops.usage.activity import UsageLedger, daily_row, record_hub
+from hub_ops.usage.homes import home_storage
+
+DAILY_COLUMNS = ["hub", "date", "active_users", "servers_started", "peak_servers", "observations", "status"]
+STORAGE_COLUMNS = [
+    "hub",
+    "snapshot",
+    "taken",
+    "home_bytes",
+    "home_files",
+    "homes",
+    "median_home_bytes",
+    "growth_since_previous",
+    "growth_30_days",
+]
+
+
+def ledger_folder(reports_destination: str) -> str:
+    """Where the activity ledger lives: beside the reports (it holds hashes, never names)."""
+    return reports_destination.rstrip("/") + "/usage/activity"
+
+
+def usage_day(
+    ledger: UsageLedger, hubs: dict[str, HubApi | None | str], day: dt.date, now: dt.datetime | None = None
+) -> list[dict]:
+    """One row per hub for `day`. Hubs map to their API (asked now when `day` is today or
+    yesterday, the days an observation can still add to), or to why they cannot be asked."""
+    now = now or dt.datetime.now(dt.UTC)
+    rows = []
+    for hub_id, api in hubs.items():
+        error = api if isinstance(api, str) else None
+        if error is None and 0 <= (now.date() - day).days <= 1:
+            _, error = record_hub(api, hub_id, ledger, at=now)
+        rows.append(daily_row(ledger.day(hub_id, day), hub_id, day, error))
+    return rows
+
+
+def storage_rows(storage: Storage, destinations: dict[str, str], show_names: bool) -> tuple[list[dict], list[dict]]:
+    """(one summary row per hub, the 10 largest homes of each hub) from the latest manifests.
+    A hub without a snapshot, or whose destination cannot be read, says so in `snapshot`."""
+    summaries, largest = [], []
+    for hub_id, url in destinations.items():
+        try:
+            found = home_storage(Repository.open(url, storage), hub_id)
+        except Exception as e:  # one unreadable destination never hides the other hubs
+            summaries.append({"hub": hub_id, "snapshot": f"unreadable: {type(e).__name__}: {e}"})
+            continue
+        if found is None:
+            summaries.append({"hub": hub_id, "snapshot": "no snapshot yet"})
+            continue
+        summaries.append(found.summary_row())
+        largest += [
+            {"hub": hub_id, "rank": i + 1} | home for i, home in enumerate(found.largest(show_names=show_names))
+        ]
+    return [{c: row.get(c) for c in STORAGE_COLUMNS} for row in summaries], largest
