@@ -22,6 +22,7 @@ import botocore.exceptions
 
 from hub_ops.clients import kube
 from hub_ops.fleet.models import Cluster
+from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, UpgradeState, minor_of, nodes_per_pool
 
 SOURCE = "EKS API"
 TOKEN_PREFIX = "k8s-aws-v1."
@@ -91,6 +92,23 @@ class EksClient:
     def describe_cluster(self, name: str) -> dict[str, Any]:
         return self.eks.describe_cluster(name=name)["cluster"]
 
+    def nodegroups(self, cluster_name: str) -> list[dict[str, Any]]:
+        """Every managed node group, described (instance types, scaling, version, status)."""
+        names = [
+            n
+            for page in self.eks.get_paginator("list_nodegroups").paginate(clusterName=cluster_name)
+            for n in page["nodegroups"]
+        ]
+        return [self.eks.describe_nodegroup(clusterName=cluster_name, nodegroupName=n)["nodegroup"] for n in names]
+
+    def cluster_versions(self) -> list[dict[str, Any]]:
+        """EKS's Kubernetes versions with their support dates (DescribeClusterVersions, all of them)."""
+        return [
+            v
+            for page in self.eks.get_paginator("describe_cluster_versions").paginate(includeAll=True)
+            for v in page["clusterVersions"]
+        ]
+
     def token(self, cluster_name: str) -> tuple[str, dt.datetime]:
         """A kube.TokenSource: a `k8s-aws-v1.` token for `cluster_name` and when to stop using
         it. Signed offline: no request is sent."""
@@ -133,15 +151,118 @@ def cluster_access(cluster: Cluster, key: dict | None = None, *, session: boto3.
             raise EksError(
                 f"the credentials belong to AWS account {account}, cluster.yaml aws.account is {aws.account}"
             )
-        observed = client.describe_cluster(aws.clusterName)
-        endpoint, ca = observed.get("endpoint"), (observed.get("certificateAuthority") or {}).get("data")
-        if not endpoint or not ca:
-            raise EksError(f"EKS cluster {aws.clusterName} has no endpoint yet (status {observed.get('status')})")
-        ca_pem = _pem(ca, aws.clusterName)
+        return _access(client, aws.clusterName, client.describe_cluster(aws.clusterName))
     except Exception as e:  # noqa: BLE001 - any failure is "cannot reach", said plainly
         raise kube.ClusterUnreachable(f"cluster {cluster.name}: {describe_error(e)}") from None
+
+
+def _access(client: EksClient, name: str, described: dict[str, Any]) -> kube.ClusterAccess:
+    endpoint, ca = described.get("endpoint"), (described.get("certificateAuthority") or {}).get("data")
+    if not endpoint or not ca:
+        raise EksError(f"EKS cluster {name} has no endpoint yet (status {described.get('status')})")
     return kube.ClusterAccess(
-        server=endpoint,
-        tokens=kube.RefreshingToken(lambda: client.token(aws.clusterName)),
-        ca_pem=ca_pem,
+        server=endpoint, tokens=kube.RefreshingToken(lambda: client.token(name)), ca_pem=_pem(ca, name)
+    )
+
+
+def observe(cluster: Cluster, key: dict | None = None, *, list_nodes: bool = True, session=None) -> ClusterState:
+    """The state of an aws-provider cluster: status, version, platform version, managed node
+    groups, support dates (DescribeClusterVersions), and (list_nodes) node counts per group
+    from its Kubernetes API. Never raises for an API error: comes back reachable=False and why."""
+    aws = cluster.aws
+    assert aws is not None, f"{cluster.name}: not an aws cluster"
+    try:
+        client = EksClient(session or session_for(aws.region, key, f"cluster {cluster.name}: {aws.key}"))
+        described = client.describe_cluster(aws.clusterName)
+        groups = client.nodegroups(aws.clusterName)
+    except Exception as e:  # noqa: BLE001 - any failure means "not reachable", said plainly
+        return ClusterState.unreachable(cluster, SOURCE, describe_error(e))
+    notes = []
+    try:
+        versions = client.cluster_versions()
+    except Exception as e:  # noqa: BLE001 - optional: older permissions lack it
+        versions = None
+        notes.append(f"support dates not fetched: {describe_error(e)}")
+    nodes = None
+    if list_nodes:
+        from hub_ops.clients.kube_observe import list_nodes_or_note
+
+        def api():
+            return _access(client, aws.clusterName, described).api_client()
+
+        nodes = list_nodes_or_note(api, described.get("endpoint"), notes)
+    return cluster_state(cluster, described, groups, versions, nodes, notes)
+
+
+def _date(value) -> dt.date | None:
+    return value.date() if isinstance(value, dt.datetime) else None
+
+
+def cluster_state(
+    cluster: Cluster,
+    described: dict[str, Any],
+    groups: list[dict[str, Any]],
+    versions: list[dict[str, Any]] | None,
+    nodes: list[NodeState] | None,
+    notes: list[str] | None = None,
+) -> ClusterState:
+    """Turn EKS answers (and the nodes, when listed) into a ClusterState. The "channel" of an
+    EKS cluster is its version's support phase and its upgrade policy (EKS has no channels)."""
+    notes = list(notes or [])
+    per_group = nodes_per_pool(nodes)
+    pools = []
+    for g in groups:
+        scaling = g.get("scalingConfig") or {}
+        pools.append(
+            NodePoolState(
+                name=g["nodegroupName"],
+                version=g.get("version"),
+                status=g.get("status"),
+                machine_type=", ".join(g.get("instanceTypes") or []) or None,
+                autoscaling=scaling.get("minSize") != scaling.get("maxSize"),
+                min_nodes=scaling.get("minSize"),
+                max_nodes=scaling.get("maxSize"),
+                node_count=per_group.get(g["nodegroupName"], 0) if nodes is not None else None,
+            )
+        )
+    version = described.get("version")
+    upgrade, phase = None, None
+    if versions is not None:
+        mine = next((v for v in versions if v.get("clusterVersion") == version), None)
+        newer = sorted(
+            {
+                v["clusterVersion"]
+                for v in versions
+                if (minor_of(v.get("clusterVersion")) or (0, 0)) > (minor_of(version) or (0, 0))
+            },
+            key=minor_of,
+        )
+        if newer:
+            notes.append(f"newer EKS versions: {', '.join(newer)}")
+        if mine is None:
+            notes.append(f"EKS does not list version {version}")
+        else:
+            phase = mine.get("versionStatus") or mine.get("status")
+            upgrade = UpgradeState(
+                end_of_standard_support=_date(mine.get("endOfStandardSupportDate")),
+                end_of_extended_support=_date(mine.get("endOfExtendedSupportDate")),
+            )
+    policy = (described.get("upgradePolicy") or {}).get("supportType")
+    channel = ", ".join(x for x in (phase, f"upgrade policy {policy}" if policy else None) if x) or None
+    return ClusterState(
+        cluster=cluster.name,
+        provider=cluster.provider,
+        source=SOURCE,
+        reachable=True,
+        status=described.get("status"),
+        master_version=version,
+        platform_version=described.get("platformVersion"),
+        release_channel=channel,
+        node_pools=pools,
+        nodes=nodes,
+        node_count=len(nodes)
+        if nodes is not None
+        else sum((g.get("scalingConfig") or {}).get("desiredSize", 0) for g in groups),
+        upgrade=upgrade,
+        notes=notes,
     )

@@ -11,7 +11,9 @@
   another cluster, or with another secret, is refused as AWS's STS would refuse it.
 - everything else is forwarded to moto, the EKS API, except that DescribeCluster of a
   cluster named in `clusters` answers with the local apiserver's endpoint and CA (moto's
-  answer points nowhere); every other field (status, version, ...) is moto's own.
+  answer points nowhere); every other field (status, version, ...) is moto's own. moto has
+  no DescribeClusterVersions: `cluster_versions`, when set, is its answer (tests give a
+  recorded response shape).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class EksControlPlane:
     clusters: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (endpoint, CA base64)
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # access key id -> secret
     reviews: list[dict] = field(default_factory=list)  # what each TokenReview decided (no tokens)
+    cluster_versions: dict | None = None  # the DescribeClusterVersions answer (moto has none)
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -159,6 +162,8 @@ class EksControlPlane:
                 self._answer(200, {"apiVersion": review["apiVersion"], "kind": "TokenReview", "status": status})
 
             def do_GET(self) -> None:
+                if self.path.startswith("/cluster-versions") and plane.cluster_versions is not None:
+                    return self._answer(200, plane.cluster_versions)
                 self._forward("GET")
 
             def do_DELETE(self) -> None:

@@ -24,28 +24,35 @@ from hub_ops_tests.clients.test_eks import add_aws_cluster, iam_user_key
 from hub_ops_tests.clients.tiny_chart import install_tiny
 
 
-@pytest.fixture
-def eks_fleet(eks_env, example_fleet, age_key):
-    """(fleet, IAM user ARN, its key, admin ApiClient): an aws cluster whose EKS name is the
-    local EKS stack's, with a key the webhook's STS check knows."""
-    plane, kube_cluster = eks_env
-    arn, key = iam_user_key(eks_env[0].sts_endpoint)
+def add_trusted_aws_cluster(plane, fleet_root, age_key, name: str) -> tuple[str, dict]:
+    """An aws cluster `name` in the fleet, on the local EKS stack, whose sops-encrypted key is
+    a new moto IAM user's that the stack's webhook trusts; (the user's ARN, the key)."""
+    arn, key = iam_user_key(plane.sts_endpoint)
     plane.trust_key(key["AccessKey"]["AccessKeyId"], key["AccessKey"]["SecretAccessKey"])
-    folder = add_aws_cluster(example_fleet, "eks-e2e", plane.cluster_id, "enc-deployer-credentials.secret.json")
+    folder = add_aws_cluster(fleet_root, name, plane.cluster_id, "enc-deployer-credentials.secret.json")
     (folder / "enc-deployer-credentials.secret.json").write_text(json.dumps(key))
     age_key.encrypt(folder / "enc-deployer-credentials.secret.json")
+    return arn, key
+
+
+@pytest.fixture
+def eks_fleet(eks_env, example_fleet, age_key):
+    """(fleet, IAM user ARN, its key, admin ApiClient) with the aws cluster `eks-e2e`."""
+    plane, kube_cluster = eks_env
+    arn, key = add_trusted_aws_cluster(plane, example_fleet, age_key, "eks-e2e")
     admin = kube_cluster.api_client()
     yield load_fleet(example_fleet, check_files=False), arn, key, admin
     admin.close()
 
 
-def bind_cluster_admin(admin: client.ApiClient, user: str) -> str:
-    """What an EKS access entry with AmazonEKSClusterAdminPolicy amounts to: `user` may do anything."""
+def bind_cluster_role(admin: client.ApiClient, user: str, role: str = "cluster-admin") -> str:
+    """What an EKS access entry amounts to: ClusterRole `role` for `user` (cluster-admin is
+    AmazonEKSClusterAdminPolicy's)."""
     name = f"hub-ops-{uuid.uuid4().hex[:6]}"
     client.RbacAuthorizationV1Api(admin).create_cluster_role_binding(
         client.V1ClusterRoleBinding(
             metadata=client.V1ObjectMeta(name=name),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"),
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role),
             subjects=[client.RbacV1Subject(kind="User", name=user, api_group="rbac.authorization.k8s.io")],
         )
     )
@@ -70,7 +77,7 @@ def test_a_namespace_and_a_helm_release_on_an_aws_cluster_through_sts(eks_fleet,
     assert refused.value.status == 403 and arn in refused.value.body
     assert plane.reviews[-1]["user"]["username"] == arn
 
-    bind_cluster_admin(admin, arn)
+    bind_cluster_role(admin, arn)
     kube.ensure_namespace(namespace)
     assert client.CoreV1Api(admin).read_namespace(namespace).metadata.name == namespace
 
