@@ -23,11 +23,12 @@ from kubernetes.client import ApiClient  # noqa: E402
 
 from hub_ops.clients.storage import Storage  # noqa: E402
 from hub_ops_dev.stack.azurite import AzuriteServer  # noqa: E402
+from hub_ops_dev.stack.eks_webhook import EksControlPlane  # noqa: E402
 from hub_ops_dev.stack.gcs import FakeGcsServer  # noqa: E402
 from hub_ops_dev.stack.jupyterhub import JupyterHubServer  # noqa: E402
 from hub_ops_dev.stack.kube import KubeCluster  # noqa: E402
 from hub_ops_dev.stack.kubelet import Kubelet  # noqa: E402
-from hub_ops_dev.stack.moto import MotoServer  # noqa: E402
+from hub_ops_dev.stack.moto import MOTO_ACCOUNT, MotoServer  # noqa: E402
 from hub_ops_dev.stack.postgres import PostgresServer  # noqa: E402
 
 
@@ -197,6 +198,49 @@ def helm_config(kube_cluster: KubeCluster, kube_namespace: str) -> Iterator[Any]
 
     with helm_python.Config(kubeconfig_path=str(kube_cluster.kubeconfig), namespace=kube_namespace) as config:
         yield config
+
+
+@pytest.fixture(scope="session")
+def eks_stack(stack_dir: Path, moto_server: MotoServer) -> Iterator[tuple[EksControlPlane, KubeCluster]]:
+    """An "EKS" cluster: a kube-apiserver of its own (RBAC, no controller-manager: ~4 s) that
+    trusts `k8s-aws-v1.` tokens through the EksControlPlane webhook, which asks moto's STS."""
+    import base64
+
+    plane = EksControlPlane(moto_server.endpoint).start()
+    workdir = stack_dir / "eks"
+    workdir.mkdir(parents=True, exist_ok=True)
+    cluster = KubeCluster(
+        workdir,
+        token_webhook=plane.webhook_kubeconfig(workdir / "webhook.kubeconfig"),
+        authorization_mode="RBAC",
+        controllers=False,
+    ).start()
+    plane.clusters[plane.cluster_id] = (
+        cluster.server_url,
+        base64.b64encode((cluster.pki / "ca.crt").read_bytes()).decode(),
+    )
+    yield plane, cluster
+    cluster.stop()
+    plane.stop()
+
+
+@pytest.fixture
+def eks_env(eks_stack, aws_env: MotoServer, monkeypatch: pytest.MonkeyPatch) -> tuple[EksControlPlane, KubeCluster]:
+    """aws_env, with the EKS API at the control plane (DescribeCluster names the local
+    apiserver) and its cluster recorded in moto's EKS (created if missing)."""
+    import boto3
+
+    plane, cluster = eks_stack
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", plane.url)
+    eks = boto3.client("eks", endpoint_url=aws_env.endpoint)
+    if plane.cluster_id not in eks.list_clusters()["clusters"]:
+        eks.create_cluster(
+            name=plane.cluster_id,
+            roleArn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/eks",
+            resourcesVpcConfig={},
+            version="1.20",
+        )
+    return plane, cluster
 
 
 # ------------------------------------------------------------------ JupyterHub

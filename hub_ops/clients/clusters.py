@@ -37,14 +37,29 @@ def cluster_access(fleet: Fleet, cluster: Cluster, sops: Sops, gke_access: GkeAc
     if cluster.provider == "gcp":
         if gke_access is None:
             raise ClusterUnreachable(f"cluster {cluster.name}: GKE access is not configured")
-        key = None
-        if cluster.gcp.key:
-            try:
-                key = sops.decrypt(folder / cluster.gcp.key, fleet.relpath(folder / cluster.gcp.key))
-            except SopsError as e:
-                raise ClusterUnreachable(f"cluster {cluster.name}: {e}") from None
-        return gke_access(cluster, key)
+        return gke_access(cluster, decrypted_key(fleet, cluster, "gcp", sops))
+    if cluster.provider == "aws":
+        from hub_ops.clients import eks  # boto3 loads only for fleets with aws clusters
+
+        return eks.cluster_access(cluster, decrypted_key(fleet, cluster, "aws", sops))
     raise ClusterUnreachable(
         f"cluster {cluster.name}: provider {cluster.provider} is not supported by hub_ops yet "
-        "(use provider kubeconfig with a token kubeconfig)"
+        "(use provider kubeconfig: a kubeconfig with a token or client-certificate user)"
     )
+
+
+def decrypted_key(fleet: Fleet, cluster: Cluster, provider: str, sops: Sops) -> dict | None:
+    """The provider block's sops-encrypted `key`, decrypted in memory; None when the block
+    names none (the provider's default credentials are used then). ClusterUnreachable names
+    a missing or undecryptable file."""
+    name = getattr(cluster, provider).key
+    if not name:
+        return None
+    path = fleet.cluster_dir(cluster.name) / name
+    rel = fleet.relpath(path)
+    if not path.is_file():
+        raise ClusterUnreachable(f"cluster {cluster.name}: {provider}.key file not found: {rel}")
+    try:
+        return sops.decrypt(path, rel)
+    except SopsError as e:
+        raise ClusterUnreachable(f"cluster {cluster.name}: {e}") from None

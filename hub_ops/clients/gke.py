@@ -24,7 +24,7 @@ from kubernetes import client as k8s
 
 from hub_ops.clients import kube
 from hub_ops.fleet.models import Cluster
-from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, UpgradeState
+from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, UpgradeState, nodes_per_pool
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SOURCE = "GKE API"
@@ -146,13 +146,11 @@ class GkeClient:
             notes.append(f"upgrade info not fetched: {_describe(e)}")
         nodes = None
         if list_nodes:
-            from hub_ops.clients.kube_observe import list_nodes as kube_list_nodes
+            from hub_ops.clients.kube_observe import list_nodes_or_note
 
-            try:
-                with k8s.ApiClient(self.kube_configuration(observed)) as api:
-                    nodes = kube_list_nodes(api)
-            except Exception as e:  # noqa: BLE001 - e.g. a private endpoint: GKE data still stands
-                notes.append(f"nodes not listed (Kubernetes API at {observed.endpoint}): {type(e).__name__}")
+            nodes = list_nodes_or_note(
+                lambda: k8s.ApiClient(self.kube_configuration(observed)), observed.endpoint, notes
+            )
         return cluster_state(cluster, observed, pools, upgrade, nodes, notes)
 
 
@@ -191,10 +189,7 @@ def cluster_state(
     notes: list[str] | None = None,
 ) -> ClusterState:
     """Turn GKE API answers (and the nodes, when listed) into a ClusterState."""
-    per_pool: dict[str, int] = {}
-    for node in nodes or []:
-        if node.pool:
-            per_pool[node.pool] = per_pool.get(node.pool, 0) + 1
+    per_pool = nodes_per_pool(nodes)
     pool_states = [
         NodePoolState(
             name=p.name,

@@ -83,6 +83,8 @@ class ClusterAccess:
     ca_pem: str | None = None
     insecure: bool = False
     tokens: RefreshingToken | None = field(default=None, repr=False, compare=False)  # one that does
+    client_cert_pem: str | None = None  # a client-certificate user (public, like the CA)
+    client_key_pem: str | None = field(default=None, repr=False)
 
     def describe(self) -> str:
         return self.server or f"kubeconfig {self.kubeconfig_path}"
@@ -109,13 +111,20 @@ class ClusterAccess:
                 c.api_key.update(dict.fromkeys(BEARER_KEYS, tokens.get()))
 
             configuration.refresh_api_key_hook = refresh
-        return client.ApiClient(configuration)
+        api = client.ApiClient(configuration)
+        if self.client_cert_pem and self.client_key_pem:
+            _present_client_certificate(api, configuration, self.client_cert_pem, self.client_key_pem)
+        return api
 
     def helm_options(self) -> dict[str, Any]:
         """Keyword arguments for helm_python.Config reaching the same API (with the token of
         now: HelmClient builds a new Config when the token changes)."""
         if self.kubeconfig_path:
             return {"kubeconfig_path": self.kubeconfig_path, "kube_context": self.context}
+        if self.client_key_pem:
+            # helm-python-sdk takes a client key only inside a kubeconfig: it keeps that in a
+            # private temporary file of its own until the helm Config is closed
+            return {"kubeconfig_content": self._kubeconfig_text()}
         opts: dict[str, Any] = {
             "kube_apiserver": self.server,
             "kube_token": self.bearer_token(),
@@ -124,6 +133,58 @@ class ClusterAccess:
         if self.ca_pem:
             opts["kube_ca_file"] = ca_file(self.ca_pem)
         return opts
+
+    def _kubeconfig_text(self) -> str:
+        import base64
+
+        def b64(text: str) -> str:
+            return base64.b64encode(text.encode()).decode()
+
+        cluster: dict[str, Any] = {"server": self.server, "insecure-skip-tls-verify": self.insecure}
+        if self.ca_pem:
+            cluster["certificate-authority-data"] = b64(self.ca_pem)
+        user = {
+            "client-certificate-data": b64(self.client_cert_pem or ""),
+            "client-key-data": b64(self.client_key_pem or ""),
+        }
+        return yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": cluster}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+
+
+def _present_client_certificate(api, configuration, cert_pem: str, key_pem: str) -> None:
+    """Make `api` present a client certificate whose key stays in memory. Python's ssl loads
+    a key only from a file, and the kubernetes client would re-read its files on every new
+    connection: instead the pair is loaded once into an SSLContext, from files in a private
+    0700 temp dir (0600 each) that are deleted before this returns, and the client's pool
+    uses that context."""
+    import ssl
+
+    import urllib3
+
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    with tempfile.TemporaryDirectory(prefix="hub_ops-client-cert-") as folder:  # mode 0700
+        cert, key = Path(folder) / "client.crt", Path(folder) / "client.key"
+        for path, text in ((cert, cert_pem), (key, key_pem)):
+            path.touch(mode=0o600)
+            path.write_text(text)
+        try:
+            context.load_cert_chain(cert, key)
+        except ssl.SSLError:
+            raise ClusterUnreachable("the kubeconfig's client certificate and key do not load as a pair") from None
+    api.rest_client.pool_manager = urllib3.PoolManager(
+        num_pools=4, maxsize=configuration.connection_pool_maxsize or 4, ssl_context=context
+    )
 
 
 # the kubernetes client names the bearer token "BearerToken" from v36, "authorization" before
@@ -171,15 +232,25 @@ def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: st
         user = next(u["user"] for u in doc["users"] if u["name"] == ctx["user"])
     except (KeyError, StopIteration, TypeError):
         raise ClusterUnreachable(f"{source}: no usable context {context or '(current-context)'}") from None
-    if "token" not in user:
-        raise ClusterUnreachable(f"{source}: only token users are supported (context {ctx_name})")
     ca = (
         base64.b64decode(cluster["certificate-authority-data"]).decode()
         if "certificate-authority-data" in cluster
         else None
     )
-    return ClusterAccess(
-        server=cluster["server"], token=user["token"], ca_pem=ca, insecure=bool(cluster.get("insecure-skip-tls-verify"))
+    insecure = bool(cluster.get("insecure-skip-tls-verify"))
+    if "token" in user:
+        return ClusterAccess(server=cluster["server"], token=user["token"], ca_pem=ca, insecure=insecure)
+    if "client-certificate-data" in user and "client-key-data" in user:
+        return ClusterAccess(
+            server=cluster["server"],
+            ca_pem=ca,
+            insecure=insecure,
+            client_cert_pem=base64.b64decode(user["client-certificate-data"]).decode(),
+            client_key_pem=base64.b64decode(user["client-key-data"]).decode(),
+        )
+    raise ClusterUnreachable(
+        f"{source}: user {ctx['user']!r} has neither token nor client-certificate-data + client-key-data "
+        f"(context {ctx_name}); exec plugins and certificate files are not supported"
     )
 
 

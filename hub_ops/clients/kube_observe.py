@@ -46,6 +46,17 @@ def list_nodes(api: k8s.ApiClient, timeout=DEFAULT_TIMEOUT) -> list[NodeState]:
     return sorted(nodes, key=lambda n: n.name)
 
 
+def list_nodes_or_note(make_api, endpoint: str | None, notes: list[str]) -> list[NodeState] | None:
+    """The nodes through `make_api()` (an ApiClient), or None with a note in `notes` saying
+    why not: a provider's own data (GKE, EKS) still stands when its private endpoint is out of reach."""
+    try:
+        with make_api() as api:
+            return list_nodes(api)
+    except Exception as e:  # noqa: BLE001 - e.g. a private endpoint
+        notes.append(f"nodes not listed (Kubernetes API at {endpoint}): {type(e).__name__}")
+        return None
+
+
 def observe(cluster: Cluster, access: ClusterAccess) -> ClusterState:
     """The state of a kubeconfig/local cluster reached through `access` (as deploys reach it,
     see hub_ops.clients.clusters): API server version and nodes, pools grouped from node

@@ -99,6 +99,7 @@ class ClusterState:
     status: str | None = None
     status_message: str | None = None
     master_version: str | None = None
+    platform_version: str | None = None  # EKS's eks.N
     release_channel: str | None = None
     node_pools: list[NodePoolState] = field(default_factory=list)
     nodes: list[NodeState] | None = None  # None: the Kubernetes API was not listed
@@ -148,6 +149,15 @@ class ClusterState:
             }
             for p in self.node_pools
         ]
+
+
+def nodes_per_pool(nodes: list[NodeState] | None) -> dict[str, int]:
+    """How many of `nodes` each pool (by the nodes' pool label) has."""
+    counts: dict[str, int] = {}
+    for node in nodes or []:
+        if node.pool:
+            counts[node.pool] = counts.get(node.pool, 0) + 1
+    return counts
 
 
 def pools_from_nodes(nodes: list[NodeState]) -> list[NodePoolState]:
@@ -256,9 +266,10 @@ def support_warnings(state: ClusterState, policy: KubernetesPolicy, today: dt.da
     return warnings
 
 
-# GKE cluster statuses: RECONCILING/PROVISIONING pass through (a WARN above); these fail
-FAILED_STATUSES = ("ERROR", "DEGRADED", "STOPPING")
-IN_PROGRESS_STATUSES = ("RECONCILING", "PROVISIONING")
+# GKE's and EKS's cluster statuses: RECONCILING/PROVISIONING/UPDATING/CREATING pass
+# through (a WARN above); these fail
+FAILED_STATUSES = ("ERROR", "DEGRADED", "STOPPING", "FAILED", "DELETING")
+IN_PROGRESS_STATUSES = ("RECONCILING", "PROVISIONING", "UPDATING", "CREATING")
 
 
 def reachability_problem(state: ClusterState) -> str | None:

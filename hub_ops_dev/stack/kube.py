@@ -105,6 +105,11 @@ class KubeCluster:
     api_port: int = 0
     etcd_port: int = 0
     processes: list[ServerProcess] = field(default_factory=list, repr=False)
+    # a TokenReview webhook's kubeconfig (EKS-style tokens, see eks_webhook.py); RBAC then
+    # decides what its users may do, and the controller-manager may be left out (faster)
+    token_webhook: Path | None = None
+    authorization_mode: str = "AlwaysAllow"
+    controllers: bool = True
 
     @property
     def server_url(self) -> str:
@@ -128,7 +133,8 @@ class KubeCluster:
             self._start_etcd(timeout)
             self._start_apiserver(bins, timeout)
             self._write_kubeconfig()
-            self._start_controller_manager(bins, timeout)
+            if self.controllers:
+                self._start_controller_manager(bins, timeout)
         except BaseException:
             self.stop()
             raise
@@ -185,7 +191,8 @@ class KubeCluster:
                 f"--tls-private-key-file={pki / 'apiserver.key'}",
                 f"--client-ca-file={pki / 'ca.crt'}",
                 f"--token-auth-file={tokens}",
-                "--authorization-mode=AlwaysAllow",
+                f"--authorization-mode={self.authorization_mode}",
+                *self._webhook_flags(),
                 # no kubelet mounts service-account tokens here, and pods must be creatable
                 # before the controller-manager has made the namespace's default service account
                 "--disable-admission-plugins=ServiceAccount",
@@ -202,6 +209,15 @@ class KubeCluster:
         ).start()
         self.processes.append(apiserver)
         apiserver.wait_ready(lambda: self._get("/readyz") == "ok", timeout)
+
+    def _webhook_flags(self) -> list[str]:
+        if self.token_webhook is None:
+            return []
+        return [
+            f"--authentication-token-webhook-config-file={self.token_webhook}",
+            "--authentication-token-webhook-version=v1",
+            "--authentication-token-webhook-cache-ttl=1s",  # tests see each token checked anew
+        ]
 
     def _start_controller_manager(self, bins: KubeBinaries, timeout: float) -> None:
         pki = self.pki

@@ -21,7 +21,7 @@ import dagster as dg
 import pandas as pd
 
 from hub_ops.clients import kube_observe
-from hub_ops.clients.clusters import cluster_access
+from hub_ops.clients.clusters import cluster_access, decrypted_key
 from hub_ops.clients.gke import GkeClient, GkeError
 from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.clients.sops import Sops
@@ -60,10 +60,18 @@ def observe_cluster(
         except ClusterUnreachable as e:
             return ClusterState.unreachable(cluster, "Kubernetes API", str(e).removeprefix(f"cluster {cluster.name}: "))
         return kube_observe.observe(cluster, access)
+    if cluster.provider == "aws":
+        from hub_ops.clients import eks  # boto3 loads only for fleets with aws clusters
+
+        try:
+            key = decrypted_key(fleet, cluster, "aws", sops or Sops())
+        except ClusterUnreachable as e:
+            return ClusterState.unreachable(cluster, eks.SOURCE, str(e).removeprefix(f"cluster {cluster.name}: "))
+        return eks.observe(cluster, key, list_nodes=list_nodes)
     return ClusterState.unreachable(
         cluster,
         NOT_ASKED,
-        f"provider {cluster.provider} is not observed yet (hub_ops reads gcp, kubeconfig and local clusters)",
+        f"provider {cluster.provider} is not observed yet (hub_ops reads gcp, aws, kubeconfig and local clusters)",
     )
 
 
@@ -75,6 +83,7 @@ def cluster_markdown(state: ClusterState) -> str:
     facts = {
         "status": state.status,
         "control plane": state.master_version,
+        "platform version": state.platform_version,
         "nodes run": ", ".join(state.node_versions),
         "release channel": state.release_channel,
         "nodes": state.node_count,
@@ -105,7 +114,7 @@ def summary_markdown(states: list[ClusterState]) -> str:
 
 
 @dg.asset(
-    description="Observed state of every cluster of the fleet (GKE API, or the Kubernetes API for "
+    description="Observed state of every cluster of the fleet (GKE API, EKS API, or the Kubernetes API for "
     "kubeconfig/local clusters): status, versions, release channel, node pools. Checks compare it "
     "with cluster.yaml and fleet.yaml's kubernetes policy.",
     kinds={"kubernetes", "gcp"},
