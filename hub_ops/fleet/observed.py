@@ -83,6 +83,9 @@ class UpgradeState:
     end_of_extended_support: dt.date | None = None
 
 
+POOL_COLUMNS = ["pool", "machine type", "version", "status", "autoscaling", "min..max per zone", "nodes"]
+
+
 @dataclass
 class ClusterState:
     """A cluster as its API reported it at `observed_at`.
@@ -121,16 +124,20 @@ class ClusterState:
         return sorted(set(versions), key=lambda v: parse_version(v) or (0, 0, 0, 0))
 
     def summary_row(self) -> dict:
+        """One row of the clusters table; numbers stay numbers (None when not observed)."""
+        up = self.upgrade
         return {
             "cluster": self.cluster,
             "provider": self.provider,
-            "reachable": "yes" if self.reachable else f"not reachable: {self.reason}",
-            "status": self.status or "-",
-            "control plane": self.master_version or "-",
-            "nodes run": ", ".join(self.node_versions) or "-",
-            "channel": self.release_channel or "-",
-            "pools": len(self.node_pools) if self.reachable else "-",
-            "nodes": self.node_count if self.node_count is not None else "-",
+            "reachable": self.reachable,
+            "status": self.status or ("" if self.reachable else f"not reachable: {self.reason}"),
+            "control plane": self.master_version or "",
+            "nodes run": ", ".join(self.node_versions),
+            "channel": self.release_channel or "",
+            "pools": len(self.node_pools) if self.reachable else None,
+            "nodes": self.node_count,
+            "end of standard support": str(up.end_of_standard_support or "") if up else "",
+            "notes": "; ".join(self.notes),
         }
 
     def pool_rows(self) -> list[dict]:

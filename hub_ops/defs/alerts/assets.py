@@ -7,7 +7,7 @@ from __future__ import annotations
 import dagster as dg
 
 from hub_ops.alerts import Delivery, Incident, Notification
-from hub_ops.defs.shared.metadata import plain_values
+from hub_ops.defs.shared.metadata import plain_values, table
 
 ALERT_INCIDENTS = dg.AssetKey("alert_incidents")
 
@@ -23,20 +23,27 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "/").replace("\n", " ")[:160]
 
 
-def incidents_table(incidents: dict[str, Incident]) -> str:
-    if not incidents:
-        return "_no open incident_"
-    rows = [
-        "| severity | what | where | since | failures | reminders | last told |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for inc in sorted(incidents.values(), key=lambda i: i.opened_at):
-        rows.append(
-            f"| {inc.severity} | {_cell(inc.title)} | {_cell(inc.hub or inc.cluster or 'fleet')} | "
-            f"{inc.opened_at:%Y-%m-%d %H:%M} | {inc.failures} | {inc.reminders} | "
-            f"{inc.last_notified_at:%Y-%m-%d %H:%M} |"
-        )
-    return "\n".join(rows)
+INCIDENT_COLUMNS = ["severity", "what", "where", "since (UTC)", "failures", "reminders", "last told (UTC)"]
+
+
+def incidents_table(incidents: dict[str, Incident]) -> dg.MetadataValue:
+    """The open incidents, oldest first; `where` is the hub id (cluster/hub), else the cluster,
+    else "fleet" (read back by open_alerts_by_subject)."""
+    return table(
+        [
+            {
+                "severity": inc.severity,
+                "what": inc.title,
+                "where": inc.hub or inc.cluster or "fleet",
+                "since (UTC)": f"{inc.opened_at:%Y-%m-%d %H:%M}",
+                "failures": inc.failures,
+                "reminders": inc.reminders,
+                "last told (UTC)": f"{inc.last_notified_at:%Y-%m-%d %H:%M}",
+            }
+            for inc in sorted(incidents.values(), key=lambda i: i.opened_at)
+        ],
+        INCIDENT_COLUMNS,
+    )
 
 
 def deliveries_table(notifications: list[Notification], deliveries: list[Delivery]) -> str:
@@ -72,7 +79,7 @@ def incidents_observation(
             "deliveries_ok": dg.MetadataValue.int(sum(d.ok for d in deliveries)),
             "deliveries_failed": dg.MetadataValue.int(sum(not d.ok for d in deliveries)),
             "failing_routes": ", ".join(failed) or "none",
-            "incidents": dg.MetadataValue.md(incidents_table(incidents)),
+            "incidents": incidents_table(incidents),
             "deliveries": dg.MetadataValue.md(deliveries_table(notifications, deliveries)),
         },
     )
@@ -82,3 +89,13 @@ def latest_incidents_record(instance: dg.DagsterInstance) -> dict | None:
     """Plain metadata of the latest `alert_incidents` observation, or None."""
     records = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=ALERT_INCIDENTS), limit=1).records
     return plain_values(records[0].asset_observation.metadata) if records else None
+
+
+def open_alerts_by_subject(instance: dg.DagsterInstance) -> dict[str, int]:
+    """{hub id, cluster or "fleet": open incidents} from the latest `alert_incidents` observation."""
+    incidents = (latest_incidents_record(instance) or {}).get("incidents")
+    counts: dict[str, int] = {}
+    if isinstance(incidents, dg.TableMetadataValue):  # earlier observations wrote markdown: not read
+        for record in incidents.records:
+            counts[record.data["where"]] = counts.get(record.data["where"], 0) + 1
+    return counts

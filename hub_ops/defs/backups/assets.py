@@ -8,9 +8,9 @@ random 2% of them are read back and re-hashed.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 import dagster as dg
-import pandas as pd
 
 from hub_ops.backup import (
     BackupIntegrityError,
@@ -23,11 +23,24 @@ from hub_ops.backup import (
 )
 from hub_ops.backup.config import backup_destination, backups_enabled, retention_policy
 from hub_ops.backup.manifest import human_size
+from hub_ops.backup.verify import VerifyReport
 from hub_ops.defs.backups.partitions import backup_partitions
+from hub_ops.defs.shared.metadata import plain_values, table
 from hub_ops.defs.shared.resources import BackupRunnerResource, FleetResource, StorageResource
 
 DEEP_SAMPLE = 0.02  # fraction of contents re-hashed by the nightly check
 HISTORY = 14
+HISTORY_COLUMNS = [
+    "snapshot",
+    "created (UTC)",
+    "files",
+    "size",
+    "bytes",
+    "new bytes",
+    "dedupe",
+    "seconds",
+    "unreadable",
+]
 
 verified_check = dg.AssetCheckSpec(
     "verified",
@@ -37,26 +50,51 @@ verified_check = dg.AssetCheckSpec(
 )
 
 
-def history_table(summaries: list[SnapshotSummary]) -> str:
-    """Markdown table of snapshots, newest first."""
-    if not summaries:
-        return "_no snapshots yet_"
-    df = pd.DataFrame(
-        [
-            {
-                "snapshot": s.id,
-                "created (UTC)": s.created.replace("+00:00", ""),
-                "files": s.files,
-                "size": human_size(s.bytes),
-                "new": human_size(s.new_bytes),
-                "dedupe": f"{s.dedupe_ratio:.2f}x",
-                "seconds": round(s.duration_s, 1),
-                "unreadable": s.unreadable_count,
-            }
-            for s in reversed(summaries)
-        ]
+def history_table(summaries: list[SnapshotSummary]) -> dg.MetadataValue:
+    """The snapshots, newest first, as a native table (sizes in bytes, sortable)."""
+    rows = [
+        {
+            "snapshot": s.id,
+            "created (UTC)": s.created.replace("+00:00", ""),
+            "files": s.files,
+            "size": human_size(s.bytes),
+            "bytes": s.bytes,
+            "new bytes": s.new_bytes,
+            "dedupe": round(s.dedupe_ratio, 2),
+            "seconds": round(s.duration_s, 1),
+            "unreadable": s.unreadable_count,
+        }
+        for s in reversed(summaries)
+    ]
+    return table(rows, HISTORY_COLUMNS)
+
+
+def verified_result(hub_id: str, report: VerifyReport) -> dg.AssetCheckResult:
+    """The `verified` check for one snapshot, naming its hub; a snapshot that holds nothing
+    to verify is a WARN, not a pass."""
+    problems = [{"hub": hub_id, "problem": p} for p in report.problems[:50]]
+    empty = report.ok and not report.contents
+    return dg.AssetCheckResult(
+        check_name="verified",
+        passed=report.ok and not empty,
+        severity=dg.AssetCheckSeverity.WARN if empty else dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{hub_id}: 0 of 0 contents checked, because the snapshot holds no files"
+            if empty
+            else f"{hub_id}: {report.contents} contents stored with their sizes, {report.deep_checked} re-hashed"
+            if report.ok
+            else f"{hub_id}: {len(report.problems)} problem(s) in snapshot {report.snapshot_id}"
+        ),
+        metadata={
+            "hub": hub_id,
+            "snapshot_id": report.snapshot_id,
+            "files": report.files,
+            "contents": report.contents,
+            "objects_checked": report.objects,
+            "contents_rehashed": report.deep_checked,
+            "problems": table(problems, ["hub", "problem"]),
+        },
     )
-    return df.to_markdown(index=False)
 
 
 def snapshot_metadata(summary: SnapshotSummary, manifest_link: str, history: list[SnapshotSummary]) -> dict:
@@ -71,7 +109,7 @@ def snapshot_metadata(summary: SnapshotSummary, manifest_link: str, history: lis
         "throughput_mb_s": dg.MetadataValue.float(round(summary.throughput_bps / 1e6, 1)),
         "files_read": dg.MetadataValue.int(summary.hashed_files),
         "manifest": dg.MetadataValue.url(manifest_link),
-        "history": dg.MetadataValue.md(history_table(history)),
+        "history": history_table(history),
     }
     if summary.skipped:
         meta["skipped"] = dg.MetadataValue.json(summary.skipped)
@@ -128,22 +166,55 @@ def user_home_backups(
     link = client.public_url(repo.store.full_url(repo.manifest_key(hub.id, summary.id)))
     meta = snapshot_metadata(summary, link, history)
     meta["forgotten_snapshots"] = dg.MetadataValue.int(len(forgotten))
+    meta["hub"] = hub.id
+    meta["verified"] = dg.MetadataValue.bool(report.ok)  # read back by latest_backups
     context.log.info(f"{hub.id}: snapshot {summary.id}, {summary_size(summary)}, verified: {report.ok}")
     yield dg.MaterializeResult(metadata=meta, data_version=dg.DataVersion(summary.id))
-    yield dg.AssetCheckResult(
-        check_name="verified",
-        passed=report.ok,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "snapshot_id": summary.id,
-            "files": report.files,
-            "contents": report.contents,
-            "objects_checked": report.objects,
-            "contents_rehashed": report.deep_checked,
-            "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in report.problems[:50]) or "none"),
-        },
-    )
+    yield verified_result(hub.id, report)
 
 
 def today_utc() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    """A hub's latest recorded snapshot (what `user_home_backups` wrote)."""
+
+    hub: str
+    night: str
+    snapshot_id: str
+    bytes: int
+    verified: bool | None  # None: recorded before hub_ops wrote the verdict here
+    recorded_at: dt.datetime
+
+
+def latest_backups(instance: dg.DagsterInstance, nights: int = 7) -> dict[str, BackupRecord]:
+    """{hub id (cluster/hub): its newest snapshot (by night)} among the materializations
+    recorded in the last `nights` days; a hub without one in that window is absent."""
+    since = dt.datetime.now(dt.UTC).timestamp() - nights * 86400
+    out: dict[str, BackupRecord] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=user_home_backups.key), limit=500, cursor=cursor, ascending=False
+        )
+        for record in page.records:
+            if record.timestamp < since:  # newest first: the rest is older
+                return out
+            event = record.asset_materialization
+            night, _, hub_key = (event.partition or "").partition("|")  # MultiPartitionKey: date|hub
+            hub = hub_key.replace(".", "/", 1)
+            if hub and (hub not in out or night > out[hub].night):
+                meta = plain_values(event.metadata)
+                out[hub] = BackupRecord(
+                    hub=hub,
+                    night=night,
+                    snapshot_id=str(meta.get("snapshot_id", "")),
+                    bytes=int(meta.get("bytes") or 0),
+                    verified=meta.get("verified"),
+                    recorded_at=dt.datetime.fromtimestamp(record.timestamp, dt.UTC),
+                )
+        if not page.has_more:
+            return out
+        cursor = page.cursor

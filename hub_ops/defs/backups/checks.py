@@ -16,6 +16,8 @@ from hub_ops.backup.config import backup_destination, backups_enabled
 from hub_ops.backup.repository import snapshot_time
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.decommission.records import decommissioned_hubs
+from hub_ops.defs.shared.checks import verdict
+from hub_ops.defs.shared.metadata import table as table_value
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
 
 MAX_AGE = dt.timedelta(hours=26)  # a nightly schedule plus two hours of slack
@@ -70,17 +72,12 @@ def user_home_backups_fresh(
         frozenset(decommissioned_hubs(context.instance)),
     )
     stale = table[~table["fresh"]] if not table.empty else table
-    return dg.AssetCheckResult(
-        passed=stale.empty,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"{len(stale)} of {len(table)} hubs have no snapshot younger than 26 h"
-            if not stale.empty
-            else f"all {len(table)} hubs backed up within 26 h"
-        ),
-        metadata={
-            "stale_hubs": dg.MetadataValue.int(len(stale)),
-            "hubs": dg.MetadataValue.int(len(table)),
-            "table": dg.MetadataValue.md(table.to_markdown(index=False) if not table.empty else "_no hubs to back up_"),
-        },
+    return verdict(
+        subject="hub",
+        checked=list(table["hub"]),
+        problems=stale[["hub", "latest snapshot", "age (h)", "problem"]].to_dict("records"),
+        problem_columns=["hub", "latest snapshot", "age (h)", "problem"],
+        ok="every hub backed up within 26 h",
+        none_because="no hub of the fleet has backups enabled",
+        metadata={"stale_hubs": dg.MetadataValue.int(len(stale)), "table": table_value(table)},
     )

@@ -18,7 +18,6 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
-import pandas as pd
 
 from hub_ops.clients import kube_observe
 from hub_ops.clients.clusters import cluster_access, decrypted_key
@@ -27,11 +26,11 @@ from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.clients.sops import Sops
 from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, NOT_ASKED, evaluate
 from hub_ops.defs.clusters.resources import GkeResource
-from hub_ops.defs.shared.metadata import latest_materialization_metadata
+from hub_ops.defs.shared.metadata import latest_materialization_metadata, table
 from hub_ops.defs.shared.resources import FleetResource, SopsResource
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster
-from hub_ops.fleet.observed import ClusterState
+from hub_ops.fleet.observed import POOL_COLUMNS, ClusterState
 
 MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
 
@@ -76,10 +75,10 @@ def observe_cluster(
 
 
 def cluster_markdown(state: ClusterState) -> str:
-    """The per-cluster metadata: facts, then the node pool table."""
-    lines = [f"**{state.cluster}** ({state.provider}, via {state.source}, {state.observed_at:%Y-%m-%d %H:%M} UTC)", ""]
+    """The per-cluster facts as prose (its pools are rows of the `node pools` table)."""
+    head = f"**{state.cluster}** ({state.provider}, via {state.source}, {state.observed_at:%Y-%m-%d %H:%M} UTC)"
     if not state.reachable:
-        return "\n".join(lines + [f"not reachable: {state.reason}"])
+        return f"{head}\n\nnot reachable: {state.reason}"
     facts = {
         "status": state.status,
         "control plane": state.master_version,
@@ -98,19 +97,12 @@ def cluster_markdown(state: ClusterState) -> str:
                 "end of extended support": up.end_of_extended_support,
             }
         )
-    lines.append(
-        pd.DataFrame([(k, "-" if v in (None, "") else v) for k, v in facts.items()], columns=["", "value"]).to_markdown(
-            index=False
-        )
-    )
-    rows = state.pool_rows()
-    lines += ["", pd.DataFrame(rows).to_markdown(index=False) if rows else "_no node pools observed_"]
-    lines += [f"\n- {note}" for note in state.notes]
-    return "\n".join(lines)
+    lines = [head, ""] + [f"- {k}: {'-' if v in (None, '') else v}" for k, v in facts.items()]
+    return "\n".join(lines + [f"- note: {note}" for note in state.notes])
 
 
-def summary_markdown(states: list[ClusterState]) -> str:
-    return pd.DataFrame([s.summary_row() for s in states]).to_markdown(index=False)
+def pool_rows(states: list[ClusterState]) -> list[dict]:
+    return [{"cluster": s.cluster, **row} for s in states for row in s.pool_rows()]
 
 
 @dg.asset(
@@ -153,7 +145,8 @@ def clusters(
         states = list(pool.map(one, loaded.clusters.values()))
 
     metadata: dict = {
-        "clusters": dg.MetadataValue.md(summary_markdown(states)),
+        "clusters": table([s.summary_row() for s in states]),
+        "node pools": table(pool_rows(states), ["cluster", *POOL_COLUMNS]),
         "reachable": dg.MetadataValue.int(sum(s.reachable for s in states)),
         "total": dg.MetadataValue.int(len(states)),
         # read back by observed_control_plane_versions and observed_node_pools (below)

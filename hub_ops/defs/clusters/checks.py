@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-import pandas as pd
 
+from hub_ops.defs.shared.checks import verdict
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.observed import (
     ClusterState,
@@ -60,34 +60,25 @@ CHECK_SPECS = [
 ]
 
 
-def _table(rows: list[tuple[str, str]], what: str) -> dg.MetadataValue:
-    frame = pd.DataFrame(rows, columns=["cluster", what])
-    return dg.MetadataValue.md(frame.to_markdown(index=False) if rows else "_none_")
-
-
 def _result(
     name: str,
     rows: list[tuple[str, str]],
     checked: list[str],
-    not_checked: list[str],
+    not_checked: dict[str, str],
     severity: dg.AssetCheckSeverity,
     what: str,
     ok: str,
 ) -> dg.AssetCheckResult:
-    failed = sorted({cluster for cluster, _ in rows})
-    return dg.AssetCheckResult(
+    return verdict(
+        subject="cluster",
+        checked=checked,
+        problems=[{"cluster": cluster, what: text} for cluster, text in rows],
+        problem_columns=["cluster", what],
+        not_checked=not_checked,
+        ok=ok,
+        severity=severity,
         check_name=name,
         asset_key=ASSET,
-        passed=not rows,
-        severity=severity,
-        description=(f"{len(failed)} of {len(checked)} clusters: " + ", ".join(failed))
-        if rows
-        else f"{ok} ({len(checked)} clusters checked)",
-        metadata={
-            what: _table(rows, what),
-            "checked": dg.MetadataValue.text(", ".join(checked) or "none"),
-            "not checked (not observed)": dg.MetadataValue.text(", ".join(not_checked) or "none"),
-        },
     )
 
 
@@ -95,9 +86,8 @@ def evaluate(states: list[ClusterState], fleet: Fleet, today: dt.date) -> list[d
     """One AssetCheckResult per spec in CHECK_SPECS for these observations."""
     policy = fleet.settings.kubernetes
     observed = [s.cluster for s in states if s.reachable]
-    not_observed = [s.cluster for s in states if not s.reachable]
-
-    not_asked = [s.cluster for s in states if s.source == NOT_ASKED]
+    not_observed = {s.cluster: f"not observed: {s.reason}" for s in states if not s.reachable}
+    not_asked = {s.cluster: s.reason or "no API asked" for s in states if s.source == NOT_ASKED}
     reach_rows = [
         (s.cluster, problem) for s in states if (problem := reachability_problem(s)) and s.cluster not in not_asked
     ]
@@ -132,7 +122,7 @@ def evaluate(states: list[ClusterState], fleet: Fleet, today: dt.date) -> list[d
             "declared_node_pools_exist",
             pool_rows,
             [c for c in observed if fleet.clusters[c].node_pools],
-            not_observed,
+            not_observed | {c: "no node_pools declared" for c in observed if not fleet.clusters[c].node_pools},
             dg.AssetCheckSeverity.ERROR,
             "problem",
             "every declared pool exists",

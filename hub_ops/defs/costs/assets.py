@@ -9,9 +9,10 @@ import dagster as dg
 from hub_ops.charts import png_markdown
 from hub_ops.costs.crosscheck import compare_days, compare_month
 from hub_ops.costs.exports import export_days, export_month, reports_folder
-from hub_ops.costs.report import CostReport, hub_summary, read_report, summary_markdown
+from hub_ops.costs.report import CostReport, hub_summary, read_report
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
+from hub_ops.defs.shared.metadata import latest_materialization_metadata, table
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
 
 # chosen knowingly: a range of days is read from the export once, in one run (beta in Dagster 1.13)
@@ -44,7 +45,11 @@ def _progress(context: dg.AssetExecutionContext):
 
 
 def _hub_table(summary) -> dg.MetadataValue:
-    return dg.MetadataValue.md(summary_markdown(summary))
+    """hub_summary as a native table; without a previous period, no previous/change columns."""
+    shown = summary.reset_index()
+    if summary["previous"].isna().all():
+        shown = shown.drop(columns=["previous", "change"])
+    return table(shown)
 
 
 def _load(context, fleet: FleetResource, storage: StorageResource, billing: BillingResource):
@@ -71,7 +76,8 @@ def _independent_net(context, source, report: CostReport):
     retry_policy=RETRY,
     check_specs=[check_spec("hub_daily_costs")],
     description="Cost per hub, shared line and unknown line, per day, from the billing export; "
-    "one CSV + Parquet per day under <reports destination>/cost-reports/daily/.",
+    "one CSV + Parquet per day under cost-reports/daily/ of fleet.yaml's reports destination. "
+    "Each day's metadata holds that day's figures, also when a range of days runs at once.",
 )
 def hub_daily_costs(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
@@ -83,19 +89,26 @@ def hub_daily_costs(
     check = compare_days(
         read_back, _independent_net(context, source, report), report.currency, report.export_net_nanos_by_day()
     )
-    totals = report.export_totals()
-    last = max(written)
+    by_day = report.table("date")
+    for day, urls in written.items():
+        # a range of days runs at once: each day's materialization gets that day's figures
+        totals = report.export_totals(dt.date.fromisoformat(day))
+        context.add_asset_metadata(
+            {
+                "hubs": _hub_table(hub_summary(by_day[by_day["date"] == day])),
+                "net_total": dg.MetadataValue.float(totals["net_cost"]),
+                "export_rows": totals["rows"],
+                "csv": dg.MetadataValue.url(client.public_url(urls["csv"])),
+                "parquet": dg.MetadataValue.url(client.public_url(urls["parquet"])),
+            },
+            partition_key=day,
+        )
     return dg.MaterializeResult(
         metadata={
-            "hubs": _hub_table(hub_summary(report.table("date"))),
-            "net_total": dg.MetadataValue.float(totals["net_cost"]),
             "currency": report.currency,
             "sharing_policy": report.policy,
-            "days": len(written),
-            "export_rows": totals["rows"],
+            "days_in_run": len(written),
             "source": report.usage.source,
-            "csv": dg.MetadataValue.url(client.public_url(written[last]["csv"])),
-            "parquet": dg.MetadataValue.url(client.public_url(written[last]["parquet"])),
         },
         check_results=[reconciliation_result(check)],
     )
@@ -108,7 +121,7 @@ def hub_daily_costs(
     retry_policy=RETRY,
     check_specs=[check_spec("monthly_cost_report")],
     description="The month's cost report (one line per cluster/hub/shared line; sharing per fleet.yaml "
-    "costs.sharing), exported to <reports destination>/cost-reports/YYYY-MM.{csv,parquet,png}. "
+    "costs.sharing), exported to cost-reports/YYYY-MM.{csv,parquet,png} of fleet.yaml's reports destination. "
     "Reads the whole month from the export, so rows that arrived late are included.",
 )
 def monthly_cost_report(
@@ -131,13 +144,7 @@ def monthly_cost_report(
             "currency": report.currency,
             "sharing_policy": report.policy,
             "lines": len(export.table),
-            "unknown_lines": dg.MetadataValue.md(
-                unknown[["cluster", "line", "namespace", "project", "net_cost"]].to_markdown(
-                    index=False, floatfmt=",.2f"
-                )
-                if len(unknown)
-                else "none"
-            ),
+            "unknown_lines": table(unknown[["cluster", "line", "namespace", "project", "net_cost"]]),
             "export_rows": totals["rows"],
             "source": report.usage.source,
             "csv": dg.MetadataValue.url(client.public_url(export.files["csv"])),
@@ -146,3 +153,15 @@ def monthly_cost_report(
         },
         check_results=[reconciliation_result(check)],
     )
+
+
+def hub_net_by_day(instance: dg.DagsterInstance, days: list[str]) -> dict[str, dict[str, float]]:
+    """{day: {hub id (cluster/hub): net cost}} from each day's latest hub_daily_costs
+    materialization (its `hubs` table); days never materialized are absent."""
+    out: dict[str, dict[str, float]] = {}
+    for day in days:
+        meta = latest_materialization_metadata(instance, hub_daily_costs.key, day)
+        hubs = (meta or {}).get("hubs")
+        if isinstance(hubs, dg.TableMetadataValue):  # earlier runs wrote markdown: not read
+            out[day] = {r.data["hub"]: float(r.data.get("net") or 0.0) for r in hubs.records}
+    return out

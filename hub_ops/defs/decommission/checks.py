@@ -6,6 +6,7 @@ from hub_ops.clients.helm import HelmFailure
 from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.defs.decommission.records import decommissioned_hubs
 from hub_ops.defs.deploy.assets import HUB_RELEASES
+from hub_ops.defs.shared.checks import verdict
 from hub_ops.defs.shared.resources import FleetResource, KubeResource
 from hub_ops.deploy.runner import CLUSTER_LABEL, HUB_LABEL, MANAGED_LABEL
 
@@ -24,12 +25,14 @@ def no_orphaned_releases(
     config = fleet.load()
     known = {h.id for h in config.hubs()}
     retired = decommissioned_hubs(context.instance)
-    orphans, unreachable = [], []
+    orphans: list[tuple] = []
+    checked: list[str] = []
+    unreachable: dict[str, str] = {}
     for cluster in config.clusters.values():
         try:
             helm = kube.helm(config, cluster)
         except ClusterUnreachable as e:
-            unreachable.append(f"{cluster.name}: {e}")
+            unreachable[cluster.name] = str(e)
             continue
         try:
             for info, labels in helm.releases(MANAGED_LABEL, "true"):
@@ -38,24 +41,21 @@ def no_orphaned_releases(
                     continue  # support releases, or a release of another cluster's config
                 hub_id = f"{cluster.name}/{hub}"
                 if hub_id not in known:
-                    note = " (decommissioned, teardown unfinished)" if hub_id in retired else ""
-                    orphans.append((hub_id, info.namespace, info.revision, info.chart, note))
+                    note = "decommissioned, teardown unfinished" if hub_id in retired else ""
+                    orphans.append((cluster.name, hub_id, info.namespace, info.revision, info.chart, note))
+            checked.append(cluster.name)
         except (ClusterUnreachable, HelmFailure) as e:
-            unreachable.append(f"{cluster.name}: {e}")
+            unreachable[cluster.name] = str(e)
         finally:
             helm.close()
-    lines = ["| hub | namespace | revision | chart |", "|---|---|---|---|"]
-    lines += [f"| `{h}`{n} | {ns} | {rev} | {chart} |" for h, ns, rev, chart, n in orphans]
-    return dg.AssetCheckResult(
-        passed=not orphans,
-        severity=dg.AssetCheckSeverity.ERROR if orphans else dg.AssetCheckSeverity.WARN,
-        description=(
-            f"{len(orphans)} orphaned release(s): removed from config while deployed; run decommission_job"
-            if orphans
-            else "every managed release belongs to a hub of the config"
-        ),
-        metadata={
-            "orphaned": dg.MetadataValue.md("\n".join(lines) if orphans else "none"),
-            "not_checked": dg.MetadataValue.md("\n".join(f"- {u}" for u in unreachable) or "none"),
-        },
+    columns = ["cluster", "hub", "namespace", "revision", "chart", "note"]
+    return verdict(
+        subject="cluster",
+        checked=checked,
+        problems=[dict(zip(columns, row, strict=True)) for row in orphans],
+        problem_columns=columns,
+        not_checked=unreachable,
+        ok="every managed release belongs to a hub of the config",
+        none_because="the fleet has no cluster",
+        metadata={"orphaned": len(orphans)},
     )

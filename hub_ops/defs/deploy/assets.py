@@ -8,11 +8,12 @@ record, `latest_hub_release` reads it back; other domains call the reader.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import dagster as dg
 
-from hub_ops.defs.shared.metadata import latest_materialization_metadata
+from hub_ops.defs.shared.metadata import latest_materialization
 from hub_ops.defs.shared.partitions import hubs_partitions
 from hub_ops.deploy.runner import ReleaseResult
 from hub_ops.fleet.models import Hub
@@ -47,6 +48,7 @@ class HubReleaseRecord:
     health: str
     duration_s: float
     why: str
+    recorded_at: dt.datetime | None = None
 
 
 def hub_release_materialization(hub: Hub, result: ReleaseResult, why: str) -> dg.AssetMaterialization:
@@ -76,9 +78,10 @@ def hub_release_materialization(hub: Hub, result: ReleaseResult, why: str) -> dg
 
 def latest_hub_release(instance: dg.DagsterInstance, partition_key: str) -> HubReleaseRecord | None:
     """The hub's last recorded deploy, or None when it was never deployed by hub_ops."""
-    meta = latest_materialization_metadata(instance, HUB_RELEASES, partition_key)
-    if meta is None:
+    latest = latest_materialization(instance, HUB_RELEASES, partition_key)
+    if latest is None:
         return None
+    meta, recorded_at = latest
     return HubReleaseRecord(
         cluster=str(meta.get("cluster", "")),
         hub=str(meta.get("hub", "")),
@@ -94,4 +97,5 @@ def latest_hub_release(instance: dg.DagsterInstance, partition_key: str) -> HubR
         health=str(meta.get("health", "")),
         duration_s=float(meta.get("duration_s") or 0.0),
         why=str(meta.get("why", "")),
+        recorded_at=recorded_at,
     )

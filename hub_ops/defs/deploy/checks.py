@@ -7,11 +7,15 @@ from hub_ops.clients.git import GitError
 from hub_ops.clients.helm import HelmFailure
 from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.defs.deploy.assets import HUB_RELEASES, HubReleaseRecord, latest_hub_release
+from hub_ops.defs.shared.checks import verdict
+from hub_ops.defs.shared.metadata import latest_check_metadata, table
 from hub_ops.defs.shared.resources import FleetResource, GitResource, KubeResource, SopsResource
 from hub_ops.deploy.manifests import documents, manifest_digest
 from hub_ops.deploy.releases import PreparedCharts, hub_release
 from hub_ops.deploy.runner import DeployFailed, ReleaseDeployer
 from hub_ops.fleet import load_fleet
+
+DRIFT, NOT_CHECKED = "DRIFT", "not checked"
 
 
 @dg.asset_check(
@@ -45,7 +49,7 @@ def hub_releases_in_sync(
                 helm = kube.helm(at_head, cluster)
             except ClusterUnreachable as e:
                 unreachable += len(recorded)
-                rows += [(hid, "not checked", str(e)) for hid in recorded]
+                rows += [(hid, NOT_CHECKED, str(e)) for hid in recorded]
                 continue
             deployer = ReleaseDeployer(at_head, charts, sops_client)
             try:
@@ -54,31 +58,30 @@ def hub_releases_in_sync(
                         problems = _differences(helm, deployer, at_head, hub_id, rec)
                     except (ClusterUnreachable, HelmFailure) as e:
                         unreachable += 1
-                        rows.append((hub_id, "not checked", str(e)))
+                        rows.append((hub_id, NOT_CHECKED, str(e)))
                         continue
                     drift += bool(problems)
                     rows.append(
                         (
                             hub_id,
-                            "DRIFT" if problems else "in sync",
+                            DRIFT if problems else "in sync",
                             "; ".join(problems) or f"revision {rec.helm_revision}, {rec.manifest_digest[:19]}",
                         )
                     )
             finally:
                 helm.close()
-    table = "| hub | state | detail |\n|---|---|---|\n" + "\n".join(
-        f"| `{h}` | {s} | {d.replace('|', '/')} |" for h, s, d in rows
-    )
-    return dg.AssetCheckResult(
-        passed=drift == 0,
-        severity=dg.AssetCheckSeverity.ERROR if drift else dg.AssetCheckSeverity.WARN,
+    checked = [hub for hub, state, _ in rows if state != NOT_CHECKED]
+    return verdict(
+        subject="hub",
+        checked=checked,
+        problems=[{"hub": h, "state": s, "detail": d} for h, s, d in rows if s == DRIFT],
+        not_checked={h: d for h, s, d in rows if s == NOT_CHECKED},
+        ok="every recorded release matches",
+        none_because="no hub has a release recorded by hub_ops yet",
         metadata={
-            "hubs": dg.MetadataValue.md(table if rows else "no recorded releases"),
+            "hubs": table([{"hub": h, "state": s, "detail": d} for h, s, d in rows], ["hub", "state", "detail"]),
             "drifted": drift,
-            "not_checked": unreachable,
-            "checked": len(rows) - unreachable,
         },
-        description=f"{drift} hub(s) drifted" if drift else "every recorded release matches",
     )
 
 
@@ -103,3 +106,12 @@ def _differences(helm, deployer: ReleaseDeployer, fleet, hub_id: str, rec: HubRe
     except DeployFailed as e:
         problems.append(f"config at head does not render: {e}")
     return problems
+
+
+def latest_sync_states(instance: dg.DagsterInstance) -> dict[str, tuple[str, str]]:
+    """{hub id: (state, detail)} from the latest hub_releases_in_sync evaluation: "in sync",
+    DRIFT or "not checked"; hubs it did not cover are absent."""
+    hubs = latest_check_metadata(instance, HUB_RELEASES, "hub_releases_in_sync").get("hubs")
+    if not isinstance(hubs, dg.TableMetadataValue):  # never ran, or an earlier markdown table
+        return {}
+    return {r.data["hub"]: (r.data["state"], r.data.get("detail") or "") for r in hubs.records}

@@ -22,8 +22,10 @@ from pydantic import Field
 from hub_ops.clients.git import GitError
 from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.defs.clusters.assets import observed_control_plane_versions
+from hub_ops.defs.decommission.checks import no_orphaned_releases
 from hub_ops.defs.decommission.records import decommissioned_hubs
 from hub_ops.defs.deploy.assets import hub_release_materialization
+from hub_ops.defs.deploy.checks import hub_releases_in_sync
 from hub_ops.defs.deploy.plans import ClusterDeployPlan, split_by_cluster
 from hub_ops.defs.shared.partitions import hubs_partitions
 from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
@@ -472,3 +474,11 @@ def deploy_prod(
 )
 def deploy_job():
     plan_deploy().map(deploy_support).map(deploy_staging).map(check_staging).map(deploy_prod)
+
+
+release_checks_job = dg.define_asset_job(
+    "release_checks_job",
+    selection=dg.AssetSelection.checks(hub_releases_in_sync, no_orphaned_releases),
+    description="Compare every live hub release with its recorded deploy and the config (read-only).",
+    tags={"hub_ops/kind": "checks"},
+)

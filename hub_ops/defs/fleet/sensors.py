@@ -30,3 +30,14 @@ def hub_partitions_sensor(context: dg.SensorEvaluationContext, fleet: FleetResou
         requests.append(hubs_partitions.build_delete_request(removed))
     context.log.info(f"hub partitions: +{len(added)} {added[:10]} -{len(removed)} {removed[:10]}")
     return dg.SensorResult(dynamic_partitions_requests=requests)
+
+
+# Dagster evaluates AutomationConditions only through a sensor; on by default so fleet_status
+# stays current on a fresh instance (it only reads what other assets recorded)
+fleet_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "fleet_automation_sensor",
+    target=dg.AssetSelection.assets("fleet_status"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Evaluates fleet_status's automation condition: after any asset it summarizes records, and hourly.",
+)

@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from hub_ops.defs.alerts.assets import ALERT_INCIDENTS, latest_incidents_record
+from hub_ops.defs.alerts.assets import ALERT_INCIDENTS, latest_incidents_record, open_alerts_by_subject
 from hub_ops.defs.alerts.resources import AlertDeliveryResource
 from hub_ops.defs.alerts.sensors import evaluate_alerts, read_cursor
 from hub_ops.defs.backups.partitions import backup_partition_key
@@ -30,6 +30,7 @@ from hub_ops.defs.shared.resources import (
 from hub_ops_tests.alerts.fleets import HMAC_KEY, SLACK_TOKEN, fleet_secret, write_alerts
 from hub_ops_tests.defs.backups.conftest import make_homes
 from hub_ops_tests.defs.domain import definitions_with
+from hub_ops_tests.tables import rows
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 NIGHT1 = dt.datetime(2026, 3, 2, 2, 30, tzinfo=dt.UTC)  # the nightly run finished; the sensor's next tick
@@ -171,7 +172,9 @@ def test_a_backup_failing_two_nights_then_passing_is_one_alert_one_reminder_one_
 
     record = latest_incidents_record(instance)
     assert record["open_incidents"] == 1, "the `fresh` incident stays open"
-    assert "check fresh of user_home_backups failed" in record["incidents"]
+    [incident_row] = rows(record["incidents"])
+    assert "check fresh of user_home_backups failed" in incident_row["what"]
+    assert open_alerts_by_subject(instance) == {incident_row["where"]: 1}
     recorded = instance.fetch_observations(dg.AssetRecordsFilter(asset_key=ALERT_INCIDENTS), limit=100).records
     deliveries = "\n".join(r.asset_observation.metadata["deliveries"].value for r in recorded)
     for event in ("raised", "reminder", "resolved"):

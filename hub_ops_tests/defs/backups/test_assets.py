@@ -10,6 +10,7 @@ from hub_ops.backup import Repository
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.backups.partitions import backup_partition_key
 from hub_ops_tests.defs.backups.conftest import make_homes
+from hub_ops_tests.tables import rows
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -46,14 +47,14 @@ def test_nightly_materialization_metadata_and_history(backup_fleet, instance):
     assert link.endswith(f"snapshots/local-demo/staging/{snapshot_id}.parquet")
     [check] = first.get_asset_check_evaluations()
     assert check.check_name == "verified" and check.passed
+    assert check.description.startswith("local-demo/staging: ") and check.metadata["hub"].value == "local-demo/staging"
 
     (backup_fleet.homes / "staging" / "bob" / "work" / "notes.md").write_text("edited\n")
     second = _materialize(backup_fleet, instance, "2026-03-02")
     meta2 = second.asset_materializations_for_node("user_home_backups")[0].metadata
     assert meta2["files_read"].value == 1 and 0 < meta2["new_bytes"].value < 100
-    history = meta2["history"].value
-    assert snapshot_id in history and meta2["snapshot_id"].value in history
-    assert history.index(meta2["snapshot_id"].value) < history.index(snapshot_id), "newest first"
+    history = [r["snapshot"] for r in rows(meta2["history"])]
+    assert history == [meta2["snapshot_id"].value, snapshot_id], "newest first"
 
 
 def test_verified_check_fails_and_blocks_when_stored_data_is_missing(backup_fleet, instance):
@@ -69,8 +70,9 @@ def test_verified_check_fails_and_blocks_when_stored_data_is_missing(backup_flee
     assert not result.success
     [check] = result.get_asset_check_evaluations()
     assert not check.passed
-    problems = check.metadata["problems"].value
-    assert "ada/work/notes.md: pack" in problems and "is missing" in problems
+    problems = [r["problem"] for r in rows(check.metadata["problems"])]
+    assert any("ada/work/notes.md: pack" in p and "is missing" in p for p in problems)
+    assert check.description.startswith("local-demo/staging: ")
     assert len(repo.snapshot_ids("local-demo/staging")) == 2, "a bad night forgets nothing"
 
 

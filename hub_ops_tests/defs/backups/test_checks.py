@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
 import yaml
 
 from hub_ops.backup import Repository, create_snapshot
 from hub_ops.defs.backups.checks import stale_hubs
 from hub_ops_tests.defs.backups.conftest import make_homes
 from hub_ops_tests.defs.domain import definitions_with
+from hub_ops_tests.tables import rows
 
 UTC = dt.UTC
 
@@ -41,14 +43,30 @@ def test_stale_and_missing_hubs_are_named(backup_fleet):
     failing = job.execute_in_process(raise_on_error=False)
     [check] = failing.get_asset_check_evaluations()
     assert not check.passed and check.metadata["stale_hubs"].value == 2
-    assert "local-demo/workshop" in check.metadata["table"].value
+    problems = {r["hub"]: r["problem"] for r in rows(check.metadata["problems"])}
+    assert problems == {"local-demo/staging": "older than 26 h", "local-demo/workshop": "no snapshot"}
+    assert check.description == "2 of 2 hubs failed: local-demo/staging, local-demo/workshop"
 
     for hub in ("staging", "workshop"):
         make_homes(backup_fleet.homes / hub)
         create_snapshot(repo, f"local-demo/{hub}", backup_fleet.homes / hub)
     passing = job.execute_in_process()
     [check] = passing.get_asset_check_evaluations()
-    assert check.passed and check.metadata["hubs"].value == 2
+    assert check.passed and check.metadata["checked"].value == 2
+    assert check.description == "every hub backed up within 26 h: 2 of 2 hubs checked"
+
+
+def test_no_hub_to_back_up_is_a_warning_not_a_pass(backup_fleet):
+    _only_local_demo(backup_fleet)
+    path = backup_fleet.root / "clusters" / "local-demo" / "cluster.yaml"
+    data = yaml.safe_load(path.read_text())
+    for hub in data["hubs"]:
+        hub["backups"] = {**(hub.get("backups") or {}), "enabled": False}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    job = definitions_with(backup_fleet.resources).resolve_job_def("backup_freshness_job")
+    [check] = job.execute_in_process(raise_on_error=False).get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description == "0 of 0 hubs checked, because no hub of the fleet has backups enabled"
 
 
 def test_an_unreachable_destination_is_a_finding(example_fleet, tmp_path):

@@ -13,6 +13,7 @@ from hub_ops.defs.clusters.assets import clusters
 from hub_ops.defs.clusters.resources import GkeResource
 from hub_ops.defs.shared.resources import FleetResource, SopsResource
 from hub_ops_dev.stack.process import free_port
+from hub_ops_tests.tables import rows
 
 
 def materialize(
@@ -48,17 +49,24 @@ def recorded_gke(gke_api) -> GkeResource:
 def test_local_default_reports_no_credentials_and_no_api_without_failing(example_fleet):
     result = materialize(example_fleet, GkeResource(credentials="none"))
     assert result.success
-    table = metadata(result)["clusters"].value
-    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
-    assert "not reachable: no credentials (the local environment uses none)" in rows["pangeo-hubs"]
-    assert "not reachable: no credentials" in rows["community-hubs"]
-    assert "not reachable: no API configured" in rows["local-demo"]
+    by_cluster = {row["cluster"]: row for row in rows(metadata(result)["clusters"])}
+    assert by_cluster["pangeo-hubs"]["status"] == "not reachable: no credentials (the local environment uses none)"
+    assert by_cluster["community-hubs"]["status"].startswith("not reachable: no credentials")
+    assert by_cluster["local-demo"]["status"] == "not reachable: no API configured"
+    assert not any(row["reachable"] for row in by_cluster.values())
     evaluations = checks(result)
     assert not evaluations["reachable"].passed
-    assert evaluations["reachable"].description == "2 of 2 clusters: community-hubs, pangeo-hubs"
-    assert evaluations["reachable"].metadata["not checked (not observed)"].value == "local-demo"
-    # nothing observed: the comparisons say so instead of inventing a result
-    assert evaluations["versions_within_skew"].description.endswith("(0 clusters checked)")
+    assert evaluations["reachable"].description == (
+        "2 of 3 clusters failed: community-hubs, pangeo-hubs (1 not checked: local-demo)"
+    )
+    assert rows(evaluations["reachable"].metadata["not checked"]) == [
+        {"cluster": "local-demo", "why": "no API configured"}
+    ]
+    # nothing observed: the comparisons are not green, and say why
+    skew = evaluations["versions_within_skew"]
+    assert not skew.passed and skew.severity == dg.AssetCheckSeverity.WARN
+    assert skew.description.startswith("0 of 3 clusters checked, because not observed: ")
+    assert skew.metadata["checked"].value == 0
 
 
 def test_recorded_gke_clusters_drive_every_check(example_fleet, recorded_gke):
@@ -66,37 +74,42 @@ def test_recorded_gke_clusters_drive_every_check(example_fleet, recorded_gke):
     assert result.success
     md = metadata(result)
     assert md["reachable"].value == 2 and md["total"].value == 3
-    pangeo = md["cluster pangeo-hubs"].value
-    assert "| nb-n2-highmem-4    | n2-highmem-4   |" in pangeo and "0..100" in pangeo
-    assert "REGULAR" in pangeo
+    pools = {(r["cluster"], r["pool"]): r for r in rows(md["node pools"])}
+    assert pools[("pangeo-hubs", "nb-n2-highmem-4")]["machine type"] == "n2-highmem-4"
+    assert pools[("pangeo-hubs", "nb-n2-highmem-4")]["min..max per zone"] == "0..100"
+    assert "- release channel: REGULAR" in md["cluster pangeo-hubs"].value
+    assert {r["cluster"]: r["channel"] for r in rows(md["clusters"])}["pangeo-hubs"] == "REGULAR"
 
     evaluations = checks(result)
     assert evaluations["reachable"].passed  # local-demo has no API: listed, not failed
 
     skew = evaluations["versions_within_skew"]
     assert not skew.passed and skew.severity == dg.AssetCheckSeverity.ERROR
-    assert (
-        "nodes on 1.26.15-gke.1090000 trail the control plane 1.29.15-gke.1325000 by 3 minor versions"
-        in skew.metadata["problem"].value
-    )
+    assert rows(skew.metadata["problems"]) == [
+        {
+            "cluster": "community-hubs",
+            "problem": "nodes on 1.26.15-gke.1090000 trail the control plane 1.29.15-gke.1325000 by 3 minor versions "
+            "(fleet allows 2)",
+        }
+    ]
 
     pools = evaluations["declared_node_pools_exist"]
-    assert not pools.passed and pools.description == "1 of 2 clusters: community-hubs"
-    assert (
-        "pool nb-n2-standard-4 declared in cluster.yaml node_pools but not in the cluster"
-        in pools.metadata["problem"].value
-    )
+    assert not pools.passed and pools.description.startswith("1 of 3 clusters failed: community-hubs")
+    assert {
+        "cluster": "community-hubs",
+        "problem": "pool nb-n2-standard-4 declared in cluster.yaml node_pools but not in the cluster",
+    } in rows(pools.metadata["problems"])
 
     support = evaluations["upgrades_and_support"]
     assert not support.passed and support.severity == dg.AssetCheckSeverity.WARN
-    warnings = support.metadata["warning"].value
+    warnings = [r["warning"] for r in rows(support.metadata["problems"])]
     for expected in (
         "patch upgrade pending: 1.34.1-gke.1829001 -> 1.34.1-gke.2031000",
         "control plane 1.29.15-gke.1325000 is older than the fleet's minimum 1.30",
         "1.29 reached end of standard support on 2025-03-21; extended support ends 2026-12-30",
         "auto-upgrade MINOR_UPGRADE_PAUSED (MAINTENANCE_EXCLUSION_NO_MINOR_UPGRADES)",
     ):
-        assert expected in warnings
+        assert any(expected in warning for warning in warnings), expected
 
 
 def test_fleet_policy_decides_the_skew(example_fleet, recorded_gke):
@@ -110,7 +123,9 @@ def test_a_failed_cluster_status_fails_reachable(example_fleet, recorded_gke, gk
     body.update(status="ERROR", statusMessage="Node pool core-pool: instance group not found")
     evaluation = checks(materialize(example_fleet, recorded_gke))["reachable"]
     assert not evaluation.passed
-    assert "status ERROR: Node pool core-pool: instance group not found" in evaluation.metadata["problem"].value
+    assert {"cluster": "pangeo-hubs", "problem": "status ERROR: Node pool core-pool: instance group not found"} in rows(
+        evaluation.metadata["problems"]
+    )
 
 
 def test_node_listing_failure_is_a_note_not_a_failure(example_fleet, recorded_gke, gke_api):
@@ -153,8 +168,12 @@ def test_a_kubeconfig_that_cannot_be_decrypted_is_the_reason(example_fleet):
     (folder / "cluster.yaml").write_text(
         "name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-kubeconfig.secret.yaml}\n"
     )
-    rows = metadata(materialize(example_fleet, GkeResource(credentials="none")))["clusters"].value
-    assert "not reachable: cannot decrypt clusters/lab/enc-kubeconfig.secret.yaml: sops exited" in rows
+    lab = {
+        r["cluster"]: r for r in rows(metadata(materialize(example_fleet, GkeResource(credentials="none")))["clusters"])
+    }
+    assert lab["lab"]["status"].startswith(
+        "not reachable: cannot decrypt clusters/lab/enc-kubeconfig.secret.yaml: sops exited"
+    )
 
 
 def test_the_2i2c_fleet_gets_one_row_per_cluster(two_i_two_c_copy, gke_api):
@@ -167,21 +186,21 @@ def test_the_2i2c_fleet_gets_one_row_per_cluster(two_i_two_c_copy, gke_api):
         two_i_two_c_copy, GkeResource(credentials="access_token", access_token="t", api_endpoint=gke_api.endpoint)
     )
     assert result.success
-    rows = {line.split("|")[1].strip(): line for line in metadata(result)["clusters"].value.splitlines()[2:]}
-    assert set(rows) == set(fleet.clusters) and len(rows) == 30
+    by_cluster = {r["cluster"]: r["status"] for r in rows(metadata(result)["clusters"])}
+    assert set(by_cluster) == set(fleet.clusters) and len(by_cluster) == 30
     gcp = next(c for c in fleet.clusters.values() if c.provider == "gcp")
     assert (
         f"GKE API 404 Not found: projects/{gcp.gcp.project}/locations/{gcp.gcp.zone}/clusters/{gcp.gcp.cluster}."
-        in rows[gcp.name]
+        in by_cluster[gcp.name]
     )
     assert (
         "cannot decrypt config/clusters/utoronto/enc-deployer-credentials.secret.yaml: sops exited 128"
-        in rows["utoronto"]
+        in by_cluster["utoronto"]
     )
     aws = [c for c in fleet.clusters.values() if c.provider == "aws"]
     for cluster in aws:
         key = f"config/clusters/{cluster.name}/{cluster.aws.key}"
-        assert f"| aws        | not reachable: cannot decrypt {key}: sops exited 128" in rows[cluster.name]
+        assert f"not reachable: cannot decrypt {key}: sops exited 128" in by_cluster[cluster.name]
     reachable = checks(result)["reachable"]
-    assert reachable.metadata["not checked (not observed)"].value == "none"
-    assert reachable.description.startswith(f"{len(fleet.clusters)} of {len(fleet.clusters)} clusters:")
+    assert rows(reachable.metadata["not checked"]) == []  # every provider is observed
+    assert reachable.description.startswith("30 of 30 clusters failed:")

@@ -6,6 +6,7 @@ import yaml
 
 from hub_ops.defs.clusters.resources import GkeResource
 from hub_ops_tests.defs.clusters.test_assets import checks, materialize, metadata
+from hub_ops_tests.tables import rows
 
 
 def give_local_demo_a_kubeconfig(fleet_root, kubeconfig) -> None:
@@ -23,14 +24,23 @@ def test_local_cluster_observed_through_its_kubeconfig(example_fleet, kube_clust
 
     assert result.success
     local = metadata(result)["cluster local-demo"].value
-    assert "via Kubernetes API" in local and "v1.20." in local and kube_nodes.pool("core") in local
+    assert "via Kubernetes API" in local and "v1.20." in local
+    assert ("local-demo", kube_nodes.pool("core")) in {
+        (r["cluster"], r["pool"]) for r in rows(metadata(result)["node pools"])
+    }
     evaluations = checks(result)
     # reachable now covers local-demo; the gcp clusters still have no credentials
-    assert "local-demo" not in evaluations["reachable"].metadata["problem"].value
+    assert "local-demo" not in {r["cluster"] for r in rows(evaluations["reachable"].metadata["problems"])}
     support = evaluations["upgrades_and_support"]
     assert not support.passed and support.severity == dg.AssetCheckSeverity.WARN
-    assert "is older than the fleet's minimum 1.30 (end of support)" in support.metadata["warning"].value
-    assert evaluations["versions_within_skew"].metadata["checked"].value == "local-demo"
+    assert any(
+        "is older than the fleet's minimum 1.30 (end of support)" in r["warning"]
+        for r in rows(support.metadata["problems"])
+        if r["cluster"] == "local-demo"
+    )
+    skew = evaluations["versions_within_skew"]
+    assert skew.metadata["checked"].value == 1 and skew.passed
+    assert "1 of 3 clusters checked" in skew.description
 
 
 def test_declared_pools_checked_against_node_labels(example_fleet, kube_cluster, kube_nodes):
@@ -44,8 +54,12 @@ def test_declared_pools_checked_against_node_labels(example_fleet, kube_cluster,
 
     evaluation = checks(materialize(example_fleet, GkeResource(credentials="none")))["declared_node_pools_exist"]
     assert not evaluation.passed
-    assert evaluation.metadata["problem"].value.count("declared in cluster.yaml node_pools") == 1
-    assert kube_nodes.pool("gpu") in evaluation.metadata["problem"].value
+    assert rows(evaluation.metadata["problems"]) == [
+        {
+            "cluster": "local-demo",
+            "problem": f"pool {kube_nodes.pool('gpu')} declared in cluster.yaml node_pools but not in the cluster",
+        }
+    ]
 
 
 def test_kubeconfig_cluster_with_a_sops_encrypted_kubeconfig(example_fleet, kube_cluster, kube_nodes, age_key):

@@ -26,6 +26,7 @@ from hub_ops.defs.shared.resources import FleetResource, StorageResource
 from hub_ops.fleet import load_fleet
 from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 from hub_ops_tests.costs.builders import exact_net_by_day
+from hub_ops_tests.tables import rows
 
 ROWS = 120
 DAYS = {"dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": "2026-10-03"}
@@ -75,9 +76,18 @@ def test_daily_range_in_one_run(setup):
             assert row["independent"] == net, label  # the independent read, to the nano
             assert abs(row["csv"] - net) <= Decimal("0.005") * (3 if label == "total" else 1), label
             assert row["parquet"] == row["csv"] and row["verdict"] == "ok"
-        metadata = result.get_asset_materialization_events()[0].materialization.metadata
-        assert "pangeo-hubs/prod" in metadata["hubs"].value and metadata["days"].value == 3
-        assert metadata["parquet"].value == f"gs://{bucket}/reports/cost-reports/daily/2026-10-03.parquet"
+        # each day's materialization carries that day's figures, not the range's
+        by_day = {
+            e.materialization.partition: e.materialization.metadata for e in result.get_asset_materialization_events()
+        }
+        for day, metadata in by_day.items():
+            assert abs(Decimal(str(metadata["net_total"].value)) - exact[day]) <= Decimal("0.005"), day
+            assert metadata["export_rows"].value == ROWS and metadata["days_in_run"].value == 3
+            assert metadata["parquet"].value == f"gs://{bucket}/reports/cost-reports/daily/{day}.parquet"
+            hubs = {r["hub"]: r["net"] for r in rows(metadata["hubs"])}
+            assert "pangeo-hubs/prod" in hubs
+            assert abs(Decimal(str(hubs["total"])) - exact[day]) <= Decimal("0.01"), day
+        assert len({m["net_total"].value for m in by_day.values()}) == 3
     table, info = read_report(storage, f"gs://{bucket}/reports/cost-reports/daily/2026-10-02.parquet")
     assert info["export"]["rows"] == ROWS and reconcile(table, info["export"]["net_nanos"]).ok
 
@@ -89,8 +99,7 @@ def test_monthly_report_with_change_chart_and_links(setup):
             result = dg.materialize([monthly_cost_report], instance=instance, resources=resources, partition_key=month)
             assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
         metadata = result.get_asset_materialization_events()[0].materialization.metadata
-    hubs = metadata["hubs"].value
-    assert [c.strip() for c in hubs.splitlines()[0].split("|")[1:-1]] == [
+    assert [c.name for c in metadata["hubs"].value.schema.columns] == [
         "hub",
         "direct",
         "shared",
@@ -98,10 +107,11 @@ def test_monthly_report_with_change_chart_and_links(setup):
         "previous",
         "change",
     ]
-    assert "%" in hubs and "(unknown-cluster, not charged to a hub)" in hubs
+    hubs = {r["hub"]: r for r in rows(metadata["hubs"])}
+    assert "%" in hubs["total"]["change"] and "(unknown-cluster, not charged to a hub)" in hubs
     assert metadata["chart"].value.startswith("![net cost per hub per day, 2026-10](data:image/png;base64,iVBORw0KGgo")
     assert metadata["sharing_policy"].value == "proportional" and metadata["export_rows"].value == 31 * ROWS
-    assert "unknown-namespace" in metadata["unknown_lines"].value
+    assert "unknown-namespace" in {r["line"] for r in rows(metadata["unknown_lines"])}
     for key, ext in (("csv", "csv"), ("parquet", "parquet"), ("chart_png", "png")):
         # a gs:// link (Storage.public_url gives the console page on real GCS)
         assert metadata[key].value == f"gs://{bucket}/reports/cost-reports/2026-10.{ext}"

@@ -4,6 +4,7 @@ import dagster as dg
 
 from hub_ops.defs.decommission.checks import no_orphaned_releases
 from hub_ops.defs.deploy.jobs import deploy_job
+from hub_ops_tests.tables import rows
 
 
 def test_a_hub_removed_from_config_while_deployed_is_flagged(fleet_repo_factory, auto_kubelet, deploy_resources):
@@ -31,6 +32,14 @@ def test_a_hub_removed_from_config_while_deployed_is_flagged(fleet_repo_factory,
         repo.write_yaml("clusters/alpha/cluster.yaml", doc)
         result = check()
         assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
-        table = result.metadata["orphaned"].value
-        assert f"| `alpha/staging` | {repo.namespace('alpha', 'staging')} | 1 | basehub-0.1.0 |" in table
-        assert "alpha/prod" not in table and "support" not in table
+        assert rows(result.metadata["problems"]) == [
+            {
+                "cluster": "alpha",
+                "hub": "alpha/staging",
+                "namespace": repo.namespace("alpha", "staging"),
+                "revision": 1,
+                "chart": "basehub-0.1.0",
+                "note": "",
+            }
+        ]
+        assert result.description == "1 of 1 clusters failed: alpha" and result.metadata["orphaned"].value == 1

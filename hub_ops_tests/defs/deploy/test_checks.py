@@ -10,6 +10,7 @@ from hub_ops.defs.deploy.jobs import deploy_job
 from hub_ops.deploy.releases import PreparedCharts, hub_release
 from hub_ops.deploy.values import load_values_files
 from hub_ops.fleet import load_fleet
+from hub_ops_tests.tables import rows
 
 
 def check(instance, resources):
@@ -34,8 +35,10 @@ def test_in_sync_then_drift_outside_hub_ops_then_config_ahead(
     with auto_kubelet(repo), dg.instance_for_test() as instance:
         deploy(repo, resources, instance, ["alpha/prod"])
         result = check(instance, resources)
-        assert result.passed, result.metadata["hubs"].value
-        assert "| `alpha/prod` | in sync | revision 1" in result.metadata["hubs"].value
+        assert result.passed, result.description
+        [row] = rows(result.metadata["hubs"])
+        assert row["hub"] == "alpha/prod" and row["state"] == "in sync" and row["detail"].startswith("revision 1")
+        assert result.description == "every recorded release matches: 1 of 1 hubs checked"
 
         # someone upgrades the release by hand
         fleet = load_fleet(repo.root)
@@ -47,11 +50,12 @@ def test_in_sync_then_drift_outside_hub_ops_then_config_ahead(
         with PreparedCharts(fleet) as charts:
             helm.upgrade_install(charts.path(release), release.name, release.namespace, values)
         result = check(instance, resources)
-        table = result.metadata["hubs"].value
         assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
-        assert "| `alpha/prod` | DRIFT |" in table
-        assert "live revision 2, recorded 1 (changed outside hub_ops?)" in table
-        assert "live manifest differs from the last recorded deploy" in table
+        assert result.description == "1 of 1 hubs failed: alpha/prod"
+        [row] = rows(result.metadata["problems"])
+        assert row["hub"] == "alpha/prod" and row["state"] == "DRIFT"
+        assert "live revision 2, recorded 1 (changed outside hub_ops?)" in row["detail"]
+        assert "live manifest differs from the last recorded deploy" in row["detail"]
 
         # hub_ops redeploys what the config says: in sync again
         helm.rollback(release.name, release.namespace, 1)
@@ -63,7 +67,7 @@ def test_in_sync_then_drift_outside_hub_ops_then_config_ahead(
         repo.commit("not deployed yet")
         result = check(instance, resources)
         assert not result.passed
-        assert "config at head renders differently from what is live" in result.metadata["hubs"].value
+        assert "config at head renders differently from what is live" in rows(result.metadata["hubs"])[0]["detail"]
         helm.close()
 
 
@@ -77,6 +81,8 @@ def test_unreachable_cluster_is_reported_not_failed(fleet_repo_factory, deploy_r
             )
         )
         result = check(instance, deploy_resources(repo))
-        assert result.passed and result.severity == dg.AssetCheckSeverity.WARN
-        assert result.metadata["not_checked"].value == 1
-        assert "| `gamma/prod` | not checked |" in result.metadata["hubs"].value
+        # nothing could be checked: a warning that says why, never a pass
+        assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+        assert result.metadata["not_checked"].value == 1 and result.metadata["checked"].value == 0
+        assert result.description.startswith("0 of 1 hubs checked, because ")
+        assert rows(result.metadata["not checked"])[0]["hub"] == "gamma/prod"
