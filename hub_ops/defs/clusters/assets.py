@@ -36,7 +36,7 @@ MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
 
 
 class ClustersConfig(dg.Config):
-    list_nodes: bool = True  # also list each GKE cluster's nodes through its Kubernetes API (node counts per pool)
+    list_nodes: bool = True  # also list GKE and EKS clusters' nodes through their Kubernetes API (counts per pool)
 
 
 def observe_cluster(
