@@ -66,6 +66,7 @@ def test_each_service_goes_to_the_server_its_standard_variable_names(tmp_path):
     storage = Storage.from_settings(Settings.from_environ(environ))
     assert storage.resolve("s3://bkt/pre") == "s3://bkt/pre"
     assert storage.storage_options("s3://bkt/pre") == {
+        "use_listings_cache": False,
         "endpoint_url": "http://127.0.0.1:9",
         "client_kwargs": {"region_name": "eu-west-1"},
     }
