@@ -84,12 +84,14 @@ def export_path(rows: int, days: int, fleet: str = "example") -> Path:
 
 
 def export_file(rows: int, days: int, fleet: str = "example") -> Path:
-    """The cached export, generated on first use in a child process (this one stays small)."""
-    path = export_path(rows, days, fleet)
+    return cached(export_path(rows, days, fleet), "benchmarks.costs", rows, days, fleet)
+
+
+def cached(path: Path, module: str, *generate_args: object) -> Path:
+    """The cached export at `path`, generated on first use by `python -m <module> --generate
+    <generate_args>` in a child process (this one stays small)."""
     if not path.exists():
-        subprocess.run(
-            [sys.executable, "-m", "benchmarks.costs", "--generate", str(rows), str(days), fleet], check=True, cwd=REPO
-        )
+        subprocess.run([sys.executable, "-m", module, "--generate", *map(str, generate_args)], check=True, cwd=REPO)
     return path
 
 
@@ -115,18 +117,24 @@ def generate(rows: int, days: int, fleet_name: str = "example") -> None:
 
 
 def _duckdb_usage(con, file: str, start: dt.date, end: dt.date):
-    import pyarrow as pa
-
-    from hub_ops.costs.usage import UsageAccumulator
-
     params = {
         "file": file,
         "start": dt.datetime.combine(start, dt.time(), dt.UTC),
         "end": dt.datetime.combine(end, dt.time(), dt.UTC),
     }
-    accumulator = UsageAccumulator(f"duckdb:{file}", start, end)
-    groups = con.sql(DUCKDB_GROUPS, params=params).to_arrow_table()
-    totals = con.sql(DUCKDB_TOTALS, params=params).to_arrow_table()
+    return duckdb_usage(con, DUCKDB_GROUPS, DUCKDB_TOTALS, params, f"duckdb:{file}", start, end)
+
+
+def duckdb_usage(con, groups_sql: str, totals_sql: str, params: dict, source: str, start, end, provider="gcp"):
+    """A Usage from DuckDB's groups and totals queries (day as days since 1970), through the
+    same accumulator as hub_ops's readers, so the two compare as equals."""
+    import pyarrow as pa
+
+    from hub_ops.costs.usage import UsageAccumulator
+
+    accumulator = UsageAccumulator(source, start, end, provider=provider)
+    groups = con.sql(groups_sql, params=params).to_arrow_table()
+    totals = con.sql(totals_sql, params=params).to_arrow_table()
     accumulator.add_groups(
         groups.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in groups.schema])),
         totals.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in totals.schema])),
@@ -157,6 +165,14 @@ def worker(method: str, mode: str, file: str, days: int) -> dict:
             day = START + dt.timedelta(days=offset)
             CostReport.build(read(day, day + dt.timedelta(days=1)), fleet).table("date")
     usage = read(START, end)
+    return month_result(usage, fleet, began)
+
+
+def month_result(usage, fleet, began: float) -> dict:
+    """Attributes the month's usage, makes the daily and monthly tables, stops the clock started
+    at `began`; the figures a run reports, with a digest of the groups and totals to compare."""
+    from hub_ops.costs import CostReport
+
     report = CostReport.build(usage, fleet)
     daily, monthly = report.table("date"), report.table("month")
     seconds = time.perf_counter() - began
@@ -183,9 +199,13 @@ def _peak_rss_mb() -> float:
 
 
 def measure(method: str, mode: str, file: Path, days: int) -> dict:
-    """Runs one method in a child process: its time and peak RSS, as it measured them."""
+    return child_worker("benchmarks.costs", method, mode, file, days)
+
+
+def child_worker(module: str, *args) -> dict:
+    """Runs `python -m <module> --worker ARGS` in a child process: the figures it measured."""
     child = subprocess.run(
-        [sys.executable, "-m", "benchmarks.costs", "--worker", method, mode, str(file), str(days)],
+        [sys.executable, "-m", module, "--worker", *map(str, args)],
         stdout=subprocess.PIPE,
         cwd=REPO,
         check=True,

@@ -23,12 +23,11 @@ import datetime as dt
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.costs import CACHE, PEAK_TARGET_MB, _peak_rss_mb
+from benchmarks.costs import CACHE, PEAK_TARGET_MB, cached, child_worker, duckdb_usage, month_result
 
 START = dt.date(2026, 10, 1)
 SEED = 20261014
@@ -83,13 +82,7 @@ def export_path(rows: int, days: int) -> Path:
 
 
 def export_folder(rows: int, days: int) -> Path:
-    """The cached export, generated on first use in a child process (this one stays small)."""
-    folder = export_path(rows, days)
-    if not folder.exists():
-        subprocess.run(
-            [sys.executable, "-m", "benchmarks.costs_cur", "--generate", str(rows), str(days)], check=True, cwd=REPO
-        )
-    return folder
+    return cached(export_path(rows, days), "benchmarks.costs_cur", rows, days)
 
 
 def generate(rows: int, days: int) -> None:
@@ -106,57 +99,31 @@ def generate(rows: int, days: int) -> None:
 
 
 def _duckdb_usage(con, folder: str, start: dt.date, end: dt.date):
-    import pyarrow as pa
-
-    from hub_ops.costs.usage import UsageAccumulator
-
     params = {
         "files": f"{folder}/**/*.parquet",
         "start": dt.datetime.combine(start, dt.time()),
         "end": dt.datetime.combine(end, dt.time()),
     }
-    accumulator = UsageAccumulator(f"duckdb:{folder}", start, end, provider="aws")
-    groups = con.sql(DUCKDB_GROUPS, params=params).to_arrow_table()
-    totals = con.sql(DUCKDB_TOTALS, params=params).to_arrow_table()
-    accumulator.add_groups(
-        groups.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in groups.schema])),
-        totals.cast(pa.schema([(f.name, pa.int32() if f.name == "day" else f.type) for f in totals.schema])),
-    )
-    accumulator.rows_read = int(totals.column("rows").to_numpy().sum()) if totals.num_rows else 0
-    return accumulator.result()
+    return duckdb_usage(con, DUCKDB_GROUPS, DUCKDB_TOTALS, params, f"duckdb:{folder}", start, end, "aws")
 
 
 def worker(method: str, folder: str, days: int) -> dict:
-    from hub_ops.costs import CostReport
     from hub_ops.costs.cur import CurExport
     from hub_ops.fleet import load_fleet
 
     fleet = load_fleet(FLEET, check_files=False)
     end = START + dt.timedelta(days=days)
-    began = time.perf_counter()
     if method == "duckdb":
         import duckdb
 
         con = duckdb.connect()
         con.execute("SET enable_progress_bar = false")
+        began = time.perf_counter()
         usage = _duckdb_usage(con, folder, START, end)
     else:
+        began = time.perf_counter()
         usage = CurExport(folder).aggregate(START, end)
-    report = CostReport.build(usage, fleet)
-    daily, monthly = report.table("date"), report.table("month")
-    seconds = time.perf_counter() - began
-    digest = hashlib.sha256(
-        usage.groups.to_csv(index=False).encode() + usage.totals.to_csv(index=False).encode()
-    ).hexdigest()
-    return {
-        "seconds": seconds,
-        "digest": digest,
-        "peak_mb": _peak_rss_mb(),
-        "net_total": report.export_totals()["net_cost"],
-        "rows": int(usage.totals["rows"].sum()),
-        "daily_lines": len(daily),
-        "monthly_lines": len(monthly),
-    }
+    return month_result(usage, fleet, began)
 
 
 def main(argv: list[str]) -> int:
@@ -183,13 +150,7 @@ def main(argv: list[str]) -> int:
     for run in range(1, args.repeat + 1):
         results = {}
         for method in ("hub_ops", "duckdb"):
-            child = subprocess.run(
-                [sys.executable, "-m", "benchmarks.costs_cur", "--worker", method, str(folder), str(args.days)],
-                stdout=subprocess.PIPE,
-                cwd=REPO,
-                check=True,
-            )
-            results[method] = r = json.loads(child.stdout.decode().strip().splitlines()[-1])
+            results[method] = r = child_worker("benchmarks.costs_cur", method, folder, args.days)
             lines = f"{r['daily_lines']:>5}/{r['monthly_lines']:<4}"
             print(f"{run:<4} {method:8} {r['seconds']:8.2f} {r['peak_mb']:8.0f} {lines}")
         ours, duck = results["hub_ops"], results["duckdb"]

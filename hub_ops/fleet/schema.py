@@ -13,5 +13,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         doc = model.model_json_schema()
         doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         doc["$id"] = f"https://hub-ops.dev/schema/{name}.schema.json"
+        if name == "fleet":  # costs.billing: a single source mapping stands for a list of one
+            billing = doc["$defs"]["CostSettings"]["properties"]["billing"]
+            billing["anyOf"].insert(1, {"$ref": "#/$defs/BillingSource"})
         out[name] = doc
     return out
