@@ -49,7 +49,9 @@ class DeployConfig(dg.Config):
         ),
     )
     commit: str = Field(
-        default="", description="Deploy the fleet as of this commit of the watched branch (default: its head)."
+        default="",
+        description="Deploy the fleet as of this commit of the watched branch (default: its head): HEAD, HEAD~2, "
+        "main~2, a short or full sha.",
     )
     base: str = Field(
         default="",
@@ -152,7 +154,7 @@ def _plan(
         remote = git.remote_for(fleet.root)
         head = remote.fetch()
         repo = remote.repo
-        sha = repo.resolve(config.commit) if config.commit else head
+        sha = remote.resolve(config.commit) if config.commit else head
         root = remote.fleet_at(sha)
     except (GitError, FleetConfigError) as e:
         if config.commit or config.base:
