@@ -115,7 +115,12 @@ def plan_deploy(
     context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
     preview = _preview(context, base_root, fleet_root, plan, sops, sha)
     context.instance.add_run_tags(
-        context.run_id, {"hub_ops/dry_run": str(config.dry_run).lower(), "hub_ops/releases": str(len(plan.rows()))}
+        context.run_id,
+        {
+            "hub_ops/dry_run": str(config.dry_run).lower(),
+            "hub_ops/releases": str(len(plan.rows())),
+            "hub_ops/hubs": hubs_tag(plan.hub_ids()),
+        },
     )
     settings = config.deploy_settings()
     for cluster_plan in split_by_cluster(
@@ -245,6 +250,15 @@ def _ensure_partitions(context, keys: list[str]) -> None:
     missing = sorted(set(keys) - existing)
     if missing:
         context.instance.add_dynamic_partitions(hubs_partitions.name, missing)
+
+
+def hubs_tag(hub_ids: list[str], limit: int = 400) -> str:
+    """The run's hubs as one tag value (cluster/hub ids), cut at `limit` characters with a count."""
+    text = ", ".join(hub_ids) or "none"
+    if len(text) <= limit:
+        return text
+    shown = text[:limit].rsplit(", ", 1)[0]
+    return f"{shown} and {len(hub_ids) - shown.count(', ') - 1} more"
 
 
 def _plan_markdown(plan: Plan) -> str:
