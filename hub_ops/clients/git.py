@@ -179,6 +179,28 @@ class FleetRemote:
         _git("-C", str(self.mirror), "fetch", "--quiet", "--force", "--no-tags", self.remote, f"+{ref}:{ref}")
         return self.repo.resolve(ref)
 
+    def resolve(self, rev: str) -> str:
+        """The full sha of `rev` as a person types it for the watched branch: `HEAD`,
+        `HEAD~2`, the branch's name (`main~2`), a short or full sha, a tag. The mirror has
+        only the branch, so HEAD means its head. GitError unless the commit is on the branch
+        (a deploy never leaves the watched history); call after fetch()."""
+        ref = f"refs/heads/{self.branch}"
+        typed = rev.strip()
+        for name in ("HEAD", self.branch):
+            if typed == name or typed.startswith((f"{name}~", f"{name}^")):
+                typed = ref + typed[len(name) :]
+                break
+        try:
+            sha = self.repo.resolve(typed)
+        except GitError:
+            raise GitError(
+                f"{rev!r} names no commit of branch {self.branch} of {self.remote} "
+                f"(give HEAD, HEAD~N, {self.branch}~N, or a sha of that branch)"
+            ) from None
+        if not self.repo.is_ancestor(sha, ref):
+            raise GitError(f"{rev!r} ({sha[:12]}) is not on branch {self.branch} of {self.remote}")
+        return sha
+
     def fleet_at(self, sha: str) -> Path:
         """The fleet folder as of `sha` (exported once, then reused)."""
         target = self.cache_dir / "trees" / sha

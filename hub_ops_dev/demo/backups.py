@@ -85,7 +85,6 @@ def run(ctx: DemoContext) -> list[str]:
     from hub_ops.backup.prune import prune
     from hub_ops.cli.backup import format_snapshots
     from hub_ops.definitions import defs
-    from hub_ops.defs.backups.assets import user_home_backups
     from hub_ops.defs.backups.partitions import backup_partition_key
     from hub_ops.defs.backups.schedules import nightly_backups
     from hub_ops.fleet import load_fleet
@@ -100,6 +99,7 @@ def run(ctx: DemoContext) -> list[str]:
     instance = dg.DagsterInstance.get()  # SQLite under DAGSTER_HOME (set by the demo runner)
     instance.add_dynamic_partitions("hubs", [h.partition_key for h in fleet.hubs()])
     resources = dict(defs().resources)  # every domain's, as `make dev` has them
+    backup_job = defs().resolve_job_def("user_home_backups_job")
 
     now = dt.datetime.now(dt.UTC)
     with dg.build_schedule_context(
@@ -111,10 +111,9 @@ def run(ctx: DemoContext) -> list[str]:
 
     def nightly(hub, date: str):
         started = time.monotonic()
-        result = dg.materialize(
-            [user_home_backups],
+        # the named job the nightly schedule launches, not an ephemeral one
+        result = backup_job.execute_in_process(
             instance=instance,
-            resources=resources,
             partition_key=str(backup_partition_key(date, hub.partition_key)),
             tags={"hub_ops/hub": hub.partition_key, "hub_ops/kind": "backup"},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},

@@ -13,6 +13,7 @@ def run(ctx: DemoContext) -> list[str]:
     import dagster as dg
 
     from hub_ops.definitions import defs
+    from hub_ops_dev.demo.text import table_lines
 
     job = defs().resolve_job_def("clusters_refresh_job")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary below says it all
@@ -24,7 +25,7 @@ def run(ctx: DemoContext) -> list[str]:
         f"{materialization.metadata['total'].value} clusters reachable",
         "",
     ]
-    out += materialization.metadata["clusters"].value.splitlines()
+    out += table_lines(materialization.metadata["clusters"].value)
     out.append("")
     for check in sorted(result.get_asset_check_evaluations(), key=lambda e: e.check_name):
         verdict = "passed" if check.passed else f"did not pass ({check.severity.value} severity)"

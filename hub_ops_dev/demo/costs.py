@@ -30,8 +30,9 @@ def run(ctx: DemoContext) -> list[str]:
     from hub_ops.costs.exports import previous_month, reports_folder
     from hub_ops.costs.report import read_report
     from hub_ops.definitions import defs
-    from hub_ops.defs.costs.assets import hub_daily_costs, monthly_cost_report
+    from hub_ops.defs.costs.assets import monthly_cost_report
     from hub_ops.fleet import load_fleet
+    from hub_ops_dev.demo.text import table_lines
     from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 
     fleet = load_fleet(ctx.fleet_root)
@@ -50,17 +51,19 @@ def run(ctx: DemoContext) -> list[str]:
         out.append(f"generated {rows:,} export rows for {m:%Y-%m} at {export_url}/{m:%Y-%m}.parquet -> {path}")
 
     instance = dg.DagsterInstance.get()  # SQLite under DAGSTER_HOME (set by the demo runner)
-    resources = dict(defs().resources)  # every resource, as `make dev` has them
     start, end = _month_range(month)
-    daily = dg.materialize(
-        [hub_daily_costs],
-        instance=instance,
-        resources=resources,
-        run_config=QUIET,
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": (end - dt.timedelta(days=1)).isoformat(),
-        },
+    # the named jobs the cost schedules launch, not ephemeral ones
+    daily = (
+        defs()
+        .resolve_job_def("hub_daily_costs_job")
+        .execute_in_process(
+            instance=instance,
+            run_config=QUIET,
+            tags={
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": (end - dt.timedelta(days=1)).isoformat(),
+            },
+        )
     )
     checks = daily.get_asset_check_evaluations()
     out.append(
@@ -69,8 +72,10 @@ def run(ctx: DemoContext) -> list[str]:
         f"{'passed' if checks and all(c.passed for c in checks) else 'FAILED'}"
     )
     for m in months:
-        result = dg.materialize(
-            [monthly_cost_report], instance=instance, resources=resources, run_config=QUIET, partition_key=m.isoformat()
+        result = (
+            defs()
+            .resolve_job_def("monthly_cost_report_job")
+            .execute_in_process(instance=instance, run_config=QUIET, partition_key=m.isoformat())
         )
         passed = all(c.passed for c in result.get_asset_check_evaluations())
         out.append(f"monthly_cost_report {m:%Y-%m}: reconciliation {'passed' if passed else 'FAILED'}")
@@ -83,7 +88,7 @@ def run(ctx: DemoContext) -> list[str]:
         f"\nhubs by net cost, {month:%Y-%m} ({metadata['sharing_policy'].value} sharing, "
         f"{metadata['currency'].value}; net total {metadata['net_total'].value:,.2f}):"
     )
-    out += ["  " + line for line in metadata["hubs"].value.splitlines()]
+    out += ["  " + line for line in table_lines(metadata["hubs"].value)]
     folder = reports_folder(fleet.settings.reports.destination)
     table, _ = read_report(storage, f"{folder}/{month:%Y-%m}.parquet")
     out.append(f"\n{len(table)} report lines; net_cost sums to {table['net_cost'].sum():,.2f}")

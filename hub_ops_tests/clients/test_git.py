@@ -96,3 +96,37 @@ def test_export_writes_the_fleet_as_committed(repo: ScratchRepo, tmp_path: Path,
     assert (root / prefix / "fleet.yaml").is_file()
     assert not (root / prefix / "clusters/a/uncommitted.yaml").exists()
     assert (root / "README.md").exists() == (not sub)  # a subfolder fleet exports only itself
+
+
+def test_watched_branch_resolves_what_people_type(repo: ScratchRepo, tmp_path: Path):
+    """deploy_job's `commit`: HEAD, HEAD~N, <branch>~N, short and full shas of the watched
+    branch; a commit off the branch or a name of nothing is refused, naming the branch."""
+    from hub_ops.clients.git import FleetRemote
+
+    two = repo.commit("two")
+    three = repo.commit("three")
+    one = repo.git("rev-parse", "HEAD~2")
+    repo.git("checkout", "-q", "-b", "side")
+    off_branch = repo.commit("side work")
+    repo.git("checkout", "-q", "main")
+    remote = FleetRemote(remote=str(repo.path), branch="main", cache_dir=tmp_path / "cache")
+    assert remote.fetch() == three
+    for typed, expected in (
+        ("HEAD", three),
+        ("main", three),
+        ("HEAD~1", two),
+        ("main~2", one),
+        ("HEAD^", two),
+        (two[:7], two),
+        (one, one),
+    ):
+        assert remote.resolve(typed) == expected, typed
+    with pytest.raises(GitError, match="'nope' names no commit of branch main of .* \\(give HEAD, HEAD~N, main~N"):
+        remote.resolve("nope")
+    with pytest.raises(GitError, match="names no commit of branch main"):
+        remote.resolve(off_branch[:10])  # the mirror fetched main only: side's commits are not there
+    # main rewound (a force-push): its old head stays in the mirror but is off the branch now
+    repo.git("reset", "-q", "--hard", two)
+    assert remote.fetch() == two
+    with pytest.raises(GitError, match=f"'{three[:9]}' \\({three[:12]}\\) is not on branch main"):
+        remote.resolve(three[:9])

@@ -49,7 +49,9 @@ class DeployConfig(dg.Config):
         ),
     )
     commit: str = Field(
-        default="", description="Deploy the fleet as of this commit of the watched branch (default: its head)."
+        default="",
+        description="Deploy the fleet as of this commit of the watched branch (default: its head): HEAD, HEAD~2, "
+        "main~2, a short or full sha.",
     )
     base: str = Field(
         default="",
@@ -113,7 +115,12 @@ def plan_deploy(
     context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
     preview = _preview(context, base_root, fleet_root, plan, sops, sha)
     context.instance.add_run_tags(
-        context.run_id, {"hub_ops/dry_run": str(config.dry_run).lower(), "hub_ops/releases": str(len(plan.rows()))}
+        context.run_id,
+        {
+            "hub_ops/dry_run": str(config.dry_run).lower(),
+            "hub_ops/releases": str(len(plan.rows())),
+            "hub_ops/hubs": hubs_tag(plan.hub_ids()),
+        },
     )
     settings = config.deploy_settings()
     for cluster_plan in split_by_cluster(
@@ -152,7 +159,7 @@ def _plan(
         remote = git.remote_for(fleet.root)
         head = remote.fetch()
         repo = remote.repo
-        sha = repo.resolve(config.commit) if config.commit else head
+        sha = remote.resolve(config.commit) if config.commit else head
         root = remote.fleet_at(sha)
     except (GitError, FleetConfigError) as e:
         if config.commit or config.base:
@@ -243,6 +250,15 @@ def _ensure_partitions(context, keys: list[str]) -> None:
     missing = sorted(set(keys) - existing)
     if missing:
         context.instance.add_dynamic_partitions(hubs_partitions.name, missing)
+
+
+def hubs_tag(hub_ids: list[str], limit: int = 400) -> str:
+    """The run's hubs as one tag value (cluster/hub ids), cut at `limit` characters with a count."""
+    text = ", ".join(hub_ids) or "none"
+    if len(text) <= limit:
+        return text
+    shown = text[:limit].rsplit(", ", 1)[0]
+    return f"{shown} and {len(hub_ids) - shown.count(', ') - 1} more"
 
 
 def _plan_markdown(plan: Plan) -> str:

@@ -126,6 +126,8 @@ def test_dry_run_validates_every_release_and_changes_nothing(fleet_repo_factory,
         table = outputs[0].event_specific_data.metadata["releases"].value
         assert "| `alpha/prod` | dry-run |" in table and "objects valid for Kubernetes 1.30.0" in table
         assert recorded(instance, "alpha.prod") == []
+        tags = instance.get_run_by_id(result.run_id).tags
+        assert tags["hub_ops/dry_run"] == "true" and tags["hub_ops/hubs"] == "alpha/staging, alpha/prod"
     helm = helm_for(repo, age_key, "alpha")
     assert helm.current("prod", repo.namespace("alpha", "prod")) is None
     helm.close()
@@ -149,6 +151,7 @@ def test_a_commit_is_planned_from_its_parent(fleet_repo_factory, auto_kubelet, d
         assert "defaultUrl" in diff and "/tree" in diff
         tags = instance.get_run_by_id(result.run_id).tags
         assert tags["hub_ops/dry_run"] == "false" and tags["hub_ops/releases"] == "2"
+        assert tags["hub_ops/hubs"] == "beta/staging, beta/prod"
 
 
 def test_unknown_hub_in_the_config_fails_with_a_clear_message(fleet_repo_factory, deploy_resources):
@@ -179,3 +182,13 @@ def test_dry_run_validates_for_the_version_the_cluster_runs(fleet_repo_factory, 
             .value
         )
         assert "objects valid for Kubernetes 1.33.0" in table
+
+
+def test_a_long_hub_list_is_cut_with_a_count():
+    from hub_ops.defs.deploy.jobs import hubs_tag
+
+    ids = [f"cluster-{i:02d}/prod" for i in range(60)]
+    tag = hubs_tag(ids, limit=100)
+    shown = tag.split(" and ")[0].split(", ")
+    assert shown == ids[: len(shown)] and tag.endswith(f" and {60 - len(shown)} more") and len(tag) < 120
+    assert hubs_tag(ids[:2]) == "cluster-00/prod, cluster-01/prod" and hubs_tag([]) == "none"
