@@ -33,11 +33,11 @@ from hub_ops.clients import storage
 
 def _fleet_hub(ctx: click.Context, hub: str):
     """(fleet, hub) from the fleet config, or (None, None) when there is no fleet here."""
-    from hub_ops.fleet import FleetConfigError, load_fleet
-
     root = Path(ctx.obj["fleet_root"]) if ctx.obj else Path(".")
     if not ((root / "fleet.yaml").is_file() or (root / "config" / "clusters").is_dir()):
         return None, None
+    from hub_ops.fleet import FleetConfigError, load_fleet  # ~1 s of pydantic models: only with a fleet
+
     try:
         fleet = load_fleet(root, check_files=False)
         return fleet, fleet.hub(hub)
@@ -183,7 +183,8 @@ def backup(
     """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt)."""
     with _errors():
         hub, repo = _open(ctx, hub, dest)
-        fleet, found = _fleet_hub(ctx, hub)
+        # a backup pod names its source, destination and compression: no fleet to load then
+        fleet, found = _fleet_hub(ctx, hub) if source is None or compression is None else (None, None)
         if source is None:
             from hub_ops.backup.config import local_home
 
