@@ -126,8 +126,8 @@ class PackWriter:
     names any of these locations; `abort()` forgets a pack never uploaded.
     """
 
-    def __init__(self, store: Store, target: int = PACK_TARGET, max_entries: int = PACK_MAX_ENTRIES):
-        self.store, self.target, self.max_entries = store, target, max_entries
+    def __init__(self, store: Store, target: int = PACK_TARGET, max_entries: int | None = None):
+        self.store, self.target, self.max_entries = store, target, max_entries or PACK_MAX_ENTRIES
         self._lock = threading.Lock()
         self._new()
         self.packs = 0

@@ -23,36 +23,21 @@ from pathlib import Path
 
 import click
 
-from hub_ops.backup import (
-    BackupError,
-    BackupOptions,
-    LockPolicy,
-    Progress,
-    Repository,
-    RestoreProgress,
-    RestoreRefusedError,
-    RetentionPolicy,
-    create_snapshot,
-    normalize_hub,
-    restore_snapshot,
-    verify_snapshot,
-)
-from hub_ops.backup import (
-    prune as prune_snapshots,
-)
-from hub_ops.backup.manifest import human_size
-from hub_ops.clients.storage import storage_from_env
+# the engine's names load on first use (hub_ops.backup is a lazy package): `--help` and
+# argument errors cost no numpy, pyarrow or storage client
+import hub_ops.backup as engine
+from hub_ops.clients import storage
 
 # ---------------------------------------------------------------- fleet defaults
 
 
 def _fleet_hub(ctx: click.Context, hub: str):
     """(fleet, hub) from the fleet config, or (None, None) when there is no fleet here."""
-    from hub_ops.fleet import FleetConfigError, load_fleet
-
     root = Path(ctx.obj["fleet_root"]) if ctx.obj else Path(".")
     if not ((root / "fleet.yaml").is_file() or (root / "config" / "clusters").is_dir()):
         return None, None
+    from hub_ops.fleet import FleetConfigError, load_fleet  # ~1 s of pydantic models: only with a fleet
+
     try:
         fleet = load_fleet(root, check_files=False)
         return fleet, fleet.hub(hub)
@@ -71,19 +56,25 @@ def _destination(ctx: click.Context, hub: str, dest: str | None) -> str:
     return backup_destination(fleet, found)
 
 
-def _open(ctx: click.Context, hub: str, dest: str | None) -> tuple[str, Repository]:
+def _open(ctx: click.Context, hub: str, dest: str | None) -> tuple[str, engine.Repository]:
     try:
-        hub = normalize_hub(hub)
-    except BackupError as e:
+        hub = engine.normalize_hub(hub)
+    except engine.BackupError as e:
         raise click.BadParameter(str(e), param_hint="--hub") from None
-    return hub, Repository.open(_destination(ctx, hub, dest), storage_from_env())
+    return hub, engine.Repository.open(_destination(ctx, hub, dest), storage.storage_from_env())
+
+
+def _size(n: float) -> str:
+    from hub_ops.backup.manifest import human_size  # pyarrow: not for `--help`
+
+    return human_size(n)
 
 
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     try:
         yield
-    except BackupError as e:
+    except engine.BackupError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
 
@@ -192,7 +183,8 @@ def backup(
     """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt)."""
     with _errors():
         hub, repo = _open(ctx, hub, dest)
-        fleet, found = _fleet_hub(ctx, hub)
+        # a backup pod names its source, destination and compression: no fleet to load then
+        fleet, found = _fleet_hub(ctx, hub) if source is None or compression is None else (None, None)
         if source is None:
             from hub_ops.backup.config import local_home
 
@@ -201,7 +193,7 @@ def backup(
                 raise click.UsageError(f"--source is required ({hub} has no local home folder in a fleet config here)")
         if compression is None:
             compression = fleet.settings.backups.compression if fleet is not None else "zstd"
-        options = BackupOptions(
+        options = engine.BackupOptions(
             compression=compression,
             workers=workers,
             walk_threads=walk_threads,
@@ -209,19 +201,19 @@ def backup(
             fail_on_unreadable=fail_on_unreadable,
             parent=None if full else "latest",
         )
-        progress = Progress()
+        progress = engine.Progress()
         with _progress_bar(
             f"backup {hub}", lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes)
         ):
-            summary = create_snapshot(repo, hub, source, options, progress)
+            summary = engine.create_snapshot(repo, hub, source, options, progress)
     if as_json:
         click.echo(summary.to_json())
         return
     click.echo(
-        f"snapshot {summary.id} of {hub}: {summary.files} files, {human_size(summary.bytes)}, "
-        f"{human_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
+        f"snapshot {summary.id} of {hub}: {summary.files} files, {_size(summary.bytes)}, "
+        f"{_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
         f"dedupe {summary.dedupe_ratio:.2f}x, {summary.duration_s:.1f} s "
-        f"({human_size(summary.throughput_bps)}/s)"
+        f"({_size(summary.throughput_bps)}/s)"
     )
     if summary.skipped:
         click.echo("skipped (not files): " + ", ".join(f"{n} {kind}" for kind, n in sorted(summary.skipped.items())))
@@ -259,8 +251,8 @@ def format_snapshots(summaries) -> str:
             s.id,
             s.created,
             str(s.files),
-            human_size(s.bytes),
-            human_size(s.new_bytes),
+            _size(s.bytes),
+            _size(s.new_bytes),
             f"{s.dedupe_ratio:.2f}x",
             f"{s.duration_s:.2f}",
         )
@@ -290,7 +282,7 @@ def verify(ctx: click.Context, hub: str, dest: str | None, snapshot: str, deep: 
         hub, repo = _open(ctx, hub, dest)
         checked = [0]
         with _progress_bar(f"verify {hub}", lambda: (checked[0], 0, None, None)):
-            report = verify_snapshot(
+            report = engine.verify_snapshot(
                 repo, hub, snapshot, deep=deep, sample=sample, on_object=lambda: checked.__setitem__(0, checked[0] + 1)
             )
     for problem in report.problems:
@@ -339,13 +331,13 @@ def restore(
     --overwrite-newer-reason says why they may be replaced."""
     with _errors():
         hub, repo = _open(ctx, hub, dest)
-        progress = RestoreProgress()
+        progress = engine.RestoreProgress()
         try:
             with _progress_bar(
                 f"restore {hub}",
                 lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes),
             ):
-                report = restore_snapshot(
+                report = engine.restore_snapshot(
                     repo,
                     hub,
                     target,
@@ -357,12 +349,12 @@ def restore(
                     skip_refused=skip_refused,
                     progress=progress,
                 )
-        except RestoreRefusedError as e:
+        except engine.RestoreRefusedError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
     click.echo(
         f"restored snapshot {report.snapshot_id} of {hub} into {report.target}: {report.files} files "
-        f"({human_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
+        f"({_size(report.bytes)}), {report.dirs} folders, {report.symlinks} symlinks"
         + (f"; {report.already_there} already there" if report.already_there else "")
         + (f"; overwrote newer files: {overwrite_newer_reason.strip()}" if overwrite_newer_reason.strip() else "")
     )
@@ -413,7 +405,7 @@ def prune(
         hub, repo = _open(ctx, hub, dest)
         flags = (keep_last, keep_daily, keep_weekly, keep_monthly)
         if any(v is not None for v in flags):
-            policy = RetentionPolicy(*(v or 0 for v in flags))
+            policy = engine.RetentionPolicy(*(v or 0 for v in flags))
         else:
             fleet, found = _fleet_hub(ctx, hub)
             if found is None:
@@ -424,8 +416,14 @@ def prune(
             from hub_ops.backup.config import retention_policy
 
             policy = retention_policy(fleet, found)
-        report = prune_snapshots(
-            repo, hub, policy, grace_s=_duration(grace), gc=not no_gc, dry_run=dry_run, lock_policy=LockPolicy(wait_s=0)
+        report = engine.prune(
+            repo,
+            hub,
+            policy,
+            grace_s=_duration(grace),
+            gc=not no_gc,
+            dry_run=dry_run,
+            lock_policy=engine.LockPolicy(wait_s=0),
         )
     verb = "would forget" if dry_run else "forgot"
     click.echo(f"{hub}: kept {len(report.kept)} snapshot(s), {verb} {len(report.forgotten)} ({report.policy})")
@@ -437,7 +435,7 @@ def prune(
         verb = "would delete" if dry_run else "deleted"
         click.echo(
             f"{verb} {report.blobs_deleted} blob(s) and {report.packs_deleted} pack(s), "
-            f"{human_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}"
+            f"{_size(report.bytes_deleted)}; {report.too_young} unreferenced but younger than {grace}"
         )
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub_ops.cli import main
-from hub_ops_tests.cli.imports import heavy_imports
+from hub_ops_tests.cli.imports import HEAVY, heavy_imports
 
 
 @pytest.fixture(params=["file", "gcs"])
@@ -157,3 +157,12 @@ def test_backup_commands_import_no_pandas_dagster_or_cloud_clients(tmp_path):
     assert heavy == []
     assert '"hashed_files": 0' in output  # the commands did run: the second backup read nothing
     assert (tmp_path / "out" / "bob" / "data.bin").read_bytes() == (src / "bob" / "data.bin").read_bytes()
+
+
+def test_backup_help_loads_no_engine():
+    heavy, output = heavy_imports(
+        [["--fleet", "/nonexistent-fleet", cmd, "--help"] for cmd in ("backup", "snapshots", "verify", "restore")],
+        (*HEAVY, "numpy", "pyarrow", "fsspec"),
+    )
+    assert heavy == []
+    assert "--source" in output and "--deep" in output  # the helps were printed
