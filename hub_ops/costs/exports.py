@@ -17,6 +17,7 @@ from hub_ops.costs.report import (
     hub_summary,
     read_report,
     report_exists,
+    with_usage,
     write_bytes,
     write_report,
 )
@@ -51,12 +52,17 @@ class MonthlyExport:
     png: bytes
 
 
-def export_month(report: CostReport, storage: Storage, folder: str) -> MonthlyExport:
+def export_month(
+    report: CostReport, storage: Storage, folder: str, usage: tuple[dict, dict] | None = None
+) -> MonthlyExport:
     """Writes the month's CSV, Parquet and chart PNG; reads the previous month's Parquet from
-    the same folder (when there) for the month-over-month change."""
+    the same folder (when there) for the month-over-month change. With `usage` ({hub: monthly
+    active users}, {hub: home bytes}) the table gains the columns of report.with_usage."""
     month = report.usage.start.replace(day=1)
     label = month.strftime("%Y-%m")
     table, daily = report.table("month"), report.table("date")
+    if usage is not None:
+        table = with_usage(table, *usage)
     files = write_report(table, storage, f"{folder}/{label}", _info(report, label))
     png = daily_chart_png(daily, f"Net cost per hub per day, {label} ({report.policy} sharing)")
     files["png"] = write_bytes(storage, f"{folder}/{label}.png", png)

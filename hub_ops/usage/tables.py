@@ -83,3 +83,16 @@ def month_rows(ledger: UsageLedger, hub_ids: list[str], month: dt.date) -> list[
             }
         )
     return rows
+
+
+def usage_by_hub(storage: Storage, fleet, month: dt.date) -> tuple[dict[str, int | None], dict[str, int | None]]:
+    """({hub: monthly active users}, {hub: home bytes at its latest snapshot}) for the cost
+    report's usage columns; None where unknown (never observed, no snapshot, unreadable)."""
+    from hub_ops.backup.config import backup_destination
+
+    hub_ids = [h.id for h in fleet.hubs()]
+    ledger = UsageLedger(storage, ledger_folder(fleet.settings.reports.destination))
+    active = {r["hub"]: r["monthly_active_users"] for r in month_rows(ledger, hub_ids, month)}
+    destinations = {h.id: backup_destination(fleet, h) for h in fleet.hubs()}
+    summaries, _ = storage_rows(storage, destinations, show_names=False)
+    return active, {r["hub"]: r["home_bytes"] for r in summaries}

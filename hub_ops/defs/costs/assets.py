@@ -13,6 +13,7 @@ from hub_ops.costs.report import CostReport, hub_summary, read_report, summary_m
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
+from hub_ops.usage.tables import usage_by_hub
 
 # chosen knowingly: a range of days is read from the export once, in one run (beta in Dagster 1.13)
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
@@ -115,7 +116,8 @@ def monthly_cost_report(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
 ) -> dg.MaterializeResult:
     source, client, report, folder = _load(context, fleet, storage, billing)
-    export = export_month(report, client, folder)
+    usage = usage_by_hub(client, fleet.load(), report.usage.start)
+    export = export_month(report, client, folder, usage)
     month = report.usage.start.strftime("%Y-%m")
     read_back = {fmt: read_report(client, export.files[fmt])[0] for fmt in ("csv", "parquet")}
     check = compare_month(
