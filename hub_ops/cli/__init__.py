@@ -22,6 +22,7 @@ COMMANDS = {
     "restore": "hub_ops.cli.backup:restore",
     "prune": "hub_ops.cli.backup:prune",
     "cost-report": "hub_ops.cli.costs:cost_report",
+    "usage": "hub_ops.cli.usage:usage",
     "compare-homes": "hub_ops.cli.decommission:compare_homes",
     "alerts": "hub_ops.cli.alerts:alerts",
 }

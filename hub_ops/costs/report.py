@@ -18,6 +18,9 @@ Report columns (stable; the README documents them):
 | `net_cost` | cost + credits; the column sums to the export's net total for the period, to the cent |
 | `provider` | the cloud whose export the rows come from: `gcp`, `aws` (last, so older readers keep working) |
 
+The monthly report of the asset appends `active_users`, `cost_per_active_user` and `home_bytes`
+(see with_usage).
+
 Shared lines: `idle`, `system-overhead`, `support`, `kube-system`, `cluster-unattributed`,
 `project-untagged`. Unknown lines: `unknown-namespace`, `unknown-cluster`, `unknown-project`.
 
@@ -151,6 +154,24 @@ class CostReport:
             "net_cost": cents_half_even(cost + credits) / 100,
             "net_nanos": cost + credits,
         }
+
+
+USAGE_COLUMNS = ["active_users", "cost_per_active_user", "home_bytes"]
+
+
+def with_usage(table: pd.DataFrame, active_users: dict[str, int | None], home_bytes: dict[str, int | None]):
+    """The monthly table with USAGE_COLUMNS appended (the others unchanged). On a hub's rows:
+    its monthly active users and home bytes (`cluster/hub` keys), and the row's net_cost per
+    active user, so a hub's rows add up to its cost per active user. Empty (NA) where a
+    figure is unknown, on lines charged to no hub, and per user when no one was active."""
+    hub_ids = table["cluster"] + "/" + table["hub"]
+    charged = table["hub"] != ""
+    users = pd.array([active_users.get(h) if c else None for h, c in zip(hub_ids, charged)], dtype="Int64")
+    out = table.assign(active_users=users)
+    per_user = (table["net_cost"] / out["active_users"].astype("Float64").where(out["active_users"] > 0)).round(2)
+    out["cost_per_active_user"] = per_user
+    out["home_bytes"] = pd.array([home_bytes.get(h) if c else None for h, c in zip(hub_ids, charged)], dtype="Int64")
+    return out
 
 
 # ------------------------------------------------------------------ reconciliation

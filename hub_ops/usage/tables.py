@@ -7,9 +7,10 @@ import datetime as dt
 from hub_ops.backup.repository import Repository
 from hub_ops.clients.jupyterhub import HubApi
 from hub_ops.clients.storage import Storage
-from hub_ops.usage.activity import UsageLedger, daily_row, record_hub
+from hub_ops.usage.activity import UsageLedger, daily_row, monthly_active_users, record_hub
 from hub_ops.usage.homes import home_storage
 
+MONTH_COLUMNS = ["hub", "month", "monthly_active_users", "days_observed", "max_daily_active", "peak_servers"]
 DAILY_COLUMNS = ["hub", "date", "active_users", "servers_started", "peak_servers", "observations", "status"]
 STORAGE_COLUMNS = [
     "hub",
@@ -62,3 +63,36 @@ def storage_rows(storage: Storage, destinations: dict[str, str], show_names: boo
             {"hub": hub_id, "rank": i + 1} | home for i, home in enumerate(found.largest(show_names=show_names))
         ]
     return [{c: row.get(c) for c in STORAGE_COLUMNS} for row in summaries], largest
+
+
+def month_rows(ledger: UsageLedger, hub_ids: list[str], month: dt.date) -> list[dict]:
+    """One row per hub for the month: MAU (active at least once), days observed, the
+    busiest day's active users, the highest peak of concurrent servers. A hub never observed
+    in the month has empty figures, not zeros."""
+    rows = []
+    for hub_id in hub_ids:
+        days = ledger.month(hub_id, month)
+        rows.append(
+            {
+                "hub": hub_id,
+                "month": month.strftime("%Y-%m"),
+                "monthly_active_users": monthly_active_users(days) if days else None,
+                "days_observed": sum(1 for d in days if d.observations),
+                "max_daily_active": max((len(d.users) for d in days), default=None),
+                "peak_servers": max((d.peak_servers for d in days if d.observations), default=None),
+            }
+        )
+    return rows
+
+
+def usage_by_hub(storage: Storage, fleet, month: dt.date) -> tuple[dict[str, int | None], dict[str, int | None]]:
+    """({hub: monthly active users}, {hub: home bytes at its latest snapshot}) for the cost
+    report's usage columns; None where unknown (never observed, no snapshot, unreadable)."""
+    from hub_ops.backup.config import backup_destination
+
+    hub_ids = [h.id for h in fleet.hubs()]
+    ledger = UsageLedger(storage, ledger_folder(fleet.settings.reports.destination))
+    active = {r["hub"]: r["monthly_active_users"] for r in month_rows(ledger, hub_ids, month)}
+    destinations = {h.id: backup_destination(fleet, h) for h in fleet.hubs()}
+    summaries, _ = storage_rows(storage, destinations, show_names=False)
+    return active, {r["hub"]: r["home_bytes"] for r in summaries}

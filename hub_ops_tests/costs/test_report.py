@@ -117,3 +117,25 @@ def test_chart_is_a_png():
     report = _report(with_amounts([3_000_000] * N_ROWS, [0] * N_CREDITS), "even")
     png = daily_chart_png(report.table("date"), "test")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
+
+
+def test_usage_columns_are_appended_per_hub():
+    from hub_ops.costs.report import USAGE_COLUMNS, with_usage
+
+    table = _report(with_amounts([2_000_000] * N_ROWS, [0] * N_CREDITS), "proportional").table()
+    hubs = sorted({f"{c}/{h}" for c, h in zip(table["cluster"], table["hub"]) if h})
+    users = {hub: i for i, hub in enumerate(hubs)}  # one hub with 0 users: no cost per user
+    home = {hubs[-1]: 123_456}
+    out = with_usage(table, users, home)
+    assert list(out.columns) == list(table.columns) + USAGE_COLUMNS
+    assert out[list(table.columns)].equals(table)  # the stable columns are untouched
+    for hub in hubs:
+        rows = out[(out["cluster"] + "/" + out["hub"]) == hub]
+        assert set(rows["active_users"]) == {users[hub]}
+        net = sum(float(v) for v in table.loc[rows.index, "net_cost"])
+        if users[hub]:
+            assert float(rows["cost_per_active_user"].sum()) == pytest.approx(net / users[hub], abs=0.01 * len(rows))
+        else:
+            assert rows["cost_per_active_user"].isna().all()
+    assert out.loc[(out["cluster"] + "/" + out["hub"]) == hubs[-1], "home_bytes"].eq(123_456).all()
+    assert out.loc[out["hub"] == "", USAGE_COLUMNS].isna().all().all()

@@ -8,12 +8,13 @@ import dagster as dg
 
 from hub_ops.charts import png_markdown
 from hub_ops.costs.crosscheck import compare_days, compare_month
-from hub_ops.costs.exports import export_days, export_month, reports_folder
+from hub_ops.costs.exports import export_days, export_month, per_user_chart_png, per_user_history, reports_folder
 from hub_ops.costs.report import CostReport, hub_summary, read_report
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.shared.metadata import latest_materialization_metadata, table
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
+from hub_ops.usage.tables import usage_by_hub
 
 # chosen knowingly: a range of days is read from the export once, in one run (beta in Dagster 1.13)
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
@@ -128,7 +129,9 @@ def monthly_cost_report(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
 ) -> dg.MaterializeResult:
     source, client, report, folder = _load(context, fleet, storage, billing)
-    export = export_month(report, client, folder)
+    usage = usage_by_hub(client, fleet.load(), report.usage.start)
+    export = export_month(report, client, folder, usage)
+    history = per_user_history(client, folder, export.table)
     month = report.usage.start.strftime("%Y-%m")
     read_back = {fmt: read_report(client, export.files[fmt])[0] for fmt in ("csv", "parquet")}
     check = compare_month(
@@ -150,6 +153,11 @@ def monthly_cost_report(
             "csv": dg.MetadataValue.url(client.public_url(export.files["csv"])),
             "parquet": dg.MetadataValue.url(client.public_url(export.files["parquet"])),
             "chart_png": dg.MetadataValue.url(client.public_url(export.files["png"])),
+            "cost_per_active_user_chart": dg.MetadataValue.md(
+                png_markdown(per_user_chart_png(history, report.currency), "net cost per active user, 12 months")
+                if len(history.columns)
+                else "no hub with active users recorded in the last 12 months"
+            ),
         },
         check_results=[reconciliation_result(check)],
     )

@@ -207,3 +207,50 @@ def test_the_check_fails_when_the_reader_misreads_the_currency(setup, monkeypatc
     assert not check.passed
     assert "Currency: report EUR, export (re-read) USD" in check.metadata["reconciliation"].value
     assert check.metadata["currency_agrees"].value is False
+
+
+def test_monthly_report_gains_usage_columns_from_the_activity_ledger(setup):
+    from hub_ops.usage.activity import Observation, UsageLedger
+    from hub_ops.usage.tables import ledger_folder
+
+    resources, bucket, storage, _ = setup
+    ledger = UsageLedger(storage, ledger_folder(f"gs://{bucket}/reports"))
+    # three users of pangeo-hubs/prod seen on two days of October (one of them twice): MAU 3
+    for day, users in ((3, ["a", "b"]), (20, ["b", "c"])):
+        at = dt.datetime(2026, 10, day, 12, tzinfo=dt.UTC)
+        ledger.record(Observation("pangeo-hubs/prod", at, [(u, at) for u in users], [], 0))
+    result = dg.materialize(
+        [monthly_cost_report], instance=dg.DagsterInstance.ephemeral(), resources=resources, partition_key="2026-10-01"
+    )
+    assert result.success
+    table, _ = read_report(storage, f"gs://{bucket}/reports/cost-reports/2026-10.parquet")
+    prod = table[(table["cluster"] == "pangeo-hubs") & (table["hub"] == "prod")]
+    assert set(prod["active_users"]) == {3}
+    assert float(prod["cost_per_active_user"].sum()) == pytest.approx(prod["net_cost"].sum() / 3, abs=0.01 * len(prod))
+    others = table[(table["hub"] != "") & (table["hub"] != "prod")]
+    assert others["active_users"].isna().all() and others["cost_per_active_user"].isna().all()  # unknown, not 0
+    assert table["home_bytes"].isna().all()  # no backups in this bucket
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    chart = metadata["cost_per_active_user_chart"].value
+    assert chart.startswith("![net cost per active user, 12 months](data:image/png;base64,iVBORw0KGgo")
+
+
+def test_cost_per_active_user_history_over_months(setup):
+    from hub_ops.costs.exports import per_user_history, reports_folder
+    from hub_ops.costs.report import with_usage, write_report
+
+    resources, bucket, storage, _ = setup
+    folder = reports_folder(f"gs://{bucket}/reports")
+    tables = {}
+    for month, users in (("2026-09", 4), ("2026-10", 2)):
+        dg.materialize([monthly_cost_report], resources=resources, partition_key=f"{month}-01")
+        table, _ = read_report(storage, f"{folder}/{month}.parquet")
+        tables[month] = with_usage(table[table.columns[:12]], {"pangeo-hubs/prod": users}, {})
+    # September as if reported with 4 users; October's table in hand with 2
+    write_report(tables["2026-09"], storage, f"{folder}/2026-09", {})
+    wide = per_user_history(storage, folder, tables["2026-10"])
+    assert list(wide.index) == ["2026-09", "2026-10"] and list(wide.columns) == ["pangeo-hubs/prod"]
+    for month, users in (("2026-09", 4), ("2026-10", 2)):
+        t = tables[month]
+        net = t.loc[(t["cluster"] == "pangeo-hubs") & (t["hub"] == "prod"), "net_cost"].sum()
+        assert wide.loc[month, "pangeo-hubs/prod"] == pytest.approx(net / users, abs=0.05)
