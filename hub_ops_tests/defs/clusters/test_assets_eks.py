@@ -23,6 +23,7 @@ from hub_ops_tests.clients.test_eks_kube import add_trusted_aws_cluster, bind_cl
 from hub_ops_tests.defs.clusters.test_assets import checks, materialize, metadata
 from hub_ops_tests.eks_recorded import CALENDAR, cluster_versions
 from hub_ops_tests.kube_nodes import NodeFactory
+from hub_ops_tests.tables import rows
 
 GROUPS = {  # name -> (instance types, min, max, desired, version)
     "core": (["m5.large"], 1, 3, 2, "1.20"),
@@ -119,12 +120,21 @@ def test_the_asset_table_says_aws_and_the_checks_cover_it(eks_env, eks_groups, e
     )
 
     assert result.success
-    row = next(line for line in metadata(result)["clusters"].value.splitlines() if "eks-obs" in line)
-    assert [cell.strip() for cell in row.split("|")[1:4]] == ["eks-obs", "aws", "yes"]
+    row = next(r for r in rows(metadata(result)["clusters"]) if r["cluster"] == "eks-obs")
+    assert (row["provider"], row["reachable"]) == ("aws", True)
     detail = metadata(result)["cluster eks-obs"].value
-    assert "via EKS API" in detail and eks_groups["core"] in detail and "platform version" in detail
+    assert "via EKS API" in detail and "platform version" in detail
+    pools = [r["pool"] for r in rows(metadata(result)["node pools"]) if r["cluster"] == "eks-obs"]
+    assert eks_groups["core"] in pools
     evaluations = checks(result)
-    assert "eks-obs" not in evaluations["reachable"].metadata["problem"].value
-    assert "eks-obs" in evaluations["versions_within_skew"].metadata["checked"].value
+
+    def clusters_in(check: str, key: str) -> list[str]:
+        return [r["cluster"] for r in rows(evaluations[check].metadata[key])]
+
+    assert "eks-obs" not in clusters_in("reachable", "problems")
+    skew = evaluations["versions_within_skew"]
+    assert "eks-obs" not in clusters_in("versions_within_skew", "not checked") and skew.metadata["checked"].value >= 1
     support = evaluations["upgrades_and_support"]
-    assert support.severity == dg.AssetCheckSeverity.WARN and "eks-obs" in support.metadata["warning"].value
+    assert support.severity == dg.AssetCheckSeverity.WARN and "eks-obs" in clusters_in(
+        "upgrades_and_support", "problems"
+    )
