@@ -85,8 +85,20 @@ def _missing(data: CommunityMonth, known: set[dt.date], what: str) -> str | None
 
 
 def _chart(series: dict[str, float], column: str, title: str, ylabel: str, xlabel: str) -> bytes:
+    """One line over every x of `series` (the whole month: missing days are a visible gap),
+    from 0 up (a count that starts at its minimum exaggerates)."""
     wide = pd.DataFrame({column: pd.Series(series, dtype=float)})
-    return charts.png(charts.lines_figure(wide, title, ylabel, xlabel=xlabel))
+    fig = charts.lines_figure(wide, title, ylabel, xlabel=xlabel)
+    fig.axes[0].set_xlim(-0.5, len(wide) - 0.5)
+    fig.axes[0].set_ylim(bottom=0)
+    return charts.png(fig)
+
+
+def _byte_unit(largest: int) -> tuple[int, str]:
+    for scale, unit in ((10**12, "TB"), (10**9, "GB"), (10**6, "MB")):
+        if largest >= scale:
+            return scale, unit
+    return 1000, "kB"
 
 
 def _daily(data: CommunityMonth, values: dict[dt.date, float | int]) -> dict[str, float]:
@@ -180,9 +192,10 @@ def _storage(page: Page, data: CommunityMonth) -> None:
         counts.append([label, sum(1 for s in sizes if s >= lower and (upper is None or s < upper))])
         lower = upper or lower
     page.table(["home size", "homes"], counts)
-    series = {f"{p.taken:%m-%d}": p.bytes / 10**9 for p in data.storage}
-    title = f"Home storage at each snapshot (GB), {data.month:%B %Y}"
-    page.image(_chart(series, "homes (GB)", title, "GB", "snapshot"), title)
+    scale, unit = _byte_unit(max(p.bytes for p in data.storage))
+    series = {f"{p.taken:%m-%d}": p.bytes / scale for p in data.storage}
+    title = f"Home storage at each snapshot ({unit}), {data.month:%B %Y}"
+    page.image(_chart(series, f"homes ({unit})", title, unit, "snapshot"), title)
 
 
 def _by_day(page: Page, data: CommunityMonth) -> None:
