@@ -29,21 +29,25 @@ FOLDER = "community"
 class Notice:
     """A decommission the hub's community must hear about."""
 
-    on: dt.date
+    on: dt.date  # the planned date (cluster.yaml)
     days_left: int
     successor: str | None
-    keep_backups_until: dt.date
+    keep_backups_until: str
     state: str  # "notice" | "due" (from the config), or a recorded state ("decommissioned", ...)
+    recorded_on: str = ""  # the day the recorded state was reached
 
 
-def open_notice(hub: Hub, today: dt.date, recorded_state: str | None = None) -> Notice | None:
-    """The hub's notice when one is open on `today` (its notice window began) or a retirement
-    is recorded (`recorded_state`, from the decommission records); None otherwise."""
+def open_notice(
+    hub: Hub, today: dt.date, recorded_state: str | None = None, recorded_on: str = "", keep_until: str = ""
+) -> Notice | None:
+    """The hub's notice when its notice window is open on `today`, or its recorded retirement
+    (`recorded_*`: plain values of the decommission record); None otherwise."""
     when = standing(hub, today)
     if when is None or (recorded_state is None and when.phase == "scheduled"):
         return None
-    successor = hub.decommission.successor
-    return Notice(when.on, when.days_left, successor, when.keep_backups_until, recorded_state or when.phase)
+    keep = keep_until or when.keep_backups_until.isoformat()
+    state = recorded_state or when.phase
+    return Notice(when.on, when.days_left, hub.decommission.successor, keep, state, recorded_on)
 
 
 @dataclass(frozen=True)

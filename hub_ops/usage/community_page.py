@@ -74,7 +74,7 @@ def _notice(data: CommunityMonth) -> str:
     if n.state in ("notice", "due"):
         when = f"in {n.days_left} days" if n.days_left > 0 else "now due"
         return f"Decommission notice: this hub is retired on {n.on} ({when}); {moved}; {kept}."
-    return f"This hub is {n.state} (retirement date {n.on}); {moved}; {kept}."
+    return f"Retirement recorded: {n.state} on {n.recorded_on or '?'} (planned for {n.on}); {moved}; {kept}."
 
 
 def _missing(data: CommunityMonth, known: set[dt.date], what: str) -> str | None:

@@ -138,10 +138,16 @@ def world(tmp_path_factory, gcs_server, hub) -> World:
     return World(fleet_root, storage, bucket, names, active, homes_at_end, total_at, net_by_day)
 
 
-def materialize(world: World, hub_id: str = HUB_ID) -> tuple[dict, str, str]:
-    """community_reports for (November, hub); its metadata and the written md and html."""
+def materialize(world: World, hub_id: str = HUB_ID, retired_on: str | None = None) -> tuple[dict, str, str]:
+    """community_reports for (November, hub); its metadata and the written md and html. With
+    `retired_on`, the instance first records the hub's retirement (as decommission_job does)."""
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("hubs", [hub_id.replace("/", ".")])
+    if retired_on:
+        record = DecommissionRecord(
+            hub_id, DECOMMISSIONED, decommissioned_on=retired_on, keep_backups_until="2027-02-28"
+        )
+        instance.report_runless_asset_event(record.materialization(hub_id.replace("/", "."), "retired"))
     result = dg.materialize(
         [community_reports],
         instance=instance,
@@ -241,6 +247,12 @@ def test_no_user_name_reaches_the_pages(world: World, legacy):
     for name in world.names:
         assert name not in md and name not in html, name
         assert user_key(HUB_ID, name) not in md + html  # nor as hashes: counts only
+
+
+def test_a_recorded_retirement_is_read_from_the_decommission_records(world: World):
+    _, md, _ = materialize(world, retired_on="2026-11-30")
+    expected = "Retirement recorded: decommissioned on 2026-11-30 (planned for 2026-12-14); homes move to prod; "
+    assert expected + "backups are kept until 2027-02-28." in md
 
 
 class _Links(HTMLParser):
