@@ -100,7 +100,11 @@ def cost_report(
         with _Bar() as bar:
             usage = source.aggregate(start, end, bar)
         report = CostReport.build(usage, fleet, sharing)
-        active, home_bytes = usage_by_hub(storage, fleet, start)
+        try:
+            active, home_bytes = usage_by_hub(storage, fleet, start)
+        except Exception as e:  # the cost report stands without usage: say why it has none
+            click.echo(f"warning: usage data not readable ({type(e).__name__}: {e})", err=True)
+            active, home_bytes = {}, {}
         known = any(v is not None for v in [*active.values(), *home_bytes.values()])
         if "://" not in out_dir:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
