@@ -300,3 +300,29 @@ def test_the_schedule_asks_for_each_hub_on_the_first():
         ({"month": "2026-11-01", "hub": h}, f"community_reports:2026-11:{h}")
         for h in ("pangeo-hubs.legacy", "pangeo-hubs.prod")
     ]
+
+
+def test_lineage_names_the_month_of_each_record_the_page_reads():
+    from hub_ops.defs.costs.assets import daily_partitions as cost_days
+    from hub_ops.defs.costs.assets import monthly_partitions
+    from hub_ops.defs.usage.assets import community_partitions, daily_partitions
+
+    upstreams = {
+        "hub_usage": daily_partitions,
+        "home_storage": daily_partitions,
+        "hub_daily_costs": cost_days,
+        "monthly_cost_report": monthly_partitions,
+    }
+    assert {k.to_user_string() for k in community_reports.dependency_keys} == set(upstreams)
+    november = [f"2026-11-{d:02d}" for d in range(1, 31)]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("hubs", ["pangeo-hubs.legacy"])
+        page = community_partitions.empty_subset().with_partition_keys(
+            [dg.MultiPartitionKey({"month": "2026-11-01", "hub": "pangeo-hubs.legacy"})]
+        )
+        for key, upstream in upstreams.items():
+            mapping = community_reports.get_partition_mapping(dg.AssetKey(key))
+            mapped = mapping.get_upstream_mapped_partitions_result_for_partitions(
+                page, community_partitions, upstream, dynamic_partitions_store=instance
+            ).partitions_subset.get_partition_keys()
+            assert sorted(mapped) == (["2026-11-01"] if key == "monthly_cost_report" else november), key
