@@ -115,3 +115,29 @@ def test_community_report_writes_the_page_of_a_hub(hub, tmp_path: Path, monkeypa
     assert "Decommission notice" not in md  # local-demo/staging has no decommission date
     assert not any(name in md or name in html for name in names)
     assert html.startswith("<!DOCTYPE html>") and html.count('src="data:image/png;base64,') == 2
+
+
+def test_community_report_to_s3_says_what_is_missing(s3_bucket, aws_env, tmp_path: Path, monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("HUB_OPS_DATA", str(tmp_path / "data"))  # nothing recorded there
+    monkeypatch.setenv("HUB_OPS_TODAY", "2025-06-02")
+    args = [
+        "community-report",
+        "--hub",
+        "local-demo/workshop",
+        "--month",
+        "2025-05",
+        "--out",
+        f"s3://{s3_bucket}/pages",
+    ]
+    result = CliRunner().invoke(main, ["--fleet", str(EXAMPLE_FLEET), *args])
+    assert result.exit_code == 0, result.output
+    assert "monthly active users unknown, days observed 0 of 31, net cost unknown" in result.output
+    s3 = boto3.client("s3", endpoint_url=aws_env.endpoint)
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"])
+    assert keys == ["pages/local-demo/workshop/2025-05.html", "pages/local-demo/workshop/2025-05.md"]
+    md = s3.get_object(Bucket=s3_bucket, Key=keys[1])["Body"].read().decode()
+    assert "No activity was recorded for this hub in May 2025" in md
+    assert "No backup snapshot of this hub's homes in May 2025" in md
+    assert "The month is not over" not in md and "data:image" not in md  # no figure, no chart of zeros
