@@ -10,6 +10,8 @@ the same way and a comparison between them still agrees. This module re-reads th
   decimal128(38, 9) and summed per day in decimal (not int64 nanos), credits of CSV exports
   parsed from their JSON text by Python's json module (not Arrow's JSON reader);
 - BigQuery: a separate `SUM` query in NUMERIC, its rows read one by one (BigQueryExport.net);
+- Azure cost details (`azure_net`): every CSV / Parquet file under the URL scanned by
+  `pyarrow.dataset`, CostInBillingCurrency as decimal by Date (no tag, group or charge type read);
 - AWS CUR 2.0 (`cur_net`): every Parquet file under the URL (no BILLING_PERIOD pruning), one
   `pyarrow.dataset` scan per file of the amount column as decimal, filtered by day in Arrow; no
   tag, pod or split column is read, so a mistake in the split arithmetic shows.
@@ -233,6 +235,54 @@ def _column_net(url: str, storage, start: dt.date, end: dt.date, time: str, amou
         except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as e:
             raise BillingExportError(f"{fs.unstrip_protocol(name)}: cannot re-read the export: {e}") from None
     return net
+
+
+# ------------------------------------------------------------------ Azure cost details
+
+
+def azure_net(url: str, storage, start: dt.date, end: dt.date) -> ExportNet:
+    """An Azure cost details export's CostInBillingCurrency per Date in [start, end): every
+    .csv(.gz) / .parquet file under `url` scanned by pyarrow.dataset, the columns found by their
+    lower-case names, MM/DD/YYYY dates turned to ISO by Arrow's strptime, amounts as decimal."""
+    fs, path = storage.filesystem(url)
+    if not fs.exists(path):
+        raise BillingExportError(f"{url}: no such file or folder (the Azure cost details export)")
+    names = sorted(fs.find(path)) if fs.isdir(path) else [path]
+    names = [n for n in names if n.lower().endswith((".parquet", ".csv", ".csv.gz"))]
+    net = ExportNet(f"{len(names)} file(s) under {url}, re-read with pyarrow.dataset and summed in decimal")
+    first, last = start.isoformat(), (end - dt.timedelta(days=1)).isoformat()
+    for name in names:
+        fmt = "parquet" if name.lower().endswith(".parquet") else "csv"
+        found = {n.lower(): n for n in ds.dataset(name, filesystem=fs, format=fmt).schema.names}
+        try:
+            date = found["date"]
+            cost = found["costinbillingcurrency"]
+            currency = found.get("billingcurrencycode") or found["billingcurrency"]
+        except KeyError as e:
+            raise BillingExportError(f"{fs.unstrip_protocol(name)}: column {e} missing (re-read)") from None
+        if fmt == "csv":
+            fmt = ds.CsvFileFormat(
+                read_options=pv.ReadOptions(encoding="utf-8-sig"),
+                convert_options=pv.ConvertOptions(column_types={date: pa.string(), currency: pa.string()}),
+            )
+        for batch in ds.dataset(name, filesystem=fs, format=fmt).to_batches(columns=[date, cost, currency]):
+            days = _azure_days(batch.column(0))
+            inside = pc.and_(pc.greater_equal(days, first), pc.less_equal(days, last)).fill_null(False)
+            rows = pa.array(np.ones(len(days), dtype=np.int64))
+            part = pa.table({"day": days, "amount": batch.column(1).cast(pa.float64()).cast(DECIMAL), "row": rows})
+            summed = part.filter(inside).group_by("day").aggregate([("amount", "sum"), ("row", "sum")])
+            for day, value, count in zip(*(summed[c].to_pylist() for c in ("day", "amount_sum", "row_sum"))):
+                net.add(day, value or Decimal(0), count)
+            net.currencies.update(c for c in pc.unique(batch.column(2).filter(inside)).to_pylist() if c)
+    return net
+
+
+def _azure_days(dates: pa.Array) -> pa.Array:
+    if pa.types.is_timestamp(dates.type) or pa.types.is_date(dates.type):
+        return pc.strftime(dates.cast(pa.timestamp("s")), format="%Y-%m-%d")
+    text = pc.utf8_trim_whitespace(dates.cast(pa.string()))
+    us = pc.strftime(pc.strptime(pc.utf8_slice_codeunits(text, 0, 10), "%m/%d/%Y", "s", error_is_null=True), "%Y-%m-%d")
+    return pc.if_else(pc.match_substring(text, "/"), us, pc.utf8_slice_codeunits(text, 0, 10))
 
 
 # ------------------------------------------------------------------ comparison with the files
