@@ -168,3 +168,78 @@ def test_datasets_runs_currencies_and_missing_columns(tmp_path):
     _write(broken, tmp_path / "tags" / "costs.csv")
     with pytest.raises(BillingExportError, match=r"tags/costs\.csv.*column Tags is not JSON"):
         AzureCostExport(str(tmp_path / "tags")).aggregate(DAY, END)
+
+
+@pytest.mark.parametrize(
+    "schema,file_format,dataset", [("ea", "csv", "ActualCost"), ("mca", "parquet", "AmortizedCost")]
+)
+def test_generated_month_against_duckdb(tmp_path, fleet, schema, file_format, dataset):
+    """A generated month: the total, each day and each hub's direct cost, each computed by DuckDB
+    SQL over the files (no hub_ops code), equal the report's; the kind is told by the columns,
+    the dataset by the run's manifest."""
+    import duckdb
+
+    from hub_ops_dev.sample_azure_costs import day_table, write_export
+
+    start = dt.date(2026, 10, 1)
+    days = [day_table(fleet, start + dt.timedelta(days=i), schema, dataset, seed=5) for i in range(31)]
+    write_export(days, str(tmp_path / "az"), dataset=dataset, file_format=file_format)
+    url = str(tmp_path / "az")
+    assert detect_format(url, Storage()) == "azure"
+    source = export_source(url, Storage())
+    assert source.dataset() == dataset
+    report = CostReport.build(source.aggregate(start, dt.date(2026, 11, 1)), fleet, "none")
+
+    c = {"ea": ("Date", "CostInBillingCurrency", "Tags"), "mca": ("date", "costInBillingCurrency", "tags")}[schema]
+    files = (
+        f"read_csv('{url}/**/*.csv', all_varchar=true)"
+        if file_format == "csv"
+        else f"read_parquet('{url}/**/*.parquet')"
+    )
+    rows = f"""(SELECT strftime(strptime({c[0]}, '%m/%d/%Y'), '%Y-%m-%d') AS day,
+                       CAST({c[1]} AS DECIMAL(38, 9)) AS amount,
+                       CASE WHEN starts_with(coalesce({c[2]}, ''), '{{') THEN {c[2]}
+                            ELSE '{{' || coalesce({c[2]}, '') || '}}' END AS tags FROM {files})"""
+    total = duckdb.sql(f"SELECT round(sum(amount), 2) FROM {rows}").fetchall()[0][0]
+    by_day = dict(duckdb.sql(f"SELECT day, round(sum(amount), 2) FROM {rows} GROUP BY day").fetchall())
+    namespace = """coalesce(json_extract_string(tags, '$."kubernetes.io-created-for-pvc-namespace"'),
+                            json_extract_string(tags, '$."2i2c.org-hub-name"'))"""
+    hubs = dict(
+        duckdb.sql(
+            f"""SELECT CASE {namespace} WHEN 'research-hub' THEN 'research' ELSE {namespace} END AS hub,
+                       round(sum(amount), 2) FROM {rows} WHERE {namespace} IN ('research-hub', 'staging') GROUP BY hub"""
+        ).fetchall()
+    )
+
+    table = report.table("month")
+    assert round(table["net_cost"].sum(), 2) == pytest.approx(float(total), abs=0.006)
+    daily = report.table("date").groupby("date")["net_cost"].sum()
+    assert {str(d): round(v, 2) for d, v in daily.items()} == pytest.approx(
+        {d: float(v) for d, v in by_day.items()}, abs=0.011
+    )
+    direct = table[(table["line"] == "hub") & (table["cluster"] == "azure-hubs")].groupby("hub")["net_cost"].sum()
+    assert direct.to_dict() == pytest.approx({h: float(v) for h, v in hubs.items()}, abs=0.011)
+    assert {"unknown-namespace", "unknown-project", "cluster-unattributed", "project-untagged"} <= set(table["line"])
+    assert table[table["line"] == "project-untagged"]["credits"].sum() < 0  # the Refund, kept
+
+
+def test_read_from_azure_blob_storage(fleet, az_container, tmp_path):
+    """The same export read from Azurite through adlfs (az://) and from local files agree."""
+    from hub_ops_dev.sample_azure_costs import day_table, write_export
+
+    start = dt.date(2026, 10, 1)
+    days = [day_table(fleet, start + dt.timedelta(days=i), "ea", seed=7) for i in range(3)]
+    url = f"az://{az_container}/cost-exports"
+    parts = write_export(days, url, Storage())
+    assert parts[0].startswith(f"az://{az_container}/cost-exports/hub-ops-costs/20261001-20261031/")
+    write_export(days, str(tmp_path / "local"))
+    assert detect_format(url, Storage()) == "azure"
+    end = start + dt.timedelta(days=3)
+    remote = export_source(url, Storage()).aggregate(start, end)
+    local = AzureCostExport(str(tmp_path / "local")).aggregate(start, end)
+    assert remote.net_nanos == local.net_nanos != 0 and remote.rows_read == local.rows_read == sum(len(d) for d in days)
+    assert remote.groups.drop(columns="rows").equals(local.groups.drop(columns="rows"))
+    assert (
+        AzureCostExport(url).independent_net(start, end).total
+        == AzureCostExport(str(tmp_path / "local")).independent_net(start, end).total
+    )
