@@ -32,10 +32,10 @@ hubs:
   helm_chart: basehub
   helm_chart_values_files: [common.values.yaml, science.values.yaml]
 """,
-    "azure-hubs": """# An AKS cluster in resource group 2i2c-azure-rg (nodes: MC_2i2c-azure-rg_hub-cluster_<region>)
+    "azure-hubs": """# An AKS cluster in resource group 2i2c-Azure-RG (nodes: MC_2i2c-Azure-RG_hub-cluster_<region>)
 name: azure-hubs
 provider: azure
-azure: {resource_group: 2i2c-azure-rg, cluster: hub-cluster}
+azure: {resource_group: 2i2c-Azure-RG, cluster: hub-cluster}
 support:
   helm_chart_values_files: [support.values.yaml]
 hubs:
@@ -46,6 +46,7 @@ hubs:
   helm_chart_values_files: [common.values.yaml, staging.values.yaml]
 - name: research
   display_name: Research hub on Azure
+  namespace: research-hub
   domain: research.azure.example.org
   helm_chart: basehub
   helm_chart_values_files: [common.values.yaml, science.values.yaml]
