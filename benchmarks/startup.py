@@ -40,11 +40,11 @@ def timed(run, *args) -> tuple[float, float]:
 
 # compiled modules are cached as an installed package's are (a pod's image has them), also
 # where the environment says not to write them (this checkout's does)
-_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+INSTALLED_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _quiet(argv: list[str]) -> None:
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=_ENV)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=INSTALLED_ENV)
 
 
 def bench_tree(work: Path, scale: float, runs: int) -> list[tuple]:

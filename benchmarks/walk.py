@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks.backup import Restic, ensure_restic
+from benchmarks.startup import INSTALLED_ENV
 
 
 def generate_tree(root: Path, files: int) -> int:
@@ -85,9 +86,9 @@ class Mount:
             self.counts = json.loads(self._counts_file.read_text())
 
 
-def timed(argv: list[str], env: dict | None = None) -> float:
+def timed(argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=INSTALLED_ENV)
     return time.perf_counter() - start
 
 
