@@ -257,7 +257,7 @@ def status() -> None:
             f"{entry['name']:<24} {'running' if _alive(entry) else 'STOPPED':<8} pid {entry['pid']:<7} {entry['log']}"
         )
     for key, value in state["env"].items():
-        if not any(word in key for word in ("TOKEN", "SECRET", "CONNECTION_STRING")):
+        if not any(word in key for word in ("TOKEN", "KEY", "CONNECTION_STRING")):
             click.echo(f"{key}={value}")
     sys.exit(0 if all(_alive(p) for p in state["processes"]) else 1)
 
