@@ -23,6 +23,7 @@ COMMANDS = {
     "prune": "hub_ops.cli.backup:prune",
     "cost-report": "hub_ops.cli.costs:cost_report",
     "usage": "hub_ops.cli.usage:usage",
+    "community-report": "hub_ops.cli.usage:community_report",
     "compare-homes": "hub_ops.cli.decommission:compare_homes",
     "alerts": "hub_ops.cli.alerts:alerts",
 }

@@ -73,6 +73,10 @@ def cost_report(
 ) -> None:
     """Cost per cluster, hub and shared line for a month; writes YYYY-MM.csv and .parquet into --out.
 
+    With usage recorded for the month (hub_usage's activity ledger, backups of the homes), the
+    report gains the columns active_users, cost_per_active_user and home_bytes, as the
+    monthly_cost_report asset writes them; without any, it says so and leaves them out.
+
     The written files are checked against the export's net total (cost + credits) for the
     month, re-read independently of the report (hub_ops.costs.crosscheck); the command prints
     the comparison and exits 1 when they differ by more than rounding.
@@ -83,6 +87,7 @@ def cost_report(
     from hub_ops.costs.exports import export_month
     from hub_ops.costs.report import read_report, summary_markdown
     from hub_ops.fleet import FleetConfigError, load_fleet
+    from hub_ops.usage.tables import usage_by_hub
 
     start = _month(month)
     end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
@@ -95,10 +100,16 @@ def cost_report(
         with _Bar() as bar:
             usage = source.aggregate(start, end, bar)
         report = CostReport.build(usage, fleet, sharing)
+        try:
+            active, home_bytes = usage_by_hub(storage, fleet, start)
+        except Exception as e:  # the cost report stands without usage: say why it has none
+            click.echo(f"warning: usage data not readable ({type(e).__name__}: {e})", err=True)
+            active, home_bytes = {}, {}
+        known = any(v is not None for v in [*active.values(), *home_bytes.values()])
         if "://" not in out_dir:
             Path(out_dir).mkdir(parents=True, exist_ok=True)
             out_dir = str(Path(out_dir).resolve())
-        export = export_month(report, storage, out_dir.rstrip("/"))
+        export = export_month(report, storage, out_dir.rstrip("/"), (active, home_bytes) if known else None)
     except (FleetConfigError, BillingExportError) as e:
         raise click.ClickException(str(e)) from None
     totals = report.export_totals()
@@ -106,6 +117,14 @@ def cost_report(
     if not totals["rows"]:
         click.echo(f"warning: the export has no rows for {month}: wrong --export, or not exported yet?", err=True)
     click.echo(summary_markdown(export.summary))
+    if known:
+        users, homes = (sum(v is not None for v in d.values()) for d in (active, home_bytes))
+        click.echo(f"usage columns: active users of {users} hubs, home bytes of {homes} hubs (empty where unknown)")
+    else:
+        click.echo(
+            f"no usage data for {month} (no activity recorded by hub_usage, no backup snapshot): "
+            "the report has no active_users, cost_per_active_user, home_bytes columns"
+        )
     for fmt in ("csv", "parquet", "png"):
         click.echo(f"wrote {storage.resolve(export.files[fmt]).removeprefix('file://')}")
     # the written files against the export's net re-read independently of the report's reader

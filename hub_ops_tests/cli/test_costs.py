@@ -83,6 +83,7 @@ def test_cost_report_writes_the_month(tmp_path, monkeypatch):
     assert parquet[["cluster", "hub", "line", "net_cost"]].equals(csv[["cluster", "hub", "line", "net_cost"]])
     assert "reconciled: the written files equal the export's net total" in result.output
     assert "pangeo-hubs/prod" in result.output
+    assert "no usage data for 2026-10" in result.output  # and so no usage columns (COLUMNS above)
 
 
 def test_cost_report_exits_1_when_its_reader_drops_credits(tmp_path, monkeypatch):
@@ -148,3 +149,38 @@ def test_errors_are_clear(tmp_path):
         ],
     )
     assert missing.exit_code == 1 and "nothing: no such file or folder" in missing.output
+
+
+def test_cost_report_gains_the_usage_columns_when_usage_is_recorded(tmp_path, monkeypatch):
+    from hub_ops.backup.repository import Repository
+    from hub_ops.backup.snapshot import create_snapshot
+    from hub_ops.clients.storage import Storage
+    from hub_ops.usage.activity import Observation, UsageLedger
+    from hub_ops.usage.tables import ledger_folder
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("HUB_OPS_DATA", str(data))
+    _export(tmp_path / "export")
+    # fleet.yaml's gs:// reports and backups destinations live under HUB_OPS_DATA/gcs locally
+    storage = Storage(local_root=str(data))
+    ledger = UsageLedger(storage, ledger_folder("gs://example-fleet-reports"))
+    for day, users in ((2, ["a", "b"]), (17, ["b", "c"])):  # pangeo-hubs/prod: 3 distinct users
+        at = dt.datetime(2026, 10, day, 12, tzinfo=dt.UTC)
+        ledger.record(Observation("pangeo-hubs/prod", at, [(u, at) for u in users], [], 0))
+    homes = tmp_path / "homes"
+    for user, size in (("ana", 1500), ("ben", 70)):
+        (homes / user).mkdir(parents=True)
+        (homes / user / "data.bin").write_bytes(b"x" * size)
+    create_snapshot(Repository.open("gs://example-fleet-backups", storage), "pangeo-hubs/prod", homes)
+    args = ["--fleet", str(EXAMPLE_FLEET), "cost-report", "--month", "2026-10", "--export", str(tmp_path / "export")]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "usage columns: active users of 1 hubs, home bytes of 1 hubs" in result.output
+    csv = pd.read_csv(tmp_path / "out" / "2026-10.csv", keep_default_na=False)
+    assert list(csv.columns) == COLUMNS + ["active_users", "cost_per_active_user", "home_bytes"]
+    prod = csv[(csv["cluster"] == "pangeo-hubs") & (csv["hub"] == "prod")]
+    assert set(prod["active_users"]) == {"3"} and set(prod["home_bytes"]) == {"1570"}  # read as text (no NA)
+    per_user = prod["cost_per_active_user"].astype(float)
+    assert abs(per_user.sum() - prod["net_cost"].sum() / 3) <= 0.01 * len(prod)
+    others = csv[(csv["hub"] != "") & (csv["hub"] != "prod")]
+    assert set(others["active_users"]) == {""} and set(others["home_bytes"]) == {""}  # unknown: empty, not 0

@@ -1,28 +1,37 @@
 """Usage assets: `hub_usage` (a day: active users, servers started, peak concurrent servers
-per hub, from each hub's API) and `home_storage` (a day: home sizes per hub from the latest
-backup manifests)."""
+per hub, from each hub's API), `home_storage` (a day: home sizes per hub from the latest
+backup manifests) and `community_reports` (a hub's month, as a page for its community)."""
+
+import datetime as dt
+import warnings
 
 import dagster as dg
 
 from hub_ops.backup.config import backup_destination
-from hub_ops.defs.shared.resources import FleetResource, JupyterHubResource, SopsResource, StorageResource
+from hub_ops.defs.decommission.records import decommission_records
+from hub_ops.defs.shared.metadata import table
+from hub_ops.defs.shared.partitions import hubs_partitions
+from hub_ops.defs.shared.resources import (
+    ClockResource,
+    FleetResource,
+    JupyterHubResource,
+    SopsResource,
+    StorageResource,
+)
 from hub_ops.deploy.values import ValuesError
 from hub_ops.usage.activity import UsageLedger
+from hub_ops.usage.community import gather, open_notice
+from hub_ops.usage.community_page import community_page, page_urls, reports_folder, write_page
 from hub_ops.usage.tables import DAILY_COLUMNS, STORAGE_COLUMNS, ledger_folder, storage_rows, usage_day
 
 START = "2026-01-01"
 daily_partitions = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC", end_offset=1)
-
-
-def table(rows: list[dict], columns: list[str]) -> dg.MetadataValue:
-    """Rows as a native UI table; a missing figure stays empty, never 0."""
-
-    def kind(column: str) -> str:
-        values = [row.get(column) for row in rows if row.get(column) is not None]
-        return "int" if values and all(isinstance(v, int) for v in values) else "string"
-
-    schema = dg.TableSchema(columns=[dg.TableColumn(c, kind(c)) for c in columns])
-    return dg.MetadataValue.table([dg.TableRecord({c: row.get(c) for c in columns}) for row in rows], schema=schema)
+# a community report is one hub's month: the UI shows that hub's page for that month
+community_partitions = dg.MultiPartitionsDefinition(
+    {"month": dg.MonthlyPartitionsDefinition(start_date=START, timezone="UTC", end_offset=1), "hub": hubs_partitions}
+)
+# chosen knowingly: a month of the report reads the days of the month of its daily upstreams
+warnings.filterwarnings("ignore", message=r"Class `MultiToSingleDimensionPartitionMapping`", category=dg.BetaWarning)
 
 
 def _apis(fleet, hub_api: JupyterHubResource, sops: SopsResource) -> dict:
@@ -88,5 +97,59 @@ def home_storage(context: dg.AssetExecutionContext, fleet: FleetResource, storag
             "largest_homes": table(largest, ["hub", "rank", "user", "bytes", "files"]),
             "home_bytes": sum(r["home_bytes"] for r in counted),
             "hubs_with_backups": len(counted),
+        }
+    )
+
+
+def _month_of(upstream: str) -> dg.AssetDep:
+    """The days (or the month) of `upstream` within the report's month, for every hub."""
+    return dg.AssetDep(upstream, partition_mapping=dg.MultiToSingleDimensionPartitionMapping("month"))
+
+
+@dg.asset(
+    partitions_def=community_partitions,
+    deps=[
+        _month_of("hub_usage"),
+        _month_of("home_storage"),
+        _month_of("hub_daily_costs"),
+        _month_of("monthly_cost_report"),
+    ],
+    kinds={"gcs", "html"},
+    group_name="usage",
+    description="A hub's month for its community, one page as Markdown and standalone HTML under "
+    "<reports destination>/community/<cluster>/<hub>/YYYY-MM: active users by day, cost by day and per "
+    "active user, home storage growth, the decommission notice when one is open. Counts only, never names; "
+    "days without data are said to be missing, never shown as 0.",
+)
+def community_reports(
+    context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, clock: ClockResource
+) -> dg.MaterializeResult:
+    keys = context.partition_key.keys_by_dimension
+    loaded, client, today = fleet.load(), storage.client(), clock.today()
+    hub = loaded.hub(keys["hub"])
+    month = dt.date.fromisoformat(keys["month"])
+    record = decommission_records(context.instance).get(hub.id)
+    recorded = (record.state, record.decommissioned_on, record.keep_backups_until) if record else ()
+    data = gather(client, loaded, hub, month, today, open_notice(hub, today, *recorded))
+    page = community_page(data, today)
+    urls = page_urls(reports_folder(loaded.settings.reports.destination), hub.id, month)
+    write_page(client, urls, page)
+    figures = {
+        "active_users": data.active_users,
+        "days_observed": len(data.observed_days),
+        "net_cost": data.month_cost,
+        "cost_per_active_user": data.cost_per_active_user,
+        "home_bytes": data.homes.total_bytes if data.homes else None,
+    }
+    metadata = {k: v for k, v in figures.items() if v is not None}  # unknown: absent, never 0
+    if data.homes is not None:  # per user: the UI only, hashed unless usage.show_user_names
+        largest = data.homes.largest(show_names=loaded.settings.usage.show_user_names)
+        metadata["largest_homes"] = table(largest, ["user", "bytes", "files"])
+    return dg.MaterializeResult(
+        metadata=metadata
+        | {
+            "page": dg.MetadataValue.md(page.markdown()),
+            "markdown": dg.MetadataValue.url(client.public_url(urls["md"])),
+            "html": dg.MetadataValue.url(client.public_url(urls["html"])),
         }
     )
