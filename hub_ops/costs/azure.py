@@ -156,7 +156,7 @@ class AzureCostExport:
         low, high = (start - EPOCH).days, (end - EPOCH).days
         for where, batch in self._batches(progress):
             try:
-                reduced = reduce_azure(batch, low, high, where)
+                reduced = reduce_azure(batch, low, high)
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
                 raise BillingExportError(f"{where}: cannot read the cost details rows: {e}") from None
             accumulator.rows_read += batch.num_rows
@@ -283,7 +283,7 @@ def parse_tags(text: str | None) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in parsed.items()}
 
 
-def _tag_columns(column, n: int) -> tuple[list, list, list]:
+def _tag_columns(column) -> tuple[pa.Array, pa.Array, pa.Array]:
     """(cluster, namespace, hub) per row from the Tags column (JSON text or a map)."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_map(column.type):
@@ -316,7 +316,7 @@ def _group_and_cluster(batch: pa.Table) -> tuple[pa.Array, pa.Array]:
     return project, _strings(*_distinct(batch["resource_id"], cluster_of))
 
 
-def reduce_azure(batch: pa.Table, first_day: int, end_day: int, where: str = ""):
+def reduce_azure(batch: pa.Table, first_day: int, end_day: int):
     """One batch (logical column names) -> (groups, totals) as hub_ops.costs.usage sums them, or None."""
     days = row_days(batch["date"])
     inside = (days >= first_day) & (days < end_day)
@@ -325,7 +325,7 @@ def reduce_azure(batch: pa.Table, first_day: int, end_day: int, where: str = "")
     if not inside.all():
         batch, days = batch.filter(pa.array(inside)), days[inside]
     try:
-        tag_cluster, namespace, hub = _tag_columns(batch["tags"], batch.num_rows)
+        tag_cluster, namespace, hub = _tag_columns(batch["tags"])
     except ValueError as e:
         raise ValueError(f"column Tags is not JSON text of tags: {e}") from None
     project, id_cluster = _group_and_cluster(batch)

@@ -243,3 +243,52 @@ def test_read_from_azure_blob_storage(fleet, az_container, tmp_path):
         AzureCostExport(url).independent_net(start, end).total
         == AzureCostExport(str(tmp_path / "local")).independent_net(start, end).total
     )
+
+
+def test_one_report_across_gcp_cur_and_azure(tmp_path):
+    """fleet.yaml costs.billing with the GCP export, a CUR 2.0 export and an Azure export (the
+    demo's fleet): one report, a provider column, each provider's net equal to its own export's
+    independent re-read, the whole equal to their sum."""
+    import shutil
+
+    from hub_ops.clients.billing import billing_source
+    from hub_ops_dev.demo.clouds import AZURE_URL, CUR_URL, add_cloud_clusters, bill_every_cloud
+    from hub_ops_dev.sample_azure_costs import day_table
+    from hub_ops_dev.sample_azure_costs import write_export as write_azure
+    from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
+    from hub_ops_dev.sample_cur import CurGenerator
+    from hub_ops_dev.sample_cur import write_export as write_cur
+    from hub_ops_tests.conftest import EXAMPLE_FLEET
+
+    root = tmp_path / "fleet"
+    shutil.copytree(EXAMPLE_FLEET, root)
+    add_cloud_clusters(root)
+    sources = bill_every_cloud(root)
+    fleet = load_fleet(root)
+    storage = Storage(local_root=str(tmp_path / "data"))
+    start, n = dt.date(2026, 10, 1), 3
+    end = start + dt.timedelta(days=n)
+    fs, path = storage.filesystem(sources[0]["files"] + "2026-10.parquet")
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    with fs.open(path, "wb") as sink:
+        write_parquet(ExportGenerator(fleet, seed=1).days(start, n, 300), sink)
+    write_cur(CurGenerator(fleet, seed=1).days(start, n, 300), CUR_URL, storage)
+    write_azure(
+        [day_table(fleet, start + dt.timedelta(days=i), "mca", currency="USD") for i in range(n)], AZURE_URL, storage
+    )
+
+    source = billing_source(fleet, storage)
+    table = CostReport.build(source.aggregate(start, end), fleet).table("month")
+    by_provider = table.groupby("provider")["net_cost"].sum()
+    assert set(by_provider.index) == {"gcp", "aws", "azure"}
+    for provider, url, fmt in (
+        ("gcp", sources[0]["files"], None),
+        ("aws", CUR_URL, "aws-cur"),
+        ("azure", AZURE_URL, "azure"),
+    ):
+        alone = export_source(url, storage, fmt).independent_net(start, end).total
+        assert by_provider[provider] == pytest.approx(float(alone), abs=0.006 * len(table)), provider
+    assert round(table["net_cost"].sum(), 2) == pytest.approx(
+        float(source.independent_net(start, end).total), abs=0.006
+    )
+    assert {"aws-hubs", "azure-hubs", "pangeo-hubs"} <= set(table[table["line"] == "hub"]["cluster"])
