@@ -40,6 +40,9 @@ class Settings:
     aws_region: str | None = None  # AWS_REGION or AWS_DEFAULT_REGION
     azure_account: str | None = None  # AZURE_STORAGE_ACCOUNT_NAME (with DefaultAzureCredential)
     azure_storage_set: bool = False  # AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_NAME is set
+    azure_subscription_id: str | None = None  # AZURE_SUBSCRIPTION_ID: AKS clusters without azure.key
+    azure_authority_host: str | None = None  # AZURE_AUTHORITY_HOST: Entra ID host (azure-identity reads it too)
+    azure_arm_endpoint: str | None = None  # HUB_OPS_AZURE_ARM_ENDPOINT: ARM (default management.azure.com)
     today: dt.date | None = None  # HUB_OPS_TODAY: a fixed date for tests and the demo (never in production)
 
     @classmethod
@@ -74,6 +77,9 @@ class Settings:
             azure_storage_set=bool(
                 environ.get("AZURE_STORAGE_CONNECTION_STRING") or environ.get("AZURE_STORAGE_ACCOUNT_NAME")
             ),
+            azure_subscription_id=environ.get("AZURE_SUBSCRIPTION_ID") or None,
+            azure_authority_host=environ.get("AZURE_AUTHORITY_HOST") or None,
+            azure_arm_endpoint=environ.get("HUB_OPS_AZURE_ARM_ENDPOINT") or None,
         )
 
     @property
@@ -125,6 +131,10 @@ VARIABLES = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AZURE_STORAGE_ACCOUNT_NAME",
+    # AKS: the subscription of clusters without azure.key, Entra ID's host, ARM's endpoint
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_AUTHORITY_HOST",
+    "HUB_OPS_AZURE_ARM_ENDPOINT",
 )
 # only whether they are set counts here (the SDKs read the values themselves)
 SECRETS = ("HUB_OPS_GCS_TOKEN", "AZURE_STORAGE_CONNECTION_STRING")

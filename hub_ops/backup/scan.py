@@ -21,7 +21,6 @@ import queue
 import stat
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 FILE, DIR, LINK = "f", "d", "l"
@@ -56,7 +55,7 @@ def order_key(path: bytes) -> bytes:
     return path.replace(b"/", b"\x00")
 
 
-def _special_kind(mode: int) -> str:
+def special_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "socket"
     if stat.S_ISFIFO(mode):
@@ -117,7 +116,7 @@ def _walk(base: bytes, prefix: bytes, listing: list, chunk_size: int) -> Iterato
                 chunk.paths.append(rel)
                 chunk.stats.append(st)
             else:
-                kind = _special_kind(st.st_mode)
+                kind = special_kind(st.st_mode)
                 chunk.skipped[kind] = chunk.skipped.get(kind, 0) + 1
             if len(chunk.paths) >= chunk_size:
                 yield chunk
@@ -128,94 +127,18 @@ def _walk(base: bytes, prefix: bytes, listing: list, chunk_size: int) -> Iterato
         yield chunk
 
 
-def _merge(into: Chunk, other: Chunk) -> None:
-    offset = len(into.paths)
-    into.paths += other.paths
-    into.stats += other.stats
-    for i, target in other.links.items():
-        into.links[offset + i] = target
-    for kind, n in other.skipped.items():
-        into.skipped[kind] = into.skipped.get(kind, 0) + n
-    into.unreadable += other.unreadable
-
-
-_DONE = object()
-
-
 def walk_chunks(root: str | os.PathLike, chunk_size: int = 16384, threads: int = 1) -> Iterator[Chunk]:
     """Every entry under `root` (not `root` itself), in manifest order, in chunks of about
     `chunk_size` entries.
 
-    With threads > 1 the top-level folders (the users' homes) are walked by that many
-    threads at once, each into a small bounded queue read in order. That is for network
-    filesystems (NFS homes), where each stat is a round trip and walkers mostly wait; on a
-    local disk of a busy 2-core machine it measured no faster than one walker (the GIL).
-    Memory stays bounded: at most `threads` homes in flight, each holding two chunks.
+    threads > 1: that many metadata requests in flight (parallel_walk.py), for network
+    filesystems where each readdir and lstat is a round trip; the same entries, same
+    order. On a local disk one thread is as fast (the work is Python's, under the GIL).
     """
     base = os.fsencode(os.fspath(root)).rstrip(b"/") or b"/"
-    top = _listing(base)
-    if threads <= 1:
-        yield from _walk(base, b"", top, chunk_size)
+    if threads > 1:
+        from hub_ops.backup.parallel_walk import walk_chunks_parallel
+
+        yield from walk_chunks_parallel(base, chunk_size, threads)
         return
-    stop = threading.Event()
-
-    def walk_home(name: bytes, q: queue.Queue) -> None:
-        try:
-            try:
-                listing = _listing(base + b"/" + name)
-            except FileNotFoundError:
-                listing = []
-            except OSError as e:
-                q.put(Chunk(unreadable=[(name, e.strerror or str(e))]))
-                listing = []
-            for chunk in _walk(base, name + b"/", listing, chunk_size):
-                if not put_unless_stopped(q, chunk, stop):
-                    return
-        except BaseException as e:  # noqa: BLE001 - handed to the reader, raised there
-            q.put(e)
-        finally:
-            q.put(_DONE)
-
-    homes = [i for i, (_, st) in enumerate(top) if stat.S_ISDIR(st.st_mode)]
-    queues: dict[int, queue.Queue] = {}
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="walk")
-    next_home = 0
-
-    def start_more() -> None:
-        nonlocal next_home
-        while next_home < len(homes) and len(queues) < threads:
-            i = homes[next_home]
-            queues[i] = queue.Queue(maxsize=2)
-            pool.submit(walk_home, top[i][0], queues[i])
-            next_home += 1
-
-    out = Chunk()
-    try:
-        start_more()
-        for i, item in enumerate(top):
-            # the top-level entry itself, as the one-thread walk would emit it
-            for chunk in (
-                _walk(base, b"", [item], chunk_size)
-                if not stat.S_ISDIR(item[1].st_mode)
-                else [Chunk(paths=[item[0]], stats=[item[1]])]
-            ):
-                _merge(out, chunk)
-            if i in queues:
-                q = queues[i]
-                while (got := q.get()) is not _DONE:
-                    if isinstance(got, BaseException):
-                        raise got
-                    _merge(out, got)
-                    if len(out.paths) >= chunk_size:
-                        yield out
-                        out = Chunk()
-                del queues[i]
-                start_more()
-            if len(out.paths) >= chunk_size:
-                yield out
-                out = Chunk()
-        if out.paths or out.skipped or out.unreadable:
-            yield out
-    finally:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+    yield from _walk(base, b"", _listing(base), chunk_size)

@@ -15,6 +15,7 @@ A progress bar (files, bytes, throughput) is shown when stderr is a terminal.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 import threading
@@ -82,10 +83,21 @@ def _errors() -> Iterator[None]:
 # ---------------------------------------------------------------- progress
 
 
+def _maybe_terminal() -> bool:
+    """False when rich would surely find no terminal: a backup pod then skips importing
+    rich (~0.1 s). rich decides in the other cases (its FORCE_COLOR and TTY_* variables)."""
+    if os.environ.get("TTY_COMPATIBLE") == "0":
+        return False
+    return sys.stderr.isatty() or any(v in os.environ for v in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"))
+
+
 @contextlib.contextmanager
 def _progress_bar(label: str, read: Callable[[], tuple[int, int, int | None, int | None]]) -> Iterator[None]:
     """A rich bar fed by `read() -> (files, bytes, expected files, expected bytes)`, on a
     terminal only (logs and pipes get the final summary line alone)."""
+    if not _maybe_terminal():
+        yield
+        return
     from rich.console import Console
 
     console = Console(stderr=True)
@@ -161,7 +173,7 @@ dest_option = click.option(
 @dest_option
 @click.option("--compression", type=click.Choice(["zstd", "none"]), default=None, help="Default: the fleet's (zstd).")
 @click.option("--workers", type=int, default=None, help="Parallel readers/uploaders (default 8 local, 32 remote).")
-@click.option("--walk-threads", type=int, default=1, show_default=True, help="Homes walked side by side (NFS: 8).")
+@click.option("--walk-threads", type=int, default=1, show_default=True, help="Metadata calls in flight (NFS: 16+).")
 @click.option("--ignore-inode", is_flag=True, help="Compare files by size, mtime and mode only (inodes unstable).")
 @click.option("--full", is_flag=True, help="Read every file, ignoring the previous snapshot.")
 @click.option("--fail-on-unreadable", is_flag=True, help="Write no snapshot if any file cannot be read.")

@@ -42,10 +42,11 @@ def cluster_access(fleet: Fleet, cluster: Cluster, sops: Sops, gke_access: GkeAc
         from hub_ops.clients import eks  # boto3 loads only for fleets with aws clusters
 
         return eks.cluster_access(cluster, decrypted_key(fleet, cluster, "aws", sops))
-    raise ClusterUnreachable(
-        f"cluster {cluster.name}: provider {cluster.provider} is not supported by hub_ops yet "
-        "(use provider kubeconfig: a kubeconfig with a token or client-certificate user)"
-    )
+    if cluster.provider == "azure":
+        from hub_ops.clients import aks  # the Azure SDK loads only for fleets with azure clusters
+
+        return aks.cluster_access(cluster, decrypted_key(fleet, cluster, "azure", sops))
+    raise ClusterUnreachable(f"cluster {cluster.name}: provider {cluster.provider} is not supported by hub_ops")
 
 
 def decrypted_key(fleet: Fleet, cluster: Cluster, provider: str, sops: Sops) -> dict | None:

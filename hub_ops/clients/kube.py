@@ -221,10 +221,8 @@ def kube_configuration(server: str, ca_pem: str | bytes | None, token: str | Non
     return config
 
 
-def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: str = "kubeconfig") -> ClusterAccess:
-    """Server, token and CA of a (decrypted) kubeconfig document's context."""
-    import base64
-
+def kubeconfig_context(doc: dict, context: str | None = None, source: str = "kubeconfig") -> tuple[dict, dict]:
+    """(cluster, user) of a kubeconfig document's context (the current one by default)."""
     try:
         ctx_name = context or doc["current-context"]
         ctx = next(c["context"] for c in doc["contexts"] if c["name"] == ctx_name)
@@ -232,11 +230,25 @@ def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: st
         user = next(u["user"] for u in doc["users"] if u["name"] == ctx["user"])
     except (KeyError, StopIteration, TypeError):
         raise ClusterUnreachable(f"{source}: no usable context {context or '(current-context)'}") from None
-    ca = (
-        base64.b64decode(cluster["certificate-authority-data"]).decode()
-        if "certificate-authority-data" in cluster
-        else None
-    )
+    if not isinstance(cluster, dict) or not isinstance(user, dict) or not cluster.get("server"):
+        raise ClusterUnreachable(f"{source}: context {ctx_name} has no server or no user")
+    return cluster, user
+
+
+def kubeconfig_ca(cluster: dict) -> str | None:
+    """The PEM CA of a kubeconfig cluster entry (certificate-authority-data), if any."""
+    import base64
+
+    data = cluster.get("certificate-authority-data")
+    return base64.b64decode(data).decode() if data else None
+
+
+def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: str = "kubeconfig") -> ClusterAccess:
+    """Server, token and CA of a (decrypted) kubeconfig document's context."""
+    import base64
+
+    cluster, user = kubeconfig_context(doc, context, source)
+    ca = kubeconfig_ca(cluster)
     insecure = bool(cluster.get("insecure-skip-tls-verify"))
     if "token" in user:
         return ClusterAccess(server=cluster["server"], token=user["token"], ca_pem=ca, insecure=insecure)
@@ -248,8 +260,10 @@ def access_from_kubeconfig_doc(doc: dict, context: str | None = None, source: st
             client_cert_pem=base64.b64decode(user["client-certificate-data"]).decode(),
             client_key_pem=base64.b64decode(user["client-key-data"]).decode(),
         )
+    ctx_name = context or doc["current-context"]
+    user_name = next(c["context"]["user"] for c in doc["contexts"] if c["name"] == ctx_name)
     raise ClusterUnreachable(
-        f"{source}: user {ctx['user']!r} has neither token nor client-certificate-data + client-key-data "
+        f"{source}: user {user_name!r} has neither token nor client-certificate-data + client-key-data "
         f"(context {ctx_name}); exec plugins and certificate files are not supported"
     )
 

@@ -22,6 +22,10 @@ name for the GKE one; split cost allocation's unused capacity is `idle`, and a r
 hub (namespace `hub-tag:<hub>`) is that hub's direct cost. Clusters are keyed by provider too,
 so an account and a project never meet.
 
+Azure (hub_ops.costs.azure): the project is the resource group (lower case), the cluster the AKS
+cluster (fleet `azure.resource_group`, `azure.cluster`); rows of AKS's node resource group
+`MC_<group>_<cluster>_<region>` (scale sets, disks, load balancers) are that cluster's rows.
+
 Amounts stay integer nanos; a split gives the remainder nanos to the largest fractions, so the
 lines of a day add up to the day's total exactly.
 """
@@ -75,6 +79,8 @@ def _billing_ids(cluster) -> tuple[str, str] | None:
         return cluster.gcp.project, cluster.gcp.cluster
     if cluster.provider == "aws" and cluster.aws is not None:
         return str(cluster.aws.account), cluster.aws.clusterName
+    if cluster.provider == "azure" and cluster.azure is not None:  # as hub_ops.costs.azure spells them
+        return cluster.azure.resource_group.lower(), cluster.azure.cluster.lower()
     return None
 
 
@@ -106,6 +112,8 @@ class FleetCostMap:
         self, project: str, cloud_cluster: str, namespace: str, provider: str = "gcp"
     ) -> tuple[str, str, str, tuple]:
         """(report cluster, hub, line, sharing scope) of a group of rows; scope () = never shared."""
+        if provider == "azure" and not cloud_cluster:
+            project, cloud_cluster = self._aks_node_group(project)
         if namespace.startswith(HUB_TAG_PREFIX):  # AWS rows tagged with a hub (2i2c:hub-name)
             return self._tagged_hub(namespace.removeprefix(HUB_TAG_PREFIX), project, cloud_cluster, provider)
         if cloud_cluster:
@@ -123,6 +131,15 @@ class FleetCostMap:
         if not in_project:
             return "", "", "unknown-project", ()
         return (in_project[0] if len(in_project) == 1 else ""), "", "project-untagged", in_project
+
+    def _aks_node_group(self, group: str) -> tuple[str, str]:
+        """(resource group, AKS cluster) of a fleet cluster whose node resource group
+        (MC_<group>_<cluster>_<region>) is `group`; else (group, "")."""
+        if group.startswith("mc_"):
+            for provider, resource_group, aks in self.clusters:
+                if provider == "azure" and group.startswith(f"mc_{resource_group}_{aks}_"):
+                    return resource_group, aks
+        return group, ""
 
     def _tagged_hub(self, name: str, project: str, cloud_cluster: str, provider: str) -> tuple[str, str, str, tuple]:
         """A hub-tagged row: the hub of that name in its cluster, or (no cluster tag) in the one

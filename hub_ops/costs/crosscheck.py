@@ -10,6 +10,8 @@ the same way and a comparison between them still agrees. This module re-reads th
   decimal128(38, 9) and summed per day in decimal (not int64 nanos), credits of CSV exports
   parsed from their JSON text by Python's json module (not Arrow's JSON reader);
 - BigQuery: a separate `SUM` query in NUMERIC, its rows read one by one (BigQueryExport.net);
+- Azure cost details (`azure_net`): every CSV / Parquet file under the URL scanned by
+  `pyarrow.dataset`, CostInBillingCurrency as decimal by Date (no tag, group or charge type read);
 - AWS CUR 2.0 (`cur_net`): every Parquet file under the URL (no BILLING_PERIOD pruning), one
   `pyarrow.dataset` scan per file of the amount column as decimal, filtered by day in Arrow; no
   tag, pod or split column is read, so a mistake in the split arithmetic shows.
@@ -187,21 +189,37 @@ def cur_net(url: str, storage, start: dt.date, end: dt.date) -> ExportNet:
     """The CUR export's net per day of [start, end): the sum of line_item_net_unblended_cost
     where a file has that column, else of line_item_unblended_cost, by line_item_usage_start_date."""
 
-    def amount(fields: list[str]) -> str:
+    def columns(fields: list[str]) -> tuple[str, str, str]:
         net = "line_item_net_unblended_cost"
-        return net if net in fields else "line_item_unblended_cost"
+        amount = net if net in fields else "line_item_unblended_cost"
+        return "line_item_usage_start_date", amount, "line_item_currency_code"
 
-    return _column_net(url, storage, start, end, "line_item_usage_start_date", amount, "line_item_currency_code")
+    return _column_net(url, storage, start, end, columns)
 
 
 def focus_net(url: str, storage, start: dt.date, end: dt.date) -> ExportNet:
     """A FOCUS export's BilledCost per day of ChargePeriodStart in [start, end)."""
-    return _column_net(url, storage, start, end, "ChargePeriodStart", lambda _: "BilledCost", "BillingCurrency")
+    return _column_net(url, storage, start, end, lambda _: ("ChargePeriodStart", "BilledCost", "BillingCurrency"))
 
 
-def _column_net(url: str, storage, start: dt.date, end: dt.date, time: str, amount_of, currency: str) -> ExportNet:
-    """Sum of one amount column per day of one time column, over every Parquet or CSV file
-    under `url`, each scanned by pyarrow.dataset, amounts as decimal."""
+def azure_net(url: str, storage, start: dt.date, end: dt.date) -> ExportNet:
+    """An Azure cost details export's CostInBillingCurrency per Date in [start, end), the columns
+    found by their lower-case names (EA and MCA spell them differently), MM/DD/YYYY dates turned
+    to ISO by Arrow's strptime; no tag, group or charge type is read."""
+
+    def columns(fields: list[str]) -> tuple[str, str, str]:
+        found = {f.lower(): f for f in fields}
+        currency = found.get("billingcurrencycode") or found["billingcurrency"]
+        return found["date"], found["costinbillingcurrency"], currency
+
+    return _column_net(url, storage, start, end, columns, _azure_days)
+
+
+def _column_net(url: str, storage, start: dt.date, end: dt.date, columns_of, days_of=None) -> ExportNet:
+    """Sum of one amount column per day of one time column (`columns_of(file's columns)` ->
+    (time, amount, currency)), over every Parquet or CSV file under `url`, each scanned by
+    pyarrow.dataset, amounts as decimal."""
+    days_of = days_of or _days
     fs, path = storage.filesystem(url)
     if not fs.exists(path):
         raise BillingExportError(f"{url}: no such file or folder (the billing export)")
@@ -212,18 +230,21 @@ def _column_net(url: str, storage, start: dt.date, end: dt.date, time: str, amou
     net = ExportNet(f"{len(names)} file(s) under {url}, re-read with pyarrow.dataset and summed in decimal")
     first, last = start.isoformat(), (end - dt.timedelta(days=1)).isoformat()
     for name in names:
-        if name.lower().endswith(".parquet"):
-            fmt = "parquet"
-        else:
+        fmt = "parquet" if name.lower().endswith(".parquet") else "csv"
+        try:
+            time, amount, currency = columns_of(ds.dataset(name, filesystem=fs, format=fmt).schema.names)
+        except KeyError as e:
+            raise BillingExportError(f"{fs.unstrip_protocol(name)}: column {e} missing (independent re-read)") from None
+        if fmt == "csv":
             fmt = ds.CsvFileFormat(
-                convert_options=pv.ConvertOptions(column_types={time: pa.string(), currency: pa.string()})
+                read_options=pv.ReadOptions(encoding="utf-8-sig"),
+                convert_options=pv.ConvertOptions(column_types={time: pa.string(), currency: pa.string()}),
             )
         dataset = ds.dataset(name, filesystem=fs, format=fmt)
-        columns = [time, amount_of(dataset.schema.names), currency]
         try:
-            for batch in dataset.to_batches(columns=columns):
-                days = _days(batch.column(0))
-                inside = pc.and_(pc.greater_equal(days, first), pc.less_equal(days, last))
+            for batch in dataset.to_batches(columns=[time, amount, currency]):
+                days = days_of(batch.column(0))
+                inside = pc.and_(pc.greater_equal(days, first), pc.less_equal(days, last)).fill_null(False)
                 rows = pa.array(np.ones(len(days), dtype=np.int64))
                 part = pa.table({"day": days, "amount": batch.column(1).cast(pa.float64()).cast(DECIMAL), "row": rows})
                 summed = part.filter(inside).group_by("day").aggregate([("amount", "sum"), ("row", "sum")])
@@ -233,6 +254,18 @@ def _column_net(url: str, storage, start: dt.date, end: dt.date, time: str, amou
         except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as e:
             raise BillingExportError(f"{fs.unstrip_protocol(name)}: cannot re-read the export: {e}") from None
     return net
+
+
+# ------------------------------------------------------------------ Azure cost details dates
+
+
+def _azure_days(dates: pa.Array) -> pa.Array:
+    """ISO day strings of an Azure export's Date: MM/DD/YYYY text (as exports write it), ISO text, or typed."""
+    if pa.types.is_timestamp(dates.type) or pa.types.is_date(dates.type):
+        return pc.strftime(dates.cast(pa.timestamp("s")), format="%Y-%m-%d")
+    text = pc.utf8_trim_whitespace(dates.cast(pa.string()))
+    us = pc.strftime(pc.strptime(pc.utf8_slice_codeunits(text, 0, 10), "%m/%d/%Y", "s", error_is_null=True), "%Y-%m-%d")
+    return pc.if_else(pc.match_substring(text, "/"), us, pc.utf8_slice_codeunits(text, 0, 10))
 
 
 # ------------------------------------------------------------------ comparison with the files

@@ -2,8 +2,9 @@
 
 Kinds (fleet.yaml `costs.billing[].format`, `hub-ops cost-report --format`):
 `gcp` (Cloud Billing detailed export: usage_start_time, cost, credits), `aws-cur` (CUR 2.0:
-line_item_unblended_cost), `focus` (FOCUS 1.0-1.2: BilledCost). `azure` is recognised and refused
-with a clear error until its reader exists. Reading only: safe to rerun.
+line_item_unblended_cost), `focus` (FOCUS 1.0-1.2: BilledCost), `azure` (Cost Management cost
+details, actual or amortized, EA or MCA schema: CostInBillingCurrency in any case). Reading only:
+safe to rerun.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import pyarrow.parquet as pq
 
 from hub_ops.clients.storage import Storage
+from hub_ops.costs.azure import AzureCostExport
 from hub_ops.costs.crosscheck import ExportNet
 from hub_ops.costs.cur import CurExport
 from hub_ops.costs.errors import BillingExportError
@@ -27,11 +29,10 @@ from hub_ops.costs.usage import Usage, combine
 MARKERS = (
     ("line_item_unblended_cost", "aws-cur"),
     ("BilledCost", "focus"),
-    ("CostInBillingCurrency", "azure"),
-    ("costInBillingCurrency", "azure"),
+    ("costinbillingcurrency", "azure"),  # EA CostInBillingCurrency, MCA costInBillingCurrency
     ("usage_start_time", "gcp"),
 )
-READERS = {"gcp": ExportFiles, "aws-cur": CurExport, "focus": FocusExport}
+READERS = {"gcp": ExportFiles, "aws-cur": CurExport, "focus": FocusExport, "azure": AzureCostExport}
 
 
 def _columns(fs, path: str, fmt: str) -> list[str]:
@@ -53,11 +54,13 @@ def detect_format(url: str, storage: Storage) -> str:
     if not fs.exists(path):
         raise BillingExportError(f"{url}: no such file or folder (the billing export)")
     found = sorted(fs.find(path)) if fs.isdir(path) else [path]
-    first = next(((p, f) for p in found if (f := export_format(p))), None)
+    # an Azure export run's manifest.json is not a data file
+    first = next(((p, f) for p in found if (f := export_format(p)) and not p.endswith("manifest.json")), None)
     if first is None:
         raise BillingExportError(f"{url}: no export files there (.parquet, .csv, .json; optionally .gz)")
     columns = _columns(fs, *first)
-    kind = next((k for marker, k in MARKERS if marker in columns), None)
+    lower = {c.lower() for c in columns}
+    kind = next((k for marker, k in MARKERS if marker in columns or (k == "azure" and marker in lower)), None)
     if kind is None:
         shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
         raise BillingExportError(
@@ -71,9 +74,7 @@ def export_source(url: str, storage: Storage, fmt: str | None = None):
     """The reader of the export files at `url`: of kind `fmt`, or the kind its columns say."""
     kind = fmt or detect_format(url, storage)
     if kind not in READERS:
-        raise BillingExportError(
-            f"{url}: a {kind} export; hub_ops reads {', '.join(READERS)} exports (the {kind} reader is not built yet)"
-        )
+        raise BillingExportError(f"{url}: a {kind} export; hub_ops reads {', '.join(READERS)} exports")
     return READERS[kind](url, storage)
 
 

@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -281,8 +282,29 @@ class GitSettings(Strict):
         return patterns
 
 
+def first_of_last_month(today: dt.date) -> dt.date:
+    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def _not_in_future(value: dt.date | None) -> dt.date | None:
+    # a start after today would leave no partition for today's scheduled run to fill
+    if value is not None and value > dt.datetime.now(dt.UTC).date():
+        raise ValueError(f"{value} is in the future: the first partition must be today or earlier (YYYY-MM-DD)")
+    return value
+
+
+# extension: the first partition (backup night, cost day); default the first of last month when
+# the definitions load, so a fresh instance does not list years of "missing" partitions
+StartDate = Annotated[
+    dt.date | None,
+    AfterValidator(_not_in_future),
+    Field(description="first partition, YYYY-MM-DD (default: the first of last month)"),
+]
+
+
 class BackupSettings(Strict):
     destination: str = "gs://hub-ops-backups"
+    start_date: StartDate = None
     schedule: Cron = "0 2 * * *"
     retain: Retention = Field(default_factory=lambda: Retention(daily=7, weekly=4, monthly=12))
     compression: Literal["zstd", "none"] = "zstd"
@@ -311,6 +333,7 @@ class CostSettings(Strict):
     billing: list[BillingSource] | None = None
     sharing: Literal["proportional", "even", "none"] = "proportional"
     schedule: Cron = "0 6 * * *"
+    start_date: StartDate = None  # the first day of hub_daily_costs; monthly reports from its month
 
     @field_validator("billing", mode="before")
     @classmethod
@@ -443,6 +466,12 @@ class AlertSettings(Strict):
                 raise KeyedValueError("routes", f"duplicate route name {route.name!r}")
             seen.add(route.name)
         return self
+
+
+def partition_start(start_date: dt.date | None, today: dt.date) -> dt.date:
+    """The first partition of a daily series: fleet.yaml's start_date, else the first of last
+    month (a recent date, never years back)."""
+    return start_date or first_of_last_month(today)
 
 
 class FleetSettings(Strict):

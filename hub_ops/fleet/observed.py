@@ -1,6 +1,6 @@
 """What a cluster's API reports (observed state), and how it compares with the fleet.
 
-Plain data and pure functions: hub_ops.clients.gke / kube_observe fill a ClusterState,
+Plain data and pure functions: hub_ops.clients.gke / eks / aks / kube_observe fill a ClusterState,
 hub_ops.defs.clusters turns the comparisons below into asset checks, and nothing here
 talks to a cluster. The desired side is the fleet config (a Cluster's `node_pools`) and
 fleet.yaml's `kubernetes` policy (KubernetesPolicy).
@@ -68,6 +68,7 @@ class NodePoolState:
     min_nodes: int | None = None  # per zone, as GKE counts
     max_nodes: int | None = None
     node_count: int | None = None  # nodes seen in the Kubernetes API; None when not listed
+    mode: str | None = None  # AKS: System (runs system pods) or User
 
 
 @dataclass
@@ -83,7 +84,7 @@ class UpgradeState:
     end_of_extended_support: dt.date | None = None
 
 
-POOL_COLUMNS = ["pool", "machine type", "version", "status", "autoscaling", "min..max per zone", "nodes"]
+POOL_COLUMNS = ["pool", "machine type", "version", "status", "autoscaling", "min..max per zone", "nodes", "mode"]
 
 
 @dataclass
@@ -153,6 +154,7 @@ class ClusterState:
                 "autoscaling": ("on" if p.autoscaling else "off") if p.autoscaling is not None else "-",
                 "min..max per zone": f"{bound(p.min_nodes)}..{bound(p.max_nodes)}" if p.autoscaling else "-",
                 "nodes": bound(p.node_count),
+                "mode": p.mode or "-",
             }
             for p in self.node_pools
         ]
@@ -273,10 +275,10 @@ def support_warnings(state: ClusterState, policy: KubernetesPolicy, today: dt.da
     return warnings
 
 
-# GKE's and EKS's cluster statuses: RECONCILING/PROVISIONING/UPDATING/CREATING pass
-# through (a WARN above); these fail
-FAILED_STATUSES = ("ERROR", "DEGRADED", "STOPPING", "FAILED", "DELETING")
-IN_PROGRESS_STATUSES = ("RECONCILING", "PROVISIONING", "UPDATING", "CREATING")
+# GKE's, EKS's and AKS's cluster statuses (AKS: provisioningState upper-cased, STOPPED when
+# powered off): the in-progress ones pass through (a WARN above); these fail
+FAILED_STATUSES = ("ERROR", "DEGRADED", "STOPPING", "FAILED", "DELETING", "STOPPED")
+IN_PROGRESS_STATUSES = ("RECONCILING", "PROVISIONING", "UPDATING", "CREATING", "UPGRADING", "SCALING", "STARTING")
 
 
 def reachability_problem(state: ClusterState) -> str | None:

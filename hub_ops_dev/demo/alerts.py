@@ -21,7 +21,7 @@ import yaml
 
 from hub_ops_dev.demo import DemoContext
 
-NIGHT1 = dt.datetime(2026, 3, 2, 2, 30, tzinfo=dt.UTC)
+NIGHT1 = dt.datetime(2026, 11, 2, 2, 30, tzinfo=dt.UTC)  # within the backup partitions (fleet.yaml start_date)
 DAY = dt.timedelta(days=1)
 
 
@@ -153,7 +153,7 @@ def run(ctx: DemoContext) -> list[str]:
                 result = job.execute_in_process(
                     instance=instance,
                     partition_key=backup_partition_key(date, "local-demo.staging"),
-                    tags={"hub_ops/hub": "local-demo.staging", "hub_ops/kind": "backup"},
+                    tags={"hub_ops/hub": "local-demo/staging", "hub_ops/kind": "backup"},
                     run_config=quiet,
                     raise_on_error=False,
                 )

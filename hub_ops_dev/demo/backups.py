@@ -115,7 +115,7 @@ def run(ctx: DemoContext) -> list[str]:
         result = backup_job.execute_in_process(
             instance=instance,
             partition_key=str(backup_partition_key(date, hub.partition_key)),
-            tags={"hub_ops/hub": hub.partition_key, "hub_ops/kind": "backup"},
+            tags={"hub_ops/hub": hub.id, "hub_ops/kind": "backup"},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         mat = result.asset_materializations_for_node("user_home_backups")[0]

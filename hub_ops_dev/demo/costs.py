@@ -5,6 +5,12 @@ month-over-month column) where fleet.yaml's costs.billing points (gs://... maps 
 demo's data folder), materializes hub_daily_costs for the month (one run, a range of days)
 and monthly_cost_report for both months on the SQLite instance in DAGSTER_HOME, then prints
 the hubs table and where the CSV, Parquet and chart are.
+
+Then one report across clouds: a copy of the fleet with an AWS and an Azure cluster
+(hub_ops_dev.demo.clouds) whose costs.billing lists the same GCP export, a CUR 2.0 sample
+(hub_ops_dev.sample_cur) and an Azure cost details sample (hub_ops_dev.sample_azure_costs),
+reported by `hub-ops cost-report` as an operator runs it: one table with a provider column,
+reconciled with the three exports' net total.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import datetime as dt
 from hub_ops_dev.demo import DemoContext
 
 ROWS_PER_DAY = 1_000
+CUR_ROWS_PER_DAY = 1_000
 # the runs' own event logs are in the instance (dagster dev shows them); keep the terminal for the summary
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -95,4 +102,54 @@ def run(ctx: DemoContext) -> list[str]:
     for fmt in ("csv", "parquet", "png"):
         out.append(f"{fmt:8} {storage.resolve(f'{folder}/{month:%Y-%m}.{fmt}').removeprefix('file://')}")
     ctx.facts["cost_report"] = storage.resolve(f"{folder}/{month:%Y-%m}.parquet")
+    return out + _every_cloud(ctx, storage, month)
+
+
+def _every_cloud(ctx: DemoContext, storage, month: dt.date) -> list[str]:
+    """GCP + AWS CUR 2.0 + Azure cost details in one report, through `hub-ops cost-report`."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from hub_ops.cli import main
+    from hub_ops.costs.report import read_report
+    from hub_ops.fleet import load_fleet
+    from hub_ops_dev.demo.clouds import AZURE_URL, CUR_URL, add_cloud_clusters, bill_every_cloud
+    from hub_ops_dev.sample_azure_costs import day_table
+    from hub_ops_dev.sample_azure_costs import write_export as write_azure
+    from hub_ops_dev.sample_cur import CurGenerator
+    from hub_ops_dev.sample_cur import write_export as write_cur
+
+    root = ctx.scratch("every-cloud") / "fleet"
+    shutil.copytree(ctx.fleet_root, root, dirs_exist_ok=True)
+    add_cloud_clusters(root)
+    bill_every_cloud(root)
+    fleet = load_fleet(root)
+    start, end = _month_range(month)
+    days = (end - start).days
+    rows = write_cur(CurGenerator(fleet, seed=2026).days(start, days, CUR_ROWS_PER_DAY), CUR_URL, storage)
+    out = [f"\none report across clouds ({root}): fleet.yaml costs.billing = GCP export + CUR 2.0 + Azure cost details"]
+    out.append(f"generated {rows:,} CUR 2.0 rows for {month:%Y-%m} at {CUR_URL}")
+    tables = [day_table(fleet, start + dt.timedelta(days=i), "ea", seed=2026, currency="USD") for i in range(days)]
+    write_azure(tables, AZURE_URL, storage)
+    out.append(f"generated {sum(len(t) for t in tables):,} Azure cost details rows (EA, actual cost) at {AZURE_URL}")
+    report_dir = ctx.scratch("every-cloud") / "reports"
+    command = ["--fleet", str(root), "cost-report", "--month", f"{month:%Y-%m}", "--out", str(report_dir)]
+    result = CliRunner().invoke(main, command)
+    out.append("$ hub-ops " + " ".join(command))
+    out += ["  " + line for line in result.output.splitlines() if line.startswith(("reconciled", "the report"))]
+    if result.exit_code != 0:
+        raise RuntimeError(f"hub-ops cost-report failed ({result.exit_code}):\n{result.output}")
+    table, _ = read_report(storage, str(report_dir / f"{month:%Y-%m}.parquet"))
+    by_provider = table.groupby("provider")["net_cost"].sum()
+    out.append(
+        "net cost by provider: "
+        + ", ".join(f"{p} {v:,.2f}" for p, v in by_provider.items())
+        + f" = {table['net_cost'].sum():,.2f} {table['currency'].iloc[0]}"
+    )
+    hubs = table[table["hub"] != ""].groupby(["provider", "cluster", "hub"])["net_cost"].sum()
+    out.append("hubs of the aws and azure clusters (direct cost plus their shares):")
+    for (provider, cluster, hub), value in hubs.items():
+        if provider != "gcp":
+            out.append(f"  {provider:6} {cluster}/{hub:10} {value:12,.2f}")
     return out

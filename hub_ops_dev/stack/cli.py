@@ -1,8 +1,8 @@
 """`hub-ops-stack up|down|status`: the local stack by hand, detached from the shell.
 
-`up` starts fake-gcs-server, PostgreSQL, etcd + kube-apiserver + kube-controller-manager
-and JupyterHub, records each server's process group in <stack dir>/state.json and prints
-shell exports (also written to <stack dir>/stack.env, mode 0600):
+`up` starts fake-gcs-server, moto (S3, STS, EKS), Azurite (Azure Blob), PostgreSQL,
+etcd + kube-apiserver + kube-controller-manager and JupyterHub, records each server's
+process group in <stack dir>/state.json and prints shell exports (also written to <stack dir>/stack.env, mode 0600):
 
     eval "$(hub-ops-stack up)"
 
@@ -28,6 +28,7 @@ from hub_ops_dev.stack.kube_build import cache_root
 from hub_ops_dev.stack.process import ServerProcess, StackError
 
 GCS_BUCKET = "hub-ops-local"
+BUCKET = GCS_BUCKET  # the S3 bucket and the Azure Blob container have the same name
 POSTGRES_DATABASE = "hub_ops"
 
 
@@ -127,9 +128,11 @@ def start_stack(directory: Path) -> dict:
     All or nothing: when one server fails, the ones already started are stopped again and
     the StackError (with that server's log tail) propagates.
     """
+    from hub_ops_dev.stack.azurite import AzuriteServer
     from hub_ops_dev.stack.gcs import FakeGcsServer
     from hub_ops_dev.stack.jupyterhub import JupyterHubServer
     from hub_ops_dev.stack.kube import KubeCluster
+    from hub_ops_dev.stack.moto import MotoServer
     from hub_ops_dev.stack.postgres import PostgresServer
 
     shutil.rmtree(directory, ignore_errors=True)
@@ -149,6 +152,10 @@ def start_stack(directory: Path) -> dict:
     try:
         gcs = timed("fake-gcs-server", FakeGcsServer(directory / "gcs"))
         gcs.create_bucket(GCS_BUCKET)
+        moto = timed("moto", MotoServer(directory / "moto"))
+        _create_s3_bucket(moto.env(), BUCKET)
+        azurite = timed("azurite", AzuriteServer(directory / "azurite"))
+        azurite.create_container(BUCKET)
         # postgres must reach its folder: not under ~ (0700 for root), so /tmp; `down` removes it
         postgres = timed("postgres", PostgresServer())
         postgres_url = postgres.create_database(POSTGRES_DATABASE)
@@ -161,6 +168,8 @@ def start_stack(directory: Path) -> dict:
 
     processes = [
         _record("fake-gcs-server", gcs.server),
+        _record("moto", moto.server),
+        _record("azurite", azurite.server),
         _record("postgres", postgres.server),
         *(_record(p.name, p) for p in kube.processes),
         _record("jupyterhub", hub.server),
@@ -170,6 +179,9 @@ def start_stack(directory: Path) -> dict:
         "STORAGE_EMULATOR_HOST": gcs.endpoint,
         "HUB_OPS_GCS_ENDPOINT": gcs.endpoint,
         "HUB_OPS_GCS_BUCKET": GCS_BUCKET,
+        # each SDK's standard environment: `--dest s3://hub-ops-local/...` and `az://hub-ops-local/...` work as is
+        **moto.env(),
+        **azurite.env(),
         "HUB_OPS_POSTGRES_URL": postgres_url,
         "HUB_OPS_HUB_URL": hub.url,
         "HUB_OPS_HUB_API_TOKEN": hub.api_token,
@@ -183,9 +195,21 @@ def start_stack(directory: Path) -> dict:
     }
 
 
+def _create_s3_bucket(env: dict[str, str], name: str) -> None:
+    import boto3
+
+    boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    ).create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": env["AWS_REGION"]})
+
+
 @click.group()
 def main() -> None:
-    """The local stack (kube-apiserver, GCS, Postgres, JupyterHub) for hand testing."""
+    """The local stack (kube-apiserver, GCS, S3, Azure Blob, Postgres, JupyterHub) for hand testing."""
 
 
 @main.command()
@@ -233,7 +257,7 @@ def status() -> None:
             f"{entry['name']:<24} {'running' if _alive(entry) else 'STOPPED':<8} pid {entry['pid']:<7} {entry['log']}"
         )
     for key, value in state["env"].items():
-        if "TOKEN" not in key:
+        if not any(word in key for word in ("TOKEN", "SECRET", "CONNECTION_STRING")):
             click.echo(f"{key}={value}")
     sys.exit(0 if all(_alive(p) for p in state["processes"]) else 1)
 

@@ -155,7 +155,8 @@ def launch_from_launchpad(
         box.fill(partition)
         page.keyboard.press("Enter")
         # the partition's tags, which dagster.yaml's one-run-per-hub limit reads
-        expect(page.get_by_text(f"hub_ops/hub: {partition}").first).to_be_visible(timeout=15_000)
+        hub = partition.replace(".", "/", 1)  # the tag spells the hub cluster/hub
+        expect(page.get_by_text(f"hub_ops/hub: {hub}").first).to_be_visible(timeout=15_000)
     held = set_launchpad_config(page, config_yaml)
     assert held.strip() == config_yaml.strip(), f"the editor holds:\n{held}"
     expect(page.get_by_text("No errors")).to_be_visible(timeout=15_000)  # the form validated the config

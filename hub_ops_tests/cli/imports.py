@@ -19,7 +19,8 @@ for args in {argv!r}:
         main(args)
     except SystemExit as e:
         assert e.code in (0, None), (args, e.code)
-heavy = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
+# a name is a top-level package (any of its modules counts) or one exact module (pyarrow.compute)
+heavy = sorted(({{m.split(".")[0] for m in sys.modules}} | set(sys.modules)) & set({heavy!r}))
 heavy += sorted(m for m in sys.modules if m.startswith("google.cloud"))
 print("HEAVY:", json.dumps(heavy))
 """

@@ -76,7 +76,7 @@ def test_a_restore_run_launches_as_a_job_with_its_hub_tag_and_completes(instance
     assert container.image == "hub-ops:test"
     # the run launched carries its hub's tag (the queue's one-run-per-hub limit) and partition
     launched = instance.get_run_by_id(run.run_id)
-    assert launched.tags["hub_ops/hub"] == PARTITION and launched.tags["dagster/partition"] == PARTITION
+    assert launched.tags["hub_ops/hub"] == "pangeo-hubs/staging" and launched.tags["dagster/partition"] == PARTITION
     env = {e.name: e.value for e in container.env}
     assert env["HUB_OPS_ENV"] == "production"
     assert [source.secret_ref.name for source in container.env_from if source.secret_ref] == ["hub-ops-secrets"]

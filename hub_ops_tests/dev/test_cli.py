@@ -9,7 +9,9 @@ import subprocess
 import sys
 import urllib.request
 
+import boto3
 import psycopg2
+from azure.storage.blob import BlobServiceClient
 from kubernetes import client, config
 
 from hub_ops_dev.stack.cli import group_members
@@ -38,6 +40,8 @@ def test_up_is_idempotent_serves_every_component_and_down_stops_them(tmp_path):
         state = json.loads((tmp_path / "stack" / "state.json").read_text())
         assert [p["name"] for p in state["processes"]] == [
             "fake-gcs-server",
+            "moto",
+            "azurite",
             "postgres",
             "etcd",
             "kube-apiserver",
@@ -55,6 +59,20 @@ def test_up_is_idempotent_serves_every_component_and_down_stops_them(tmp_path):
             f"{exports['HUB_OPS_GCS_ENDPOINT']}/storage/v1/b/{exports['HUB_OPS_GCS_BUCKET']}"
         ) as r:
             assert json.load(r)["name"] == "hub-ops-local"
+        # S3 and Azure Blob through their SDKs' standard environment, as `hub-ops backup` reads it
+        sdk_env = {k: v for k, v in exports.items() if k.startswith(("AWS_", "AZURE_"))}
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=sdk_env["AWS_ENDPOINT_URL"],
+            region_name=sdk_env["AWS_REGION"],
+            aws_access_key_id=sdk_env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=sdk_env["AWS_SECRET_ACCESS_KEY"],
+        )
+        s3.put_object(Bucket="hub-ops-local", Key="probe", Body=b"s3")
+        assert s3.get_object(Bucket="hub-ops-local", Key="probe")["Body"].read() == b"s3"
+        blobs = BlobServiceClient.from_connection_string(sdk_env["AZURE_STORAGE_CONNECTION_STRING"])
+        blobs.get_blob_client("hub-ops-local", "probe").upload_blob(b"az")
+        assert blobs.get_blob_client("hub-ops-local", "probe").download_blob().readall() == b"az"
         request = urllib.request.Request(
             f"{exports['HUB_OPS_HUB_URL']}/hub/api/users",
             headers={"Authorization": f"token {exports['HUB_OPS_HUB_API_TOKEN']}"},
@@ -66,8 +84,9 @@ def test_up_is_idempotent_serves_every_component_and_down_stops_them(tmp_path):
         assert "already up" in again.stderr
         assert _parse_exports(again.stdout) == exports
         status = _stack("status", env)
-        assert status.returncode == 0 and status.stdout.count("running") == 6
-        assert exports["HUB_OPS_HUB_API_TOKEN"] not in status.stdout
+        assert status.returncode == 0 and status.stdout.count("running") == 8
+        for secret in ("HUB_OPS_HUB_API_TOKEN", "AWS_SECRET_ACCESS_KEY", "AZURE_STORAGE_CONNECTION_STRING"):
+            assert exports[secret] not in status.stdout
     finally:
         down = _stack("down", env)
     assert down.returncode == 0, down.stderr

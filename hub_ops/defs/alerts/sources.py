@@ -20,7 +20,7 @@ from dagster._utils.schedules import reverse_cron_string_iterator
 from hub_ops.alerts import Observation
 from hub_ops.defs.decommission.assets import DECOMMISSION_NOTICES, HUB_DECOMMISSIONS
 from hub_ops.defs.decommission.records import DecommissionRecord
-from hub_ops.defs.shared.metadata import plain_values
+from hub_ops.defs.shared.metadata import plain_values, table_text
 
 # job -> kind (routes match on it); other jobs use their `hub_ops/kind` tag
 JOB_KINDS = {
@@ -84,11 +84,12 @@ class Positions:
 
 
 def where(tags: dict[str, str]) -> tuple[str, str, str]:
-    """(subject, cluster, hub) from a run's tags: the hub (`cluster.hub` -> `cluster/hub`), else
-    the cluster, else the whole fleet ("")."""
+    """(subject, cluster, hub) from a run's tags: the hub (`cluster/hub`; runs from before the
+    tag took that spelling, and partition keys, say `cluster.hub`), else the cluster, else the
+    whole fleet ("")."""
     hub_key = tags.get("hub_ops/hub", "")
     if hub_key:
-        cluster, _, name = hub_key.partition(".")
+        cluster, _, name = hub_key.partition("/") if "/" in hub_key else hub_key.partition(".")
         return f"{cluster}/{name}", cluster, f"{cluster}/{name}"
     cluster = tags.get("hub_ops/cluster", "")
     return cluster, cluster, ""
@@ -188,7 +189,8 @@ def check_observations(instance: dg.DagsterInstance, run_id: str) -> list[Observ
         partition = getattr(evaluation, "partition", None) or ""
         subject, cluster, hub = where({"hub_ops/hub": partition}) if "." in partition else (partition, "", "")
         meta = plain_values(evaluation.metadata)
-        tables = "\n\n".join(str(v) for v in meta.values() if isinstance(v, str) and "|" in v)
+        is_table = lambda v: isinstance(v, dg.TableMetadataValue) or (isinstance(v, str) and "|" in v)  # noqa: E731
+        tables = "\n\n".join(table_text(v) for v in meta.values() if is_table(v))
         detail = "\n\n".join(p for p in (evaluation.description or "", tables) if p)
         out.append(
             Observation(
@@ -216,6 +218,8 @@ def decommission_observations(instance: dg.DagsterInstance, pos: Positions, limi
         mat = record.asset_materialization
         subject, cluster, hub = where({"hub_ops/hub": mat.partition or ""})
         meta = plain_values(mat.metadata)
+        if meta.get("phase") == "retired":  # the retirement itself is reported below, from its record
+            continue
         out.append(
             Observation(
                 source=f"decommission-notice:{meta.get('on', '')}",
@@ -225,7 +229,7 @@ def decommission_observations(instance: dg.DagsterInstance, pos: Positions, limi
                 severity="info",
                 kind="decommission",
                 title=f"{hub} will be decommissioned on {meta.get('on', '?')} ({meta.get('days_left', '?')} days left)",
-                detail=str(meta.get("report", ""))[:MAX_DETAIL],
+                detail=table_text(meta.get("report"))[:MAX_DETAIL],
                 cluster=cluster,
                 hub=hub,
                 link=f"/assets/{DECOMMISSION_NOTICES.to_user_string()}",

@@ -29,6 +29,7 @@ from hub_ops.backup.config import backup_destination, local_home
 from hub_ops.backup.prune import DEFAULT_GRACE_S, PruneReport, collect_garbage
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.backups.checks import user_home_backups_fresh
+from hub_ops.defs.shared.metadata import table
 from hub_ops.defs.shared.partitions import hub_of_run, hub_partitioned_config
 from hub_ops.defs.shared.resources import SCRATCH_FOLDER, BackupRunnerResource, FleetResource, StorageResource
 from hub_ops.fleet import Fleet
@@ -40,7 +41,7 @@ class _IntoHomesConfig(dg.Config):
     users: list[str] = Field(
         default=[],
         description="Restore these users' home folders into the live homes. Empty (and all_users false): the whole "
-        f"snapshot goes to {SCRATCH_FOLDER}/<snapshot id> beside the homes instead.",
+        f"snapshot goes to {SCRATCH_FOLDER}/SNAPSHOT_ID beside the homes instead.",
     )
     all_users: bool = Field(default=False, description="Restore every user's folder into the live homes.")
     all_users_reason: str = Field(default="", description="Why every user's live homes (required with all_users).")
@@ -196,6 +197,9 @@ def migrate_homes(
     return dg.Output(None, metadata={"from": source.id, "into_hub": target.id, **recorded, **_report_metadata(report)})
 
 
+PRUNE_COLUMNS = ["destination", "blobs_deleted", "packs_deleted", "bytes_deleted", "too_young", "skipped_because"]
+
+
 @dg.op(tags={"hub_ops/kind": "backup-prune"})
 def prune_backup_blobs(
     context: dg.OpExecutionContext, config: PruneBlobsConfig, fleet: FleetResource, storage: StorageResource
@@ -208,19 +212,21 @@ def prune_backup_blobs(
         report = PruneReport(hub="(all hubs)", policy="unreferenced contents", dry_run=config.dry_run)
         collect_garbage(repo, report, grace_s=config.grace_hours * 3600, dry_run=config.dry_run, log=context.log.info)
         rows.append(
-            f"| {destination} | {report.blobs_deleted} | {report.packs_deleted} | {report.bytes_deleted} | "
-            f"{report.too_young} | {report.gc_skipped or ''} |"
+            {
+                "destination": destination,
+                "blobs_deleted": report.blobs_deleted,
+                "packs_deleted": report.packs_deleted,
+                "bytes_deleted": report.bytes_deleted,
+                "too_young": report.too_young,
+                "skipped_because": report.gc_skipped or "",
+            }
         )
-    table = (
-        "| destination | blobs deleted | packs deleted | bytes deleted | too young | skipped because |\n"
-        "|---|---|---|---|---|---|\n" + "\n".join(rows)
-    )
-    return dg.Output(None, metadata={"destinations": dg.MetadataValue.md(table)})
+    return dg.Output(None, metadata={"destinations": table(rows, PRUNE_COLUMNS)})
 
 
 @dg.job(
     description="Restore a snapshot of the hub (the partition): named users into its live homes, else into "
-    f"{SCRATCH_FOLDER}/<snapshot> beside them, or into a folder.",
+    f"{SCRATCH_FOLDER}/SNAPSHOT_ID beside them, or into a folder.",
     tags={"hub_ops/kind": "restore"},
     config=hub_partitioned_config("restore", {"ops": {"restore_homes": {"config": {"snapshot": "latest"}}}}),
 )
@@ -230,7 +236,7 @@ def restore_homes_job():
 
 @dg.job(
     description="Restore a snapshot of another hub (source_hub) into the homes of this one (the partition): "
-    f"a migration. Named users into the live homes, else into {SCRATCH_FOLDER}/<snapshot> beside them.",
+    f"a migration. Named users into the live homes, else into {SCRATCH_FOLDER}/SNAPSHOT_ID beside them.",
     tags={"hub_ops/kind": "restore"},
     config=hub_partitioned_config(
         "restore", {"ops": {"migrate_homes": {"config": {"source_hub": "", "snapshot": "latest"}}}}

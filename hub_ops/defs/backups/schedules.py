@@ -48,7 +48,7 @@ def nightly_requests(context: dg.ScheduleEvaluationContext, fleet: FleetResource
             dg.RunRequest(
                 run_key=f"{date}-{hub.partition_key}",
                 partition_key=backup_partition_key(date, hub.partition_key),
-                tags={"hub_ops/hub": hub.partition_key, "hub_ops/kind": "backup"},
+                tags={"hub_ops/hub": hub.id, "hub_ops/kind": "backup"},
             )
         )
     for line in skipped:

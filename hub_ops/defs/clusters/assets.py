@@ -15,6 +15,7 @@ the product, so the asset works the same on a laptop and in a Kubernetes Job.
 """
 
 import datetime as dt
+import importlib
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
@@ -33,10 +34,12 @@ from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import POOL_COLUMNS, ClusterState
 
 MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
+# providers read through their cloud's API with the cluster's decrypted `key`: the client module
+CLOUD_CLIENTS = {"aws": "hub_ops.clients.eks", "azure": "hub_ops.clients.aks"}
 
 
 class ClustersConfig(dg.Config):
-    list_nodes: bool = True  # also list GKE and EKS clusters' nodes through their Kubernetes API (counts per pool)
+    list_nodes: bool = True  # also list GKE, EKS and AKS clusters' nodes through their Kubernetes API (counts per pool)
 
 
 def observe_cluster(
@@ -59,19 +62,15 @@ def observe_cluster(
         except ClusterUnreachable as e:
             return ClusterState.unreachable(cluster, "Kubernetes API", str(e).removeprefix(f"cluster {cluster.name}: "))
         return kube_observe.observe(cluster, access)
-    if cluster.provider == "aws":
-        from hub_ops.clients import eks  # boto3 loads only for fleets with aws clusters
-
+    if cluster.provider in CLOUD_CLIENTS:
+        # boto3 / the Azure SDK load only for fleets with clusters of that provider
+        client = importlib.import_module(CLOUD_CLIENTS[cluster.provider])
         try:
-            key = decrypted_key(fleet, cluster, "aws", sops or Sops())
+            key = decrypted_key(fleet, cluster, cluster.provider, sops or Sops())
         except ClusterUnreachable as e:
-            return ClusterState.unreachable(cluster, eks.SOURCE, str(e).removeprefix(f"cluster {cluster.name}: "))
-        return eks.observe(cluster, key, list_nodes=list_nodes)
-    return ClusterState.unreachable(
-        cluster,
-        NOT_ASKED,
-        f"provider {cluster.provider} is not observed yet (hub_ops reads gcp, aws, kubeconfig and local clusters)",
-    )
+            return ClusterState.unreachable(cluster, client.SOURCE, str(e).removeprefix(f"cluster {cluster.name}: "))
+        return client.observe(cluster, key, list_nodes=list_nodes)
+    return ClusterState.unreachable(cluster, NOT_ASKED, f"provider {cluster.provider} is not observed by hub_ops")
 
 
 def cluster_markdown(state: ClusterState) -> str:
@@ -106,7 +105,7 @@ def pool_rows(states: list[ClusterState]) -> list[dict]:
 
 
 @dg.asset(
-    description="Observed state of every cluster of the fleet (GKE API, EKS API, or the Kubernetes API for "
+    description="Observed state of every cluster of the fleet (GKE API, EKS API, AKS API, or the Kubernetes API for "
     "kubeconfig/local clusters): status, versions, release channel, node pools. Checks compare it "
     "with cluster.yaml and fleet.yaml's kubernetes policy.",
     kinds={"kubernetes", "gcp"},

@@ -23,7 +23,7 @@ from hub_ops.fleet.observed import (
 
 ASSET = "clusters"
 NO_API = "no API configured"  # a cluster the fleet deliberately gives no API (the local demo)
-NOT_ASKED = "-"  # ClusterState.source when no API was asked: no API configured, or a provider not read yet
+NOT_ASKED = "-"  # ClusterState.source when no API was asked (no API configured)
 
 CHECK_SPECS = [
     dg.AssetCheckSpec(
@@ -31,8 +31,8 @@ CHECK_SPECS = [
         asset=ASSET,
         description=(
             "Every cluster with an API configured answered, and none reports a failed status "
-            "(ERROR, DEGRADED, STOPPING). Clusters with no API configured, or of a provider hub_ops "
-            "does not read yet, are listed as not checked, not failed."
+            "(GKE ERROR, DEGRADED, STOPPING; EKS FAILED, DELETING; AKS Failed, Deleting or powered off). "
+            "Clusters with no API configured are listed as not checked, not failed."
         ),
     ),
     dg.AssetCheckSpec(
@@ -52,9 +52,10 @@ CHECK_SPECS = [
         "upgrades_and_support",
         asset=ASSET,
         description=(
-            "WARN: a pending or running upgrade, paused auto-upgrades, a pool behind the control "
-            "plane, or a version at or within 30 days of its end of standard support (GKE's dates), "
-            "or older than fleet.yaml kubernetes.min_minor."
+            "WARN: a pending or running upgrade (AKS: the one its auto-upgrade channel will make), "
+            "paused auto-upgrades, a pool behind the control plane, or a version at or within 30 days "
+            "of its end of standard support (GKE's and EKS's dates), or older than fleet.yaml "
+            "kubernetes.min_minor."
         ),
     ),
 ]

@@ -14,18 +14,29 @@ from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.shared.metadata import latest_materialization_metadata, table
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
+from hub_ops.defs.shared.schedules import fleet_settings_at_load, today_at_load
+from hub_ops.fleet.models import partition_start
 from hub_ops.usage.tables import usage_by_hub
 
 # chosen knowingly: a range of days is read from the export once, in one run (beta in Dagster 1.13)
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
 
-START = "2024-01-01"  # earliest partition; billing exports rarely reach further back
-daily_partitions = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC")
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=START, timezone="UTC")
+# fleet.yaml costs.start_date (default: the first of last month): "missing" means missing
+FIRST_DAY = partition_start(fleet_settings_at_load().costs.start_date, today_at_load())
+daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DAY.isoformat(), timezone="UTC")
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_DAY.replace(day=1).isoformat(), timezone="UTC")
 
 # BigQuery and GCS fail transiently (rate limits, 5xx): retry the whole partition, it is idempotent
 RETRY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 KINDS = {"bigquery", "gcs", "pandas"}
+
+# The monthly report's usage columns read the usage ledger (hub_usage, the month's days) and the
+# latest backup manifests (home bytes, whichever night): lineage edges, never a wait for those runs.
+USAGE_DAYS = dg.AssetDep(
+    dg.AssetKey("hub_usage"),
+    partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True),
+)
+LATEST_BACKUPS = dg.AssetDep(dg.AssetKey("user_home_backups"), partition_mapping=dg.AllPartitionMapping())
 
 
 def _window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
@@ -116,6 +127,7 @@ def hub_daily_costs(
 
 
 @dg.asset(
+    deps=[USAGE_DAYS, LATEST_BACKUPS],
     partitions_def=monthly_partitions,
     kinds=KINDS,
     group_name="costs",

@@ -27,6 +27,7 @@ def monthly_cron(daily_cron: str) -> str:
     cron_schedule=DAILY_CRON,
     job=hub_daily_costs_job,
     execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,  # reads the export, writes reports: nothing on a hub
     description=f"Every day: hub_daily_costs for the last {LATE_DAYS} days (late billing rows).",
 )
 def cost_report_schedule(context: dg.ScheduleEvaluationContext):
@@ -45,6 +46,7 @@ def cost_report_schedule(context: dg.ScheduleEvaluationContext):
     cron_schedule=monthly_cron(DAILY_CRON),
     job=monthly_cost_report_job,
     execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="On the 1st: monthly_cost_report for the month before, exported as CSV, Parquet, PNG.",
 )
 def monthly_cost_report_schedule(context: dg.ScheduleEvaluationContext):

@@ -19,9 +19,13 @@ from hub_ops.deploy.runner import ReleaseResult
 from hub_ops.fleet.models import Hub
 
 HUB_RELEASES = dg.AssetKey("hub_releases")
+CLUSTERS = dg.AssetKey("clusters")
 
+# deploys read the clusters' observed control-plane versions (kubernetes-validate's target):
+# an edge only, a deploy never waits for a clusters run
 hub_releases = dg.AssetSpec(
     HUB_RELEASES,
+    deps=[CLUSTERS],
     partitions_def=hubs_partitions,
     group_name="deploy",
     kinds={"kubernetes", "helm"},

@@ -85,6 +85,14 @@ def table(rows: Iterable[Mapping[str, Any]] | Any, columns: Sequence[str] | None
     )
 
 
+def table_text(value: Any) -> str:
+    """A native table as plain lines ("a: 1, b: x" per row), for messages that are not the UI
+    (alerts); anything else as its text."""
+    if isinstance(value, dg.TableMetadataValue):
+        return "\n".join(", ".join(f"{k}: {v}" for k, v in r.data.items() if v is not None) for r in value.records)
+    return "" if value is None else str(value)
+
+
 def latest_check_metadata(instance: dg.DagsterInstance, asset_key: dg.AssetKey, check_name: str) -> dict[str, Any]:
     """Plain metadata of the check's latest finished evaluation ({} when it never ran)."""
     records = instance.event_log_storage.get_asset_check_execution_history(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hub_ops.fleet import FleetConfigError
 from hub_ops.fleet.loader import load_settings
 from hub_ops.fleet.models import FleetSettings
@@ -16,3 +18,9 @@ def fleet_settings_at_load() -> FleetSettings:
         return load_settings(get_settings().fleet_folder())
     except (FleetConfigError, OSError):
         return FleetSettings()
+
+
+def today_at_load() -> dt.date:
+    """The date the definitions load (HUB_OPS_TODAY in tests and the demo): default partition
+    starts are counted from it."""
+    return get_settings().today or dt.datetime.now(dt.UTC).date()

@@ -130,16 +130,16 @@ def test_a_backup_failing_two_nights_then_passing_is_one_alert_one_reminder_one_
     daemon = Daemon(instance, example_fleet)
     daemon.tick(NIGHT1 - DAY)  # the daemon was already watching
 
-    first = nights.run("2026-03-01", homes_mounted=False)
+    first = nights.run("2026-11-01", homes_mounted=False)
     assert not first.success
     ticks = [NIGHT1, NIGHT1 + 6 * dt.timedelta(hours=1)]
     for now in ticks:
         daemon.tick(now)
-    second = nights.run("2026-03-02", homes_mounted=False)
+    second = nights.run("2026-11-02", homes_mounted=False)
     assert not second.success
     for now in (NIGHT1 + DAY, NIGHT1 + DAY + dt.timedelta(hours=6)):
         daemon.tick(now)
-    third = nights.run("2026-03-03", homes_mounted=True)
+    third = nights.run("2026-11-03", homes_mounted=True)
     assert third.success
     for now in (NIGHT1 + 2 * DAY, NIGHT1 + 3 * DAY):
         daemon.tick(now)
@@ -196,7 +196,7 @@ def test_a_route_answering_500_is_retried_and_recorded_and_the_run_is_unchanged(
     nights = BackupNights(example_fleet, tmp_path, instance)
     daemon = Daemon(instance, example_fleet)
     daemon.tick(NIGHT1 - DAY)
-    failed = nights.run("2026-03-01", homes_mounted=False)
+    failed = nights.run("2026-11-01", homes_mounted=False)
     before = instance.get_run_by_id(failed.run_id)
     logs_before = len(instance.all_logs(failed.run_id))
 

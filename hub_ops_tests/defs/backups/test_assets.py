@@ -36,7 +36,7 @@ def instance():
 def test_nightly_materialization_metadata_and_history(backup_fleet, instance):
     backup_fleet.set_hub("local-demo", "staging", backups={"retain": {"last": 10}})
     make_homes(backup_fleet.homes / "staging")
-    first = _materialize(backup_fleet, instance, "2026-03-01")
+    first = _materialize(backup_fleet, instance, "2026-11-01")
     assert first.success
     meta = first.asset_materializations_for_node("user_home_backups")[0].metadata
     assert meta["files"].value == 4 and meta["bytes"].value > 0
@@ -50,7 +50,7 @@ def test_nightly_materialization_metadata_and_history(backup_fleet, instance):
     assert check.description.startswith("local-demo/staging: ") and check.metadata["hub"].value == "local-demo/staging"
 
     (backup_fleet.homes / "staging" / "bob" / "work" / "notes.md").write_text("edited\n")
-    second = _materialize(backup_fleet, instance, "2026-03-02")
+    second = _materialize(backup_fleet, instance, "2026-11-02")
     meta2 = second.asset_materializations_for_node("user_home_backups")[0].metadata
     assert meta2["files_read"].value == 1 and 0 < meta2["new_bytes"].value < 100
     history = [r["snapshot"] for r in rows(meta2["history"])]
@@ -61,12 +61,12 @@ def test_verified_check_fails_and_blocks_when_stored_data_is_missing(backup_flee
     """Someone deleted objects in the bucket: the next night reuses its parent's contents
     for unchanged files, and the blocking check names what is gone; nothing is forgotten."""
     make_homes(backup_fleet.homes / "staging")
-    assert _materialize(backup_fleet, instance, "2026-03-01").success
+    assert _materialize(backup_fleet, instance, "2026-11-01").success
     fleet = backup_fleet.resources["fleet"].load()
     repo = Repository.open(fleet.settings.backups.destination, backup_fleet.resources["storage"].client())
     for obj in list(repo.store.list("packs/")):
         repo.store.delete(obj.key)
-    result = _materialize(backup_fleet, instance, "2026-03-02", raise_on_error=False)
+    result = _materialize(backup_fleet, instance, "2026-11-02", raise_on_error=False)
     assert not result.success
     [check] = result.get_asset_check_evaluations()
     assert not check.passed
@@ -79,7 +79,7 @@ def test_verified_check_fails_and_blocks_when_stored_data_is_missing(backup_flee
 def test_a_hub_with_backups_disabled_fails_clearly(backup_fleet, instance):
     backup_fleet.set_hub("local-demo", "workshop", backups={"enabled": False})
     with pytest.raises(dg.Failure, match="local-demo/workshop has no backups to take"):
-        _materialize(backup_fleet, instance, "2026-03-01", hub="local-demo.workshop")
+        _materialize(backup_fleet, instance, "2026-11-01", hub="local-demo.workshop")
 
 
 def test_asset_declares_kinds_retries_pool_and_check():

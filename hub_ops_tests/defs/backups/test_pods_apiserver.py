@@ -114,7 +114,7 @@ def test_backup_of_a_pvc_home_runs_in_a_pod_of_the_hubs_namespace(
             instance=instance,
             resources=resources,
             raise_on_error=False,
-            partition_key=str(backup_partition_key("2026-03-01", "kube-test.homes")),
+            partition_key=str(backup_partition_key("2026-11-01", "kube-test.homes")),
         )
     kubelet_thread.join(timeout=120)
     assert seen["run"].returncode == 0, seen["run"].stderr

@@ -43,7 +43,7 @@ def test_one_request_per_hub_with_backups_for_last_night(example_fleet):
     assert len(requests) == 9
     r = by_key["2026-03-14-pangeo-hubs.prod"]
     assert r.partition_key == "2026-03-14|pangeo-hubs.prod"
-    assert r.tags == {"hub_ops/hub": "pangeo-hubs.prod", "hub_ops/kind": "backup"}
+    assert r.tags == {"hub_ops/hub": "pangeo-hubs/prod", "hub_ops/kind": "backup"}  # the id people read
 
 
 def test_decommissioned_or_disabled_hubs_are_skipped(example_fleet):
