@@ -29,12 +29,13 @@ BANDS = [
 
 
 def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1000 or unit == "TB":
-            return f"{n:,} bytes" if unit == "bytes" else f"{size:,.1f} {unit} ({n:,} bytes)"
-        size /= 1000
-    raise AssertionError("unreachable")
+    """'1.2 MB (1,213,551 bytes)': readable, and exact for whoever compares."""
+    size, unit = float(n), "bytes"
+    for bigger in ("kB", "MB", "GB", "TB"):
+        if abs(size) < 999.95:  # so that it never prints "1,000.0 kB"
+            break
+        size, unit = size / 1000, bigger
+    return f"{n:,} bytes" if unit == "bytes" else f"{size:,.1f} {unit} ({n:,} bytes)"
 
 
 def day_ranges(days: list[dt.date]) -> str:

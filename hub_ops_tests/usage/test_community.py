@@ -38,7 +38,7 @@ from hub_ops.usage.tables import ledger_folder
 from hub_ops_dev.sample_billing import ExportGenerator, write_parquet
 from hub_ops_tests.conftest import EXAMPLE_FLEET
 from hub_ops_tests.usage.hubs import own_hub_fixture
-from hub_ops_tests.usage.test_homes import total, walk, write_homes
+from hub_ops_tests.usage.trees import total, walk, write_homes
 
 hub = own_hub_fixture()
 
