@@ -54,8 +54,9 @@ class _Bar:
 @click.option(
     "--export",
     "export_url",
-    help="Billing export files (a file or folder URL): the GCP detailed export (Parquet, CSV, newline JSON) "
-    "or an AWS CUR 2.0 export (Parquet). Default: every source of fleet.yaml costs.billing.",
+    help="Billing export files (a file or folder URL): the GCP detailed export (Parquet, CSV, newline JSON), "
+    "an AWS CUR 2.0 export (Parquet), Azure cost details (CSV or Parquet) or FOCUS 1.0-1.2 files. "
+    "Default: every source of fleet.yaml costs.billing.",
 )
 @click.option(
     "--format",
