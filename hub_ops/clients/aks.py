@@ -140,7 +140,7 @@ class AksClient:
     @classmethod
     def for_cluster(cls, cluster: Cluster, key: dict | None, settings: Settings | None = None) -> AksClient:
         settings = settings or get_settings()
-        key_name = f"cluster {cluster.name}: {cluster.azure.key}"
+        key_name = f"azure.key {cluster.azure.key}"  # the caller names the cluster
         principal = service_principal(key, key_name) if key is not None else None
         subscription = (principal and principal.subscription) or settings.azure_subscription_id
         if not subscription:
