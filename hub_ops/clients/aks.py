@@ -97,7 +97,10 @@ def describe_error(error: Exception, secret: str | None = None) -> str:
 
     if isinstance(error, AksError | kube.ClusterUnreachable):
         text = str(error)
-    elif isinstance(error, CredentialUnavailableError):
+    elif isinstance(error, CredentialUnavailableError) or (
+        # DefaultAzureCredential raises its base class when every credential it tried was unavailable
+        isinstance(error, ClientAuthenticationError) and "DefaultAzureCredential failed" in (error.message or "")
+    ):
         text = (
             "no Azure credentials: cluster.yaml has no azure.key and DefaultAzureCredential found none "
             "(workload identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, a managed identity, az login)"

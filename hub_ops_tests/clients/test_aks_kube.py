@@ -182,7 +182,7 @@ def test_the_aks_token_is_asked_for_again_before_it_expires(aks_fleet, aks_env, 
     }
 
 
-def test_refusals_name_the_cause_and_never_the_secret(aks_env, example_fleet, age_key):
+def test_refusals_name_the_cause_and_never_the_secret(aks_env, example_fleet, age_key, monkeypatch):
     plane, kube_cluster = aks_env
     principal, key = plane.add_service_principal()
     key["subscriptionId"] = SUBSCRIPTION
@@ -212,6 +212,10 @@ def test_refusals_name_the_cause_and_never_the_secret(aks_env, example_fleet, ag
     )
     assert refusal("aks-no-key") == (
         "cluster aks-no-key: no Azure subscription: cluster.yaml has no azure.key and AZURE_SUBSCRIPTION_ID is not set"
+    )
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)  # and no identity in the environment
+    assert refusal("aks-no-key").startswith(
+        "cluster aks-no-key: no Azure credentials: cluster.yaml has no azure.key and DefaultAzureCredential found none"
     )
 
 
