@@ -97,7 +97,10 @@ def describe_error(error: Exception, secret: str | None = None) -> str:
 
     if isinstance(error, AksError | kube.ClusterUnreachable):
         text = str(error)
-    elif isinstance(error, CredentialUnavailableError):
+    elif isinstance(error, CredentialUnavailableError) or (
+        # DefaultAzureCredential raises its base class when every credential it tried was unavailable
+        isinstance(error, ClientAuthenticationError) and "DefaultAzureCredential failed" in (error.message or "")
+    ):
         text = (
             "no Azure credentials: cluster.yaml has no azure.key and DefaultAzureCredential found none "
             "(workload identity, AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, a managed identity, az login)"
@@ -140,7 +143,7 @@ class AksClient:
     @classmethod
     def for_cluster(cls, cluster: Cluster, key: dict | None, settings: Settings | None = None) -> AksClient:
         settings = settings or get_settings()
-        key_name = f"cluster {cluster.name}: {cluster.azure.key}"
+        key_name = f"azure.key {cluster.azure.key}"  # the caller names the cluster
         principal = service_principal(key, key_name) if key is not None else None
         subscription = (principal and principal.subscription) or settings.azure_subscription_id
         if not subscription:
