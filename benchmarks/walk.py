@@ -10,7 +10,8 @@ of 100 files) is served by hub_ops_dev/latency_fs.py, a FUSE passthrough that sl
 no latency; every timed run mounts afresh (cold kernel caches) and reports the calls the
 filesystem answered. The floor is the calls of the run x latency / walk threads: what the
 run would take if its requests were all that cost and --threads of them were always in
-flight (files x latency / threads counts one call per file).
+flight (files x latency / threads counts one call per file). A last round with no latency
+shows what the mount itself costs (the FUSE server is Python: its calls share one GIL).
 """
 
 from __future__ import annotations
@@ -128,16 +129,21 @@ def main(argv: list[str]) -> int:
                 seconds = timed(cmd) if cmd else restic.run("backup", str(mnt))
             calls = sum(m.counts.values())
             rows.append((run, name, seconds, calls, m.counts))
+    # the same runs with no latency: what the Python FUSE server and the tools cost alone
+    for name, cmd in [*tools.items(), ("restic", None)]:
+        with Mount(tree, mnt, 0) as m:
+            seconds = timed(cmd) if cmd else restic.run("backup", str(mnt))
+        rows.append(("0 ms", name, seconds, sum(m.counts.values()), m.counts))
     latency = args.latency_ms / 1000
     print(
         f"floor, one call per file: {entries} x {args.latency_ms:g} ms / {args.threads} = "
         f"{entries * latency / args.threads:.2f} s ({entries * latency:.1f} s with one thread)"
     )
-    print(f"{'run':>3}  {'tool':<26} {'seconds':>8} {'calls':>8} {'calls x latency / threads':>26}  calls by kind")
+    print(f"{'run':>4}  {'tool':<26} {'seconds':>8} {'calls':>8} {'calls x latency / threads':>26}  calls by kind")
     for run, name, seconds, calls, counts in rows:
-        threads = args.threads if f"threads {args.threads}" in name else 1
-        floor = f"{calls * latency / threads:.2f} s / {threads}" if name != "restic" else f"{calls * latency:.2f} s / 1"
-        print(f"{run:>3}  {name:<26} {seconds:8.2f} {calls:8d} {floor:>26}  {json.dumps(counts, sort_keys=True)}")
+        threads = args.threads if f"threads {args.threads}" in name else 1  # restic: as one at a time
+        floor = "-" if run == "0 ms" else f"{calls * latency / threads:.2f} s / {threads}"
+        print(f"{run!s:>4}  {name:<26} {seconds:8.2f} {calls:8d} {floor:>26}  {json.dumps(counts, sort_keys=True)}")
     return 0
 
 

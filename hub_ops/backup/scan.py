@@ -133,7 +133,8 @@ def walk_chunks(root: str | os.PathLike, chunk_size: int = 16384, threads: int =
 
     threads > 1: that many metadata requests in flight (parallel_walk.py), for network
     filesystems where each readdir and lstat is a round trip; the same entries, same
-    order. On a local disk one thread is as fast (the work is Python's, under the GIL).
+    order. One thread stays the default: on a local disk the calls do not wait, and the
+    walkers' Python work shares one GIL.
     """
     base = os.fsencode(os.fspath(root)).rstrip(b"/") or b"/"
     if threads > 1:
