@@ -175,13 +175,18 @@ print(imported - start, time.perf_counter() - start, len(repo.get_all_jobs()))
 """
 
 
-def load_definitions(env: dict[str, str], profile: Path | None = None) -> tuple[float, float, float, float]:
+ANCHOR_SCRIPT = "import time; start = time.perf_counter(); import dagster; print(0, time.perf_counter() - start, 0)"
+
+
+def load_definitions(
+    env: dict[str, str], profile: Path | None = None, script: str = LOAD_SCRIPT
+) -> tuple[float, float, float, float]:
     """(import s, import + resolve s, process wall s, process CPU s) of a new process loading
     the definitions. CPU seconds (user + system) hardly move with the machine's load."""
-    argv = [sys.executable, "-c", LOAD_SCRIPT]
+    argv = [sys.executable, "-c", script]
     if profile:
         profile.parent.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "pyinstrument", "-r", "html", "-o", str(profile), "-c", LOAD_SCRIPT]
+        argv = [sys.executable, "-m", "pyinstrument", "-r", "html", "-o", str(profile), "-c", script]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, cwd=REPO)
@@ -504,6 +509,8 @@ def bench_definitions(env: dict[str, str], args) -> int:
     line("import + resolve every definition", [s[1] for s in samples], TARGETS["definitions"])
     line("process wall (python start to exit)", [s[2] for s in samples])
     line("process CPU (user + system)", [s[3] for s in samples], TARGETS["definitions"])
+    anchor = [load_definitions(env, script=ANCHOR_SCRIPT) for _ in range(args.runs)]
+    line("anchor: `import dagster` alone, process CPU", [s[3] for s in anchor])
     if args.profile:
         load_definitions(env, args.profile / "definitions.html")
     return statistics.median(s[1] for s in samples) > TARGETS["definitions"]
