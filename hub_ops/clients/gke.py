@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import google.auth
 import google.auth._helpers
@@ -20,11 +21,13 @@ import google.auth.exceptions
 import google.auth.transport.requests
 from google.api_core import exceptions as api_exceptions
 from google.cloud import container_v1
-from kubernetes import client as k8s
 
 from hub_ops.clients import kube
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, UpgradeState, nodes_per_pool
+
+if TYPE_CHECKING:  # importing kubernetes costs seconds: the definitions load without it
+    from kubernetes import client as k8s
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SOURCE = "GKE API"
@@ -146,6 +149,8 @@ class GkeClient:
             notes.append(f"upgrade info not fetched: {_describe(e)}")
         nodes = None
         if list_nodes:
+            from kubernetes import client as k8s
+
             from hub_ops.clients.kube_observe import list_nodes_or_note
 
             nodes = list_nodes_or_note(

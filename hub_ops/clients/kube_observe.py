@@ -7,12 +7,14 @@ Never writes to the cluster. Deploys (hub_ops.clients.kube) build their own clie
 
 from __future__ import annotations
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
+from typing import TYPE_CHECKING
 
 from hub_ops.clients.kube import ClusterAccess
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import POOL_LABELS, ClusterState, NodeState, pools_from_nodes
+
+if TYPE_CHECKING:  # importing kubernetes costs seconds: the definitions load without it
+    from kubernetes import client as k8s
 
 # (connect, read) seconds: an unreachable API must not hold up a fleet-wide refresh
 DEFAULT_TIMEOUT = (5.0, 20.0)
@@ -20,12 +22,16 @@ DEFAULT_TIMEOUT = (5.0, 20.0)
 
 def server_version(api: k8s.ApiClient, timeout=DEFAULT_TIMEOUT) -> str:
     """The API server's git version, e.g. "v1.30.5-gke.1014001"."""
+    from kubernetes import client as k8s
+
     return k8s.VersionApi(api).get_code(_request_timeout=timeout).git_version
 
 
 def list_nodes(api: k8s.ApiClient, timeout=DEFAULT_TIMEOUT) -> list[NodeState]:
     """Every node with its kubelet version, readiness, pool (from the provider's pool
     label, if any) and instance type, sorted by name."""
+    from kubernetes import client as k8s
+
     nodes = []
     for node in k8s.CoreV1Api(api).list_node(_request_timeout=timeout).items:
         labels = node.metadata.labels or {}
@@ -61,6 +67,8 @@ def observe(cluster: Cluster, access: ClusterAccess) -> ClusterState:
     """The state of a kubeconfig/local cluster reached through `access` (as deploys reach it,
     see hub_ops.clients.clusters): API server version and nodes, pools grouped from node
     labels. Never raises for an API error: comes back reachable=False and why."""
+    from kubernetes import config as k8s_config
+
     source = "Kubernetes API"
     try:
         api = access.api_client()
@@ -90,6 +98,8 @@ def observe(cluster: Cluster, access: ClusterAccess) -> ClusterState:
 
 
 def _describe(error: Exception) -> str:
+    from kubernetes import client as k8s
+
     if isinstance(error, k8s.ApiException):
         return f"Kubernetes API {error.status} {error.reason}"
     return f"Kubernetes API not reachable: {type(error).__name__}: {str(error)[:200]}"

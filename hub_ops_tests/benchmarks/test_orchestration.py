@@ -1,5 +1,6 @@
 """The orchestration benchmark measures what it claims, at a tiny size: every hub gets its
-nightly run request and a push to the second chart deploys exactly the clusters using it.
+nightly run request, a push to the second chart deploys exactly the clusters using it, and
+each `local` cluster answers from the stack's kube-apiserver.
 (Its code-server, queue and browser parts start `dagster api grpc` and `dagster dev`: too
 slow for a unit test; the browser tests cover `dagster dev` in Chromium.)"""
 
@@ -9,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmarks.orchestration import (
     build_fleet,
@@ -17,6 +19,7 @@ from benchmarks.orchestration import (
     fleet_env,
     fresh_instance,
     git,
+    materialize_clusters,
     nightly_tick,
     push_chart_change,
 )
@@ -41,3 +44,12 @@ def test_ticks_request_a_run_per_hub_and_per_changed_cluster(tmp_path: Path, sto
     odd = [c for c in range(CLUSTERS) if c % 2]
     assert (requests, skip) == (len(odd), "")
     assert seconds > 0
+
+
+def test_clusters_materialize_from_the_local_api_server(tmp_path: Path, kube_cluster):
+    root = build_fleet(tmp_path / "fleet", 2, 2, kube_cluster.kubeconfig)
+    doc = yaml.safe_load((root / "clusters" / "cluster-001" / "cluster.yaml").read_text())
+    assert doc["provider"] == "local" and doc["local"] == {"kubeconfig": str(kube_cluster.kubeconfig)}
+    with environment(fleet_env(root, tmp_path / "data")), fresh_instance("sqlite") as instance:
+        seconds, reachable = materialize_clusters(instance, root)
+    assert reachable == 2 and seconds > 0
