@@ -25,12 +25,12 @@ def _fresh(path: Path) -> Path:
     return path
 
 
-def test_hypothesis_trees_round_trip_byte_identical(round_trip_destination, tmp_path):
+def test_hypothesis_trees_round_trip_byte_identical(destination, tmp_path):
     """Odd names (non-UTF-8, unicode, newlines, glob characters), empty folders and files,
     files above the pack and whole-read thresholds, symlinks, setuid modes and old mtimes:
     what is restored is exactly what was backed up, on both kinds of destination."""
-    destination = round_trip_destination
-    examples = {"file": 40, "gcs": 12, "s3": 6}[destination.kind]
+    destination = destination
+    examples = {"file": 40, "gcs": 12, "s3": 6, "az": 6}[destination.kind]
     seen: set[str] = set()
 
     @settings(
@@ -261,3 +261,43 @@ def test_large_files_stream_and_dedupe(repo, tmp_path):
     out = tmp_path / "out"
     restore_snapshot(repo, "c/h", out)
     assert (out / "b" / "copy.nc").read_bytes() == big
+
+
+def _client_sockets(port: int) -> int:
+    """Sockets of this machine connected to `port` (Azurite's, used by this session only) that
+    are still open on the client side: ESTABLISHED (01) or CLOSE-WAIT (08), from /proc/net/tcp."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] in ("01", "08"):
+                    count += 1
+    return count
+
+
+def test_backups_restores_and_prunes_on_azure_release_their_connections(az_container, azure_env, tmp_path):
+    """Issue 14: rounds of backup, restore, deep verify and prune on Azurite (files above the
+    pack threshold, empty files, a missing-object stat each round) leave no more sockets open
+    than the first round did: the client pool does not fill with unreleased connections."""
+    from hub_ops.backup import Repository, RetentionPolicy, prune
+    from hub_ops.clients.storage import Storage
+
+    repo = Repository.open(f"az://{az_container}/backups", Storage())
+    src = tmp_path / "src"
+    counts = []
+    for round_ in range(5):
+        _fresh(src)
+        (src / "u").mkdir(parents=True)
+        (src / "u" / "big").write_bytes(os.urandom(3 << 20))
+        (src / "u" / "empty").write_bytes(b"")
+        for i in range(30):
+            (src / "u" / f"small{i}").write_bytes(os.urandom(100 + round_))
+        summary = create_snapshot(repo, "c/h", src)
+        restore_snapshot(repo, "c/h", _fresh(tmp_path / "out"), summary.id)
+        assert verify_snapshot(repo, "c/h", summary.id, deep=True).problems == []
+        assert repo.store.stat("blobs/no/such") is None
+        prune(repo, "c/h", RetentionPolicy(last=2), grace_s=0)
+        counts.append(_client_sockets(azure_env.port))
+    assert (tmp_path / "out" / "u" / "big").read_bytes() == (src / "u" / "big").read_bytes()
+    assert max(counts) <= counts[0] + 4 and max(counts) <= 32, counts

@@ -19,3 +19,17 @@ def test_stat_sees_what_another_client_wrote_and_deleted_after_a_listing(cloud_d
     assert store.stat("blobs/ab/first") is None
     assert store.replace_existing("blobs/ab/first", b"back?") is False
     assert store.stat("blobs/ab/first") is None
+
+
+def test_read_range_answers_like_a_local_file_past_the_end(destination):
+    """A range past the end, on an empty object or of no bytes reads b"" as os.pread does (Azure
+    answers such a range with 416 InvalidRange; a zero length would mean "to the end")."""
+    store = destination.repo().store
+    store.put_bytes("packs/empty", b"")
+    store.put_bytes("packs/ten", b"0123456789")
+    assert store.read_range("packs/ten", 2, 5) == b"234"
+    assert store.read_range("packs/ten", 7, 20) == b"789"
+    assert store.read_range("packs/ten", 4, 4) == b""
+    assert store.read_range("packs/ten", 10, 15) == b""
+    assert store.read_range("packs/ten", 12, 15) == b""
+    assert store.read_range("packs/empty", 0, 8) == b""
