@@ -28,9 +28,15 @@ class NoticeReport:
     def add(self, what: str, detail: str) -> None:
         self.lines.append((what, detail))
 
-    def markdown(self) -> str:
-        rows = "\n".join(f"| {w} | {d.replace('|', '/')} |" for w, d in self.lines)
-        return f"| | |\n|---|---|\n{rows}"
+    def rows(self) -> list[dict[str, str]]:
+        """One {what, detail} row per line, for a table."""
+        return [{"what": w, "detail": d} for w, d in self.lines]
+
+
+def when_text(days_left: int) -> str:
+    if days_left > 0:
+        return f"in {days_left} day{'s' if days_left != 1 else ''}"
+    return "today" if days_left == 0 else f"due since {-days_left} day{'s' if days_left != -1 else ''}"
 
 
 def cost_per_day(storage: Storage, reports_destination: str, cluster: str, hub: str) -> str:
@@ -70,7 +76,7 @@ def notice_report(
 ) -> NoticeReport:
     """What retiring `hub` will do, step by step, and who it affects."""
     report = NoticeReport(hub.id)
-    report.add("retired on", f"{when.on} (in {when.days_left} days; notice from {when.notice_from})")
+    report.add("retired on", f"{when.on} ({when_text(when.days_left)}; notice from {when.notice_from})")
     if last_snapshot is None:
         snapshot = "; no snapshot yet"
     else:
@@ -91,6 +97,19 @@ def notice_report(
     report.add("cost", cost)
     if leftovers:
         report.add("left on the cluster", leftovers)
+    return report
+
+
+def retired_report(
+    hub_id: str, on: str, *, successor: str, final_snapshot: str, destination: str, keep_backups_until: str
+) -> NoticeReport:
+    """The notice once the hub is retired: what was done, in the past tense (the notice
+    written before the date said "in N days")."""
+    report = NoticeReport(hub_id)
+    report.add("retired on", on)
+    report.add("final backup", f"{final_snapshot or 'none'} in {destination}")
+    report.add("homes migrated into", successor or "no successor: homes are only kept in backups")
+    report.add("backups kept until", f"{keep_backups_until}, then expired")
     return report
 
 

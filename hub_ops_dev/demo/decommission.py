@@ -103,7 +103,7 @@ def run(ctx: DemoContext) -> list[str]:
             .value
         )
         out.append("notice, 2026-11-30 (14 days before):")
-        out += ["  " + line for line in report.splitlines()[2:]]
+        out += [f"  {r.data['what']}: {r.data['detail']}" for r in report.records]
         run_job(
             instance,
             "2026-12-14",
@@ -112,7 +112,7 @@ def run(ctx: DemoContext) -> list[str]:
         )
         record = decommission_records(instance)["pangeo-hubs/legacy"]
         out.append("retired, 2026-12-14:")
-        out += ["  " + line for line in record.steps.splitlines()[2:]]
+        out += [f"  {step}: {result}" for step, result in record.steps]
         moved = sorted(p.name for p in (homes / "prod").iterdir())
         out.append(f"prod's homes now: {', '.join(moved)} (rabernat's new-work.py kept beside the migrated files)")
         out.append(f"deploys and nightly backups now skip: {decommissioned_hubs(instance)}")

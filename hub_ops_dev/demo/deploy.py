@@ -54,9 +54,9 @@ def run(ctx: DemoContext) -> list[str]:
             )
             for event in run.all_events:
                 if event.event_type_value == "STEP_OUTPUT" and "releases" in (event.event_specific_data.metadata or {}):
-                    table = event.event_specific_data.metadata["releases"].value
-                    if "nothing in this step" not in table:
-                        out += ["  " + line for line in table.splitlines()[2:]]
+                    for row in event.event_specific_data.metadata["releases"].records:
+                        r = row.data
+                        out.append(f"  {r['release']}: {r['status']}, {r.get('detail') or ''}".rstrip(", "))
             if not run.success:
                 raise RuntimeError(f"dry run failed for {request.tags['hub_ops/cluster']}")
     return out

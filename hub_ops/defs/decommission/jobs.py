@@ -40,7 +40,7 @@ from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.decommission.calendar import Standing, standing
 from hub_ops.decommission.expiry import expire_hub_backups
 from hub_ops.decommission.gates import check_no_servers
-from hub_ops.decommission.report import cluster_leftovers, cost_per_day, notice_report
+from hub_ops.decommission.report import cluster_leftovers, cost_per_day, notice_report, retired_report, when_text
 from hub_ops.decommission.teardown import delete_namespace, uninstall
 from hub_ops.defs.clusters.assets import observed_node_pools
 from hub_ops.defs.decommission.assets import DECOMMISSION_NOTICES
@@ -54,6 +54,7 @@ from hub_ops.defs.decommission.records import (
 )
 from hub_ops.defs.deploy.assets import latest_hub_release
 from hub_ops.defs.shared.home_pods import HOME_MOUNT
+from hub_ops.defs.shared.metadata import table
 from hub_ops.defs.shared.partitions import hub_of_run, hub_partitioned_config
 from hub_ops.defs.shared.resources import (
     BackupRunnerResource,
@@ -202,9 +203,9 @@ def _write_notice(
         dg.AssetMaterialization(
             asset_key=DECOMMISSION_NOTICES,
             partition=hub.partition_key,
-            description=f"{hub.id} is retired on {hub.decommission.on} ({when.days_left} days)",
+            description=f"{hub.id} is retired on {hub.decommission.on} ({when_text(when.days_left)})",
             metadata={
-                "report": dg.MetadataValue.md(report.markdown()),
+                "report": table(report.rows(), ["what", "detail"]),
                 "on": hub.decommission.on.isoformat(),
                 "days_left": when.days_left,
                 "phase": when.phase,
@@ -547,11 +548,33 @@ def _record(context, retirement: Retirement) -> None:
         successor=retirement.successor or "",
         final_snapshot=retirement.final_snapshot or "",
         destination=retirement.destination,
-        steps=retirement.steps_markdown(),
+        steps=retirement.steps(),
         left_on_cluster=cluster_leftovers(fleet, hub, retired, pools) or "other hubs still run on this cluster",
     )
     description = f"{retirement.hub} decommissioned on {retirement.today}"
     context.log_event(record.materialization(retirement.partition, description))
+    # the notice now says what happened, not "in N days"
+    retired = retired_report(
+        retirement.hub,
+        retirement.today,
+        successor=record.successor,
+        final_snapshot=record.final_snapshot,
+        destination=record.destination,
+        keep_backups_until=record.keep_backups_until,
+    )
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=DECOMMISSION_NOTICES,
+            partition=retirement.partition,
+            description=f"{retirement.hub} was retired on {retirement.today}",
+            metadata={
+                "report": table(retired.rows(), ["what", "detail"]),
+                "on": retirement.today,
+                "days_left": 0,
+                "phase": "retired",
+            },
+        )
+    )
 
 
 @dg.op(tags={"hub_ops/kind": "backup-prune"})

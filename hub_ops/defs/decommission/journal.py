@@ -48,11 +48,9 @@ class Retirement:
     def final_snapshot(self) -> str | None:
         return self.journal.get("final_backup", {}).get("snapshot_id")
 
-    def steps_markdown(self) -> str:
-        rows = "\n".join(
-            f"| {step} | {str(entry.get('result', '')).replace('|', '/')} |" for step, entry in self.journal.items()
-        )
-        return "| step | result |\n|---|---|\n" + rows
+    def steps(self) -> tuple[tuple[str, str], ...]:
+        """(step, result) of every finished step, in order."""
+        return tuple((step, str(entry.get("result", ""))) for step, entry in self.journal.items())
 
 
 def record_step(context, retirement: Retirement, step: str, result: str, **extra) -> None:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import dagster as dg
 
 from hub_ops.defs.decommission.assets import HUB_DECOMMISSIONS
-from hub_ops.defs.shared.metadata import plain_values
+from hub_ops.defs.shared.metadata import plain_values, table
 
 TEARDOWN_BEGAN, DECOMMISSIONED, BACKUPS_EXPIRED = "teardown began", "decommissioned", "backups expired"
 
@@ -29,7 +29,7 @@ class DecommissionRecord:
     successor: str = ""
     final_snapshot: str = ""
     destination: str = ""
-    steps: str = ""  # markdown table of every step's result
+    steps: tuple[tuple[str, str], ...] = ()  # (step, result) of every step, in order
     left_on_cluster: str = ""
     backups_expired_on: str = ""
     snapshots_forgotten: int = 0
@@ -49,15 +49,27 @@ class DecommissionRecord:
     @classmethod
     def from_metadata(cls, hub: str, meta: dict) -> DecommissionRecord:
         fields = {name for name in cls.__dataclass_fields__ if name != "hub"}
-        return cls(hub=hub, **{k: v for k, v in meta.items() if k in fields})
+        known = {k: v for k, v in meta.items() if k in fields}
+        if "steps" in known:
+            known["steps"] = _steps(known["steps"])
+        return cls(hub=hub, **known)
 
     def materialization(self, partition: str, description: str) -> dg.AssetMaterialization:
-        meta = {k: v for k, v in asdict(self).items() if k != "hub" and v not in ("", None)}
+        meta = {k: v for k, v in asdict(self).items() if k != "hub" and v not in ("", None, ())}
         if "steps" in meta:
-            meta["steps"] = dg.MetadataValue.md(meta["steps"])
+            meta["steps"] = table([{"step": s, "result": r} for s, r in self.steps], ["step", "result"])
         return dg.AssetMaterialization(
             asset_key=HUB_DECOMMISSIONS, partition=partition, description=description, metadata=meta
         )
+
+
+def _steps(value) -> tuple[tuple[str, str], ...]:
+    """(step, result) pairs from a record's `steps`: a native table, or the markdown table
+    records written before it became one."""
+    if isinstance(value, dg.TableMetadataValue):
+        return tuple((str(r.data.get("step", "")), str(r.data.get("result", ""))) for r in value.records)
+    rows = [line.strip().strip("|").split("|", 1) for line in str(value).splitlines()[2:]]
+    return tuple((step.strip(), result.strip()) for step, result in (r for r in rows if len(r) == 2))
 
 
 def decommission_records(instance: dg.DagsterInstance) -> dict[str, DecommissionRecord]:

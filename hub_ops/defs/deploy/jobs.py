@@ -27,6 +27,7 @@ from hub_ops.defs.decommission.records import decommissioned_hubs
 from hub_ops.defs.deploy.assets import hub_release_materialization
 from hub_ops.defs.deploy.checks import hub_releases_in_sync
 from hub_ops.defs.deploy.plans import ClusterDeployPlan, split_by_cluster
+from hub_ops.defs.shared.metadata import table
 from hub_ops.defs.shared.partitions import hubs_partitions
 from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
 from hub_ops.deploy.diff import plan_preview
@@ -73,7 +74,7 @@ class DeployConfig(dg.Config):
         default="",
         description=(
             "Dry runs validate against this Kubernetes version (default: each cluster's version from the latest "
-            "`clusters` materialization, else 1.<fleet.yaml kubernetes.min_minor>, else 1.30)."
+            "`clusters` materialization, else 1.N with N = fleet.yaml kubernetes.min_minor, else 1.30)."
         ),
     )
     max_parallel: int = Field(
@@ -112,7 +113,7 @@ def plan_deploy(
     default_k8s = f"1.{loaded.settings.kubernetes.min_minor or 30}.0"
     observed = observed_control_plane_versions(context.instance)
     _ensure_partitions(context, [loaded.hub(h).partition_key for h in plan.hub_ids()])
-    context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_markdown(plan))
+    context.log.info(f"plan at {sha[:12] if sha else 'the working tree'}:\n" + _plan_text(plan))
     preview = _preview(context, base_root, fleet_root, plan, sops, sha)
     context.instance.add_run_tags(
         context.run_id,
@@ -134,13 +135,13 @@ def plan_deploy(
             ids = ([cluster_plan.cluster] if cluster_plan.support else []) + cluster_plan.staging + cluster_plan.prod
             diffs = {rid: preview.release(rid) for rid in ids}
             cluster_plan.diffs = {rid: d.markdown() for rid, d in diffs.items() if d is not None}
-            rows = [f"| `{rid}` | {d.summary()} |" for rid, d in diffs.items() if d is not None]
-            changes["changes"] = dg.MetadataValue.md("| release | change |\n|---|---|\n" + "\n".join(rows))
+            rows = [{"release": rid, "change": d.summary()} for rid, d in diffs.items() if d is not None]
+            changes["changes"] = table(rows, ["release", "change"])
         yield dg.DynamicOutput(
             cluster_plan,
             mapping_key=cluster_plan.mapping_key,
             metadata={
-                "plan": dg.MetadataValue.md(_plan_markdown(part)),
+                "plan": table(_plan_rows(part), PLAN_COLUMNS),
                 "commit": sha or "(working tree)",
                 "release_count": len(part.support) + len(part.hub_ids()),
                 **changes,
@@ -261,13 +262,17 @@ def hubs_tag(hub_ids: list[str], limit: int = 400) -> str:
     return f"{shown} and {len(hub_ids) - shown.count(', ') - 1} more"
 
 
-def _plan_markdown(plan: Plan) -> str:
-    rows = plan.rows()
-    if not rows:
-        return "nothing to deploy"
-    lines = ["| step | release | why |", "|---|---|---|"]
-    lines += [f"| {k} | `{r}` | {why.replace('|', '/')} |" for k, r, why in rows]
-    return "\n".join(lines)
+PLAN_COLUMNS = ["step", "release", "why"]
+RESULT_COLUMNS = ["release", "status", "revision", "detail", "seconds"]
+
+
+def _plan_rows(plan: Plan) -> list[dict]:
+    return [dict(zip(PLAN_COLUMNS, row)) for row in plan.rows()]
+
+
+def _plan_text(plan: Plan) -> str:
+    """The plan for the run's log: one line per release."""
+    return "\n".join(f"{k}: {r} ({why})" for k, r, why in plan.rows()) or "nothing to deploy"
 
 
 # ------------------------------------------------------------------ per-cluster steps
@@ -336,18 +341,25 @@ def _attempt(work, rid: str) -> tuple[ReleaseResult, str | None, bool]:
         return e.result, str(e), e.retryable
 
 
-def _results_table(plan: ClusterDeployPlan, ids: list[str]) -> str:
-    lines = ["| release | status | revision | health / detail | s |", "|---|---|---|---|---|"]
+def _result_rows(plan: ClusterDeployPlan, ids: list[str]) -> list[dict]:
+    """One row per release of the step: status, helm revision, health or what went wrong, seconds."""
+    rows = []
     for rid in ids:
         r = plan.results.get(rid)
         if r is None:
-            lines.append(f"| `{rid}` | - | - | - | - |")
+            rows.append({"release": rid, "status": "not run"})
             continue
         detail = r.message if r.status in ("dry-run", "failed", "rolled back") else r.health
-        lines.append(
-            f"| `{rid}` | {r.status} | {r.revision or '-'} | {str(detail or '-').replace('|', '/')} | {r.duration_s} |"
+        rows.append(
+            {
+                "release": rid,
+                "status": r.status,
+                "revision": r.revision or None,
+                "detail": str(detail or ""),
+                "seconds": float(r.duration_s),
+            }
         )
-    return "\n".join(lines)
+    return rows
 
 
 def _finish(
@@ -356,7 +368,7 @@ def _finish(
     diffs = "\n\n".join(plan.diffs[rid] for rid in ids if rid in plan.diffs)
     context.add_output_metadata(
         {
-            "releases": dg.MetadataValue.md(_results_table(plan, ids) if ids else "nothing in this step"),
+            "releases": table(_result_rows(plan, ids), RESULT_COLUMNS),
             **({"diff": dg.MetadataValue.md(diffs)} if diffs else {}),
         }
     )

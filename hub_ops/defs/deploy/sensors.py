@@ -17,7 +17,7 @@ import dagster as dg
 
 from hub_ops.clients.git import GitError
 from hub_ops.defs.decommission.records import decommissioned_hubs
-from hub_ops.defs.deploy.jobs import deploy_job
+from hub_ops.defs.deploy.jobs import deploy_job, hubs_tag
 from hub_ops.defs.shared.resources import FleetResource, GitResource
 from hub_ops.fleet import FleetConfigError, load_fleet
 from hub_ops.fleet.planner import plan_range
@@ -89,8 +89,11 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
                         }
                     }
                 },
+                # what the runs list shows before the run starts (its plan step confirms them)
                 tags={
                     "hub_ops/kind": "deploy",
+                    "hub_ops/dry_run": "false",
+                    "hub_ops/hubs": hubs_tag([h for h in plan.hub_ids() if h.split("/", 1)[0] == cluster]),
                     "hub_ops/cluster": cluster,
                     "hub_ops/commit": head[:12],
                     "hub_ops/subject": subject,

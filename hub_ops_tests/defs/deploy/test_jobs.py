@@ -11,6 +11,7 @@ from hub_ops.clients.sops import Sops
 from hub_ops.defs.deploy.assets import HUB_RELEASES
 from hub_ops.defs.deploy.jobs import deploy_job
 from hub_ops.fleet import load_fleet
+from hub_ops_tests.tables import rows
 
 
 def run_deploy(resources, instance, **config):
@@ -123,8 +124,9 @@ def test_dry_run_validates_every_release_and_changes_nothing(fleet_repo_factory,
         outputs = [
             e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key.startswith("deploy_prod")
         ]
-        table = outputs[0].event_specific_data.metadata["releases"].value
-        assert "| `alpha/prod` | dry-run |" in table and "objects valid for Kubernetes 1.30.0" in table
+        releases = {r["release"]: r for r in rows(outputs[0].event_specific_data.metadata["releases"])}
+        assert releases["alpha/prod"]["status"] == "dry-run"
+        assert "objects valid for Kubernetes 1.30.0" in releases["alpha/prod"]["detail"]
         assert recorded(instance, "alpha.prod") == []
         tags = instance.get_run_by_id(result.run_id).tags
         assert tags["hub_ops/dry_run"] == "true" and tags["hub_ops/hubs"] == "alpha/staging, alpha/prod"
@@ -144,9 +146,8 @@ def test_a_commit_is_planned_from_its_parent(fleet_repo_factory, auto_kubelet, d
         assert set(k.split("[")[1].rstrip("]") for k in steps if "[" in k) == {"beta"}
         assert len(recorded(instance, "beta.prod")) == 1 and len(recorded(instance, "beta.staging")) == 1  # canary
         # the run shows what it changed: per release in the plan, the diff in the step that deployed it
-        changes = output_metadata(result, "plan_deploy")["changes"].value
-        assert "| `beta/prod` |" in changes and "| `beta/staging` |" in changes
-        assert "no change" in changes.split("`beta/staging`")[1].splitlines()[0]
+        changes = {r["release"]: r["change"] for r in rows(output_metadata(result, "plan_deploy")["changes"])}
+        assert set(changes) == {"beta/prod", "beta/staging"} and "no change" in changes["beta/staging"]
         diff = output_metadata(result, "deploy_prod[beta]")["diff"].value
         assert "defaultUrl" in diff and "/tree" in diff
         tags = instance.get_run_by_id(result.run_id).tags
@@ -172,16 +173,11 @@ def test_dry_run_validates_for_the_version_the_cluster_runs(fleet_repo_factory, 
         )
         result = run_deploy(deploy_resources(repo), instance, hubs=["alpha/prod"], dry_run=True)
         assert result.success
-        table = (
-            next(
-                e
-                for e in result.all_events
-                if e.event_type_value == "STEP_OUTPUT" and e.step_key == "deploy_prod[alpha]"
-            )
-            .event_specific_data.metadata["releases"]
-            .value
+        output = next(
+            e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "deploy_prod[alpha]"
         )
-        assert "objects valid for Kubernetes 1.33.0" in table
+        [release] = rows(output.event_specific_data.metadata["releases"])
+        assert "objects valid for Kubernetes 1.33.0" in release["detail"]
 
 
 def test_a_long_hub_list_is_cut_with_a_count():

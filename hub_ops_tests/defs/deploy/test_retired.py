@@ -11,6 +11,7 @@ from hub_ops.defs.deploy.jobs import deploy_job
 from hub_ops.defs.deploy.sensors import deploy_on_push
 from hub_ops.defs.shared.partitions import hubs_partitions
 from hub_ops_tests.defs.deploy.test_jobs import helm_for, step_status
+from hub_ops_tests.tables import rows
 
 RETIRED = "alpha/prod"
 
@@ -140,16 +141,12 @@ def test_a_manual_launch_is_a_dry_run_unless_it_says_otherwise(fleet_repo_factor
             resources=deploy_resources(repo),
         )
         assert result.success
-        table = (
-            next(
-                e
-                for e in result.all_events
-                if e.event_type_value == "STEP_OUTPUT" and e.step_key == "deploy_prod[alpha]"
-            )
-            .event_specific_data.metadata["releases"]
-            .value
+        output = next(
+            e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "deploy_prod[alpha]"
         )
-        assert "| `alpha/prod` | dry-run |" in table
+        assert [(r["release"], r["status"]) for r in rows(output.event_specific_data.metadata["releases"])] == [
+            ("alpha/prod", "dry-run")
+        ]
     helm = helm_for(repo, age_key, "alpha")
     assert helm.current("prod", repo.namespace("alpha", "prod")) is None
     helm.close()

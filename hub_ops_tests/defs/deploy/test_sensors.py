@@ -55,6 +55,11 @@ def test_twenty_commits_are_planned_in_one_tick(repo, deploy_resources):
         config = requests[0].run_config["ops"]["plan_deploy"]["config"]
         assert config == {"base": start, "commit": head, "clusters": ["alpha"], "dry_run": False}
         assert requests[0].tags["hub_ops/cluster"] == "alpha" and requests[0].tags["hub_ops/subject"] == "change 19"
+        # the runs list says what each run deploys before it starts: its hubs (canary first), not a dry run
+        assert [(r.tags["hub_ops/hubs"], r.tags["hub_ops/dry_run"]) for r in requests] == [
+            ("alpha/staging, alpha/prod", "false"),
+            ("beta/staging, beta/prod", "false"),
+        ]
         # a tick re-evaluated after a crash (cursor not saved) asks for the same run keys
         again, _, _ = tick(repo, deploy_resources, instance, start)
         assert [r.run_key for r in again] == [r.run_key for r in requests]
