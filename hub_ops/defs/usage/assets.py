@@ -50,7 +50,7 @@ def _apis(fleet, hub_api: JupyterHubResource, sops: SopsResource) -> dict:
     group_name="usage",
     description="Per hub and UTC day: users active, servers started, peak concurrent servers (the most "
     "running at any one observation), from each hub's REST API folded into a ledger under "
-    "<reports destination>/usage/activity. Materialize today's partition hourly; a hub that cannot "
+    "usage/activity in fleet.yaml reports.destination. Materialize today's partition hourly; a hub that cannot "
     "be asked is listed with the reason, never as 0.",
 )
 def hub_usage(
@@ -117,7 +117,7 @@ def _month_of(upstream: str) -> dg.AssetDep:
     kinds={"gcs", "html"},
     group_name="usage",
     description="A hub's month for its community, one page as Markdown and standalone HTML under "
-    "<reports destination>/community/<cluster>/<hub>/YYYY-MM: active users by day, cost by day and per "
+    "community/CLUSTER/HUB/YYYY-MM in fleet.yaml reports.destination: active users by day, cost by day and per "
     "active user, home storage growth, the decommission notice when one is open. Counts only, never names; "
     "days without data are said to be missing, never shown as 0.",
 )
