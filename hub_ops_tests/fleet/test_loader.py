@@ -516,7 +516,7 @@ CASES = [
             )
         ],
         # a single mapping is the list's first source
-        ["fleet.yaml:17 costs.billing[0]: give exactly one of bigquery, files"],
+        ["fleet.yaml:18 costs.billing[0]: give exactly one of bigquery, files"],
     ),
     Case(
         "fleet-billing-list",
@@ -528,7 +528,7 @@ CASES = [
                 "    - files: gs://example-fleet-billing/export/\n    - files: s3://cur/x/\n      format: cur\n",
             )
         ],
-        ["fleet.yaml:20 costs.billing[1].format: Input should be 'gcp', 'aws-cur', 'focus' or 'azure' (got 'cur')"],
+        ["fleet.yaml:21 costs.billing[1].format: Input should be 'gcp', 'aws-cur', 'focus' or 'azure' (got 'cur')"],
     ),
     Case(
         "fleet-bad-enum",
