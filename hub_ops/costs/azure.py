@@ -53,6 +53,7 @@ from hub_ops.clients.storage import Storage
 from hub_ops.costs.crosscheck import ExportNet, azure_net
 from hub_ops.costs.cur import HUB_TAG_PREFIX
 from hub_ops.costs.errors import BillingExportError
+from hub_ops.costs.focus import data_files
 from hub_ops.costs.usage import EPOCH, GROUP_KEYS, SUMS, TOTAL_KEYS, Usage, UsageAccumulator, sum_by, to_nanos
 
 # logical column -> its names in EA and MCA files (matched case-insensitively)
@@ -76,11 +77,6 @@ DATASETS = ("ActualCost", "AmortizedCost")
 # at ~650 MB RSS with 16 MiB blocks, ~345 MB with 4 MiB (2026-12-02)
 BLOCK_SIZE = 4 << 20
 _MANAGED_CLUSTER = re.compile(r"/providers/microsoft\.containerservice/managedclusters/([^/]+)")
-
-
-def data_files(fs, path: str) -> list[str]:
-    found = sorted(fs.find(path)) if fs.isdir(path) else [path]
-    return [p for p in found if p.lower().endswith((".csv", ".csv.gz", ".parquet"))]
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,12 @@ def provider_of(name: str | None) -> str:
     return next((kind for word, kind in PROVIDERS if word in low), low or "unknown")
 
 
+def data_files(fs, path: str) -> list[str]:
+    """`path` itself, or every .parquet / .csv(.gz) file under the folder, sorted."""
+    found = sorted(fs.find(path)) if fs.isdir(path) else [path]
+    return [p for p in found if p.lower().endswith((".parquet", ".csv", ".csv.gz"))]
+
+
 @dataclass(frozen=True)
 class FocusExport:
     """FOCUS files: one file, or every .parquet / .csv(.gz) file under a folder URL."""
@@ -86,8 +92,7 @@ class FocusExport:
         fs, path = self.storage.filesystem(self.url)
         if not fs.exists(path):
             raise BillingExportError(f"{self.url}: no such file or folder (the FOCUS files)")
-        found = sorted(fs.find(path)) if fs.isdir(path) else [path]
-        files = [p for p in found if p.lower().endswith((".parquet", ".csv", ".csv.gz"))]
+        files = data_files(fs, path)
         if not files:
             raise BillingExportError(f"{self.url}: no FOCUS files there (.parquet, .csv or .csv.gz)")
         return files
