@@ -131,7 +131,7 @@ def cluster_hub_api(kube_cluster) -> Callable[[FleetRepo], Callable]:
 
 
 @pytest.fixture
-def deploy_resources(tmp_path: Path, kube_cluster, age_key, request) -> Callable[..., dict]:
+def deploy_resources(tmp_path: Path, age_key, request) -> Callable[..., dict]:
     """deploy_resources(repo, real_hubs=False) -> resources for deploy_job / deploy_on_push.
     real_hubs: the health check reaches each hub through its Service (run them with hub_kubelet);
     else the shared local JupyterHub answers for every hub."""
@@ -139,6 +139,7 @@ def deploy_resources(tmp_path: Path, kube_cluster, age_key, request) -> Callable
     def make(repo: FleetRepo, real_hubs: bool = False) -> dict:
         sops = SopsResource(age_key_file=str(age_key.path))
         if real_hubs:
+            kube_cluster = request.getfixturevalue("kube_cluster")  # only here: aws/azure fleets use their own
             hub_api = ClusterJupyterHubResource(kubeconfig=str(kube_cluster.kubeconfig), namespace_prefix=repo.prefix)
         else:
             hub_api = JupyterHubResource(url_template=request.getfixturevalue("jupyterhub_server").api_url)

@@ -219,6 +219,12 @@ class KubeCluster:
             "--authentication-token-webhook-cache-ttl=1s",  # tests see each token checked anew
         ]
 
+    def start_controllers(self, timeout: float = 60.0) -> None:
+        """Add the controller-manager to a cluster started without it (`controllers=False`),
+        for tests that need Deployments to become Available there. Idempotent."""
+        if not any(p.name == "kube-controller-manager" and p.running for p in self.processes):
+            self._start_controller_manager(self.binaries or ensure_kube_binaries(), timeout)
+
     def _start_controller_manager(self, bins: KubeBinaries, timeout: float) -> None:
         pki = self.pki
         manager = ServerProcess(
