@@ -10,6 +10,12 @@ Sources (field names, nesting and value forms; our values where the fleet needs 
   real `az aks show` of a four-pool cluster prints them (the ManagedCluster and
   ManagedClusterAgentPoolProfile definitions of the same spec name them so).
 - upgradeProfiles/default: `ManagedClustersGetUpgradeProfile.json` (same folder).
+- locations/{location}/kubernetesVersions GET: the REST API reference "Managed Clusters - List
+  Kubernetes Versions" (api-version 2024-02-01, learn.microsoft.com/rest/api/aks) and its
+  sample response: {"values": [{"version": "1.23", "capabilities": {"supportPlan":
+  ["KubernetesOfficial", ...]}, "isDefault"?, "isPreview"?, "patchVersions": {"1.23.12":
+  {"upgrades": [...]}}}]}; KubernetesVersion and KubernetesSupportPlan of the SDK name the same
+  fields. Recorded shape, our minors (so the stack's 1.20 apiserver can be placed in it).
 - listClusterUserCredential: `ManagedClustersListClusterUserCredentials.json` (same folder):
   {"kubeconfigs": [{"name", "value": base64 kubeconfig}]}; the kubeconfig of an Entra ID
   (AAD) cluster is what AKS returns for one (a `kubelogin get-token` exec user with the AKS
@@ -51,6 +57,7 @@ def managed_cluster(
     aad_tenant: str | None = None,
     upgrade_channel: str | None = "patch",
     pools: dict | None = None,
+    support_plan: str = "KubernetesOfficial",
 ) -> dict:
     """The body of GET .../managedClusters/{name} (2024-09-01 shape)."""
     profiles = [
@@ -89,7 +96,7 @@ def managed_cluster(
         "servicePrincipalProfile": {"clientId": "msi"},
         "nodeResourceGroup": f"MC_{group}_{name}_westeurope",
         "enableRBAC": True,
-        "supportPlan": "KubernetesOfficial",
+        "supportPlan": support_plan,
         "networkProfile": {"networkPlugin": "kubenet", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16"},
         "disableLocalAccounts": aad_tenant is not None,
     }
@@ -135,6 +142,37 @@ def upgrade_profile(subscription: str, group: str, name: str, version: str = "1.
                 for pool, p in POOLS.items()
             ],
         },
+    }
+
+
+# the region's minors: (minor, supportPlan, isPreview, patch versions); 1.18 is past community
+# support (long-term support only), 1.19 is gone, 1.20 the oldest community-supported minor
+VERSIONS = [
+    ("1.18", ["AKSLongTermSupport"], False, ["1.18.20"]),
+    ("1.20", ["KubernetesOfficial"], False, ["1.20.2", "1.20.15"]),
+    ("1.21", ["KubernetesOfficial"], False, ["1.21.14"]),
+    ("1.22", ["KubernetesOfficial", "AKSLongTermSupport"], False, ["1.22.6"]),
+    ("1.23", ["KubernetesOfficial"], True, ["1.23.5"]),
+]
+
+
+def kubernetes_versions(minors=VERSIONS, default: str = "1.21") -> dict:
+    """The body of GET /subscriptions/{id}/providers/Microsoft.ContainerService/locations/{location}/kubernetesVersions."""
+
+    def upgrades(i: int, j: int) -> list[str]:  # later patches of the same minor (listed in order), the next minor's
+        return minors[i][3][j + 1 :] + (minors[i + 1][3] if i + 1 < len(minors) else [])
+
+    return {
+        "values": [
+            {
+                "version": minor,
+                "capabilities": {"supportPlan": plans},
+                **({"isDefault": True} if minor == default else {}),
+                **({"isPreview": True} if preview else {}),
+                "patchVersions": {patch: {"upgrades": upgrades(i, j)} for j, patch in enumerate(patches)},
+            }
+            for i, (minor, plans, preview, patches) in enumerate(minors)
+        ]
     }
 
 

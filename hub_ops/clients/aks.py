@@ -1,7 +1,7 @@
 """Azure Kubernetes Service through the Azure SDK (azure-identity, azure-mgmt-containerservice):
 a cluster's kubeconfig from ARM (managedClusters listClusterUserCredential, in memory), the
-managed cluster itself (version, provisioning and power state, agent pools) and its upgrade
-profile.
+managed cluster itself (version, provisioning and power state, agent pools), its upgrade
+profile, and the minors AKS supports in its region (hub_ops.clients.aks_support).
 
 Credentials: the cluster's decrypted service principal (cluster.yaml `azure.key`: tenant,
 subscription, client id, secret), held in memory only, with ClientSecretCredential; without a
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub_ops.clients import kube
+from hub_ops.clients.aks_support import support_warning
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, UpgradeState, nodes_per_pool, parse_version
 from hub_ops.settings import Settings, get_settings
@@ -159,6 +160,10 @@ class AksClient:
     def upgrade_profile(self, group: str, name: str):
         return self.arm.managed_clusters.get_upgrade_profile(group, name)
 
+    def kubernetes_versions(self, location: str) -> list:
+        """The minors AKS supports in `location`, with their support plans (KubernetesVersion models)."""
+        return self.arm.managed_clusters.list_kubernetes_versions(location).values_property or []
+
     def user_kubeconfig(self, group: str, name: str) -> dict:
         """The first kubeconfig listClusterUserCredential returns, parsed, in memory."""
         results = self.arm.managed_clusters.list_cluster_user_credentials(group, name)
@@ -222,8 +227,9 @@ def observe(
     cluster: Cluster, key: dict | None = None, *, list_nodes: bool = True, settings: Settings | None = None
 ) -> ClusterState:
     """The state of an azure-provider cluster: provisioning and power state, version, agent
-    pools, available upgrades, and (list_nodes) node counts per pool from its Kubernetes API.
-    Never raises for an API error: comes back reachable=False and why."""
+    pools, available upgrades, whether AKS still supports its version, and (list_nodes) node
+    counts per pool from its Kubernetes API. Never raises for an API error: comes back
+    reachable=False and why."""
     azure = cluster.azure
     assert azure is not None, f"{cluster.name}: not an azure cluster"
     try:
@@ -237,6 +243,11 @@ def observe(
     except Exception as e:  # noqa: BLE001 - optional: a narrower role may lack it
         profile = None
         notes.append(f"upgrade profile not fetched: {describe_error(e, _secret(key))}")
+    try:
+        versions = client.kubernetes_versions(managed.location)
+    except Exception as e:  # noqa: BLE001 - optional, as the upgrade profile
+        versions = None
+        notes.append(f"supported versions not fetched: {describe_error(e, _secret(key))}")
     nodes = None
     if list_nodes:
         from hub_ops.clients.kube_observe import list_nodes_or_note
@@ -245,7 +256,7 @@ def observe(
             return client.access(azure.resource_group, azure.cluster).api_client()
 
         nodes = list_nodes_or_note(api, managed.fqdn or managed.private_fqdn, notes)
-    return cluster_state(cluster, managed, profile, nodes, notes)
+    return cluster_state(cluster, managed, profile, nodes, notes, versions)
 
 
 def _text(value) -> str | None:
@@ -257,10 +268,14 @@ def _text(value) -> str | None:
 _CHANNEL_MOVES_MINOR = {"stable": True, "rapid": True, "patch": False}
 
 
-def cluster_state(cluster: Cluster, managed, profile, nodes: list[NodeState] | None, notes=None) -> ClusterState:
+def cluster_state(
+    cluster: Cluster, managed, profile, nodes: list[NodeState] | None, notes=None, versions=None
+) -> ClusterState:
     """Turn AKS's answers (SDK models) and the nodes, when listed, into a ClusterState. Status:
     the provisioning state, STOPPED when the cluster is powered off. Available upgrades are
-    notes; with an auto-upgrade channel set, the upgrade it will make is the pending target."""
+    notes; with an auto-upgrade channel set, the upgrade it will make is the pending target.
+    `versions` (the region's supported minors), when fetched, say whether support ended or
+    ends next (aks_support)."""
     notes = list(notes or [])
     per_pool = nodes_per_pool(nodes)
     pools = [
@@ -285,6 +300,9 @@ def cluster_state(cluster: Cluster, managed, profile, nodes: list[NodeState] | N
     upgrade = None
     if profile is not None and profile.control_plane_profile is not None:
         upgrade = _upgrade_state(version, profile.control_plane_profile.upgrades or [], channel, notes)
+    if versions is not None:
+        upgrade = upgrade or UpgradeState()
+        upgrade.support_warning = support_warning(version, managed.support_plan, managed.location, versions)
     return ClusterState(
         cluster=cluster.name,
         provider=cluster.provider,

@@ -73,7 +73,8 @@ class NodePoolState:
 
 @dataclass
 class UpgradeState:
-    """GKE's upgrade view of a cluster (fetchClusterUpgradeInfo)."""
+    """A cluster's upgrade and support view: GKE's fetchClusterUpgradeInfo, EKS's version
+    dates, AKS's upgrade profile and supported minors."""
 
     minor_target_version: str | None = None
     patch_target_version: str | None = None
@@ -82,6 +83,7 @@ class UpgradeState:
     running: list[str] = field(default_factory=list)  # "1.29.8 -> 1.30.5 (AUTOMATIC)"
     end_of_standard_support: dt.date | None = None
     end_of_extended_support: dt.date | None = None
+    support_warning: str | None = None  # a provider without dates says it in words (AKS: aks_support)
 
 
 POOL_COLUMNS = ["pool", "machine type", "version", "status", "autoscaling", "min..max per zone", "nodes", "mode"]
@@ -261,6 +263,8 @@ def support_warnings(state: ClusterState, policy: KubernetesPolicy, today: dt.da
             warnings.append(f"{minor_name} reached end of standard support on {end}{extended}")
         elif end and (end - today).days <= SUPPORT_NOTICE_DAYS:
             warnings.append(f"{minor_name} standard support ends on {end}, in {(end - today).days} days")
+        if up.support_warning:
+            warnings.append(up.support_warning)
     master_v = parse_version(state.master_version)
     for pool in state.node_pools:
         for one in (pool.version or "").split(", "):

@@ -5,8 +5,9 @@ clusters (nothing offline emulates ARM or Entra ID):
   and its v2.0 token endpoint, client-credentials grant with a client secret (a service
   principal) or a federated client assertion (workload identity). Tokens are JWTs signed by
   this server, for the audience the `scope` names (`<app>/.default`).
-- ARM, the three AKS calls hub_ops makes: managedClusters GET, upgradeProfiles/default GET and
-  listClusterUserCredential POST. Their bodies are given by the caller (tests use the recorded
+- ARM, the four AKS calls hub_ops makes: managedClusters GET, upgradeProfiles/default GET,
+  listClusterUserCredential POST and the region's kubernetesVersions GET (which minors AKS
+  supports, under which support plans). Their bodies are given by the caller (tests use the recorded
   shapes of hub_ops_tests/aks_recorded.py); a request needs a token for ARM, and
   listClusterUserCredential the "Azure Kubernetes Service Cluster User Role" (`allow_user`),
   answered otherwise with ARM's own error shapes.
@@ -44,6 +45,10 @@ AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
 _CLUSTER_PATH = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<group>[^/]+)/providers/microsoft\.containerservice/"
     r"managedclusters/(?P<name>[^/]+)(?P<rest>/.*)?$",
+    re.IGNORECASE,
+)
+_VERSIONS_PATH = re.compile(
+    r"^/subscriptions/[^/]+/providers/microsoft\.containerservice/locations/(?P<location>[^/]+)/kubernetesversions$",
     re.IGNORECASE,
 )
 
@@ -137,6 +142,7 @@ class AksControlPlane:
     token_life_s: int = 3599  # what Entra ID's client-credentials answers say (expires_in)
     principals: dict[str, Principal] = field(default_factory=dict)
     clusters: dict[tuple[str, str, str], ManagedCluster] = field(default_factory=dict)  # lower-cased ARM path parts
+    kubernetes_versions: dict[str, dict] = field(default_factory=dict)  # location -> kubernetesVersions GET
     local_tokens: dict[str, str] = field(default_factory=dict, repr=False)  # token -> user (local accounts)
     reviews: list[dict] = field(default_factory=list)  # what each TokenReview decided (no tokens)
     issued: list[dict] = field(default_factory=list)  # claims of each token issued
@@ -301,6 +307,9 @@ class AksControlPlane:
         except ValueError as e:
             error = {"code": "InvalidAuthenticationToken", "message": f"The access token is invalid: {e}."}
             return 401, {"error": error}
+        versions = _VERSIONS_PATH.match(path)
+        if method == "GET" and versions and versions["location"].lower() in self.kubernetes_versions:
+            return 200, self.kubernetes_versions[versions["location"].lower()]
         match = _CLUSTER_PATH.match(path)
         if not match:
             return 404, {"error": {"code": "InvalidResourceType", "message": f"No route for {path}"}}

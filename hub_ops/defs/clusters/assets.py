@@ -96,6 +96,8 @@ def cluster_markdown(state: ClusterState) -> str:
                 "end of extended support": up.end_of_extended_support,
             }
         )
+        if up.support_warning:
+            facts["support"] = up.support_warning
     lines = [head, ""] + [f"- {k}: {'-' if v in (None, '') else v}" for k, v in facts.items()]
     return "\n".join(lines + [f"- note: {note}" for note in state.notes])
 

@@ -54,8 +54,8 @@ CHECK_SPECS = [
         description=(
             "WARN: a pending or running upgrade (AKS: the one its auto-upgrade channel will make), "
             "paused auto-upgrades, a pool behind the control plane, or a version at or within 30 days "
-            "of its end of standard support (GKE's and EKS's dates), or older than fleet.yaml "
-            "kubernetes.min_minor."
+            "of its end of standard support (GKE's and EKS's dates), AKS's oldest supported minor or "
+            "one it no longer lists (AKS publishes no dates), or older than fleet.yaml kubernetes.min_minor."
         ),
     ),
 ]

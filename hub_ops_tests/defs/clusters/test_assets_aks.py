@@ -125,3 +125,54 @@ def test_the_asset_table_says_azure_and_the_checks_cover_it(aks_observed, age_ke
         and support.severity == dg.AssetCheckSeverity.WARN
         and "aks-obs" in clusters_in("upgrades_and_support", "problems")
     )
+
+
+def test_aks_support_comes_from_the_minors_aks_lists_in_the_region(aks_env, example_fleet, age_key):
+    plane, kube_cluster = aks_env
+    plane.kubernetes_versions["westeurope"] = aks_recorded.kubernetes_versions()
+    principal, key = plane.add_service_principal()
+    key["subscriptionId"] = SUBSCRIPTION
+    clusters = {  # fleet name -> (version, support plan)
+        "aks-oldest": ("1.20.2", "KubernetesOfficial"),
+        "aks-current": ("1.21.14", "KubernetesOfficial"),
+        "aks-gone": ("1.19.16", "KubernetesOfficial"),
+        "aks-past-community": ("1.18.20", "KubernetesOfficial"),
+        "aks-lts": ("1.18.20", "AKSLongTermSupport"),
+        "aks-preview": ("1.23.5", "KubernetesOfficial"),  # newer than every GA minor: not leaving support
+    }
+    for name, (version, plan) in clusters.items():
+        aks = add_aks_cluster(plane, kube_cluster, users={principal.object_id}, version=version, support_plan=plan)
+        add_azure_fleet_cluster(example_fleet, name, aks, key, age_key)
+    fleet = load_fleet(example_fleet, check_files=False)
+    sops = Sops(str(age_key.path))
+    requests_before = len(plane.requests)
+    states = {name: observe_cluster(fleet.clusters[name], fleet, None, False, sops) for name in clusters}
+
+    def under(plan: str) -> str:  # the GA minors the recorded answer lists under `plan`
+        return ", ".join(m for m, plans, preview, _ in aks_recorded.VERSIONS if plan in plans and not preview)
+
+    def warned(name: str) -> list[str]:
+        return support_warnings(states[name], fleet.settings.kubernetes, dt.date(2026, 12, 2))
+
+    official, lts = under("KubernetesOfficial"), under("AKSLongTermSupport")
+    assert official == "1.20, 1.21, 1.22" and lts == "1.18, 1.22"
+    assert (
+        f"1.20 is the oldest version AKS in westeurope supports under KubernetesOfficial ({official}): "
+        "its support ends when AKS makes the next minor version generally available"
+    ) in warned("aks-oldest")
+    assert states["aks-current"].upgrade.support_warning is None
+    assert states["aks-preview"].upgrade.support_warning is None
+    assert not [w for w in warned("aks-current") if "support" in w and "fleet's minimum" not in w]
+    assert f"1.19 reached end of KubernetesOfficial support: AKS in westeurope supports {official} under it" in warned(
+        "aks-gone"
+    )
+    assert (
+        f"1.18 reached end of KubernetesOfficial support: AKS in westeurope supports {official} under it "
+        "(only under AKSLongTermSupport)" in warned("aks-past-community")
+    )
+    assert states["aks-lts"].upgrade.support_warning == (
+        f"1.18 is the oldest version AKS in westeurope supports under AKSLongTermSupport ({lts}): "
+        "its support ends when AKS makes the next minor version generally available"
+    )
+    asked = [r for r in plane.requests[requests_before:] if r.endswith("/locations/westeurope/kubernetesVersions")]
+    assert len(asked) == len(clusters)  # one per observation, through the SDK's list_kubernetes_versions
