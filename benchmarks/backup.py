@@ -242,13 +242,21 @@ class Restic:
 def peak_rss_of(code: str) -> tuple[float, int, str]:
     """Run `code` in a fresh interpreter: (seconds, peak RSS in bytes from VmHWM, its stdout)."""
     wrapper = (
-        code + "\nimport re\nprint('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
+        code + "\nimport re, resource\n"
+        "print('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1),"
+        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - start
     hwm = int(done.stdout.strip().splitlines()[-1].split()[1]) * 1024
     return elapsed, hwm, done.stdout
+
+
+def largest_child_rss(stdout: str) -> int:
+    """From `peak_rss_of`'s stdout: the peak RSS in bytes of the largest process the code
+    started and waited for (restore's worker processes), 0 if none."""
+    return int(stdout.strip().splitlines()[-1].split()[2]) * 1024
 
 
 def make_many_files(root: Path, count: int) -> Path:
@@ -277,22 +285,59 @@ def backup_code(dest: Path, source: Path) -> str:
     )
 
 
-def many_files(n: int, work: Path) -> int:
-    """Peak memory of a full and a no-change backup of `n` tiny distinct files, against the
-    same for n/10: memory must not grow with the number of files."""
+def restore_code(dest: Path, target: Path) -> str:
+    """Python source of one full restore of the latest snapshot, printing the files written."""
+    return (
+        "from hub_ops.backup import Repository, restore_snapshot\n"
+        f"r = restore_snapshot(Repository.open({str(dest)!r}), 'bench/many', {str(target)!r})\n"
+        "print(r.files)"
+    )
+
+
+def verify_code(dest: Path) -> str:
+    """Python source of one `verify --deep` of the latest snapshot, printing the contents re-hashed."""
+    return (
+        "from hub_ops.backup import Repository, verify_snapshot\n"
+        f"r = verify_snapshot(Repository.open({str(dest)!r}), 'bench/many', deep=True)\n"
+        "r.raise_for_problems()\n"
+        "print(r.deep_checked)"
+    )
+
+
+def many_files(n: int, work: Path, keep: bool = False) -> int:
+    """Peak memory of a full and a no-change backup of `n` tiny distinct files, then of a
+    full restore and a `verify --deep` of that snapshot, against the same for n/10: memory
+    must not grow with the number of files. `keep`: leave the trees and destinations for
+    the next run, which then measures only the restore and the verify."""
     rows = []
     for count in (n // 10, n):
         root = make_many_files(work / f"many-{count}", count)
         dest = work / f"many-dest-{count}"
-        if dest.exists():
+        backed_up = dest / ".benchmark-complete"
+        full = unchanged = None
+        if not (keep and backed_up.exists()):
+            if dest.exists():
+                shutil.rmtree(dest)
+            full = peak_rss_of(backup_code(dest, root))
+            unchanged = peak_rss_of(backup_code(dest, root))
+            backed_up.write_text("")
+        target = work / f"many-restore-{count}"
+        if target.exists():
+            shutil.rmtree(target)
+        restored = peak_rss_of(restore_code(dest, target))
+        assert restored[2].split()[0] == str(count + 1), restored[2]  # and make_many_files's marker file
+        shutil.rmtree(target)
+        verified = peak_rss_of(verify_code(dest))
+        rows.append((count, full, unchanged, restored, verified))
+        if not keep:
             shutil.rmtree(dest)
-        full = peak_rss_of(backup_code(dest, root))
-        unchanged = peak_rss_of(backup_code(dest, root))
-        rows.append((count, full, unchanged))
-        shutil.rmtree(dest)
-    print(f"{'files':>9} {'full s':>7} {'full peak MB':>13} {'no-change s':>12} {'no-change peak MB':>18}")
-    for count, (ft, fm, _), (nt, nm, _) in rows:
-        print(f"{count:>9} {ft:7.1f} {fm / 1e6:13.0f} {nt:12.1f} {nm / 1e6:18.0f}")
+    print(f"{'files':>9} {'full s':>7} {'full MB':>8} {'no-change s':>7} {'MB':>8}", end="")
+    print(f" {'restore s':>10} {'restore MB':>11} {'worker MB':>10} {'verify --deep s':>16} {'verify MB':>10}")
+    for count, full, unchanged, restored, verified in rows:
+        cells = [f"{'-':>7} {'-':>8}" if r is None else f"{r[0]:7.1f} {r[1] / 1e6:8.0f}" for r in (full, unchanged)]
+        cells.append(f"{restored[0]:10.1f} {restored[1] / 1e6:11.0f} {largest_child_rss(restored[2]) / 1e6:10.0f}")
+        cells.append(f"{verified[0]:16.1f} {verified[1] / 1e6:10.0f}")
+        print(f"{count:>9} " + " ".join(cells))
     return 0
 
 
@@ -303,7 +348,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks backup", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = ~50k files, ~2.5 GB")
     parser.add_argument("--work", type=Path, default=Path(".data/bench/backup"))
-    parser.add_argument("--keep", action="store_true", help="keep repositories and restores afterwards")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep repositories and restores (--many-files: trees and destinations, reused)",
+    )
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument(
         "--many-files",
@@ -314,7 +363,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     if args.many_files:
-        return many_files(args.many_files, args.work.resolve())
+        return many_files(args.many_files, args.work.resolve(), args.keep)
 
     from hub_ops.backup import BackupOptions, Repository, create_snapshot, restore_snapshot
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.backup import backup_code, make_many_files, peak_rss_of
+from benchmarks.backup import (
+    backup_code,
+    largest_child_rss,
+    make_many_files,
+    peak_rss_of,
+    restore_code,
+    verify_code,
+)
 
 SMALL, LARGE = 20_000, 80_000
 # 10M files in a 1 GiB backup pod: ~110 MB of interpreter and buffers, 500 MB of growth
@@ -36,3 +43,29 @@ def test_backup_peak_memory_does_not_grow_with_the_file_count(tmp_path: Path):
     for kind in ("first", "no-change"):
         growth = (peaks[LARGE][kind] - peaks[SMALL][kind]) / (LARGE - SMALL)
         assert growth < BYTES_PER_FILE, f"{kind} backup: {growth:.0f} bytes more per file ({peaks})"
+
+
+# Restore and verify read the manifest a row group at a time and spill to disk a buffer of
+# rows at a time: both scaled down too (row groups of the manifest the backup writes).
+SMALL_READS = "import hub_ops.backup.manifest as manifest, hub_ops.backup.spill as spill\n" + (
+    "manifest.ROW_GROUP = spill.FLUSH = 1024\n"
+)
+
+
+def test_restore_and_deep_verify_peak_memory_do_not_grow_with_the_file_count(tmp_path: Path):
+    peaks = {}
+    for count in (SMALL, LARGE):
+        root = make_many_files(tmp_path / f"many-{count}", count)
+        dest = tmp_path / f"dest-{count}"
+        peak_rss_of(SMALL_BUFFERS + SMALL_READS + backup_code(dest, root))
+        _, restore, restore_out = peak_rss_of(SMALL_READS + restore_code(dest, tmp_path / f"restored-{count}"))
+        assert restore_out.split()[0] == str(count + 1)  # and make_many_files's marker file
+        # the files written are the files made (their number and a sample of contents)
+        restored = tmp_path / f"restored-{count}" / "user000" / "dir00000"
+        assert (restored / "f7").read_bytes() == b"7\n" and len(list(restored.iterdir())) == 1000
+        _, verify, out = peak_rss_of(SMALL_READS + verify_code(dest))
+        assert out.split()[0] == str(count + 1)  # every distinct content re-hashed
+        peaks[count] = {"restore": restore, "restore worker": largest_child_rss(restore_out), "verify --deep": verify}
+    for kind in peaks[SMALL]:
+        growth = (peaks[LARGE][kind] - peaks[SMALL][kind]) / (LARGE - SMALL)
+        assert growth < BYTES_PER_FILE, f"{kind}: {growth:.0f} bytes more per file ({peaks})"
