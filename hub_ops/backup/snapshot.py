@@ -53,6 +53,8 @@ from hub_ops.backup.manifest import SCHEMA, ManifestWriter, SnapshotSummary, ite
 from hub_ops.backup.packs import PackIndex, PackWriter, load_index
 from hub_ops.backup.repository import Repository, new_snapshot_id, normalize_hub
 from hub_ops.backup.scan import Chunk, order_key, put_unless_stopped, walk_chunks
+from hub_ops.backup.spill import FLUSH as SPILL_FLUSH
+from hub_ops.backup.spill import Buckets, digest_bucket
 
 CHUNK = 8192  # entries per walk chunk (and manifest row group); PIPELINE + 3 chunks are in flight
 PIPELINE = 3  # chunks waiting for workers, at most
@@ -170,17 +172,16 @@ class _Distinct:
 
     Kept on disk, not in memory (a set of every digest grows with the file count: 48 MB
     and a 150 MB sorting peak at 1M files): records of the digest's first 128 bits and the
-    two sizes (32 bytes) are appended to one of BUCKETS files by the digest's first bits,
-    and `totals` de-duplicates one bucket at a time, so memory is a bucket (1/64 of the
-    records) however many files there are. A 128-bit prefix collision would only nudge a
-    statistic; nothing is stored or skipped by this."""
+    two sizes (32 bytes) go to spill.Buckets by the digest's first bits, and `totals`
+    de-duplicates one bucket at a time, so memory is a bucket (1/64 of the records) however
+    many files there are. A 128-bit prefix collision would only nudge a statistic; nothing
+    is stored or skipped by this."""
 
-    BUCKETS = 64
-    FLUSH = 16384  # records buffered before they go to the bucket files
+    FLUSH = SPILL_FLUSH  # records buffered (and de-duplicated) before they go to disk
     _RECORD = np.dtype([("key", "V16"), ("size", "<i8"), ("stored", "<i8")])
 
     def __init__(self, folder: str):
-        self._folder = folder
+        self._buckets = Buckets(folder, "distinct", self._RECORD)
         self._buffer: list[np.ndarray] = []
         self._buffered = 0
 
@@ -202,26 +203,19 @@ class _Distinct:
             self._flush()
 
     def _flush(self) -> None:
+        """De-duplicate what is buffered before it goes to disk (files repeat contents)."""
         if not self._buffered:
             return
-        records = _unique_rows(np.concatenate(self._buffer))  # sorted by key first: buckets are runs
+        records = _unique_rows(np.concatenate(self._buffer))
         self._buffer, self._buffered = [], 0
-        bucket = np.ascontiguousarray(records["key"]).view(np.uint8)[::16] >> 2  # top 6 bits: 64 buckets
-        bounds = np.searchsorted(bucket, np.arange(self.BUCKETS + 1))
-        for b in range(self.BUCKETS):
-            if bounds[b] < bounds[b + 1]:
-                with open(os.path.join(self._folder, f"distinct-{b:02d}"), "ab") as f:
-                    records[bounds[b] : bounds[b + 1]].tofile(f)
+        self._buckets.add(records, digest_bucket(records["key"]))
+        self._buckets.flush()
 
     def totals(self) -> tuple[int, int]:
         """(logical, stored) bytes of the distinct contents added."""
         self._flush()
         size = stored = 0
-        for b in range(self.BUCKETS):
-            path = os.path.join(self._folder, f"distinct-{b:02d}")
-            if not os.path.exists(path):
-                continue
-            records = np.fromfile(path, self._RECORD)
+        for records in self._buckets:
             _, first = np.unique(records["key"], return_index=True)
             size += int(records["size"][first].sum())
             stored += int(records["stored"][first].sum())

@@ -60,5 +60,6 @@ def digest_keys(hex_digests: list[str]) -> np.ndarray:
 
 
 def digest_bucket(keys: np.ndarray) -> np.ndarray:
-    """The bucket of each 32-byte key: its top 6 bits, so buckets are ranges of digests."""
-    return np.ascontiguousarray(keys).view(np.uint8)[::32] >> 2
+    """The bucket of each binary key (numpy void, any width): its top 6 bits, so buckets
+    are ranges of digests."""
+    return np.ascontiguousarray(keys).view(np.uint8)[:: keys.dtype.itemsize] >> 2
