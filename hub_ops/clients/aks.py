@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub_ops.clients import kube
-from hub_ops.clients.aks_support import support_warning
+from hub_ops.clients.aks_support import enum_text, support_warning
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import ClusterState, NodePoolState, NodeState, UpgradeState, nodes_per_pool, parse_version
 from hub_ops.settings import Settings, get_settings
@@ -259,11 +259,6 @@ def observe(
     return cluster_state(cluster, managed, profile, nodes, notes, versions)
 
 
-def _text(value) -> str | None:
-    """An SDK enum's value (AgentPoolMode.SYSTEM -> "System"), or the string as it is."""
-    return None if value is None else str(getattr(value, "value", value))
-
-
 # auto-upgrade channels that move the control plane on their own, and to what
 _CHANNEL_MOVES_MINOR = {"stable": True, "rapid": True, "patch": False}
 
@@ -282,21 +277,21 @@ def cluster_state(
         NodePoolState(
             name=p.name,
             version=p.current_orchestrator_version or p.orchestrator_version,
-            status=", ".join(x for x in (p.provisioning_state, _text(p.power_state and p.power_state.code)) if x)
+            status=", ".join(x for x in (p.provisioning_state, enum_text(p.power_state and p.power_state.code)) if x)
             or None,
             machine_type=p.vm_size,
             autoscaling=bool(p.enable_auto_scaling),
             min_nodes=p.min_count,
             max_nodes=p.max_count,
             node_count=per_pool.get(p.name, 0) if nodes is not None else None,
-            mode=_text(p.mode),
+            mode=enum_text(p.mode),
         )
         for p in managed.agent_pool_profiles or []
     ]
     version = managed.current_kubernetes_version or managed.kubernetes_version
-    power = _text(managed.power_state and managed.power_state.code)
+    power = enum_text(managed.power_state and managed.power_state.code)
     status = "STOPPED" if power == "Stopped" else (managed.provisioning_state or "").upper() or None
-    channel = _text(managed.auto_upgrade_profile and managed.auto_upgrade_profile.upgrade_channel)
+    channel = enum_text(managed.auto_upgrade_profile and managed.auto_upgrade_profile.upgrade_channel)
     upgrade = None
     if profile is not None and profile.control_plane_profile is not None:
         upgrade = _upgrade_state(version, profile.control_plane_profile.upgrades or [], channel, notes)

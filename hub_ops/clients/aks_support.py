@@ -18,8 +18,9 @@ from hub_ops.fleet.observed import minor_of
 DEFAULT_PLAN = "KubernetesOfficial"  # what AKS applies when a cluster names none
 
 
-def _text(value) -> str:
-    return str(getattr(value, "value", value))
+def enum_text(value) -> str | None:
+    """An SDK enum's value (AgentPoolMode.SYSTEM -> "System"), or the string as it is."""
+    return None if value is None else str(getattr(value, "value", value))
 
 
 def support_warning(version: str | None, plan: str | None, location: str | None, versions) -> str | None:
@@ -29,21 +30,21 @@ def support_warning(version: str | None, plan: str | None, location: str | None,
     minor = minor_of(version)
     if minor is None:
         return None
-    plan = _text(plan) if plan else DEFAULT_PLAN
+    plan = enum_text(plan) if plan else DEFAULT_PLAN
     name = f"{minor[0]}.{minor[1]}"
     where = f"AKS in {location}" if location else "AKS"
     by_minor = {minor_of(v.version): v for v in versions if minor_of(v.version)}
     under_plan = sorted(
         m
         for m, v in by_minor.items()
-        if not v.is_preview and plan in {_text(p) for p in (v.capabilities and v.capabilities.support_plan) or []}
+        if not v.is_preview and plan in {enum_text(p) for p in (v.capabilities and v.capabilities.support_plan) or []}
     )
     listed = ", ".join(f"{m[0]}.{m[1]}" for m in under_plan) or "none"
     if under_plan and minor > under_plan[-1]:
         return None  # newer than every GA minor: a preview version, not one leaving support
     if minor not in under_plan:
         other = by_minor.get(minor)
-        plans = sorted({_text(p) for p in (other and other.capabilities and other.capabilities.support_plan) or []})
+        plans = sorted({enum_text(p) for p in (other and other.capabilities and other.capabilities.support_plan) or []})
         elsewhere = f" (only under {', '.join(plans)})" if plans else ""
         return f"{name} reached end of {plan} support: {where} supports {listed} under it{elsewhere}"
     if minor == under_plan[0]:
