@@ -349,6 +349,7 @@ class UsageSettings(Strict):
     """Who uses each hub (extension): user names in operators' per-user tables (the UI only)."""
 
     show_user_names: bool = False  # else names are hashed; reports never carry them
+    start_date: StartDate = None  # the first day of hub_usage and home_storage; community reports from its month
 
 
 class KubernetesPolicy(Strict):

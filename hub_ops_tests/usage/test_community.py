@@ -20,6 +20,7 @@ from statistics import median
 import dagster as dg
 import pyarrow as pa
 import pytest
+import yaml
 
 from hub_ops.backup.repository import Repository
 from hub_ops.backup.snapshot import create_snapshot
@@ -84,15 +85,17 @@ def world(tmp_path_factory, gcs_server, hub) -> World:
     fleet_root = root / "fleet"
     shutil.copytree(EXAMPLE_FLEET, fleet_root)
     fleet_yaml = fleet_root / "fleet.yaml"
-    fleet_yaml.write_text(
+    settings = yaml.safe_load(
         fleet_yaml.read_text()
         .replace("gs://example-fleet-backups", f"gs://{bucket}/backups")
         .replace("gs://example-fleet-reports", f"gs://{bucket}/reports")
         .replace("gs://example-fleet-billing/export/", f"gs://{bucket}/billing/")
         .replace("sharing: proportional", "sharing: none")  # a hub's cost is its own rows: summed here
-        # names allowed in the UI: the pages must still carry none (test_no_user_name_reaches_the_pages)
-        + "usage:\n  show_user_names: true\n"
     )
+    # names allowed in the UI: the pages must still carry none (test_no_user_name_reaches_the_pages);
+    # set as a key so the fleet's own usage block (start_date) is kept, not duplicated
+    settings.setdefault("usage", {})["show_user_names"] = True
+    fleet_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
     fleet = load_fleet(fleet_root)
 
     # activity: users whose names hold "-" (never part of base64), active on known days

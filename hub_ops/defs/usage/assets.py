@@ -18,17 +18,25 @@ from hub_ops.defs.shared.resources import (
     SopsResource,
     StorageResource,
 )
+from hub_ops.defs.shared.schedules import fleet_settings_at_load, today_at_load
 from hub_ops.deploy.values import ValuesError
+from hub_ops.fleet.models import partition_start
 from hub_ops.usage.activity import UsageLedger
 from hub_ops.usage.community import gather, open_notice
 from hub_ops.usage.community_page import community_page, page_urls, reports_folder, write_page
 from hub_ops.usage.tables import DAILY_COLUMNS, STORAGE_COLUMNS, ledger_folder, storage_rows, usage_day
 
-START = "2026-01-01"
-daily_partitions = dg.DailyPartitionsDefinition(start_date=START, timezone="UTC", end_offset=1)
+# fleet.yaml usage.start_date (default: the first of last month): "missing" means missing
+FIRST_DAY = partition_start(fleet_settings_at_load().usage.start_date, today_at_load())
+daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DAY.isoformat(), timezone="UTC", end_offset=1)
 # a community report is one hub's month: the UI shows that hub's page for that month
 community_partitions = dg.MultiPartitionsDefinition(
-    {"month": dg.MonthlyPartitionsDefinition(start_date=START, timezone="UTC", end_offset=1), "hub": hubs_partitions}
+    {
+        "month": dg.MonthlyPartitionsDefinition(
+            start_date=FIRST_DAY.replace(day=1).isoformat(), timezone="UTC", end_offset=1
+        ),
+        "hub": hubs_partitions,
+    }
 )
 # chosen knowingly: a month of the report reads the days of the month of its daily upstreams
 warnings.filterwarnings("ignore", message=r"Class `MultiToSingleDimensionPartitionMapping`", category=dg.BetaWarning)

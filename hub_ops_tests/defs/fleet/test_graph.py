@@ -5,7 +5,10 @@ partitions that start at fleet.yaml's dates."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
@@ -62,6 +65,7 @@ def test_partitions_start_at_the_fleets_dates(repo, example_fleet):
     months = repo.assets_defs_by_key[dg.AssetKey("monthly_cost_report")].partitions_def
     assert nights.get_partitions_def_for_dimension("date").start.date() == dt.date(2026, 11, 1)
     assert (days.start.date(), months.start.date()) == (dt.date(2026, 9, 1), dt.date(2026, 9, 1))
+    assert _usage_starts(repo) == (dt.date(2026, 10, 1), dt.date(2026, 10, 1), dt.date(2026, 10, 1))
     # without them: the first of last month, whatever the day
     assert partition_start(None, dt.date(2026, 12, 2)) == dt.date(2026, 11, 1)
     assert partition_start(None, dt.date(2027, 1, 31)) == dt.date(2026, 12, 1)
@@ -76,3 +80,39 @@ def test_partitions_start_at_the_fleets_dates(repo, example_fleet):
         line = next(i for i, t in enumerate(fleet_yaml.read_text().splitlines(), 1) if "start_date: " + bad in t)
         assert f"fleet.yaml:{line} backups.start_date: " in str(error.value) and says in str(error.value)
         fleet_yaml.write_text(fleet_yaml.read_text().replace(f"start_date: {bad}", "start_date: 2026-11-01"))
+
+
+def _usage_starts(repo) -> tuple[dt.date, dt.date, dt.date]:
+    """First partition of hub_usage, home_storage and community_reports' month."""
+    usage, homes, reports = (
+        repo.assets_defs_by_key[dg.AssetKey(key)].partitions_def
+        for key in ("hub_usage", "home_storage", "community_reports")
+    )
+    return usage.start.date(), homes.start.date(), reports.get_partitions_def_for_dimension("month").start.date()
+
+
+def test_usage_partitions_start_at_usage_start_date_or_the_first_of_last_month(example_fleet, tmp_path):
+    fleet_yaml = example_fleet / "fleet.yaml"
+    stated = fleet_yaml.read_text().replace("start_date: 2026-10-01", "start_date: 2026-10-17")
+    fleet_yaml.write_text(stated)
+    script = (
+        "import sys\n"
+        "from hub_ops.definitions import defs\n"
+        "from hub_ops_tests.defs.fleet.test_graph import _usage_starts\n"
+        "print(*_usage_starts(defs().get_repository_def()))\n"
+    )
+
+    def starts(today: str) -> list[str]:
+        env = {**os.environ, "HUB_OPS_FLEET": str(example_fleet), "HUB_OPS_DATA": str(tmp_path / "data")}
+        env["HUB_OPS_TODAY"] = today
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    # a stated day mid-month: the days from it, the community reports from its month
+    assert starts("2026-12-02") == ["2026-10-17", "2026-10-17", "2026-10-01"]
+    # no usage.start_date: the first of the month before the day the definitions load
+    fleet_yaml.write_text(re.sub(r"usage:\n  start_date: \S+.*\n", "", stated))
+    assert "usage:" not in fleet_yaml.read_text()
+    assert starts("2026-12-02") == ["2026-11-01"] * 3
+    assert starts("2027-01-31") == ["2026-12-01"] * 3
