@@ -19,10 +19,6 @@ alert_incidents = dg.AssetSpec(
 )
 
 
-def _cell(value: object) -> str:
-    return str(value).replace("|", "/").replace("\n", " ")[:160]
-
-
 INCIDENT_COLUMNS = ["severity", "what", "where", "since (UTC)", "failures", "reminders", "last told (UTC)"]
 
 
@@ -46,20 +42,30 @@ def incidents_table(incidents: dict[str, Incident]) -> dg.MetadataValue:
     )
 
 
-def deliveries_table(notifications: list[Notification], deliveries: list[Delivery]) -> str:
-    if not notifications:
-        return "_nothing to send_"
-    rows = ["| event | what | route | channel | ok | attempts | answer |", "|---|---|---|---|---|---|---|"]
+DELIVERY_COLUMNS = ["event", "what", "route", "channel", "ok", "attempts", "answer"]
+
+
+def deliveries_table(notifications: list[Notification], deliveries: list[Delivery]) -> dg.MetadataValue:
+    """One row per delivery of each notification; a notification no route matched is one row
+    saying so (empty: nothing to send)."""
+    rows = []
     for n in notifications:
         sent = [d for d in deliveries if d.incident_id == n.incident.id and d.event == n.event]
         if not sent:
-            rows.append(f"| {n.event} | {_cell(n.incident.title)} | _no matching route_ | | | | |")
-        for d in sent:
-            rows.append(
-                f"| {n.event} | {_cell(n.incident.title)} | {d.route} | {d.channel} | {'yes' if d.ok else '**no**'} "
-                f"| {d.attempts} | {_cell(d.answer)} |"
-            )
-    return "\n".join(rows)
+            rows.append({"event": n.event, "what": n.incident.title, "answer": "no matching route"})
+        rows += [
+            {
+                "event": n.event,
+                "what": n.incident.title,
+                "route": d.route,
+                "channel": d.channel,
+                "ok": d.ok,
+                "attempts": d.attempts,
+                "answer": str(d.answer)[:160],  # a route's error page can be long
+            }
+            for d in sent
+        ]
+    return table(rows, DELIVERY_COLUMNS)
 
 
 def incidents_observation(
@@ -80,7 +86,7 @@ def incidents_observation(
             "deliveries_failed": dg.MetadataValue.int(sum(not d.ok for d in deliveries)),
             "failing_routes": ", ".join(failed) or "none",
             "incidents": incidents_table(incidents),
-            "deliveries": dg.MetadataValue.md(deliveries_table(notifications, deliveries)),
+            "deliveries": deliveries_table(notifications, deliveries),
         },
     )
 

@@ -114,9 +114,11 @@ def snapshot_metadata(summary: SnapshotSummary, manifest_link: str, history: lis
     if summary.skipped:
         meta["skipped"] = dg.MetadataValue.json(summary.skipped)
     if summary.unreadable_count:
-        meta["unreadable"] = dg.MetadataValue.md(
-            f"{summary.unreadable_count} file(s) could not be read and are not in this snapshot:\n\n"
-            + "\n".join(f"- `{line}`" for line in summary.unreadable)
+        # not in this snapshot; the manifest keeps the first 100 "path: reason" lines
+        meta["unreadable_files"] = dg.MetadataValue.int(summary.unreadable_count)
+        meta["unreadable"] = table(
+            [dict(zip(("path", "reason"), line.rpartition(": ")[::2], strict=True)) for line in summary.unreadable],
+            ["path", "reason"],
         )
     return meta
 

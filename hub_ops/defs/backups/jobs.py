@@ -82,7 +82,7 @@ def _report_metadata(report: RestoreReport | None) -> dict:
         "symlinks": dg.MetadataValue.int(report.symlinks),
         "already_there": dg.MetadataValue.int(report.already_there),
         "kept_newer": dg.MetadataValue.int(len(report.kept_newer)),
-        "kept_newer_files": dg.MetadataValue.md("\n".join(f"- `{p}`" for p in report.kept_newer[:200]) or "none"),
+        "kept_newer_files": table([{"path": p} for p in report.kept_newer[:200]], ["path"]),  # the first 200
     }
 
 

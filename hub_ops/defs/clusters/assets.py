@@ -9,9 +9,10 @@ Why one unpartitioned asset rather than one partition per cluster:
   and needs no second dynamic partition set kept in sync with the fleet;
 - a failing cluster cannot fail the others: every API error becomes that cluster's
   "not reachable: ..." row, and the run still succeeds.
-Per-cluster detail (node pools, upgrade info, notes) is one markdown table per cluster in
-the materialization's metadata. Nothing is stored through an IO manager: the metadata is
-the product, so the asset works the same on a laptop and in a Kubernetes Job.
+Per-cluster detail (versions, upgrade info, notes) is one (fact, value) table per cluster in
+the materialization's metadata, beside the fleet-wide `clusters` and `node pools` tables.
+Nothing is stored through an IO manager: the metadata is the product, so the asset works
+the same on a laptop and in a Kubernetes Job.
 """
 
 import datetime as dt
@@ -73,12 +74,16 @@ def observe_cluster(
     return ClusterState.unreachable(cluster, NOT_ASKED, f"provider {cluster.provider} is not observed by hub_ops")
 
 
-def cluster_markdown(state: ClusterState) -> str:
-    """The per-cluster facts as prose (its pools are rows of the `node pools` table)."""
-    head = f"**{state.cluster}** ({state.provider}, via {state.source}, {state.observed_at:%Y-%m-%d %H:%M} UTC)"
+def cluster_facts(state: ClusterState) -> list[dict]:
+    """The per-cluster facts as (fact, value) rows; its pools are rows of the `node pools` table."""
+    facts: dict[str, object] = {
+        "provider": state.provider,
+        "observed via": state.source,
+        "observed at (UTC)": f"{state.observed_at:%Y-%m-%d %H:%M}",
+    }
     if not state.reachable:
-        return f"{head}\n\nnot reachable: {state.reason}"
-    facts = {
+        return [{"fact": k, "value": str(v)} for k, v in (facts | {"not reachable": state.reason}).items()]
+    facts |= {
         "status": state.status,
         "control plane": state.master_version,
         "platform version": state.platform_version,
@@ -88,18 +93,16 @@ def cluster_markdown(state: ClusterState) -> str:
     }
     if state.upgrade:
         up = state.upgrade
-        facts.update(
-            {
-                "upgrade targets": f"minor {up.minor_target_version or '-'}, patch {up.patch_target_version or '-'}",
-                "auto-upgrade": ", ".join(up.auto_upgrade_status) or "-",
-                "end of standard support": up.end_of_standard_support,
-                "end of extended support": up.end_of_extended_support,
-            }
-        )
+        facts |= {
+            "upgrade targets": f"minor {up.minor_target_version or '-'}, patch {up.patch_target_version or '-'}",
+            "auto-upgrade": ", ".join(up.auto_upgrade_status) or "-",
+            "end of standard support": up.end_of_standard_support,
+            "end of extended support": up.end_of_extended_support,
+        }
         if up.support_warning:
             facts["support"] = up.support_warning
-    lines = [head, ""] + [f"- {k}: {'-' if v in (None, '') else v}" for k, v in facts.items()]
-    return "\n".join(lines + [f"- note: {note}" for note in state.notes])
+    rows = [{"fact": k, "value": "-" if v in (None, "") else str(v)} for k, v in facts.items()]
+    return rows + [{"fact": "note", "value": note} for note in state.notes]
 
 
 def pool_rows(states: list[ClusterState]) -> list[dict]:
@@ -159,7 +162,7 @@ def clusters(
         ),
     }
     for state in states:
-        metadata[f"cluster {state.cluster}"] = dg.MetadataValue.md(cluster_markdown(state))
+        metadata[f"cluster {state.cluster}"] = table(cluster_facts(state), ["fact", "value"])
     return dg.MaterializeResult(
         metadata=metadata, check_results=evaluate(states, loaded, dt.datetime.now(dt.UTC).date())
     )

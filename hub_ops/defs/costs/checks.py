@@ -4,9 +4,12 @@ total, within the rounding to cents; and be in the export's currency."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import dagster as dg
 
 from hub_ops.costs.crosscheck import HALF_CENT, SLACK, CrossCheck
+from hub_ops.defs.shared.metadata import table
 
 RECONCILES = "reconciles_to_export"
 DESCRIPTION = (
@@ -22,6 +25,30 @@ def check_spec(asset_key: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(RECONCILES, asset=asset_key, description=DESCRIPTION)
 
 
+def _money(value: Decimal | None) -> float | None:
+    # a float keeps the nanos of a day's or a month's total (< 15 digits) and sorts as a number
+    return None if value is None else float(value)
+
+
+def reconciliation_rows(check: CrossCheck) -> tuple[list[dict], list[str]]:
+    """(rows, columns): per figure (a day, or the total) each written file's sum, the independent
+    net, the report reader's total, the difference (file - independent) and the verdict."""
+    formats = sorted({f for c in check.comparisons for f in c.files})
+    rows = [
+        {
+            "figure": c.label,
+            **{f: _money(c.files.get(f)) for f in formats},
+            "independent": _money(c.independent),
+            "report reader": _money(c.reader),
+            "difference": _money(c.difference),
+            "tolerance": _money(c.tolerance),
+            "verdict": "ok" if c.ok else "FAILS",
+        }
+        for c in check.comparisons
+    ]
+    return rows, ["figure", *formats, "independent", "report reader", "difference", "tolerance", "verdict"]
+
+
 def reconciliation_result(check: CrossCheck) -> dg.AssetCheckResult:
     """The check's verdict with a table of report vs independent totals for people."""
     largest = max((c.difference for c in check.comparisons), key=abs, default=0)
@@ -30,11 +57,13 @@ def reconciliation_result(check: CrossCheck) -> dg.AssetCheckResult:
         passed=check.ok,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "reconciliation": dg.MetadataValue.md(check.markdown()),
+            "reconciliation": table(*reconciliation_rows(check)),
             "checked": len(check.comparisons),
             "failed": len(check.failed),
             "largest_difference": dg.MetadataValue.float(float(largest)),
             "currency_agrees": check.currency_ok,
+            "currencies": f"report {check.currency or 'none'}, export (re-read) "
+            + (", ".join(sorted(check.net.currencies)) or "none"),
             "tolerance": f"{HALF_CENT} per rounded figure (a day; the month) + {SLACK} {check.currency}".strip(),
             "independent_read": check.net.how,
         },

@@ -317,17 +317,17 @@ def _deployer(context, plan: ClusterDeployPlan, sops: SopsResource, kube: KubeRe
                 helm.close()
 
 
-def _run_each(context, plan: ClusterDeployPlan, ids: list[str], work) -> list[tuple[str, bool]]:
+def _run_each(context, plan: ClusterDeployPlan, ids: list[str], work) -> list[tuple[str, str, bool]]:
     """Run `work(id) -> ReleaseResult` for each id in parallel; record results; return the
-    failures as (message, retryable)."""
-    failures: list[tuple[str, bool]] = []
+    failures as (release id, message, retryable)."""
+    failures: list[tuple[str, str, bool]] = []
     workers = max(1, min(plan.settings.max_parallel, len(ids) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"deploy-{plan.cluster}") as pool:
         for rid, outcome in zip(ids, pool.map(lambda rid: _attempt(work, rid), ids)):
             result, error, retryable = outcome
             plan.results[rid] = result
             if error:
-                failures.append((error, retryable))
+                failures.append((rid, error, retryable))
                 context.log.error(error)
             else:
                 context.log.info(f"{rid}: {result.status}, {result.health} ({result.duration_s:.1f} s)")
@@ -363,7 +363,7 @@ def _result_rows(plan: ClusterDeployPlan, ids: list[str]) -> list[dict]:
 
 
 def _finish(
-    context, plan: ClusterDeployPlan, ids: list[str], failures: list[tuple[str, bool]], step: str
+    context, plan: ClusterDeployPlan, ids: list[str], failures: list[tuple[str, str, bool]], step: str
 ) -> ClusterDeployPlan:
     diffs = "\n\n".join(plan.diffs[rid] for rid in ids if rid in plan.diffs)
     context.add_output_metadata(
@@ -373,13 +373,13 @@ def _finish(
         }
     )
     if failures:
-        messages = [m for m, _ in failures]
+        rows = [{"release": rid, "error": m, "retryable": retryable} for rid, m, retryable in failures]
         raise dg.Failure(
             description=f"{plan.cluster}: {step} failed for {len(failures)} release(s); "
-            f"later steps of this cluster are skipped:\n" + "\n".join(messages),
-            metadata={"failures": dg.MetadataValue.md("\n".join(f"- {m}" for m in messages))},
+            f"later steps of this cluster are skipped:\n" + "\n".join(r["error"] for r in rows),
+            metadata={"failures": table(rows, ["release", "error", "retryable"])},
             # an unreachable API may come back; a bad chart or a failed health check will not
-            allow_retries=all(retryable for _, retryable in failures),
+            allow_retries=all(r["retryable"] for r in rows),
         )
     return plan
 

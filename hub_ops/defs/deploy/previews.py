@@ -13,6 +13,7 @@ import json
 import dagster as dg
 
 from hub_ops.clients.git import GitError
+from hub_ops.defs.shared.metadata import table
 from hub_ops.defs.shared.resources import FleetResource, GitResource, SopsResource
 from hub_ops.deploy.diff import diff_range
 from hub_ops.deploy.preview_refs import fetch_preview, matching_refs, ref_of
@@ -51,8 +52,8 @@ def change_previews(
     except (GitError, FleetConfigError) as e:
         raise dg.Failure(f"cannot preview {ref_of(key)}: {e}", allow_retries=False) from None
     context.log.info(f"{ref_of(key)} {base[:12]}..{head[:12]}: {result.summary()}")
-    flags_md = "\n".join(f"- `{rid}` {f.text()}" for rid, f in result.flags)
-    errors_md = "\n".join(f"- {r.summary()}" for r in result.errors)
+    flags = [{"release": rid, **f.as_dict()} for rid, f in result.flags]
+    not_compared = [{"release": r.release, "step": r.step, "why": r.error} for r in result.errors]
     return dg.MaterializeResult(
         metadata={
             "diff": dg.MetadataValue.md(result.markdown()),
@@ -73,8 +74,8 @@ def change_previews(
                 passed=not result.flags and not result.errors,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={
-                    "risk_flags": dg.MetadataValue.md(flags_md or "none"),
-                    "not_compared": dg.MetadataValue.md(errors_md or "none"),
+                    "risk_flags": table(flags, ["release", "kind", "object", "detail"]),
+                    "not_compared": table(not_compared, ["release", "step", "why"]),
                 },
             )
         ],

@@ -3,11 +3,13 @@ check, retention, and hubs that must not be backed up."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import dagster as dg
 import pytest
 
-from hub_ops.backup import Repository
-from hub_ops.defs.backups.assets import user_home_backups
+from hub_ops.backup import Repository, SnapshotSummary
+from hub_ops.defs.backups.assets import snapshot_metadata, user_home_backups
 from hub_ops.defs.backups.partitions import backup_partition_key
 from hub_ops_tests.defs.backups.conftest import make_homes
 from hub_ops_tests.tables import rows
@@ -89,3 +91,24 @@ def test_asset_declares_kinds_retries_pool_and_check():
     assert user_home_backups.op.pool == "backups"
     assert [c.name for c in user_home_backups.check_specs] == ["verified"]
     assert next(iter(user_home_backups.check_specs)).blocking
+
+
+def test_unreadable_files_are_a_table_of_path_and_reason():
+    # as the snapshot records them: "path: reason", the first 100 of unreadable_count
+    summary = SnapshotSummary(
+        id="s1",
+        hub="c/h",
+        created="2026-11-01T02:00:00+00:00",
+        parent=None,
+        source="/homes",
+        unreadable=["u/secret.txt: Permission denied", "u/notes: 2026.md: Permission denied"],
+        unreadable_count=140,
+    )
+    meta = snapshot_metadata(summary, "file:///m", [])
+    assert rows(meta["unreadable"]) == [
+        {"path": "u/secret.txt", "reason": "Permission denied"},
+        {"path": "u/notes: 2026.md", "reason": "Permission denied"},
+    ]
+    assert meta["unreadable_files"].value == 140
+    clean = dataclasses.replace(summary, unreadable=[], unreadable_count=0)
+    assert "unreadable" not in snapshot_metadata(clean, "file:///m", [])

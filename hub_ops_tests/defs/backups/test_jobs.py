@@ -136,7 +136,8 @@ def test_a_file_newer_than_the_snapshots_copy_is_kept_unless_a_reason_is_given(b
     assert newer.read_text() == "ada's work since the backup\n"  # kept
     assert older.read_text() == "the shared course notebook\n" * 200  # older: restored
     meta = _output_metadata(result)
-    assert meta["kept_newer"].value == 1 and "ada/work/notes.md" in meta["kept_newer_files"].value
+    assert meta["kept_newer"].value == 1
+    assert [r.data for r in meta["kept_newer_files"].value.records] == [{"path": "ada/work/notes.md"}]
     result = _run(
         backup_fleet,
         "restore_homes_job",
@@ -145,7 +146,12 @@ def test_a_file_newer_than_the_snapshots_copy_is_kept_unless_a_reason_is_given(b
     )
     assert result.success, _failure(result)
     assert newer.read_text() == "ada \n" * 100
-    assert _output_metadata(result)["overwrite_newer_reason"].value == "ada wants last night's notes back"
+    meta = _output_metadata(result)
+    assert meta["overwrite_newer_reason"].value == "ada wants last night's notes back"
+    assert (meta["kept_newer_files"].value.records, meta["kept_newer_files"].value.schema.columns[0].name) == (
+        [],
+        "path",
+    )
 
 
 def test_restore_into_a_folder(backup_fleet, tmp_path):

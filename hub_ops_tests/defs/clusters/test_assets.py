@@ -77,7 +77,9 @@ def test_recorded_gke_clusters_drive_every_check(example_fleet, recorded_gke):
     pools = {(r["cluster"], r["pool"]): r for r in rows(md["node pools"])}
     assert pools[("pangeo-hubs", "nb-n2-highmem-4")]["machine type"] == "n2-highmem-4"
     assert pools[("pangeo-hubs", "nb-n2-highmem-4")]["min..max per zone"] == "0..100"
-    assert "- release channel: REGULAR" in md["cluster pangeo-hubs"].value
+    detail = {r["fact"]: r["value"] for r in rows(md["cluster pangeo-hubs"])}
+    assert (detail["release channel"], detail["observed via"]) == ("REGULAR", "GKE API")
+    assert rows(md["cluster local-demo"])[-1] == {"fact": "not reachable", "value": "no API configured"}
     assert {r["cluster"]: r["channel"] for r in rows(md["clusters"])}["pangeo-hubs"] == "REGULAR"
 
     evaluations = checks(result)
@@ -133,7 +135,8 @@ def test_node_listing_failure_is_a_note_not_a_failure(example_fleet, recorded_gk
         gke_api.clusters[key]["cluster"]["endpoint"] = f"127.0.0.1:{free_port()}"
     result = materialize(example_fleet, recorded_gke, list_nodes=True)
     assert result.success
-    assert "nodes not listed (Kubernetes API at 127.0.0.1:" in metadata(result)["cluster pangeo-hubs"].value
+    notes = [r["value"] for r in rows(metadata(result)["cluster pangeo-hubs"]) if r["fact"] == "note"]
+    assert any(n.startswith("nodes not listed (Kubernetes API at 127.0.0.1:") for n in notes), notes
     assert "test-token" not in str(metadata(result))
 
 

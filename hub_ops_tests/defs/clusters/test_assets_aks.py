@@ -98,7 +98,8 @@ def test_the_asset_table_says_azure_and_the_checks_cover_it(aks_observed, age_ke
     by_cluster = {r["cluster"]: r for r in rows(metadata(result)["clusters"])}
     assert (by_cluster["aks-obs"]["provider"], by_cluster["aks-obs"]["reachable"]) == ("azure", True)
     assert by_cluster["aks-obs"]["control plane"] == "1.20.2" and by_cluster["aks-obs"]["nodes"] == 2
-    assert "via AKS API" in metadata(result)["cluster aks-obs"].value
+    detail = {r["fact"]: r["value"] for r in rows(metadata(result)["cluster aks-obs"])}
+    assert (detail["observed via"], detail["control plane"]) == ("AKS API", "1.20.2")
     pools = {(r["cluster"], r["pool"]): r for r in rows(metadata(result)["node pools"])}
     assert (
         pools[("aks-obs", "nbuser")]["mode"] == "User" and pools[("aks-obs", "nbuser")]["min..max per zone"] == "0..100"

@@ -122,8 +122,8 @@ def test_the_asset_table_says_aws_and_the_checks_cover_it(eks_env, eks_groups, e
     assert result.success
     row = next(r for r in rows(metadata(result)["clusters"]) if r["cluster"] == "eks-obs")
     assert (row["provider"], row["reachable"]) == ("aws", True)
-    detail = metadata(result)["cluster eks-obs"].value
-    assert "via EKS API" in detail and "platform version" in detail
+    detail = {r["fact"]: r["value"] for r in rows(metadata(result)["cluster eks-obs"])}
+    assert detail["observed via"] == "EKS API" and detail["platform version"].startswith("eks.")
     pools = [r["pool"] for r in rows(metadata(result)["node pools"]) if r["cluster"] == "eks-obs"]
     assert eks_groups["core"] in pools
     evaluations = checks(result)

@@ -23,8 +23,8 @@ def test_local_cluster_observed_through_its_kubeconfig(example_fleet, kube_clust
     result = materialize(example_fleet, GkeResource(credentials="none"))
 
     assert result.success
-    local = metadata(result)["cluster local-demo"].value
-    assert "via Kubernetes API" in local and "v1.20." in local
+    local = {r["fact"]: r["value"] for r in rows(metadata(result)["cluster local-demo"])}
+    assert local["observed via"] == "Kubernetes API" and local["nodes run"] == "v1.20.2"
     assert ("local-demo", kube_nodes.pool("core")) in {
         (r["cluster"], r["pool"]) for r in rows(metadata(result)["node pools"])
     }
@@ -76,6 +76,6 @@ def test_kubeconfig_cluster_with_a_sops_encrypted_kubeconfig(example_fleet, kube
         "name: lab\nprovider: kubeconfig\nkubeconfig: {file: enc-deployer-credentials.secret.yaml}\n"
     )
     result = materialize(example_fleet, GkeResource(credentials="none"), age_key_file=str(age_key.path))
-    lab = metadata(result)["cluster lab"].value
-    assert "via Kubernetes API" in lab and "v1.20." in lab
+    lab = {r["fact"]: r["value"] for r in rows(metadata(result)["cluster lab"])}
+    assert lab["observed via"] == "Kubernetes API" and lab["control plane"].startswith("v1.20.")
     assert kube_cluster.token not in repr(metadata(result))

@@ -69,7 +69,7 @@ def test_daily_range_in_one_run(setup):
         assert sorted(partitions) == ["2026-10-01", "2026-10-02", "2026-10-03"]
         check = result.get_asset_check_evaluations()[0]
         assert check.passed and check.metadata["checked"].value == 4  # three days and their total
-        table = _table(check.metadata["reconciliation"].value)
+        table = _table(check.metadata["reconciliation"])
         assert list(table) == ["2026-10-01", "2026-10-02", "2026-10-03", "total"]
         days = [exact[d] for d in ("2026-10-01", "2026-10-02", "2026-10-03")]
         for (label, row), net in zip(table.items(), days + [sum(days)]):
@@ -119,22 +119,12 @@ def test_monthly_report_with_change_chart_and_links(setup):
     assert round(table["net_cost"].sum(), 2) == metadata["net_total"].value
 
 
-def _table(markdown: str) -> dict[str, dict]:
-    """The check's markdown table -> {first cell: {column: Decimal or text}}."""
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
-    head = [c.strip() for c in lines[0].strip("|").split("|")]
-    rows = {}
-    for line in lines[2:]:
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        rows[cells[0]] = {h: _number(c) for h, c in zip(head, cells)}
-    return rows
-
-
-def _number(cell: str):
-    try:
-        return Decimal(cell.replace(",", "").replace("±", ""))
-    except ArithmeticError:
-        return cell
+def _table(value) -> dict[str, dict]:
+    """The check's native table -> {figure: {column: Decimal (amounts) or text}}."""
+    return {
+        row["figure"]: {k: Decimal(str(v)) if isinstance(v, float) else v for k, v in row.items()}
+        for row in rows(value)
+    }
 
 
 # ------------------------------------------------------------------ reading errors are caught
@@ -166,8 +156,8 @@ def test_the_check_fails_when_the_reader_misreads_the_export(setup, monkeypatch,
         result = dg.materialize([hub_daily_costs], instance=instance, resources=resources, tags=DAYS)
     check = result.get_asset_check_evaluations()[0]
     assert not check.passed
-    table = _table(check.metadata["reconciliation"].value)
-    assert all(row["verdict"] == "**FAILS**" for row in table.values())
+    table = _table(check.metadata["reconciliation"])
+    assert all(row["verdict"] == "FAILS" for row in table.values())
     days = [exact[d] for d in ("2026-10-01", "2026-10-02", "2026-10-03")]
     assert [row["independent"] for row in table.values()] == days + [sum(days)]  # the export, untouched
     for row in table.values():  # the files and the report's reader agree with each other: same batch
@@ -185,7 +175,7 @@ def test_the_monthly_check_fails_when_a_file_is_read_twice(setup, monkeypatch):
     check = result.get_asset_check_evaluations()[0]
     assert not check.passed
     october = sum((net for day, net in exact.items() if day.startswith("2026-10")), Decimal(0))
-    row = _table(check.metadata["reconciliation"].value)["2026-10"]
+    row = _table(check.metadata["reconciliation"])["2026-10"]
     assert row["independent"] == october and abs(row["parquet"] - 2 * october) <= Decimal("0.005")
 
 
@@ -205,7 +195,7 @@ def test_the_check_fails_when_the_reader_misreads_the_currency(setup, monkeypatc
         )
     check = result.get_asset_check_evaluations()[0]
     assert not check.passed
-    assert "Currency: report EUR, export (re-read) USD" in check.metadata["reconciliation"].value
+    assert check.metadata["currencies"].value == "report EUR, export (re-read) USD"
     assert check.metadata["currency_agrees"].value is False
 
 

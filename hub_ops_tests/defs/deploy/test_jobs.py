@@ -76,6 +76,9 @@ def test_one_clusters_failing_staging_blocks_only_its_own_prod(
         )
         assert "beta/staging: health check failed" in failure.event_specific_data.error.message
         assert "403" in failure.event_specific_data.error.message
+        [row] = rows(failure.event_specific_data.user_failure_data.metadata["failures"])
+        assert (row["release"], row["retryable"]) == ("beta/staging", False)
+        assert row["error"].startswith("beta/staging: health check failed") and "403" in row["error"]
 
         for cluster in ("alpha", "gamma"):
             for hub in ("staging", "prod"):

@@ -12,6 +12,7 @@ from hub_ops.defs.deploy.previews import change_previews, change_previews_sensor
 from hub_ops.defs.shared.resources import FleetResource, GitResource, SopsResource
 from hub_ops_tests.deploy.test_diff import TOKEN, every_secret, offline_fleet, secret_forms, yaml_of
 from hub_ops_tests.fleet_repos import git
+from hub_ops_tests.tables import rows
 
 
 def resources(repo, age_key, tmp_path) -> dict:
@@ -64,6 +65,15 @@ def test_a_preview_branch_is_diffed_against_main_with_flags_and_no_secret(tmp_pa
         assert "image quay.io/jupyterhub/k8s-hub:4.3.3 -> quay.io/jupyterhub/k8s-hub:9.9.9" in meta["diff"].value
         check = result.get_asset_check_evaluations()[0]
         assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+        assert rows(check.metadata["risk_flags"]) == [
+            {
+                "release": "alpha/prod",
+                "kind": "image",
+                "object": f"Deployment/{repo.namespace('alpha', 'prod')}/hub",
+                "detail": "container hub: image quay.io/jupyterhub/k8s-hub:4.3.3 -> quay.io/jupyterhub/k8s-hub:9.9.9",
+            }
+        ]
+        assert rows(check.metadata["not_compared"]) == []
 
         secrets = every_secret(repo, age_key) | {"pr7-rotated-token-aa11"}
         assert TOKEN in secrets
