@@ -114,6 +114,8 @@ def test_a_cluster_whose_api_is_down_does_not_stop_the_others(fleet_repo_factory
             c.message for c in [failure.event_specific_data.error.cause] if c
         )
         assert "gamma/prod: cluster gamma: API not reachable" in text
+        [row] = rows(failure.event_specific_data.user_failure_data.metadata["failures"])
+        assert (row["release"], row["retryable"]) == ("gamma/prod", True)  # an API may come back
         assert len(recorded(instance, "alpha.prod")) == 1
 
 
