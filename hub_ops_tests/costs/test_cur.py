@@ -180,3 +180,41 @@ def test_generated_month_against_duckdb(tmp_path, fleet, net):
     assert table[table["line"] == "idle"]["net_cost"].sum() == pytest.approx(idle, abs=0.011)
     assert round(table["net_cost"].sum(), 2) == pytest.approx(total, abs=0.006)
     assert {"unknown-namespace", "unknown-cluster", "unknown-project"} <= set(table["line"])
+
+
+def test_null_tag_map_and_null_tag_value(tmp_path, fleet):
+    """A row whose resource_tags is null counts as untagged; a pod's null namespace tag falls
+    back to its pod ARN: node 5.00, staging pod 2.00 + 1.00, untagged NAT 0.60."""
+    staging_pod = pod("staging", 2.00, 1.00)
+    staging_pod["resource_tags"] = [("aws_eks_cluster_name", EKS), ("aws_eks_namespace", None)]
+    rows = [cur_row(5.00, tags=EKSCTL, resource="i-0abc"), staging_pod, cur_row(0.60, operation="NatGateway")]
+    rows[-1]["resource_tags"] = None
+    report = CostReport.build(_export(tmp_path, rows).aggregate(DAY, END), fleet, "none")
+    assert _lines(report) == {
+        ("aws-hubs", "staging", "hub"): 2.00,
+        ("aws-hubs", "", "idle"): 1.00,
+        ("aws-hubs", "", "cluster-unattributed"): 2.00,
+        ("aws-hubs", "", "project-untagged"): 0.60,
+    }
+
+
+@pytest.mark.parametrize("size", [3, 2**20])  # 2**20: five keys no longer pack into one int64
+def test_grouping_by_packed_and_separate_key_codes(size):
+    import numpy as np
+
+    from hub_ops.costs.cur import _group
+
+    rng = np.random.default_rng(7)
+    keys = {k: rng.integers(-1, 3, 500) for k in "abcde"}
+    amounts = rng.integers(-(10**12), 10**12, 500)
+    expected: dict[tuple, list[int]] = {}
+    for i in range(500):
+        sums = expected.setdefault(tuple(int(keys[k][i]) for k in keys), [0, 0])
+        sums[0] += int(amounts[i])
+        sums[1] += 1
+    codes, summed = _group(keys, [size] * 5, {"amount": amounts, "rows": np.ones(500, dtype=np.int64)})
+    got = {
+        tuple(int(codes[k][g]) for k in keys): [summed["amount"][g].as_py(), summed["rows"][g].as_py()]
+        for g in range(summed.num_rows)
+    }
+    assert got == expected
