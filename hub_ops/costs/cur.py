@@ -34,7 +34,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +81,7 @@ CREDIT_TYPES = ("Credit", "Refund", "Discount", "BundledDiscount", "EdpDiscount"
 UNUSED_NAMESPACE = "eks:unused"  # report line `idle`
 HUB_TAG_PREFIX = "hub-tag:"  # report namespace of rows matched by the hub tag
 REQUIRED = (TIME, ACCOUNT, LINE_TYPE, OPERATION, CURRENCY, UNBLENDED, TAGS)
+REDUCERS = 2  # row groups reduced in parallel; each adds one row group's memory
 _PERIOD = re.compile(r"BILLING_PERIOD=(\d{4})-(\d{2})")
 
 
@@ -129,14 +132,16 @@ class CurExport:
         """The usage of [start, end) (UTC days of line_item_usage_start_date)."""
         accumulator = UsageAccumulator(self.url, start, end, provider=self.provider)
         low, high = day_number(start), day_number(end)
-        for where, batch, columns in self._batches(start, end, progress):
-            try:
-                reduced = reduce_cur(batch, columns, low, high)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
-                raise BillingExportError(f"{where}: cannot read the CUR rows: {e}") from None
-            accumulator.rows_read += batch.num_rows
-            if reduced is not None:
-                accumulator.add_groups(*reduced, where=where)
+        # REDUCERS row groups reduced at once (numpy and Arrow release the GIL) while the next
+        # is read; added in file order, so errors and the accumulator see the sequential order
+        pending: deque = deque()
+        with ThreadPoolExecutor(REDUCERS, thread_name_prefix="cur-reduce") as pool:
+            for where, batch, columns in self._batches(start, end, progress):
+                pending.append((where, batch.num_rows, pool.submit(reduce_cur, batch, columns, low, high)))
+                if len(pending) > REDUCERS:
+                    _add(accumulator, *pending.popleft())
+            while pending:
+                _add(accumulator, *pending.popleft())
         return accumulator.result()
 
     def independent_net(self, start: dt.date, end: dt.date) -> ExportNet:
@@ -167,15 +172,43 @@ class CurExport:
                 strings += [leaf for leaf in leaves if leaf.startswith(TAGS + ".")]
                 file = pq.ParquetFile(handle, read_dictionary=strings)
                 time_index = next(i for i in range(file.metadata.num_columns) if file.schema.column(i).path == TIME)
+                groups = []
                 for group in range(file.metadata.num_row_groups):
                     stats = file.metadata.row_group(group).column(time_index).statistics
                     if stats is not None and stats.has_min_max and isinstance(stats.min, dt.datetime):
                         lo, hi = stats.min.replace(tzinfo=None), stats.max.replace(tzinfo=None)
                         if hi < low or lo >= high:
                             continue
-                    yield f"{where} (row group {group})", file.read_row_group(group, columns=wanted), columns
+                    groups.append(group)
+                for group, table in _read_ahead(file, groups, wanted):
+                    yield f"{where} (row group {group})", table, columns
             if progress:
                 progress(number, len(files), where)
+
+
+def _add(accumulator: UsageAccumulator, where: str, rows: int, reduced: Future) -> None:
+    try:
+        groups = reduced.result()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
+        raise BillingExportError(f"{where}: cannot read the CUR rows: {e}") from None
+    accumulator.rows_read += rows
+    if groups is not None:
+        accumulator.add_groups(*groups, where=where)
+
+
+def _read_ahead(file: pq.ParquetFile, groups: list[int], columns: list[str]) -> Iterator[tuple[int, pa.Table]]:
+    """(group, its rows) for each row group, the next one read in a thread while the caller
+    reduces this one: Parquet decoding and the numpy/Arrow reduction release the GIL, so the
+    two overlap on a second core. One row group ahead, so memory grows by one row group."""
+    with ThreadPoolExecutor(1, thread_name_prefix="cur-read") as reader:
+        pending = None
+        for group in groups:
+            following = (group, reader.submit(file.read_row_group, group, columns=columns))
+            if pending:
+                yield pending[0], pending[1].result()
+            pending = following
+        if pending:
+            yield pending[0], pending[1].result()
 
 
 def _codes(column) -> tuple[np.ndarray, pa.Array]:
@@ -202,32 +235,35 @@ def _tag_codes(tags: pa.Array, keys: tuple[str, ...]) -> tuple[np.ndarray, pa.Ar
     if isinstance(tags, pa.ChunkedArray):
         tags = tags.combine_chunks()
     n = len(tags)
-    offsets = tags.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets = tags.offsets.to_numpy(zero_copy_only=False)
     first, last = int(offsets[0]), int(offsets[-1])
     entries = tags.values.slice(first, last - first)  # the map's struct<key, value> entries
     key_codes, key_names = _codes(entries.field(0))
     value_codes, values = _codes(entries.field(1))
     # each entry's place in the flat (key, row) output; entries of other keys (and of null
-    # maps) go to one spare slot past the end
+    # maps) go to one spare slot past the end. In place and int32 where it fits: these are
+    # the largest arrays of a batch, and fresh pages cost more than the arithmetic
     spare = len(keys) * n
-    base_of = np.full(len(key_names) + 1, spare, dtype=np.int64)
+    index = np.int32 if spare + n < 2**31 else np.int64
+    base_of = np.full(len(key_names) + 1, spare, dtype=index)
     for slot, key in enumerate(keys):
         base_of[:-1][pc.equal(key_names, key).fill_null(False).to_numpy(zero_copy_only=False)] = slot * n
-    row = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-    place = np.minimum(base_of[key_codes] + row, spare)
-    if tags.null_count:
-        place[~tags.is_valid().to_numpy(zero_copy_only=False)[row]] = spare
+    place = np.repeat(np.arange(n, dtype=index), np.diff(offsets))  # the entry's row
+    invalid = ~tags.is_valid().to_numpy(zero_copy_only=False)[place] if tags.null_count else None
+    place += base_of[key_codes]
+    np.minimum(place, spare, out=place)
+    if invalid is not None:
+        place[invalid] = spare
     codes = np.full(spare + 1, -1, dtype=np.int32)
     codes[place] = value_codes  # repeated places keep the last value
     return codes[:spare].reshape(len(keys), n), values
 
 
-def _first_found(*codes: np.ndarray) -> np.ndarray:
-    """Elementwise coalesce of code arrays (-1 = missing)."""
-    out = codes[0]
-    for more in codes[1:]:
-        out = np.where(out >= 0, out, more)
-    return out
+def _first_found(codes: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Elementwise coalesce of code arrays (-1 = missing), into the first one."""
+    for other in more:
+        np.copyto(codes, other, where=codes < 0)
+    return codes
 
 
 def _arn_parts(arns: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -259,27 +295,28 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
     credit = _member(batch.column(LINE_TYPE), CREDIT_TYPES)
     pod = _member(batch.column(OPERATION), [POD_OPERATION])
     tags, values = _tag_codes(batch.column(TAGS), (*CLUSTER_TAGS, NAMESPACE_TAG, HUB_TAG))
+    # rows of `tags`, updated in place (fresh pages cost more than the arithmetic)
     cluster, namespace, hub = _first_found(*tags[: len(CLUSTER_TAGS)]), tags[-2], tags[-1]
     # code spaces: cluster = tag values, then pod-ARN clusters; namespace = "", tag values,
     # pod-ARN namespaces, then "hub-tag:" + tag values
     cluster_names, namespace_names = [values], [pa.array([""]), values]
-    namespace = np.where(namespace >= 0, namespace + 1, -1)
+    np.add(namespace, 1, out=namespace, where=namespace >= 0)
     if RESOURCE in batch.column_names:  # the pod ARN, parsed once per distinct resource id
         resource, arns = _codes(batch.column(RESOURCE))
         arn_cluster, arn_namespace = _arn_parts(arns)
-        cluster = _first_found(cluster, _valid_codes(arn_cluster, len(values))[resource])
-        namespace = _first_found(namespace, _valid_codes(arn_namespace, 1 + len(values))[resource])
+        _first_found(cluster, _valid_codes(arn_cluster, len(values))[resource])
+        _first_found(namespace, _valid_codes(arn_namespace, 1 + len(values))[resource])
         cluster_names.append(arn_cluster)
         namespace_names.append(arn_namespace)
-    hub_base = sum(len(a) for a in namespace_names)
+    np.add(hub, sum(len(a) for a in namespace_names), out=hub, where=hub >= 0)
     namespace_names.append(pc.binary_join_element_wise(HUB_TAG_PREFIX, values, ""))
-    row_namespace = np.where(pod, np.maximum(namespace, 0), np.where(hub >= 0, hub_base + hub, 0))
+    np.copyto(namespace, hub, where=~pod)  # pods by namespace, other rows by hub tag
+    np.maximum(namespace, 0, out=namespace)  # neither: ""
     project, accounts = _codes(batch.column(ACCOUNT))
     currency, currencies = _codes(batch.column(CURRENCY))
     zeros = np.zeros(len(days), dtype=np.int64)
-    split = to_nanos(batch.column(split_name)) if split_name in batch.column_names else zeros
-    unused = to_nanos(batch.column(unused_name)) if unused_name in batch.column_names else zeros
-    split, unused = np.where(pod, split, 0), np.where(pod, unused, 0)
+    split = np.where(pod, to_nanos(batch.column(split_name)), 0) if split_name in batch.column_names else zeros
+    unused = np.where(pod, to_nanos(batch.column(unused_name)), 0) if unused_name in batch.column_names else zeros
     own = np.where(credit, 0, amount)
     names = {
         "project": accounts,
@@ -287,13 +324,13 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
         "namespace": pa.concat_arrays(namespace_names),
         "currency": currencies,
     }
-    keys = {"day": days - first_day, "project": project, "cluster": cluster, "namespace": row_namespace}
+    keys = {"day": days - first_day, "project": project, "cluster": cluster, "namespace": namespace}
     keys["currency"] = currency
     # one group_by over the rows; the pods' idle and node-offset lines and the day totals are
     # then made from the (few) groups: per group, unused -> `idle`, -(split + unused) -> the
     # cluster's node rows; the rows' own cost (without split) -> the totals
-    sums = {"cost_nanos": own + split, "credits_nanos": amount - own, "rows": np.ones(len(days), dtype=np.int64)}
-    sums |= {"split": split, "unused": unused, "pods": pod.astype(np.int64)}
+    sums = {"cost_nanos": own + split, "credits_nanos": amount - own}
+    sums |= {"split": split, "unused": unused, "pods": pod.astype(np.int8)}
     codes, summed = _group(keys, [end_day - first_day] + [len(names[k]) for k in GROUP_KEYS[1:]], sums)
     decoded = {"day": pa.array((codes["day"] + first_day).astype(np.int32))}
     decoded |= {k: _decode(codes[k], v) for k, v in names.items()}
@@ -315,20 +352,28 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
 
 
 def _group(keys: dict[str, np.ndarray], sizes: list[int], sums: dict[str, np.ndarray]):
-    """Sums of `sums` per distinct combination of integer key codes (-1 = null, else < size).
-    -> (the groups' key codes, a table of their sums). The codes are packed into one int64 key
-    where they fit (hashing one column is about twice as fast as hashing five)."""
+    """Sums of `sums` and the row count (`rows`) per distinct combination of integer key codes
+    (-1 = null, else < size) -> (the groups' key codes, a table of their sums). The codes are
+    packed into one int64 key where they fit: hashing one column is twice as fast as five."""
     dims = [size + 1 for size in sizes]  # code + 1: room for -1
+    aggregations = [(c, "sum") for c in sums]
     if math.prod(dims) < 2**62:
-        packed = np.ravel_multi_index([codes + 1 for codes in keys.values()], dims)
+        packed = np.zeros(len(next(iter(keys.values()))), dtype=np.int64)
+        for codes, dim in zip(keys.values(), dims, strict=True):
+            packed *= dim
+            packed += codes
+            packed += 1
         summed = pa.table({"key": packed} | sums).group_by("key", use_threads=False)
-        summed = summed.aggregate([(c, "sum") for c in sums])
+        summed = summed.aggregate([*aggregations, ("key", "count")])
         unpacked = np.unravel_index(summed["key"].to_numpy(), dims)
         codes = {k: c - 1 for k, c in zip(keys, unpacked, strict=True)}
     else:
-        summed = pa.table(keys | sums).group_by(list(keys), use_threads=False).aggregate([(c, "sum") for c in sums])
+        first = next(iter(keys))
+        summed = pa.table(keys | sums).group_by(list(keys), use_threads=False)
+        summed = summed.aggregate([*aggregations, (first, "count")])
         codes = {k: summed[k].to_numpy() for k in keys}
-    return codes, summed.rename_columns([c.removesuffix("_sum") for c in summed.column_names])
+    names = [c.removesuffix("_sum") for c in summed.column_names]
+    return codes, summed.rename_columns([("rows" if c.endswith("_count") else c) for c in names])
 
 
 def _decode(codes: np.ndarray, strings: pa.Array) -> pa.Array:

@@ -212,7 +212,7 @@ def test_grouping_by_packed_and_separate_key_codes(size):
         sums = expected.setdefault(tuple(int(keys[k][i]) for k in keys), [0, 0])
         sums[0] += int(amounts[i])
         sums[1] += 1
-    codes, summed = _group(keys, [size] * 5, {"amount": amounts, "rows": np.ones(500, dtype=np.int64)})
+    codes, summed = _group(keys, [size] * 5, {"amount": amounts})
     got = {
         tuple(int(codes[k][g]) for k in keys): [summed["amount"][g].as_py(), summed["rows"][g].as_py()]
         for g in range(summed.num_rows)
