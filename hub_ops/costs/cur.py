@@ -156,7 +156,9 @@ class CurExport:
         for number, path in enumerate(files, 1):
             where = fs.unstrip_protocol(path)
             with fs.open(path, "rb") as handle:
-                file = pq.ParquetFile(handle)
+                # a local file is read by Arrow's own file reader, which needs no GIL
+                source = path if type(fs).__name__ == "LocalFileSystem" else handle
+                file = pq.ParquetFile(source)
                 names = file.schema_arrow.names
                 missing = [c for c in REQUIRED if c not in names]
                 if missing:
@@ -170,7 +172,7 @@ class CurExport:
                 leaves = [file.schema.column(i).path for i in range(file.metadata.num_columns)]
                 strings = [c for c in (ACCOUNT, LINE_TYPE, OPERATION, CURRENCY, RESOURCE) if c in names]
                 strings += [leaf for leaf in leaves if leaf.startswith(TAGS + ".")]
-                file = pq.ParquetFile(handle, read_dictionary=strings)
+                file = pq.ParquetFile(source, read_dictionary=strings)
                 time_index = next(i for i in range(file.metadata.num_columns) if file.schema.column(i).path == TIME)
                 groups = []
                 for group in range(file.metadata.num_row_groups):
