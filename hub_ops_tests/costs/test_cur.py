@@ -18,9 +18,10 @@ import datetime as dt
 import pytest
 
 from hub_ops.costs import CostReport, MixedCurrencyError
-from hub_ops.costs.cur import CurExport, period_overlaps
+from hub_ops.costs.cur import TIME, CurExport, period_overlaps
 from hub_ops.costs.errors import BillingExportError
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.sample_cur import CUR_SCHEMA
 from hub_ops_tests.costs.cur_builders import ACCOUNT, DAY, EKS, cur_row, fleet_with_aws, pod, write_cur
 
 END = DAY + dt.timedelta(days=1)
@@ -218,3 +219,19 @@ def test_grouping_by_packed_and_separate_key_codes(size):
         for g in range(summed.num_rows)
     }
     assert got == expected
+
+
+def test_unreadable_rows_name_the_file_and_row_group(tmp_path):
+    """A reduction error raised in a reducer thread reaches the caller as a BillingExportError
+    that says where (file and row group) and what."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = pa.Table.from_pylist([cur_row(1.0)] * 3, schema=pa.schema(list(CUR_SCHEMA)))
+    bad = good.set_column(good.schema.get_field_index(TIME), TIME, pa.array([1, 2, 3], pa.int64()))
+    folder = tmp_path / "cur" / "e" / "data" / "BILLING_PERIOD=2026-10"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.concat_tables([good, good.cast(good.schema)]), folder / "a.parquet", row_group_size=3)
+    pq.write_table(bad, folder / "b.parquet")
+    with pytest.raises(BillingExportError, match=r"b\.parquet \(row group 0\): cannot read the CUR rows: .*int64"):
+        CurExport(str(tmp_path / "cur")).aggregate(DAY, END)
