@@ -160,7 +160,8 @@ def main(argv: list[str]) -> int:
             f"peak {ours['peak_mb'] / duck['peak_mb']:.2f}x; "
             f"identical groups and totals: {same}; net {ours['net_total']:,.2f} over {ours['rows']:,} rows; "
             f"time <= DuckDB: {'met' if ours['seconds'] <= duck['seconds'] else 'MISSED'}, "
-            f"peak <= {PEAK_TARGET_MB} MB: {'met' if ours['peak_mb'] <= PEAK_TARGET_MB else 'MISSED'}"
+            f"peak <= {PEAK_TARGET_MB} MB: {'met' if ours['peak_mb'] <= PEAK_TARGET_MB else 'MISSED'}; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         status |= 0 if same else 1
     return status

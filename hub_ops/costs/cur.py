@@ -32,8 +32,11 @@ Rules (hub_ops; the README states them for people):
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +54,6 @@ from hub_ops.costs.usage import (
     Usage,
     UsageAccumulator,
     day_number,
-    label_values,
     sum_by,
     to_nanos,
     usage_days,
@@ -79,6 +81,7 @@ CREDIT_TYPES = ("Credit", "Refund", "Discount", "BundledDiscount", "EdpDiscount"
 UNUSED_NAMESPACE = "eks:unused"  # report line `idle`
 HUB_TAG_PREFIX = "hub-tag:"  # report namespace of rows matched by the hub tag
 REQUIRED = (TIME, ACCOUNT, LINE_TYPE, OPERATION, CURRENCY, UNBLENDED, TAGS)
+REDUCERS = 2  # row groups reduced in parallel; each adds one row group's memory
 _PERIOD = re.compile(r"BILLING_PERIOD=(\d{4})-(\d{2})")
 
 
@@ -129,14 +132,16 @@ class CurExport:
         """The usage of [start, end) (UTC days of line_item_usage_start_date)."""
         accumulator = UsageAccumulator(self.url, start, end, provider=self.provider)
         low, high = day_number(start), day_number(end)
-        for where, batch, columns in self._batches(start, end, progress):
-            try:
-                reduced = reduce_cur(batch, columns, low, high)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
-                raise BillingExportError(f"{where}: cannot read the CUR rows: {e}") from None
-            accumulator.rows_read += batch.num_rows
-            if reduced is not None:
-                accumulator.add_groups(*reduced, where=where)
+        # REDUCERS row groups reduced at once (numpy and Arrow release the GIL) while the next
+        # is read; added in file order, so errors and the accumulator see the sequential order
+        pending: deque = deque()
+        with ThreadPoolExecutor(REDUCERS, thread_name_prefix="cur-reduce") as pool:
+            for where, batch, columns in self._batches(start, end, progress):
+                pending.append((where, batch.num_rows, pool.submit(reduce_cur, batch, columns, low, high)))
+                if len(pending) > REDUCERS:
+                    _add(accumulator, *pending.popleft())
+            while pending:
+                _add(accumulator, *pending.popleft())
         return accumulator.result()
 
     def independent_net(self, start: dt.date, end: dt.date) -> ExportNet:
@@ -151,7 +156,9 @@ class CurExport:
         for number, path in enumerate(files, 1):
             where = fs.unstrip_protocol(path)
             with fs.open(path, "rb") as handle:
-                file = pq.ParquetFile(handle)
+                # a local file is read by Arrow's own file reader, which needs no GIL
+                source = path if type(fs).__name__ == "LocalFileSystem" else handle
+                file = pq.ParquetFile(source)
                 names = file.schema_arrow.names
                 missing = [c for c in REQUIRED if c not in names]
                 if missing:
@@ -165,38 +172,120 @@ class CurExport:
                 leaves = [file.schema.column(i).path for i in range(file.metadata.num_columns)]
                 strings = [c for c in (ACCOUNT, LINE_TYPE, OPERATION, CURRENCY, RESOURCE) if c in names]
                 strings += [leaf for leaf in leaves if leaf.startswith(TAGS + ".")]
-                file = pq.ParquetFile(handle, read_dictionary=strings)
+                file = pq.ParquetFile(source, read_dictionary=strings)
                 time_index = next(i for i in range(file.metadata.num_columns) if file.schema.column(i).path == TIME)
+                groups = []
                 for group in range(file.metadata.num_row_groups):
                     stats = file.metadata.row_group(group).column(time_index).statistics
                     if stats is not None and stats.has_min_max and isinstance(stats.min, dt.datetime):
                         lo, hi = stats.min.replace(tzinfo=None), stats.max.replace(tzinfo=None)
                         if hi < low or lo >= high:
                             continue
-                    yield f"{where} (row group {group})", file.read_row_group(group, columns=wanted), columns
+                    groups.append(group)
+                for group, table in _read_ahead(file, groups, wanted):
+                    yield f"{where} (row group {group})", table, columns
             if progress:
                 progress(number, len(files), where)
 
 
-def _text(array) -> pa.Array:
-    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    return array.cast(pa.string())
+def _add(accumulator: UsageAccumulator, where: str, rows: int, reduced: Future) -> None:
+    try:
+        groups = reduced.result()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
+        raise BillingExportError(f"{where}: cannot read the CUR rows: {e}") from None
+    accumulator.rows_read += rows
+    if groups is not None:
+        accumulator.add_groups(*groups, where=where)
+
+
+def _read_ahead(file: pq.ParquetFile, groups: list[int], columns: list[str]) -> Iterator[tuple[int, pa.Table]]:
+    """(group, its rows) for each row group, the next one read in a thread while the caller
+    reduces this one: Parquet decoding and the numpy/Arrow reduction release the GIL, so the
+    two overlap on a second core. One row group ahead, so memory grows by one row group."""
+    with ThreadPoolExecutor(1, thread_name_prefix="cur-read") as reader:
+        pending = None
+        for group in groups:
+            following = (group, reader.submit(file.read_row_group, group, columns=columns))
+            if pending:
+                yield pending[0], pending[1].result()
+            pending = following
+        if pending:
+            yield pending[0], pending[1].result()
+
+
+def _codes(column) -> tuple[np.ndarray, pa.Array]:
+    """A string column as (int32 codes, -1 for null; its distinct values as strings)."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array.cast(pa.string()))
+    indices = array.indices.fill_null(-1) if array.indices.null_count else array.indices
+    codes = indices.cast(pa.int32()).to_numpy(zero_copy_only=False)
+    return codes, array.dictionary.cast(pa.string())
+
+
+def _member(column, wanted) -> np.ndarray:
+    """column IN wanted, per row (False for null), tested once per distinct value."""
+    codes, values = _codes(column)
+    hit = pc.is_in(values, pa.array(wanted, pa.string())).fill_null(False).to_numpy(zero_copy_only=False)
+    return np.append(hit, False)[codes]  # code -1 (null) reads the appended False
+
+
+def _tag_codes(tags: pa.Array, keys: tuple[str, ...]) -> tuple[np.ndarray, pa.Array]:
+    """(codes, values): codes[k, row] is the code in `values` of tag keys[k] on that row, -1
+    where the row has no such tag (or a null value); the last entry wins if a key repeats.
+    numpy over the map's flat key/value children: no per-key `take`, no string decoding."""
+    if isinstance(tags, pa.ChunkedArray):
+        tags = tags.combine_chunks()
+    n = len(tags)
+    offsets = tags.offsets.to_numpy(zero_copy_only=False)
+    first, last = int(offsets[0]), int(offsets[-1])
+    entries = tags.values.slice(first, last - first)  # the map's struct<key, value> entries
+    key_codes, key_names = _codes(entries.field(0))
+    value_codes, values = _codes(entries.field(1))
+    # each entry's place in the flat (key, row) output; entries of other keys (and of null
+    # maps) go to one spare slot past the end. In place and int32 where it fits: these are
+    # the largest arrays of a batch, and fresh pages cost more than the arithmetic
+    spare = len(keys) * n
+    index = np.int32 if spare + n < 2**31 else np.int64
+    base_of = np.full(len(key_names) + 1, spare, dtype=index)
+    for slot, key in enumerate(keys):
+        base_of[:-1][pc.equal(key_names, key).fill_null(False).to_numpy(zero_copy_only=False)] = slot * n
+    place = np.repeat(np.arange(n, dtype=index), np.diff(offsets))  # the entry's row
+    invalid = ~tags.is_valid().to_numpy(zero_copy_only=False)[place] if tags.null_count else None
+    place += base_of[key_codes]
+    np.minimum(place, spare, out=place)
+    if invalid is not None:
+        place[invalid] = spare
+    codes = np.full(spare + 1, -1, dtype=np.int32)
+    codes[place] = value_codes  # repeated places keep the last value
+    return codes[:spare].reshape(len(keys), n), values
+
+
+def _first_found(codes: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """Elementwise coalesce of code arrays (-1 = missing), into the first one."""
+    for other in more:
+        np.copyto(codes, other, where=codes < 0)
+    return codes
 
 
 def _arn_parts(arns: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(cluster, namespace) of pod ARNs `arn:aws:eks:REGION:ACCOUNT:pod/CLUSTER/NAMESPACE/...`;
-    null where the resource id is not a pod ARN. On a dictionary, parses each distinct ARN once."""
-    if pa.types.is_dictionary(arns.type):
-        cluster, namespace = _arn_parts(arns.dictionary.cast(pa.string()))
-        return cluster.take(arns.indices), namespace.take(arns.indices)
-    parts = pc.extract_regex(arns.cast(pa.string()), r":pod/(?P<cluster>[^/]+)/(?P<namespace>[^/]+)/")
+    null where the resource id is not a pod ARN."""
+    parts = pc.extract_regex(arns, r":pod/(?P<cluster>[^/]+)/(?P<namespace>[^/]+)/")
     return pc.struct_field(parts, "cluster"), pc.struct_field(parts, "namespace")
 
 
+def _valid_codes(strings: pa.Array, base: int) -> np.ndarray:
+    """base + i for each non-null entry i of strings, -1 for null; one slot past the end = -1."""
+    valid = strings.is_valid().to_numpy(zero_copy_only=False)
+    return np.append(np.where(valid, base + np.arange(len(strings)), -1), -1)
+
+
 def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, end_day: int):
-    """One batch of CUR rows -> (groups, totals) as hub_ops.costs.usage sums them, or None."""
+    """One batch of CUR rows -> (groups, totals) as hub_ops.costs.usage sums them, or None.
+
+    Every string key (account, currency, cluster, namespace) stays an integer code into a small
+    table of distinct values until the rows are grouped; only the groups are decoded."""
     amount_name, split_name, unused_name = columns
     days = usage_days(batch.column(TIME).combine_chunks())
     inside = (days >= first_day) & (days < end_day)
@@ -204,75 +293,91 @@ def reduce_cur(batch: pa.Table, columns: tuple[str, str, str], first_day: int, e
         return None
     if not inside.all():
         batch, days = batch.filter(pa.array(inside)), days[inside]
-    n = batch.num_rows
     amount = to_nanos(batch.column(amount_name))
-    credit = (
-        pc.is_in(_text(batch.column(LINE_TYPE)), pa.array(CREDIT_TYPES)).fill_null(False).to_numpy(zero_copy_only=False)
-    )
-    pod = pc.equal(_text(batch.column(OPERATION)), POD_OPERATION).fill_null(False).to_numpy(zero_copy_only=False)
-    tags = batch.column(TAGS).combine_chunks()
-    *clusters, namespace, hub = label_values(tags, *CLUSTER_TAGS, NAMESPACE_TAG, HUB_TAG)
-    cluster = pc.coalesce(*clusters)
-    untagged = pod & (
-        pc.is_null(cluster).to_numpy(zero_copy_only=False) | pc.is_null(namespace).to_numpy(zero_copy_only=False)
-    )
-    if untagged.any() and RESOURCE in batch.column_names:
-        arn_cluster, arn_namespace = _arn_parts(batch.column(RESOURCE).combine_chunks())
-        cluster = pc.coalesce(cluster, arn_cluster)
-        namespace = pc.coalesce(namespace, arn_namespace)
-    zeros = np.zeros(n, dtype=np.int64)
-    split = to_nanos(batch.column(split_name)) if split_name in batch.column_names else zeros
-    unused = to_nanos(batch.column(unused_name)) if unused_name in batch.column_names else zeros
-    split, unused = np.where(pod, split, 0), np.where(pod, unused, 0)
-    hub_namespace = pc.binary_join_element_wise(pa.scalar(HUB_TAG_PREFIX), hub, "")
-    row_namespace = pc.if_else(pa.array(pod), pc.fill_null(namespace, ""), pc.fill_null(hub_namespace, ""))
-    common = {
-        "day": pa.array(days.astype(np.int32)),
-        "project": _keys(batch.column(ACCOUNT)),  # dictionaries group fast; decoded once grouped
-        "cluster": cluster,
-        "currency": _keys(batch.column(CURRENCY)),
-    }
+    credit = _member(batch.column(LINE_TYPE), CREDIT_TYPES)
+    pod = _member(batch.column(OPERATION), [POD_OPERATION])
+    tags, values = _tag_codes(batch.column(TAGS), (*CLUSTER_TAGS, NAMESPACE_TAG, HUB_TAG))
+    # rows of `tags`, updated in place (fresh pages cost more than the arithmetic)
+    cluster, namespace, hub = _first_found(*tags[: len(CLUSTER_TAGS)]), tags[-2], tags[-1]
+    # code spaces: cluster = tag values, then pod-ARN clusters; namespace = "", tag values,
+    # pod-ARN namespaces, then "hub-tag:" + tag values
+    cluster_names, namespace_names = [values], [pa.array([""]), values]
+    np.add(namespace, 1, out=namespace, where=namespace >= 0)
+    if RESOURCE in batch.column_names:  # the pod ARN, parsed once per distinct resource id
+        resource, arns = _codes(batch.column(RESOURCE))
+        arn_cluster, arn_namespace = _arn_parts(arns)
+        _first_found(cluster, _valid_codes(arn_cluster, len(values))[resource])
+        _first_found(namespace, _valid_codes(arn_namespace, 1 + len(values))[resource])
+        cluster_names.append(arn_cluster)
+        namespace_names.append(arn_namespace)
+    np.add(hub, sum(len(a) for a in namespace_names), out=hub, where=hub >= 0)
+    namespace_names.append(pc.binary_join_element_wise(HUB_TAG_PREFIX, values, ""))
+    np.copyto(namespace, hub, where=~pod)  # pods by namespace, other rows by hub tag
+    np.maximum(namespace, 0, out=namespace)  # neither: ""
+    project, accounts = _codes(batch.column(ACCOUNT))
+    currency, currencies = _codes(batch.column(CURRENCY))
+    zeros = np.zeros(len(days), dtype=np.int64)
+    split = np.where(pod, to_nanos(batch.column(split_name)), 0) if split_name in batch.column_names else zeros
+    unused = np.where(pod, to_nanos(batch.column(unused_name)), 0) if unused_name in batch.column_names else zeros
     own = np.where(credit, 0, amount)
-    credits = np.where(credit, amount, 0)
-    rows = np.ones(n, dtype=np.int64)
-    # one group_by over the rows; the pods' idle and node-offset lines are then made from the
-    # (few) groups: per group, unused -> `idle`, -(split + unused) -> the cluster's node rows
-    extra = {"unused": unused, "pod_total": split + unused, "pods": pod.astype(np.int64)}
-    main = pa.table(
-        common | {"namespace": row_namespace, "cost_nanos": own + split, "credits_nanos": credits, "rows": rows} | extra
-    )
-    summed = main.group_by(GROUP_KEYS, use_threads=False).aggregate([(c, "sum") for c in (*SUMS, *extra)])
-    summed = summed.rename_columns([c.removesuffix("_sum") for c in summed.column_names])
-    parts = [summed.select(GROUP_KEYS + SUMS)]
-    with_pods = summed.filter(pc.greater(summed["pods"], 0))
-    if with_pods.num_rows:
+    names = {
+        "project": accounts,
+        "cluster": pa.concat_arrays(cluster_names),
+        "namespace": pa.concat_arrays(namespace_names),
+        "currency": currencies,
+    }
+    keys = {"day": days - first_day, "project": project, "cluster": cluster, "namespace": namespace}
+    keys["currency"] = currency
+    # one group_by over the rows; the pods' idle and node-offset lines and the day totals are
+    # then made from the (few) groups: per group, unused -> `idle`, -(split + unused) -> the
+    # cluster's node rows; the rows' own cost (without split) -> the totals
+    sums = {"cost_nanos": own + split, "credits_nanos": amount - own}
+    sums |= {"split": split, "unused": unused, "pods": pod.astype(np.int8)}
+    codes, summed = _group(keys, [end_day - first_day] + [len(names[k]) for k in GROUP_KEYS[1:]], sums)
+    decoded = {"day": pa.array((codes["day"] + first_day).astype(np.int32))}
+    decoded |= {k: _decode(codes[k], v) for k, v in names.items()}
+    parts = [pa.table(decoded | {c: summed[c] for c in SUMS})]
+    pods = pc.greater(summed["pods"], 0)
+    if pc.any(pods).as_py():
+        pod_total = pc.add(summed["split"], summed["unused"])
+        with_pods = pa.table(decoded | {"unused": summed["unused"], "pod_total": pod_total}).filter(pods)
         m = with_pods.num_rows
-        nothing = np.zeros(m, dtype=np.int64)
+        nothing = pa.array(np.zeros(m, dtype=np.int64))
         for ns, cost in ((UNUSED_NAMESPACE, with_pods["unused"]), ("", pc.negate(with_pods["pod_total"]))):
-            derived = {k: with_pods[k] for k in ("day", "project", "cluster", "currency")}
-            derived |= {"namespace": pa.array([ns] * m, pa.string()), "cost_nanos": cost}
-            parts.append(pa.table(derived | {"credits_nanos": nothing, "rows": nothing}).select(GROUP_KEYS + SUMS))
-    table = pa.concat_tables(parts)
+            derived = {k: with_pods[k] for k in GROUP_KEYS} | {"namespace": pa.array([ns] * m, pa.string())}
+            parts.append(pa.table(derived | {"cost_nanos": cost, "credits_nanos": nothing, "rows": nothing}))
     totals = pa.table(
-        {
-            "day": common["day"],
-            "currency": common["currency"],
-            "cost_nanos": own,
-            "credits_nanos": credits,
-            "rows": rows,
-        }
+        {k: decoded[k] for k in TOTAL_KEYS} | {"cost_nanos": pc.subtract(summed["cost_nanos"], summed["split"])}
     )
-    return _decoded(sum_by(table, GROUP_KEYS)), _decoded(sum_by(totals, TOTAL_KEYS))
+    totals = totals.append_column("credits_nanos", summed["credits_nanos"]).append_column("rows", summed["rows"])
+    return sum_by(pa.concat_tables(parts).select(GROUP_KEYS + SUMS), GROUP_KEYS), sum_by(totals, TOTAL_KEYS)
 
 
-def _keys(column) -> pa.Array:
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return column if pa.types.is_dictionary(column.type) else column.cast(pa.string())
+def _group(keys: dict[str, np.ndarray], sizes: list[int], sums: dict[str, np.ndarray]):
+    """Sums of `sums` and the row count (`rows`) per distinct combination of integer key codes
+    (-1 = null, else < size) -> (the groups' key codes, a table of their sums). The codes are
+    packed into one int64 key where they fit: hashing one column is twice as fast as five."""
+    dims = [size + 1 for size in sizes]  # code + 1: room for -1
+    aggregations = [(c, "sum") for c in sums]
+    if math.prod(dims) < 2**62:
+        packed = np.zeros(len(next(iter(keys.values()))), dtype=np.int64)
+        for codes, dim in zip(keys.values(), dims, strict=True):
+            packed *= dim
+            packed += codes
+            packed += 1
+        summed = pa.table({"key": packed} | sums).group_by("key", use_threads=False)
+        summed = summed.aggregate([*aggregations, ("key", "count")])
+        unpacked = np.unravel_index(summed["key"].to_numpy(), dims)
+        codes = {k: c - 1 for k, c in zip(keys, unpacked, strict=True)}
+    else:
+        first = next(iter(keys))
+        summed = pa.table(keys | sums).group_by(list(keys), use_threads=False)
+        summed = summed.aggregate([*aggregations, (first, "count")])
+        codes = {k: summed[k].to_numpy() for k in keys}
+    names = [c.removesuffix("_sum") for c in summed.column_names]
+    return codes, summed.rename_columns([("rows" if c.endswith("_count") else c) for c in names])
 
 
-def _decoded(table: pa.Table) -> pa.Table:
-    """Dictionary key columns as plain strings, so batches concatenate with one schema."""
-    for i, f in enumerate(table.schema):
-        if pa.types.is_dictionary(f.type):
-            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
-    return table
+def _decode(codes: np.ndarray, strings: pa.Array) -> pa.Array:
+    """Codes (-1 = null) -> their strings."""
+    return strings.take(pa.array(codes, mask=codes < 0))

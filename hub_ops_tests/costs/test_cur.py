@@ -18,9 +18,10 @@ import datetime as dt
 import pytest
 
 from hub_ops.costs import CostReport, MixedCurrencyError
-from hub_ops.costs.cur import CurExport, period_overlaps
+from hub_ops.costs.cur import TIME, CurExport, period_overlaps
 from hub_ops.costs.errors import BillingExportError
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.sample_cur import CUR_SCHEMA
 from hub_ops_tests.costs.cur_builders import ACCOUNT, DAY, EKS, cur_row, fleet_with_aws, pod, write_cur
 
 END = DAY + dt.timedelta(days=1)
@@ -180,3 +181,57 @@ def test_generated_month_against_duckdb(tmp_path, fleet, net):
     assert table[table["line"] == "idle"]["net_cost"].sum() == pytest.approx(idle, abs=0.011)
     assert round(table["net_cost"].sum(), 2) == pytest.approx(total, abs=0.006)
     assert {"unknown-namespace", "unknown-cluster", "unknown-project"} <= set(table["line"])
+
+
+def test_null_tag_map_and_null_tag_value(tmp_path, fleet):
+    """A row whose resource_tags is null counts as untagged; a pod's null namespace tag falls
+    back to its pod ARN: node 5.00, staging pod 2.00 + 1.00, untagged NAT 0.60."""
+    staging_pod = pod("staging", 2.00, 1.00)
+    staging_pod["resource_tags"] = [("aws_eks_cluster_name", EKS), ("aws_eks_namespace", None)]
+    rows = [cur_row(5.00, tags=EKSCTL, resource="i-0abc"), staging_pod, cur_row(0.60, operation="NatGateway")]
+    rows[-1]["resource_tags"] = None
+    report = CostReport.build(_export(tmp_path, rows).aggregate(DAY, END), fleet, "none")
+    assert _lines(report) == {
+        ("aws-hubs", "staging", "hub"): 2.00,
+        ("aws-hubs", "", "idle"): 1.00,
+        ("aws-hubs", "", "cluster-unattributed"): 2.00,
+        ("aws-hubs", "", "project-untagged"): 0.60,
+    }
+
+
+@pytest.mark.parametrize("size", [3, 2**20])  # 2**20: five keys no longer pack into one int64
+def test_grouping_by_packed_and_separate_key_codes(size):
+    import numpy as np
+
+    from hub_ops.costs.cur import _group
+
+    rng = np.random.default_rng(7)
+    keys = {k: rng.integers(-1, 3, 500) for k in "abcde"}
+    amounts = rng.integers(-(10**12), 10**12, 500)
+    expected: dict[tuple, list[int]] = {}
+    for i in range(500):
+        sums = expected.setdefault(tuple(int(keys[k][i]) for k in keys), [0, 0])
+        sums[0] += int(amounts[i])
+        sums[1] += 1
+    codes, summed = _group(keys, [size] * 5, {"amount": amounts})
+    got = {
+        tuple(int(codes[k][g]) for k in keys): [summed["amount"][g].as_py(), summed["rows"][g].as_py()]
+        for g in range(summed.num_rows)
+    }
+    assert got == expected
+
+
+def test_unreadable_rows_name_the_file_and_row_group(tmp_path):
+    """A reduction error raised in a reducer thread reaches the caller as a BillingExportError
+    that says where (file and row group) and what."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = pa.Table.from_pylist([cur_row(1.0)] * 3, schema=pa.schema(list(CUR_SCHEMA)))
+    bad = good.set_column(good.schema.get_field_index(TIME), TIME, pa.array([1, 2, 3], pa.int64()))
+    folder = tmp_path / "cur" / "e" / "data" / "BILLING_PERIOD=2026-10"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.concat_tables([good, good.cast(good.schema)]), folder / "a.parquet", row_group_size=3)
+    pq.write_table(bad, folder / "b.parquet")
+    with pytest.raises(BillingExportError, match=r"b\.parquet \(row group 0\): cannot read the CUR rows: .*int64"):
+        CurExport(str(tmp_path / "cur")).aggregate(DAY, END)
