@@ -39,6 +39,9 @@ class Launch:
     job: str
     config_yaml: str  # what an operator types into the Launchpad's editor
     partition: str | None = None  # the hub, for jobs that change one
+    # deploy_job runs each step in its own process (~10 s of imports each on a loaded 2-core
+    # machine: 90 s in all at load 8), so it gets longer than the others
+    timeout_s: float = 120
 
 
 LAUNCHES = [
@@ -48,6 +51,7 @@ LAUNCHES = [
         "deploy_job",
         "ops:\n  plan_deploy:\n    config:\n      dry_run: true\n"
         "      hubs: [local-demo/staging, local-demo/workshop]\n",
+        timeout_s=360,
     ),
     # the fixture took a snapshot of local-demo/staging's homes, then ada lost a file: restore
     # her folder into the live homes (naming nobody would restore beside them instead)
@@ -140,7 +144,15 @@ def test_lineage_graph_shows_every_asset(dagster_dev, page, shots):
 
 @pytest.mark.parametrize("launch", LAUNCHES, ids=lambda launch: launch.job)
 def test_job_launches_from_the_launchpad_and_succeeds(dagster_dev, page, shots, launch):
-    launch_from_launchpad(page, dagster_dev.url, launch.job, launch.config_yaml, shots, partition=launch.partition)
+    launch_from_launchpad(
+        page,
+        dagster_dev.url,
+        launch.job,
+        launch.config_yaml,
+        shots,
+        partition=launch.partition,
+        timeout_s=launch.timeout_s,
+    )
 
 
 def test_the_launched_restore_brought_the_lost_file_back(dagster_dev):
