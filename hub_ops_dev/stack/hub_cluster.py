@@ -32,10 +32,6 @@ class HubCluster:
         self.kube: KubeCluster | None = None
         self.kubelet: ProcessKubelet | None = None
 
-    @property
-    def kubeconfig(self) -> Path:
-        return self.workdir / "kube" / "kubeconfig"
-
     def __enter__(self) -> HubCluster:
         self.kube = KubeCluster(self.workdir / "kube", binaries=kube_binaries()).start()
         try:
