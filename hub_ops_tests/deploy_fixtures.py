@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from hub_ops.clients.jupyterhub import HubApi, HubApiError
 from hub_ops.defs.shared.resources import FleetResource, GitResource, JupyterHubResource, KubeResource, SopsResource
+from hub_ops_dev.stack.hub_api import ClusterJupyterHubResource, ServiceHubApi
 from hub_ops_tests.fleet_repos import AgeKey, AutoKubelet, FleetRepo, build_fleet_repo, make_age_key
-
-PUBLIC_SERVICE, PUBLIC_PORT = "proxy-public", "http"  # how users (and production health checks) reach a hub
 
 
 @pytest.fixture(scope="session")
@@ -83,46 +81,6 @@ def hub_kubelet(kube_cluster, tmp_path: Path):
     return make
 
 
-class ServiceHubApi(HubApi):
-    """A hub's API at the address its Service's endpoints give, looked up before each call
-    (a rollout or a rollback moves the hub to a new pod and address)."""
-
-    def __init__(self, kubeconfig: str, namespace: str, token: str, timeout: float = 10.0):
-        super().__init__(base_url="", token=token, timeout=timeout)
-        self.kubeconfig, self.namespace = kubeconfig, namespace
-
-    def resolve(self) -> str:
-        from kubernetes import config
-
-        from hub_ops_dev.stack.services import service_endpoint
-
-        with config.new_client_from_config(config_file=self.kubeconfig) as api:
-            found = service_endpoint(api, self.namespace, PUBLIC_SERVICE, PUBLIC_PORT)
-        if found is None:
-            raise HubApiError(f"service {self.namespace}/{PUBLIC_SERVICE} has no ready endpoint")
-        return f"http://{found[0]}:{found[1]}/hub/api"
-
-    def _request(self, method, path, ok=(200,), **kwargs):
-        self.base_url = self.resolve()
-        return super()._request(method, path, ok, **kwargs)
-
-
-class ClusterJupyterHubResource(JupyterHubResource):
-    """hub_api for deploy_job on a test fleet: each hub is reached through its own Service in
-    the cluster (namespace `<prefix>-<cluster>-<hub>`), not through a URL template.
-
-    What the product could take from it: a JupyterHubResource mode that finds the hub from
-    the release (its namespace and proxy-public Service) instead of the domain, e.g. through
-    the API server's service proxy, for hubs whose domain does not resolve from where
-    hub_ops runs."""
-
-    kubeconfig: str
-    namespace_prefix: str
-
-    def client(self, domain: str, cluster: str, hub: str, token: str) -> HubApi:
-        return ServiceHubApi(self.kubeconfig, f"{self.namespace_prefix}-{cluster}-{hub}", token, self.timeout)
-
-
 @pytest.fixture
 def cluster_hub_api(kube_cluster) -> Callable[[FleetRepo], Callable]:
     """cluster_hub_api(repo) -> the (release, token) -> HubApi factory ReleaseDeployer takes,
@@ -140,7 +98,9 @@ def deploy_resources(tmp_path: Path, age_key, request) -> Callable[..., dict]:
         sops = SopsResource(age_key_file=str(age_key.path))
         if real_hubs:
             kube_cluster = request.getfixturevalue("kube_cluster")  # only here: aws/azure fleets use their own
-            hub_api = ClusterJupyterHubResource(kubeconfig=str(kube_cluster.kubeconfig), namespace_prefix=repo.prefix)
+            hub_api = ClusterJupyterHubResource(
+                kubeconfig=str(kube_cluster.kubeconfig), namespace_template=repo.namespace("{cluster}", "{hub}")
+            )
         else:
             hub_api = JupyterHubResource(url_template=request.getfixturevalue("jupyterhub_server").api_url)
         return {

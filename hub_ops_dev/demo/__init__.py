@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # in the order they run; each is hub_ops_dev.demo.<name>
-STEPS = ["fleet", "deploy", "backups", "costs", "decommission", "clusters", "alerts"]
+STEPS = ["fleet", "deploy", "backups", "costs", "decommission", "clusters", "alerts", "status"]
 
 
 @dataclass

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--- {name}: ok in {time.monotonic() - start:.1f} s")
     print("\n" + ("demo FAILED in: " + ", ".join(failed) if failed else f"demo ok: {', '.join(args.only or STEPS)}"))
     print(f"everything the demo wrote is under {args.data}")
+    print(f"its runs and assets in the web UI: DAGSTER_HOME={args.data / 'dagster'} HUB_OPS_DATA={args.data} make dev")
     return 1 if failed else 0
 
 

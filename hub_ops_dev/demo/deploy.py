@@ -1,14 +1,21 @@
-"""Demo: the deploy pipeline on the sample change, as a dry run through Dagster.
+"""Demo: the deploy pipeline on the sample change, as a dry run through Dagster; then, when
+the local stack is prepared, local-demo deployed for real (deploy_local.py).
 
-No cluster runs on the local default, so deploy_job plans the commit the fleet step made,
-renders every release offline (secrets decrypted in memory with the example fleet's demo
-age key) and validates the manifests for Kubernetes 1.30; deploy_on_push is ticked once to
-show it picking the push up.
+deploy_on_push is ticked once to show it picking the push up; deploy_job plans the commit the
+fleet step made, renders every release offline (secrets decrypted in memory with the example
+fleet's demo age key) and validates the manifests for Kubernetes 1.30. Without the cached
+kube-apiserver build the dry runs are all, and one line says how to get the real deploy.
 """
 
 from __future__ import annotations
 
-from hub_ops_dev.demo import DemoContext
+from hub_ops_dev.demo import DemoContext, deploy_local
+from hub_ops_dev.stack.hub_cluster import prepared
+
+NO_STACK = (
+    "dry runs only: `make stack-prepare` builds the local kube-apiserver once (~4 min, cached in ~/.cache/hub_ops), "
+    "then `make demo` deploys local-demo's hubs for real"
+)
 
 
 def run(ctx: DemoContext) -> list[str]:
@@ -59,4 +66,7 @@ def run(ctx: DemoContext) -> list[str]:
                         out.append(f"  {r['release']}: {r['status']}, {r.get('detail') or ''}".rstrip(", "))
             if not run.success:
                 raise RuntimeError(f"dry run failed for {request.tags['hub_ops/cluster']}")
-    return out
+    if not prepared():
+        out.append(NO_STACK)
+        return out
+    return out + deploy_local.run(ctx, resources)

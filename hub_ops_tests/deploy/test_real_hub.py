@@ -24,9 +24,9 @@ from hub_ops.defs.deploy.jobs import deploy_job
 from hub_ops.deploy.releases import PreparedCharts, hub_release
 from hub_ops.deploy.runner import DeployFailed, DeploySettings, ReleaseDeployer
 from hub_ops.fleet import load_fleet
+from hub_ops_dev.stack.hub_api import PUBLIC_PORT, PUBLIC_SERVICE, ServiceHubApi
 from hub_ops_dev.stack.kube import wait_for
 from hub_ops_dev.stack.services import service_endpoint
-from hub_ops_tests.deploy_fixtures import PUBLIC_PORT, PUBLIC_SERVICE, ServiceHubApi
 
 # readiness: a hub starts in 2-5 s on a loaded 2-core machine; a broken one restarts with back-off meanwhile
 SETTINGS = DeploySettings(ready_timeout=30, health_timeout=30, poll=0.3, lease_wait=5, start_server=False)
