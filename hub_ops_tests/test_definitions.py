@@ -141,3 +141,36 @@ def test_the_fleet_resource_loads_the_fleet_from_hub_ops_fleet(monkeypatch, env:
     assert isinstance(fleet, dg.ConfigurableResource)
     assert fleet.root == str(TWO_I_TWO_C)
     assert sum(1 for _ in fleet.load().hubs()) == 171
+
+
+# What a code server (and every run's process) would otherwise import on each load, though
+# only asset bodies, checks and resources' methods use them (issue 18: load <= 3 s)
+HEAVY_AT_LOAD = (
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "google.cloud.container",
+    "google.cloud.container_v1",
+    "grpc",
+    "requests",
+)
+
+
+@pytest.mark.parametrize("env", ["local", "production"])
+def test_loading_the_definitions_imports_no_heavy_library(env: str, tmp_path: Path):
+    """A new process that loads and resolves every definition has none of HEAVY_AT_LOAD in
+    sys.modules: they are imported by the functions that use them."""
+    script = (
+        "import sys\n"
+        "from hub_ops.definitions import defs\n"
+        "repo = defs().get_repository_def()\n"
+        "repo.load_all_definitions()\n"
+        "print(len(repo.get_all_jobs()))\n"
+        f"print(' '.join(m for m in {HEAVY_AT_LOAD!r} if m in sys.modules))\n"
+    )
+    environ = {**os.environ, "HUB_OPS_ENV": env, "HUB_OPS_FLEET": str(EXAMPLE_FLEET), "HUB_OPS_DATA": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=environ, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    jobs, imported = out.stdout.splitlines()[-2:]
+    assert int(jobs) >= len(json.loads(SNAPSHOT.read_text())["jobs"])
+    assert imported == ""

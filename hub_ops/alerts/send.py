@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
-
 from hub_ops.alerts.messages import Message
 from hub_ops.alerts.render import email_message, slack_payload, webhook_body
 from hub_ops.alerts.secrets import AlertSecretError, SecretResolver
@@ -91,6 +89,8 @@ class Sender:
         return self._mail(route, message)
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> str:
+        import requests  # here, not at module level: the Dagster definitions load without it
+
         try:
             response = requests.post(
                 url,

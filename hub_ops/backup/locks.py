@@ -39,6 +39,9 @@ from hub_ops.backup.store import ObjectInfo, Store
 
 PREFIX = "locks/"
 SHARED, EXCLUSIVE = "backup", "prune"
+# a prune never deletes an object younger than this (prune.py); here, beside the locks it backs
+# up, so a caller can name the default without importing prune's numpy
+DEFAULT_GRACE_S = 6 * 3600.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import numpy as np
 
 from hub_ops.backup import blobs
 from hub_ops.backup.errors import BackupIntegrityError, LockError
-from hub_ops.backup.locks import LockPolicy, exclusive_lock
+from hub_ops.backup.locks import DEFAULT_GRACE_S, LockPolicy, exclusive_lock
 from hub_ops.backup.manifest import iter_rows
 from hub_ops.backup.packs import INDEX_PREFIX, encode_index, index_key, index_names, load_index, record_pack_id
 from hub_ops.backup.repository import (
@@ -43,8 +43,6 @@ from hub_ops.backup.repository import (
 )
 from hub_ops.backup.retention import RetentionPolicy, select_kept
 from hub_ops.backup.store import TMP_NAME
-
-DEFAULT_GRACE_S = 6 * 3600.0
 
 
 @dataclass

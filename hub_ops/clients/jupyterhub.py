@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
+if TYPE_CHECKING:  # imported where a request is made: the Dagster definitions load without it
+    import requests
 
 
 class HubApiError(RuntimeError):
@@ -35,12 +36,16 @@ class HubApi:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
+            import requests
+
             self._session = requests.Session()
             self._session.headers["Authorization"] = f"token {self.token}"
             self._session.verify = self.verify_tls
         return self._session
 
     def _request(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs) -> requests.Response:
+        import requests
+
         url = self.base_url.rstrip("/") + path
         try:
             resp = self.session.request(method, url, **({"timeout": self.timeout} | kwargs))

@@ -21,7 +21,6 @@ from benchmarks.orchestration import (
     git,
     materialize_clusters,
     nightly_tick,
-    push_chart_change,
 )
 
 CLUSTERS, HUBS_PER_CLUSTER = 4, 3
@@ -38,8 +37,8 @@ def test_ticks_request_a_run_per_hub_and_per_changed_cluster(tmp_path: Path, sto
         seconds, requests = nightly_tick(instance, root, dt.datetime(2026, 3, 15, 2, tzinfo=dt.UTC))
         assert requests == len(hub_keys) and seconds > 0
         before = git(root, "rev-parse", "HEAD")
-        push_chart_change(root)
-        seconds, requests, skip = deploy_tick(instance, root, tmp_path / "git-cache", before)
+        seconds, requests, skip = deploy_tick(instance, root, tmp_path / "git-cache")  # pushes to SCI_CHART
+        assert git(root, "rev-parse", "HEAD~1") == before
     # the odd clusters' hubs moved to the second chart (cluster-000 keeps daskhub on basehub)
     odd = [c for c in range(CLUSTERS) if c % 2]
     assert (requests, skip) == (len(odd), "")

@@ -9,24 +9,21 @@ random 2% of them are read back and re-hashed.
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hub_ops.backup import (
-    BackupIntegrityError,
-    Repository,
-    RetentionPolicy,
-    SnapshotSummary,
-    SourceError,
-    prune,
-    verify_snapshot,
-)
 from hub_ops.backup.config import backup_destination, backups_enabled, retention_policy
-from hub_ops.backup.manifest import human_size
-from hub_ops.backup.verify import VerifyReport
+from hub_ops.backup.errors import BackupIntegrityError, SourceError
+from hub_ops.backup.manifest import SnapshotSummary, human_size
+from hub_ops.backup.repository import Repository
+from hub_ops.backup.retention import RetentionPolicy
 from hub_ops.defs.backups.partitions import backup_partitions
 from hub_ops.defs.shared.metadata import plain_values, table
 from hub_ops.defs.shared.resources import BackupRunnerResource, FleetResource, StorageResource
+
+if TYPE_CHECKING:
+    from hub_ops.backup.verify import VerifyReport
 
 DEEP_SAMPLE = 0.02  # fraction of contents re-hashed by the nightly check
 HISTORY = 14
@@ -69,7 +66,7 @@ def history_table(summaries: list[SnapshotSummary]) -> dg.MetadataValue:
     return table(rows, HISTORY_COLUMNS)
 
 
-def verified_result(hub_id: str, report: VerifyReport) -> dg.AssetCheckResult:
+def verified_result(hub_id: str, report: "VerifyReport") -> dg.AssetCheckResult:
     """The `verified` check for one snapshot, naming its hub; a snapshot that holds nothing
     to verify is a WARN, not a pass."""
     problems = [{"hub": hub_id, "problem": p} for p in report.problems[:50]]
@@ -158,6 +155,9 @@ def user_home_backups(
         raise dg.Failure(f"{hub.id}: {e}", allow_retries=False) from e
     destination = backup_destination(fleet_config, hub)
     repo = Repository.open(destination, client)
+    # numpy (verify, prune) is imported by the step, not by every load of the definitions
+    from hub_ops.backup.prune import prune
+    from hub_ops.backup.verify import verify_snapshot
 
     report = verify_snapshot(repo, hub.id, summary.id, deep=True, sample=DEEP_SAMPLE)
     forgotten: list[str] = []

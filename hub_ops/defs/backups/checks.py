@@ -7,23 +7,25 @@ hourly (backup_freshness_schedule) and after the nightly backups.
 """
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
-from hub_ops.backup import Repository
 from hub_ops.backup.config import backup_destination, backups_enabled
-from hub_ops.backup.repository import snapshot_time
+from hub_ops.backup.repository import Repository, snapshot_time
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.decommission.records import decommissioned_hubs
 from hub_ops.defs.shared.checks import verdict
 from hub_ops.defs.shared.metadata import table as table_value
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 MAX_AGE = dt.timedelta(hours=26)  # a nightly schedule plus two hours of slack
 
 
-def stale_hubs(fleet, storage, now: dt.datetime, retired: frozenset[str] = frozenset()) -> pd.DataFrame:
+def stale_hubs(fleet, storage, now: dt.datetime, retired: frozenset[str] = frozenset()) -> "pd.DataFrame":
     """One row per hub to back up (not `retired`): its newest snapshot, age in hours, and
     whether it is fresh."""
     rows = []
@@ -54,6 +56,8 @@ def stale_hubs(fleet, storage, now: dt.datetime, retired: frozenset[str] = froze
                 ),
             }
         )
+    import pandas as pd  # here, not at module level: the definitions load without it
+
     return pd.DataFrame(rows, columns=["hub", "latest snapshot", "age (h)", "fresh", "problem"])
 
 

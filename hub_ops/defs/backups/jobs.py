@@ -20,13 +20,14 @@ unreferenced.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
-from hub_ops.backup import Repository, RestoreReport
 from hub_ops.backup.config import backup_destination, local_home
-from hub_ops.backup.prune import DEFAULT_GRACE_S, PruneReport, collect_garbage
+from hub_ops.backup.locks import DEFAULT_GRACE_S
+from hub_ops.backup.repository import Repository
 from hub_ops.defs.backups.assets import user_home_backups
 from hub_ops.defs.backups.checks import user_home_backups_fresh
 from hub_ops.defs.shared.metadata import table
@@ -34,6 +35,9 @@ from hub_ops.defs.shared.partitions import hub_of_run, hub_partitioned_config
 from hub_ops.defs.shared.resources import SCRATCH_FOLDER, BackupRunnerResource, FleetResource, StorageResource
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Hub
+
+if TYPE_CHECKING:
+    from hub_ops.backup.restore import RestoreReport
 
 
 class _IntoHomesConfig(dg.Config):
@@ -70,7 +74,7 @@ class PruneBlobsConfig(dg.Config):
     dry_run: bool = Field(default=False, description="Count what would be deleted; delete nothing.")
 
 
-def _report_metadata(report: RestoreReport | None) -> dict:
+def _report_metadata(report: "RestoreReport | None") -> dict:
     if report is None:
         return {"ran_in": "a pod of the target hub's cluster (its log holds the counts)"}
     return {
@@ -209,6 +213,8 @@ def prune_backup_blobs(
     rows = []
     for destination in sorted({backup_destination(fleet_config, hub) for hub in fleet_config.hubs()}):
         repo = Repository.open(destination, client)
+        from hub_ops.backup.prune import PruneReport, collect_garbage  # numpy: not at load
+
         report = PruneReport(hub="(all hubs)", policy="unreferenced contents", dry_run=config.dry_run)
         collect_garbage(repo, report, grace_s=config.grace_hours * 3600, dry_run=config.dry_run, log=context.log.info)
         rows.append(

@@ -18,12 +18,12 @@ the same on a laptop and in a Kubernetes Job.
 import datetime as dt
 import importlib
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from hub_ops.clients import kube_observe
 from hub_ops.clients.clusters import cluster_access, decrypted_key
-from hub_ops.clients.gke import GkeClient, GkeError
 from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.clients.sops import Sops
 from hub_ops.defs.clusters.checks import CHECK_SPECS, NO_API, NOT_ASKED, evaluate
@@ -33,6 +33,9 @@ from hub_ops.defs.shared.resources import FleetResource, SopsResource
 from hub_ops.fleet import Fleet
 from hub_ops.fleet.models import Cluster
 from hub_ops.fleet.observed import POOL_COLUMNS, ClusterState
+
+if TYPE_CHECKING:  # hub_ops.clients.gke (google-cloud-container, grpc) loads only for gcp clusters
+    from hub_ops.clients.gke import GkeClient, GkeError
 
 MAX_PARALLEL = 8  # clusters observed at once: API calls are I/O bound
 # providers read through their cloud's API with the cluster's decrypted `key`: the client module
@@ -44,7 +47,7 @@ class ClustersConfig(dg.Config):
 
 
 def observe_cluster(
-    cluster: Cluster, fleet: Fleet, gke: GkeClient | GkeError | None, list_nodes: bool, sops: Sops | None = None
+    cluster: Cluster, fleet: Fleet, gke: "GkeClient | GkeError | None", list_nodes: bool, sops: Sops | None = None
 ) -> ClusterState:
     """One cluster's state through the API its provider block names. Never raises for an
     unreachable cluster; `gke` is a client, or the error that kept us from making one.
@@ -52,6 +55,8 @@ def observe_cluster(
     sops-encrypted kubeconfig decrypted in memory with `sops`."""
     if cluster.provider == "gcp":
         assert gke is not None, "a GkeClient or GkeError is needed for gcp clusters"
+        from hub_ops.clients.gke import GkeError
+
         if isinstance(gke, GkeError):
             return ClusterState.unreachable(cluster, "GKE API", str(gke))
         return gke.observe(cluster, list_nodes=list_nodes)
@@ -126,8 +131,10 @@ def clusters(
     sops: SopsResource,
 ) -> dg.MaterializeResult:
     loaded = fleet.load()
-    gke_client: GkeClient | GkeError | None = None
+    gke_client = None  # a GkeClient, or the GkeError that kept us from making one
     if any(c.provider == "gcp" for c in loaded.clusters.values()):
+        from hub_ops.clients.gke import GkeError
+
         try:
             gke_client = gke.client()
         except GkeError as e:  # no credentials: each gcp cluster says so in its row

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 from pydantic import Field
 
-from hub_ops.clients.gke import GkeClient, GkeCredentialsError, application_default_credentials
 from hub_ops.settings import get_settings
+
+if TYPE_CHECKING:
+    from hub_ops.clients.gke import GkeClient
 
 
 class GkeResource(dg.ConfigurableResource):
@@ -27,6 +29,9 @@ class GkeResource(dg.ConfigurableResource):
     def get_credentials(self):
         """The google.auth Credentials to use; GkeCredentialsError (a message safe to show)
         when there are none."""
+        # hub_ops.clients.gke (google-cloud-container, grpc) loads when GKE is asked, not at load
+        from hub_ops.clients.gke import GkeCredentialsError, application_default_credentials
+
         if self.credentials == "none":
             # the local environment: HUB_OPS_ENV=production uses Application Default Credentials
             raise GkeCredentialsError("no credentials (the local environment uses none)")
@@ -39,6 +44,8 @@ class GkeResource(dg.ConfigurableResource):
         return application_default_credentials()
 
     def client(self, credentials=None) -> GkeClient:
+        from hub_ops.clients.gke import GkeClient
+
         return GkeClient(
             credentials if credentials is not None else self.get_credentials(),
             api_endpoint=self.api_endpoint,

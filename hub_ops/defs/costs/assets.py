@@ -3,20 +3,22 @@
 
 import datetime as dt
 import warnings
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hub_ops.charts import png_markdown
-from hub_ops.costs.crosscheck import compare_days, compare_month
-from hub_ops.costs.exports import export_days, export_month, per_user_chart_png, per_user_history, reports_folder
-from hub_ops.costs.report import CostReport, hub_summary, read_report
 from hub_ops.defs.costs.checks import check_spec, reconciliation_result
 from hub_ops.defs.costs.resources import BillingResource
 from hub_ops.defs.shared.metadata import latest_materialization_metadata, table
 from hub_ops.defs.shared.resources import FleetResource, StorageResource
 from hub_ops.defs.shared.schedules import fleet_settings_at_load, today_at_load
 from hub_ops.fleet.models import partition_start
-from hub_ops.usage.tables import usage_by_hub
+
+if TYPE_CHECKING:
+    from hub_ops.costs.report import CostReport
+
+# hub_ops.costs, hub_ops.charts and hub_ops.usage.tables (pandas, pyarrow) are imported by the
+# steps that use them, not by every load of the definitions
 
 # chosen knowingly: a range of days is read from the export once, in one run (beta in Dagster 1.13)
 warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`", category=dg.BetaWarning)
@@ -71,11 +73,14 @@ def _load(context, fleet: FleetResource, storage: StorageResource, billing: Bill
     start, end = _window(context)
     context.log.info(f"reading {source.description} for {start} .. {end - dt.timedelta(days=1)}")
     usage = source.aggregate(start, end, _progress(context))
+    from hub_ops.costs.exports import reports_folder
+    from hub_ops.costs.report import CostReport
+
     report = CostReport.build(usage, loaded)
     return source, client, report, reports_folder(loaded.settings.reports.destination)
 
 
-def _independent_net(context, source, report: CostReport):
+def _independent_net(context, source, report: "CostReport"):
     context.log.info(f"re-reading {source.description} independently for the reconciliation check")
     return source.independent_net(report.usage.start, report.usage.end)
 
@@ -94,6 +99,10 @@ def _independent_net(context, source, report: CostReport):
 def hub_daily_costs(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
 ) -> dg.MaterializeResult:
+    from hub_ops.costs.crosscheck import compare_days
+    from hub_ops.costs.exports import export_days
+    from hub_ops.costs.report import hub_summary, read_report
+
     source, client, report, folder = _load(context, fleet, storage, billing)
     written = export_days(report, client, folder)
     # what was written, read back, must add up to the export re-read another way, day by day
@@ -140,6 +149,12 @@ def hub_daily_costs(
 def monthly_cost_report(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, billing: BillingResource
 ) -> dg.MaterializeResult:
+    from hub_ops.charts import png_markdown
+    from hub_ops.costs.crosscheck import compare_month
+    from hub_ops.costs.exports import export_month, per_user_chart_png, per_user_history
+    from hub_ops.costs.report import read_report
+    from hub_ops.usage.tables import usage_by_hub
+
     source, client, report, folder = _load(context, fleet, storage, billing)
     usage = usage_by_hub(client, fleet.load(), report.usage.start)
     export = export_month(report, client, folder, usage)

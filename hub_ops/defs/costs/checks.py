@@ -5,11 +5,14 @@ total, within the rounding to cents; and be in the export's currency."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hub_ops.costs.crosscheck import HALF_CENT, SLACK, CrossCheck
 from hub_ops.defs.shared.metadata import table
+
+if TYPE_CHECKING:  # pandas, pyarrow: imported by the check, not by every load of the definitions
+    from hub_ops.costs.crosscheck import CrossCheck
 
 RECONCILES = "reconciles_to_export"
 DESCRIPTION = (
@@ -51,6 +54,8 @@ def reconciliation_rows(check: CrossCheck) -> tuple[list[dict], list[str]]:
 
 def reconciliation_result(check: CrossCheck) -> dg.AssetCheckResult:
     """The check's verdict with a table of report vs independent totals for people."""
+    from hub_ops.costs.crosscheck import HALF_CENT, SLACK
+
     largest = max((c.difference for c in check.comparisons), key=abs, default=0)
     return dg.AssetCheckResult(
         check_name=RECONCILES,

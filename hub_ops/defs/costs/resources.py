@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from hub_ops.clients.billing import billing_source
 from hub_ops.clients.storage import Storage
 from hub_ops.fleet import Fleet
 
@@ -19,6 +18,8 @@ class BillingResource(dg.ConfigurableResource):
 
     def source(self, fleet: Fleet, storage: Storage):
         """An ExportFiles or a BigQueryExport: `.aggregate(start, end, progress) -> Usage`."""
+        from hub_ops.clients.billing import billing_source  # pyarrow: not at load
+
         return billing_source(fleet, storage, self.files, self.bigquery_table, self.job_project)
 
 

@@ -32,13 +32,12 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field
 
-from hub_ops.backup import Repository, verify_snapshot
 from hub_ops.backup.compare import Comparison, compare_with_snapshot
 from hub_ops.backup.config import backup_destination, local_home
+from hub_ops.backup.repository import Repository
 from hub_ops.clients.git import GitError
 from hub_ops.clients.kube import ClusterUnreachable
 from hub_ops.decommission.calendar import Standing, standing
-from hub_ops.decommission.expiry import expire_hub_backups
 from hub_ops.decommission.gates import check_no_servers
 from hub_ops.decommission.report import cluster_leftovers, cost_per_day, notice_report, retired_report, when_text
 from hub_ops.decommission.teardown import delete_namespace, uninstall
@@ -357,6 +356,8 @@ def _verify_final_backup(context, retirement: Retirement, storage: StorageResour
     if snapshot_id is None:
         return retirement
     repo = Repository.open(retirement.destination, storage.client())
+    from hub_ops.backup.verify import verify_snapshot  # numpy: not at load
+
     report = verify_snapshot(repo, retirement.hub, snapshot_id, deep=True)
     if not report.ok:
         raise dg.Failure(
@@ -581,6 +582,8 @@ def _record(context, retirement: Retirement) -> None:
 def expire_backups(context: dg.OpExecutionContext, retirement: Retirement, storage: StorageResource) -> None:
     """After keep_backups_days: forget every snapshot of the retired hub, collect its blobs."""
     repo = Repository.open(retirement.destination, storage.client())
+    from hub_ops.decommission.expiry import expire_hub_backups  # numpy (prune): not at load
+
     report = expire_hub_backups(repo, retirement.hub, log=context.log.info)
     previous = decommission_records(context.instance)[retirement.hub]
     record = dataclasses.replace(

@@ -7,6 +7,9 @@ so Dagster launches nothing twice; a later tick plans from the new cursor only. 
 tagged `hub_ops/cluster`, which dagster.yaml limits to one at a time per cluster, so a
 cluster's deploys happen in push order while clusters proceed independently.
 
+The fleet a tick plans with is parsed once per commit (hub_ops.deploy.fleet_cache): a push
+that changes no fleet.yaml, cluster.yaml or Chart.yaml reuses the previous commit's.
+
 The cursor is the last planned commit. The first tick starts watching from the head
 without deploying anything. A force-push that drops the cursor commit plans from the
 merge-base and says so. A fleet config that is invalid at head is reported and the cursor
@@ -19,7 +22,8 @@ from hub_ops.clients.git import GitError
 from hub_ops.defs.decommission.records import decommissioned_hubs
 from hub_ops.defs.deploy.jobs import deploy_job, hubs_tag
 from hub_ops.defs.shared.resources import FleetResource, GitResource
-from hub_ops.fleet import FleetConfigError, load_fleet
+from hub_ops.deploy.fleet_cache import fleet_for_plan, remember_fleet
+from hub_ops.fleet import FleetConfigError
 from hub_ops.fleet.planner import plan_range
 
 
@@ -36,6 +40,8 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
     except (GitError, FleetConfigError) as e:
         return dg.SkipReason(f"cannot read the fleet repo: {e}")
     cursor = context.cursor
+    if not cursor or cursor == head:
+        remember_fleet(remote, head)  # parsed now, while idle, for the tick after the next push
     if not cursor:
         return dg.SensorResult(
             skip_reason=f"started watching {remote.branch} at {head[:12]}; the next push is deployed", cursor=head
@@ -56,14 +62,15 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
         note = f"force-push: {cursor[:12]} is no longer on {remote.branch}; planning from the merge-base {base[:12]}. "
         context.log.warning(note)
     commits = repo.commits(base, head)
+    changes = repo.changed_paths(base, head)
     try:
-        fleet_at_head = load_fleet(remote.fleet_at(head), check_files=False)
+        fleet_at_head = fleet_for_plan(remote, head, base, changes)
     except FleetConfigError as e:
         return dg.SkipReason(f"{note}fleet config invalid at {head[:12]}, nothing deployed until it is fixed:\n{e}")
 
     plan = plan_range(
         fleet_at_head,
-        repo.changed_paths(base, head),
+        changes,
         lambda p: repo.show(base, p),
         skip=decommissioned_hubs(context.instance),
     )

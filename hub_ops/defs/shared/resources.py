@@ -19,19 +19,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hub_ops.backup import (
-    BackupError,
-    BackupOptions,
-    Repository,
-    RestoreReport,
-    SnapshotSummary,
-    create_snapshot,
-    restore_snapshot,
-)
 from hub_ops.backup.config import backup_destination, local_home
+from hub_ops.backup.errors import BackupError
+from hub_ops.backup.manifest import SnapshotSummary
+from hub_ops.backup.repository import Repository
 from hub_ops.clients.clusters import cluster_access
 from hub_ops.clients.git import FleetRemote, watched_remote
 from hub_ops.clients.helm import HelmClient
@@ -46,6 +41,9 @@ from hub_ops.deploy.values import load_values_files
 from hub_ops.fleet import Fleet, load_fleet
 from hub_ops.fleet.models import Cluster, Hub
 from hub_ops.settings import Settings, get_settings, secret
+
+if TYPE_CHECKING:
+    from hub_ops.backup.restore import RestoreReport
 
 SCRATCH_FOLDER = ".hub-ops-restored"  # beside the users' homes: where a restore goes unless told otherwise
 
@@ -251,6 +249,8 @@ class BackupRunnerResource(dg.ConfigurableResource):
         compression = fleet.settings.backups.compression
         source = local_home(fleet, hub)
         if source is not None:
+            from hub_ops.backup.snapshot import BackupOptions, create_snapshot  # numpy, pyarrow: not at load
+
             options = BackupOptions(compression=compression, workers=self.workers)
             return create_snapshot(repo, hub.id, source, options, log=context.log.info)
         before = set(repo.snapshot_ids(hub.id))
@@ -316,6 +316,8 @@ class BackupRunnerResource(dg.ConfigurableResource):
     def _restore_here(
         self, context, repo: Repository, source: Hub, snapshot_id: str, target: str, users, overwrite_newer_reason: str
     ) -> RestoreReport:
+        from hub_ops.backup.restore import restore_snapshot  # numpy: not at load
+
         started = time.monotonic()
         report = restore_snapshot(
             repo,

@@ -22,9 +22,9 @@ from hub_ops.defs.shared.schedules import fleet_settings_at_load, today_at_load
 from hub_ops.deploy.values import ValuesError
 from hub_ops.fleet.models import partition_start
 from hub_ops.usage.activity import UsageLedger
-from hub_ops.usage.community import gather, open_notice
-from hub_ops.usage.community_page import community_page, page_urls, reports_folder, write_page
-from hub_ops.usage.tables import DAILY_COLUMNS, STORAGE_COLUMNS, ledger_folder, storage_rows, usage_day
+
+# hub_ops.usage.tables, .community and .community_page (pandas, pyarrow) are imported by the
+# steps that use them, not by every load of the definitions
 
 # fleet.yaml usage.start_date (default: the first of last month): "missing" means missing
 FIRST_DAY = partition_start(fleet_settings_at_load().usage.start_date, today_at_load())
@@ -68,6 +68,8 @@ def hub_usage(
     sops: SopsResource,
     hub_api: JupyterHubResource,
 ) -> dg.MaterializeResult:
+    from hub_ops.usage.tables import DAILY_COLUMNS, ledger_folder, usage_day
+
     loaded = fleet.load()
     day = context.partition_time_window.start.date()
     ledger = UsageLedger(storage.client(), ledger_folder(loaded.settings.reports.destination))
@@ -95,6 +97,8 @@ def hub_usage(
     "names hashed unless fleet.yaml usage.show_user_names.",
 )
 def home_storage(context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource):
+    from hub_ops.usage.tables import STORAGE_COLUMNS, storage_rows
+
     loaded = fleet.load()
     destinations = {hub.id: backup_destination(loaded, hub) for hub in loaded.hubs()}
     summaries, largest = storage_rows(storage.client(), destinations, loaded.settings.usage.show_user_names)
@@ -132,6 +136,9 @@ def _month_of(upstream: str) -> dg.AssetDep:
 def community_reports(
     context: dg.AssetExecutionContext, fleet: FleetResource, storage: StorageResource, clock: ClockResource
 ) -> dg.MaterializeResult:
+    from hub_ops.usage.community import gather, open_notice
+    from hub_ops.usage.community_page import community_page, page_urls, reports_folder, write_page
+
     keys = context.partition_key.keys_by_dimension
     loaded, client, today = fleet.load(), storage.client(), clock.today()
     hub = loaded.hub(keys["hub"])
