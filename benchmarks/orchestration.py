@@ -6,9 +6,10 @@ Measured, each --runs times, on a fresh instance each time (SQLite in a temp fol
 the local stack's PostgreSQL):
 - definitions: a new Python process imports hub_ops.definitions and resolves every
   definition (what a code server does at start);
-- nightly_backups: the tick's evaluation (build_schedule_context, in process), then the tick
-  as the daemon runs it (Dagster's scheduler loop against a `dagster api grpc` code server:
-  evaluation over gRPC plus one queued run created per request);
+- nightly_backups: the tick's evaluation (build_schedule_context, in process: it adds the
+  night's backfill of 2,000 partitions), then the tick as the daemon runs it (Dagster's
+  scheduler loop against a `dagster api grpc` code server), then the backfill daemon's
+  iterations until it has created and queued the 2,000 runs;
 - the run queue: one QueuedRunCoordinatorDaemon iteration over the 2,000 queued runs, then
   --drain-s seconds of iterations launching real backup runs (the repo's dagster.yaml: two
   backups at a time) and the runs finished in that time;
@@ -20,7 +21,7 @@ the local stack's PostgreSQL):
   materializations, the asset's pages timed in Chromium until their content shows.
 
     python -m benchmarks orchestration [-- --clusters 200 --hubs 2000 --runs 3 --nights 30
-                                          --drain-s 60 --only defs,ticks,clusters,ui]
+                                          --drain-s 60 --only defs,ticks,daemon,nightly,clusters,ui]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from benchmarks.plan import generate_fleet
 REPO = Path(__file__).resolve().parent.parent
 LOG = logging.getLogger("benchmarks.orchestration")
 TARGETS = {"definitions": 3.0, "tick": 5.0, "page": 3.0}  # seconds, issue 18
-PARTS = ("defs", "ticks", "daemon", "clusters", "ui")
+PARTS = ("defs", "ticks", "daemon", "nightly", "clusters", "ui")
 SCI_CHART = "scihub"  # the hub chart of odd clusters: a change to it deploys half the hubs
 
 
@@ -202,20 +203,27 @@ def load_definitions(
 # ------------------------------------------------------------------ ticks, in process
 
 
+def backfill_size(instance, backfill_id: str) -> int:
+    """Partitions the backfill targets; 0 when there is no such backfill."""
+    backfill = instance.get_backfill(backfill_id)
+    return backfill.asset_backfill_data.target_subset.num_partitions_and_non_partitioned_assets if backfill else 0
+
+
 def nightly_tick(instance, root: Path, when: dt.datetime) -> tuple[float, int]:
-    """(seconds, run requests) of nightly_backups evaluated as its function."""
+    """(seconds, partitions of the backfill it added) of nightly_backups evaluated as its function."""
     import dagster as dg
 
-    from hub_ops.defs.backups.schedules import nightly_requests
+    from hub_ops.defs.backups.schedules import add_nightly_backfill, nightly_backfill_id
     from hub_ops.defs.shared.resources import FleetResource
 
     start = time.perf_counter()
     with dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as context:
-        result = nightly_requests(context, FleetResource(root=str(root)))
+        result = add_nightly_backfill(context, FleetResource(root=str(root)))
     elapsed = time.perf_counter() - start
-    if isinstance(result, dg.SkipReason):
-        raise RuntimeError(f"benchmark broken: nightly_backups skipped: {result.skip_message[:500]}")
-    return elapsed, len(result)
+    size = backfill_size(instance, nightly_backfill_id((when - dt.timedelta(days=1)).date().isoformat()))
+    if not size:
+        raise RuntimeError(f"benchmark broken: nightly_backups added no backfill: {result.skip_message[:500]}")
+    return elapsed, size
 
 
 def deploy_tick(instance, root: Path, cache: Path) -> tuple[float, int, str]:
@@ -282,15 +290,23 @@ def tick_seconds(tick) -> float:
     return tick.end_timestamp - tick.timestamp
 
 
-def daemon_nightly_tick(instance, workspace) -> tuple[float, int]:
-    """(seconds, runs created) of the scheduler running nightly_backups' next tick: the
-    iteration's wall time (a schedule tick's timestamp is its cron time, not its start)."""
+def daemon_nightly_tick(instance, workspace) -> tuple[float, int, str]:
+    """(seconds, partitions of the backfill added, its id) of the scheduler running
+    nightly_backups' next tick: the iteration's wall time (a schedule tick's timestamp is its
+    cron time, not its start)."""
     from dagster._scheduler.scheduler import launch_scheduled_runs
+
+    from hub_ops.defs.backups.schedules import nightly_backfill_id
 
     schedule = remote_repository(workspace).get_schedule("nightly_backups")
     now = dt.datetime.now(dt.UTC)
     # running by default: the first iteration records when the schedule started...
     list(launch_scheduled_runs(workspace, LOG, end_datetime_utc=now, iteration_times={}))
+    # ...the others stop, so the timed iteration ticks nightly_backups alone (hourly and daily
+    # schedules fall between now and the next hour)...
+    for other in remote_repository(workspace).get_schedules():
+        if other.name != "nightly_backups":
+            instance.stop_schedule(other.get_remote_origin_id(), other.selector_id, other)
     # ...and one just past the next full hour (fleet.yaml: hourly) ticks once
     tick_time = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
     start = time.perf_counter()
@@ -298,9 +314,28 @@ def daemon_nightly_tick(instance, workspace) -> tuple[float, int]:
     list(launch_scheduled_runs(workspace, LOG, end_datetime_utc=end, iteration_times={}))
     wall = time.perf_counter() - start
     ticks = instance.get_ticks(schedule.get_remote_origin_id(), schedule.selector_id)
-    if len(ticks) != 1 or ticks[0].status.value != "SUCCESS":
-        raise RuntimeError(f"benchmark broken: nightly_backups ticks {[(t.status, t.error) for t in ticks]}")
-    return wall, len(ticks[0].run_ids)
+    backfill_id = nightly_backfill_id((tick_time - dt.timedelta(days=1)).date().isoformat())
+    # the tick is SKIPPED by design: its work is the backfill
+    if len(ticks) != 1 or ticks[0].status.value != "SKIPPED" or not backfill_size(instance, backfill_id):
+        states = [(t.status, t.error, t.skip_reason) for t in ticks]
+        raise RuntimeError(f"benchmark broken: nightly_backups ticks {states}")
+    return wall, backfill_size(instance, backfill_id), backfill_id
+
+
+def backfill_queueing(instance, workspace, backfill_id: str, runs: int, timeout_s: float = 3600) -> tuple[float, int]:
+    """(seconds, iterations) of the backfill daemon's iterations until the backfill's `runs`
+    runs exist (each created and submitted to the run queue)."""
+    import dagster as dg
+    from dagster._daemon.backfill import execute_backfill_iteration
+
+    start = time.perf_counter()
+    iterations = 0
+    while instance.get_runs_count(dg.RunsFilter(tags={"dagster/backfill": backfill_id})) < runs:
+        if time.perf_counter() - start > timeout_s:
+            raise RuntimeError(f"benchmark broken: backfill {backfill_id} not queued after {timeout_s:.0f} s")
+        list(execute_backfill_iteration(workspace, LOG))
+        iterations += 1
+    return time.perf_counter() - start, iterations
 
 
 def daemon_deploy_tick(instance, workspace, root: Path) -> tuple[float, int, float]:
@@ -478,6 +513,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--nights", type=int, default=30, help="user_home_backups nights recorded for the UI")
     parser.add_argument("--drain-s", type=float, default=60, help="seconds of run queue iterations to time")
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {PARTS}")
+    parser.add_argument("--storage", default="sqlite,postgres", help="instances the nightly part measures")
+    parser.add_argument(
+        "--queue-runs", type=int, default=1, help="nightly runs that also time the backfill daemon queueing (minutes)"
+    )
     parser.add_argument("--profile", type=Path, help="write pyinstrument HTML profiles of slow parts here")
     parser.add_argument("--shots", type=Path, help="save screenshots of the timed pages here")
     args = parser.parse_args(argv)
@@ -500,6 +539,8 @@ def main(argv: list[str]) -> int:
             missed += bench_definitions(env, args)
         if parts & {"ticks", "daemon"}:
             missed += bench_ticks(root, env, hub_keys, work, args, parts)
+        if "nightly" in parts:
+            missed += bench_nightly(env, hub_keys, work, args)
         if "clusters" in parts:
             bench_clusters(work, args)
         if "ui" in parts:
@@ -538,7 +579,7 @@ def bench_ticks(root: Path, env: dict[str, str], hub_keys: list[str], work: Path
                         seconds, deploy_count, _skip = deploy_tick(instance, root, work / "git-cache")
                         deploys.append(seconds)
                 print(f"\nticks evaluated in process, {storage} instance ({load_note()}):")
-                line(f"nightly_backups ({count} run requests)", samples, TARGETS["tick"])
+                line(f"nightly_backups (a backfill of {count} partitions)", samples, TARGETS["tick"])
                 line(f"deploy_on_push ({deploy_count} run requests)", deploys, TARGETS["tick"])
                 missed += statistics.median(samples) > TARGETS["tick"]
                 missed += statistics.median(deploys) > TARGETS["tick"]
@@ -555,11 +596,12 @@ def bench_ticks(root: Path, env: dict[str, str], hub_keys: list[str], work: Path
 def daemon_ticks(storage: str, postgres, hub_keys: list[str], root: Path, port: int, args) -> int:
     import dagster as dg
 
-    nightly, deploys, queue = [], [], []
+    nightly, backfills, deploys, queue = [], [], [], []
     drained = None
     for run in range(args.runs):
         with fresh_instance(storage, postgres, hub_keys) as instance, daemon_workspace(instance, port) as workspace:
             nightly.append(daemon_nightly_tick(instance, workspace))
+            backfills.append(backfill_queueing(instance, workspace, nightly[-1][2], nightly[-1][1]))
             deploys.append(daemon_deploy_tick(instance, workspace, root))
             # the deploy runs would go first (same queue): cancel them, time the backups alone
             for record in instance.get_run_records(dg.RunsFilter(tags={"hub_ops/kind": "deploy"})):
@@ -571,7 +613,9 @@ def daemon_ticks(storage: str, postgres, hub_keys: list[str], root: Path, port: 
                 drained = (samples, launched, finished)
     print(f"\nticks run by the daemon against a code server, {storage} instance ({load_note()}):")
     ticks = [n[0] for n in nightly]
-    line(f"nightly_backups tick ({nightly[0][1]} runs created)", ticks, TARGETS["tick"])
+    line(f"nightly_backups tick (a backfill of {nightly[0][1]})", ticks, TARGETS["tick"])
+    line(f"backfill daemon: {nightly[0][1]} runs queued", [b[0] for b in backfills])
+    print(f"  {'backfill daemon iterations':42} {', '.join(str(b[1]) for b in backfills)}")
     dticks = [d[0] for d in deploys]
     line(f"deploy_on_push tick ({deploys[0][1]} runs created)", dticks, TARGETS["tick"])
     line(f"run queue: first iteration, {nightly[0][1]} queued", queue)
@@ -583,6 +627,57 @@ def daemon_ticks(storage: str, postgres, hub_keys: list[str], root: Path, port: 
             f"{statistics.median(samples):.2f} s), {launched} runs launched, {finished} finished: {rate:.1f} runs/min"
         )
     return (statistics.median(ticks) > TARGETS["tick"]) + (statistics.median(dticks) > TARGETS["tick"])
+
+
+def bench_nightly(env: dict[str, str], hub_keys: list[str], work: Path, args) -> int:
+    """The nightly backups alone, per storage: --runs times on fresh instances, the tick
+    evaluated in process and the scheduler's tick through a code server; on the first run's
+    instance (--queue-runs of them) also the backfill daemon queueing the night's runs (minutes
+    at 2,000 hubs) and --runs passes of the run queue over them. Each figure is printed as measured."""
+    from hub_ops_dev.stack.postgres import PostgresServer
+
+    missed = 0
+    root = Path(env["HUB_OPS_FLEET"])
+    storages = args.storage.split(",")
+    postgres = PostgresServer().start() if "postgres" in storages else None
+    try:
+        with environment(env), code_server(env, work / "code-server-nightly.log") as port:
+            when = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+            for storage in storages:
+                print(f"\nnightly_backups at {len(hub_keys)} hubs, {storage} instance:", flush=True)
+                ticks, daemon_ticks_s = [], []
+                for run in range(args.runs):
+                    with fresh_instance(storage, postgres, hub_keys) as instance:
+                        ticks.append(nightly_tick(instance, root, when)[0])
+                    with fresh_instance(storage, postgres, hub_keys) as instance:
+                        with daemon_workspace(instance, port) as workspace:
+                            seconds, size, backfill_id = daemon_nightly_tick(instance, workspace)
+                            daemon_ticks_s.append(seconds)
+                            print(
+                                f"  run {run + 1}: tick in process {ticks[-1]:.2f} s, by the scheduler {seconds:.2f} s "
+                                f"(a backfill of {size}; {load_note()})",
+                                flush=True,
+                            )
+                            if run < args.queue_runs:
+                                queued, iterations = backfill_queueing(instance, workspace, backfill_id, size)
+                                print(
+                                    f"  backfill daemon: {size} runs created and queued in {queued:.1f} s, "
+                                    f"{iterations} iteration(s) ({load_note()})",
+                                    flush=True,
+                                )
+                                passes = [queue_iterations(instance, workspace, 0)[0][0] for _ in range(args.runs)]
+                                print(
+                                    f"  run queue passes over {size} queued: " + ", ".join(f"{p:.2f} s" for p in passes)
+                                )
+                line("tick evaluated in process (adds the backfill)", ticks, TARGETS["tick"])
+                line("tick run by the scheduler (code server)", daemon_ticks_s, TARGETS["tick"])
+                missed += (statistics.median(ticks) > TARGETS["tick"]) + (
+                    statistics.median(daemon_ticks_s) > TARGETS["tick"]
+                )
+    finally:
+        if postgres:
+            postgres.stop(remove=True)
+    return missed
 
 
 def bench_clusters(work: Path, args) -> None:

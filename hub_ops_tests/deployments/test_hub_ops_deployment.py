@@ -3,6 +3,7 @@ instance's and each configured class's, e.g. K8sRunLauncher's), and the helm val
 dagster/dagster checked for the settings production depends on."""
 
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 import yaml
@@ -191,8 +192,31 @@ def test_run_queue_limits_and_pools(values):
     assert limits[("hub_ops/hub", yaml.safe_dump({"applyLimitPerUniqueValue": True}))] == 1
     assert limits[("hub_ops/kind", yaml.safe_dump("backup"))] >= 1
     assert values["concurrency"]["enabled"] is True and values["concurrency"]["pools"]["defaultLimit"] >= 1
-    # the chart refuses limits in both places
-    assert "tagConcurrencyLimits" not in values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    # Dagster refuses limits in both places: they stay under `concurrency`
+    assert "tag_concurrency_limits" not in rendered_run_coordinator(values)["config"]
+
+
+def rendered_run_coordinator(values: dict) -> dict:
+    """The instance's run_coordinator as the dagster/dagster chart renders a
+    CustomRunCoordinator (its _dagster-yaml template: module, class and config verbatim)."""
+    coordinator = values["dagsterDaemon"]["runCoordinator"]
+    assert coordinator["enabled"] is True and coordinator["type"] == "CustomRunCoordinator"
+    custom = coordinator["config"]["customRunCoordinator"]
+    return {"module": custom["module"], "class": custom["class"], "config": custom["config"]}
+
+
+def test_the_hub_run_coordinator_renders_valid_for_dagster(values, instance, tmp_path):
+    rendered = rendered_run_coordinator(values)
+    assert (rendered["module"], rendered["class"]) == ("hub_ops.defs.shared.run_queue", "HubRunCoordinator")
+    assert rendered == instance["run_coordinator"] == {**load(REPO / "dagster.yaml")["run_coordinator"], "config": ANY}
+    # the rendered section beside the values' concurrency, through Dagster's instance schema and
+    # the class's own config schema (a misspelt key in customRunCoordinator.config fails here)
+    path = tmp_path / "dagster.yaml"
+    path.write_text(yaml.safe_dump({"run_coordinator": rendered, "concurrency": instance["concurrency"]}))
+    assert instance_config_problems(path) == []
+    rendered["config"]["dequeue_workers"] = 4
+    path.write_text(yaml.safe_dump({"run_coordinator": rendered}))
+    assert any("dequeue_workers" in p for p in instance_config_problems(path))
 
 
 def test_run_monitoring_on(values):
