@@ -15,8 +15,10 @@ A progress bar (files, bytes, throughput) is shown when stderr is a terminal.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -177,6 +179,16 @@ dest_option = click.option(
 @click.option("--ignore-inode", is_flag=True, help="Compare files by size, mtime and mode only (inodes unstable).")
 @click.option("--full", is_flag=True, help="Read every file, ignoring the previous snapshot.")
 @click.option("--fail-on-unreadable", is_flag=True, help="Write no snapshot if any file cannot be read.")
+@click.option(
+    "--parallel-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Split the users' folders between N worker processes, then commit one snapshot.",
+)
+@click.option("--plan-only", is_flag=True, help="With --parallel-workers: write the plan, print its id, run nothing.")
+@click.option("--plan", "plan_id", metavar="ID", help="With --part: run one worker of this plan.")
+@click.option("--part", type=click.IntRange(min=0), default=None, help="With --plan: the part to run (0-based).")
+@click.option("--commit", "commit_id", metavar="ID", help="Commit the plan ID's snapshot once every part is there.")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot's summary as JSON.")
 @click.pass_context
 def backup(
@@ -190,11 +202,35 @@ def backup(
     ignore_inode: bool,
     full: bool,
     fail_on_unreadable: bool,
+    parallel_workers: int | None,
+    plan_only: bool,
+    plan_id: str | None,
+    part: int | None,
+    commit_id: str | None,
     as_json: bool,
 ) -> None:
-    """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt)."""
+    """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt).
+
+    Several workers (a big hub): `--parallel-workers N` runs them here as processes; for
+    other machines (Kubernetes Jobs) `--plan-only`, then `--plan ID --part I` per part,
+    then `--commit ID`. No snapshot is visible until the commit."""
+    if (plan_id is None) != (part is None):
+        raise click.UsageError("--plan and --part go together (one worker of a plan)")
+    if plan_only and not parallel_workers:
+        raise click.UsageError("--plan-only needs --parallel-workers N (the number of parts)")
     with _errors():
         hub, repo = _open(ctx, hub, dest)
+        if commit_id is not None:
+            from hub_ops.backup.parts import commit_parts
+
+            _report(commit_parts(repo, hub, commit_id), hub, as_json)
+            return
+        plan = None
+        if plan_id is not None:  # one worker: the source is the plan's unless named (a Job's mount)
+            from hub_ops.backup import parts
+
+            plan = parts.load_plan(repo, hub, plan_id)
+            source = source or plan.source
         # a backup pod names its source, destination and compression: no fleet to load then
         fleet, found = _fleet_hub(ctx, hub) if source is None or compression is None else (None, None)
         if source is None:
@@ -213,16 +249,64 @@ def backup(
             fail_on_unreadable=fail_on_unreadable,
             parent=None if full else "latest",
         )
-        progress = engine.Progress()
-        with _progress_bar(
-            f"backup {hub}", lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes)
-        ):
-            summary = engine.create_snapshot(repo, hub, source, options, progress)
+        if parallel_workers:
+            from hub_ops.backup import parts
+
+            plan = parts.make_plan(repo, hub, source, parallel_workers, parent=not full)
+            if plan_only:
+                click.echo(plan.to_json() if as_json else plan.id)
+                return
+            _run_workers(repo, plan, _worker_options(options))
+            summary = parts.commit_parts(repo, hub, plan.id)
+        else:
+            progress = engine.Progress()
+            with _progress_bar(
+                f"backup {hub}",
+                lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes),
+            ):
+                if plan is not None:
+                    summary = parts.run_part(repo, dataclasses.replace(plan, source=source), part, options, progress)
+                    _report(summary, hub, as_json, part=f"part {part} of plan {plan.id}")
+                    return
+                summary = engine.create_snapshot(repo, hub, source, options, progress)
+    _report(summary, hub, as_json)
+
+
+def _worker_options(options: engine.BackupOptions) -> list[str]:
+    """The `hub-ops backup` options a worker process repeats from this command."""
+    args = ["--compression", options.compression, "--walk-threads", str(options.walk_threads), "--json"]
+    if options.workers:
+        args += ["--workers", str(options.workers)]
+    if options.ignore_inode:
+        args.append("--ignore-inode")
+    if options.fail_on_unreadable:
+        args.append("--fail-on-unreadable")
+    return args
+
+
+def _run_workers(repo: engine.Repository, plan, options: list[str]) -> None:
+    """Run every part of `plan` as a `hub-ops backup --plan ID --part I` process, side by
+    side; raise BackupError naming the parts whose worker failed (nothing is committed)."""
+    command = [sys.executable, "-c", "from hub_ops.cli import main; main()", "backup", "--hub", plan.hub]
+    command += ["--dest", repo.url, "--source", plan.source, "--plan", plan.id, *options]
+    procs = [subprocess.Popen([*command, "--part", str(i)], stdout=subprocess.DEVNULL) for i in range(len(plan.parts))]
+    failed = [(i, code) for i, proc in enumerate(procs) if (code := proc.wait()) != 0]
+    if failed:
+        parts = ", ".join(f"{i} (exit {code})" for i, code in failed)
+        raise engine.BackupError(
+            f"plan {plan.id} of {plan.hub}: worker(s) for part(s) {parts} failed; no snapshot written. "
+            f"Rerun each with `hub-ops backup --hub {plan.hub} --dest {repo.url} --plan {plan.id} --part I` "
+            f"(uploads are reused), then `--commit {plan.id}`"
+        )
+
+
+def _report(summary: engine.SnapshotSummary, hub: str, as_json: bool, part: str | None = None) -> None:
     if as_json:
         click.echo(summary.to_json())
         return
     click.echo(
-        f"snapshot {summary.id} of {hub}: {summary.files} files, {_size(summary.bytes)}, "
+        (f"{part} (uncommitted) of " if part else "")
+        + f"snapshot {summary.id} of {hub}: {summary.files} files, {_size(summary.bytes)}, "
         f"{_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
         f"dedupe {summary.dedupe_ratio:.2f}x, {summary.duration_s:.1f} s "
         f"({_size(summary.throughput_bps)}/s)"
