@@ -20,7 +20,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +36,7 @@ from hub_ops.backup.repository import Repository, new_snapshot_id, normalize_hub
 from hub_ops.backup.scan import order_key
 from hub_ops.backup.snapshot import BackupOptions, PartOf, Progress, _Distinct, create_snapshot
 from hub_ops.backup.split import folder_sizes, split_folders
+from hub_ops.clients.storage import Storage
 
 
 @dataclass
@@ -115,6 +118,34 @@ def run_part(
     return create_snapshot(repo, plan.hub, plan.source, options, progress, log=log, part=target)
 
 
+def run_part_processes(url: str, storage: Storage, plan: Plan, options: BackupOptions | None = None) -> None:
+    """Run every part of `plan` (destination `url`) in a process of its own, side by side;
+    BackupError naming the parts whose worker failed (nothing is committed then)."""
+    spawn = multiprocessing.get_context("spawn")  # no forked copy of the caller's threads and clients
+    procs = [spawn.Process(target=_part_process, args=(url, storage, plan, i, options)) for i in range(len(plan.parts))]
+    for proc in procs:
+        proc.start()
+    failed = []
+    for i, proc in enumerate(procs):
+        proc.join()
+        if proc.exitcode != 0:
+            failed.append(f"{i} (exit {proc.exitcode})")
+    if failed:
+        raise BackupError(
+            f"plan {plan.id} of {plan.hub}: worker(s) for part(s) {', '.join(failed)} failed; no snapshot written. "
+            f"Rerun each with `hub-ops backup --hub {plan.hub} --dest {url} --plan {plan.id} --part I` "
+            f"(uploads are reused), then `--commit {plan.id}`"
+        )
+
+
+def _part_process(url: str, storage: Storage, plan: Plan, index: int, options: BackupOptions | None) -> None:
+    try:
+        run_part(Repository.open(url, storage), plan, index, options)
+    except BackupError as e:
+        print(f"error: part {index} of plan {plan.id}: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
 def missing_parts(repo: Repository, plan: Plan) -> list[int]:
     return [i for i in range(len(plan.parts)) if repo.store.stat(part_key(repo, plan.hub, plan.id, i)) is None]
 
@@ -158,6 +189,7 @@ def _merged_summary(plan: Plan, parts: list[SnapshotSummary], compression: str) 
     summary = SnapshotSummary(
         id=plan.id, hub=plan.hub, created=plan.created, parent=plan.parent, source=plan.source, compression=compression
     )
+    summary.workers = len(parts)
     for part in parts:
         for name in ("files", "dirs", "symlinks", "bytes", "hashed_files", "hashed_bytes", "new_blobs", "new_bytes"):
             setattr(summary, name, getattr(summary, name) + getattr(part, name))

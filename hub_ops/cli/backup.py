@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import os
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -256,7 +255,7 @@ def backup(
             if plan_only:
                 click.echo(plan.to_json() if as_json else plan.id)
                 return
-            _run_workers(repo, plan, _worker_options(options))
+            parts.run_part_processes(repo.url, storage.storage_from_env(), plan, options)
             summary = parts.commit_parts(repo, hub, plan.id)
         else:
             progress = engine.Progress()
@@ -270,34 +269,6 @@ def backup(
                     return
                 summary = engine.create_snapshot(repo, hub, source, options, progress)
     _report(summary, hub, as_json)
-
-
-def _worker_options(options: engine.BackupOptions) -> list[str]:
-    """The `hub-ops backup` options a worker process repeats from this command."""
-    args = ["--compression", options.compression, "--walk-threads", str(options.walk_threads), "--json"]
-    if options.workers:
-        args += ["--workers", str(options.workers)]
-    if options.ignore_inode:
-        args.append("--ignore-inode")
-    if options.fail_on_unreadable:
-        args.append("--fail-on-unreadable")
-    return args
-
-
-def _run_workers(repo: engine.Repository, plan, options: list[str]) -> None:
-    """Run every part of `plan` as a `hub-ops backup --plan ID --part I` process, side by
-    side; raise BackupError naming the parts whose worker failed (nothing is committed)."""
-    command = [sys.executable, "-c", "from hub_ops.cli import main; main()", "backup", "--hub", plan.hub]
-    command += ["--dest", repo.url, "--source", plan.source, "--plan", plan.id, *options]
-    procs = [subprocess.Popen([*command, "--part", str(i)], stdout=subprocess.DEVNULL) for i in range(len(plan.parts))]
-    failed = [(i, code) for i, proc in enumerate(procs) if (code := proc.wait()) != 0]
-    if failed:
-        parts = ", ".join(f"{i} (exit {code})" for i, code in failed)
-        raise engine.BackupError(
-            f"plan {plan.id} of {plan.hub}: worker(s) for part(s) {parts} failed; no snapshot written. "
-            f"Rerun each with `hub-ops backup --hub {plan.hub} --dest {repo.url} --plan {plan.id} --part I` "
-            f"(uploads are reused), then `--commit {plan.id}`"
-        )
 
 
 def _report(summary: engine.SnapshotSummary, hub: str, as_json: bool, part: str | None = None) -> None:
