@@ -17,7 +17,7 @@ import pytest
 
 from hub_ops.backup import BackupError, RetentionPolicy, create_snapshot, prune, restore_snapshot
 from hub_ops.backup.blobs import digest_of_key
-from hub_ops.backup.parts import commit_parts, load_plan, make_plan, run_part
+from hub_ops.backup.parts import commit_parts, load_plan, make_plan, run_part, run_part_processes
 from hub_ops.backup.scan import walk_chunks
 from hub_ops.backup.split import split_folders
 from hub_ops.backup.store import TMP_NAME
@@ -244,3 +244,18 @@ def test_a_part_walks_the_same_entries_with_parallel_walk_threads(tmp_path):
         chunks = list(walk_chunks(src, 16, threads, only))
         walked = [(path, chunk.links.get(i)) for chunk in chunks for i, path in enumerate(chunk.paths)]
         assert walked == expected, threads
+
+
+def test_failed_worker_processes_are_named_and_nothing_is_committed(dest, tmp_path):
+    src = tmp_path / "src"
+    _homes(src, seed=8, users=2)
+    repo = dest.repo()
+    plan = make_plan(repo, "c/h", src, 2)
+    plan.source = str(tmp_path / "not-mounted")  # what a worker whose volume is missing sees
+    with pytest.raises(
+        BackupError, match=rf"plan {plan.id} of c/h: worker\(s\) for part\(s\) 0 \(exit 1\), 1 \(exit 1\) failed"
+    ):
+        run_part_processes(dest.url, dest.storage, plan, None)
+    assert repo.snapshot_ids("c/h") == []
+    with pytest.raises(BackupError, match=r"part\(s\) 0, 1 of 2 missing"):
+        commit_parts(repo, "c/h", plan.id)
