@@ -265,10 +265,9 @@ def backup(
             ):
                 if plan is not None:
                     summary = parts.run_part(repo, dataclasses.replace(plan, source=source), part, options, progress)
-                    _report(summary, hub, as_json, part=f"part {part} of plan {plan.id}")
-                    return
-                summary = engine.create_snapshot(repo, hub, source, options, progress)
-    _report(summary, hub, as_json)
+                else:
+                    summary = engine.create_snapshot(repo, hub, source, options, progress)
+    _report(summary, hub, as_json, part=f"part {part} of plan {plan_id}" if plan_id else None)
 
 
 def _report(summary: engine.SnapshotSummary, hub: str, as_json: bool, part: str | None = None) -> None:
