@@ -22,6 +22,11 @@ def backup_destination(fleet: Fleet, hub: Hub) -> str:
     return fleet.settings.backups.destination
 
 
+def backup_workers(hub: Hub) -> int:
+    """Worker processes that write the hub's snapshot (`backups.workers`, default 1)."""
+    return hub.backups.workers if hub.backups else 1
+
+
 def retention_policy(fleet: Fleet, hub: Hub) -> RetentionPolicy:
     """The hub's `backups.retain`, else fleet.yaml's `backups.retain`."""
     retain = hub.backups.retain if hub.backups and hub.backups.retain else fleet.settings.backups.retain

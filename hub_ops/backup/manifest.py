@@ -100,6 +100,7 @@ class SnapshotSummary:
     unreadable: list[str] = field(default_factory=list)  # "path: reason", first 100
     unreadable_count: int = 0
     duration_s: float = 0.0
+    workers: int = 1  # processes that wrote it (parts.py)
 
     @property
     def dedupe_ratio(self) -> float:

@@ -33,6 +33,7 @@ from hub_ops.backup.errors import BackupIntegrityError, LockError
 from hub_ops.backup.locks import DEFAULT_GRACE_S, LockPolicy, exclusive_lock
 from hub_ops.backup.manifest import iter_rows
 from hub_ops.backup.packs import INDEX_PREFIX, encode_index, index_key, index_names, load_index, record_pack_id
+from hub_ops.backup.part_store import local_copy, part_manifest_keys
 from hub_ops.backup.repository import (
     MANIFEST_SUFFIX,
     SNAPSHOT_ID,
@@ -81,29 +82,30 @@ def forget_snapshots(
 
 def referenced(repo: Repository, ignore: set[tuple[str, str]] = frozenset()) -> tuple[set[bytes], set[str]]:
     """(digests of blobs, pack ids) named by any manifest of the destination (all hubs),
-    except the (hub, snapshot id) pairs in `ignore`."""
+    except the (hub, snapshot id) pairs in `ignore`, and by any uncommitted part manifest
+    (a multi-worker snapshot's finished workers, parts.py)."""
     found: set[bytes] = set()
     packs: set[str] = set()
-    for hub in repo.hubs():
-        for snapshot_id in repo.snapshot_ids(hub):
-            if (hub, snapshot_id) in ignore:
-                continue
-            try:
-                with repo.local_manifest(hub, snapshot_id) as path:
-                    for cols in iter_rows(path, ["digest", "pack"]):
-                        found.update(
-                            bytes.fromhex(d)
-                            for d, p in zip(cols["digest"], cols["pack"])
-                            if d is not None and p is None
-                        )
-                        packs.update(p for p in cols["pack"] if p is not None)
-            except Exception as e:
-                if isinstance(e, BackupIntegrityError):
-                    raise
-                raise BackupIntegrityError(
-                    f"{repo.store.full_url(repo.manifest_key(hub, snapshot_id))}: manifest unreadable ({e}); "
-                    "no blob deleted"
-                ) from None
+    keys = [
+        repo.manifest_key(hub, snapshot_id)
+        for hub in repo.hubs()
+        for snapshot_id in repo.snapshot_ids(hub)
+        if (hub, snapshot_id) not in ignore
+    ]
+    for key in keys + part_manifest_keys(repo.store):
+        try:
+            with local_copy(repo.store, key) as path:
+                for cols in iter_rows(path, ["digest", "pack"]):
+                    found.update(
+                        bytes.fromhex(d) for d, p in zip(cols["digest"], cols["pack"]) if d is not None and p is None
+                    )
+                    packs.update(p for p in cols["pack"] if p is not None)
+        except Exception as e:
+            if isinstance(e, BackupIntegrityError):
+                raise
+            raise BackupIntegrityError(
+                f"{repo.store.full_url(key)}: manifest unreadable ({e}); no blob deleted"
+            ) from None
     return found, packs
 
 

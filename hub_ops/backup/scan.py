@@ -127,9 +127,12 @@ def _walk(base: bytes, prefix: bytes, listing: list, chunk_size: int) -> Iterato
         yield chunk
 
 
-def walk_chunks(root: str | os.PathLike, chunk_size: int = 16384, threads: int = 1) -> Iterator[Chunk]:
+def walk_chunks(
+    root: str | os.PathLike, chunk_size: int = 16384, threads: int = 1, only: frozenset[bytes] | None = None
+) -> Iterator[Chunk]:
     """Every entry under `root` (not `root` itself), in manifest order, in chunks of about
-    `chunk_size` entries.
+    `chunk_size` entries. `only`: just these top-level names and what is below them (one
+    worker's part of a snapshot, parts.py).
 
     threads > 1: that many metadata requests in flight (parallel_walk.py), for network
     filesystems where each readdir and lstat is a round trip; the same entries, same
@@ -140,6 +143,23 @@ def walk_chunks(root: str | os.PathLike, chunk_size: int = 16384, threads: int =
     if threads > 1:
         from hub_ops.backup.parallel_walk import walk_chunks_parallel
 
-        yield from walk_chunks_parallel(base, chunk_size, threads)
+        chunks = walk_chunks_parallel(base, chunk_size, threads)
+        yield from chunks if only is None else (_within(chunk, only) for chunk in chunks)
         return
-    yield from _walk(base, b"", _listing(base), chunk_size)
+    listing = _listing(base)
+    if only is not None:
+        listing = [(name, st) for name, st in listing if name in only]
+    yield from _walk(base, b"", listing, chunk_size)
+
+
+def _within(chunk: Chunk, only: frozenset[bytes]) -> Chunk:
+    """The chunk's entries below the top-level names `only` (the parallel walk lists every
+    folder; the one-thread walk never enters the others)."""
+    keep = [i for i, path in enumerate(chunk.paths) if path.split(b"/", 1)[0] in only]
+    return Chunk(
+        paths=[chunk.paths[i] for i in keep],
+        stats=[chunk.stats[i] for i in keep],
+        links={j: chunk.links[i] for j, i in enumerate(keep) if i in chunk.links},
+        skipped=chunk.skipped,
+        unreadable=[(path, why) for path, why in chunk.unreadable if path.split(b"/", 1)[0] in only],
+    )

@@ -92,6 +92,18 @@ class BackupOptions:
     durable: bool = True  # flush local blobs to disk before the manifest names them
 
 
+@dataclass(frozen=True)
+class PartOf:
+    """Back up only some top-level folders, as one worker's part of a snapshot (parts.py):
+    the snapshot id and parent are the plan's, and the manifest goes to `manifest_key`
+    (uncommitted: no summary JSON, not a snapshot until parts.commit_parts merges it)."""
+
+    snapshot_id: str
+    parent: str | None
+    folders: frozenset[bytes]
+    manifest_key: str
+
+
 @dataclass
 class Progress:
     """Counters a progress display reads (from any thread); `expected_*` come from the
@@ -230,6 +242,7 @@ def create_snapshot(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     log: Callable[[str], None] | None = None,
+    part: PartOf | None = None,
 ) -> SnapshotSummary:
     """Snapshot the home directories under `source` for `hub` into `repo`.
 
@@ -257,7 +270,9 @@ def create_snapshot(
     )
 
     with shared_lock(store, f"backup {hub} {summary.id}", options.lock) as lock:
-        ids = repo.snapshot_ids(hub)
+        ids = [] if part is not None else repo.snapshot_ids(hub)
+        if part is not None:  # the plan chose both
+            summary.id, summary.parent = part.snapshot_id, part.parent
         if ids and ids[-1] >= summary.id:
             summary.id = new_snapshot_id(created, after=ids[-1])
         if options.parent is not None and ids:
@@ -275,6 +290,7 @@ def create_snapshot(
         packer = PackWriter(store)
         index = PackIndex(load=lambda: load_index(store))
         contents = ContentStore(store, options.compression == "zstd", index, packer)
+        only = part.folders if part is not None else None
         with (
             tempfile.TemporaryDirectory(prefix="hub-ops-backup-") as tmp,
             ThreadPoolExecutor(workers, thread_name_prefix="backup") as pool,
@@ -285,9 +301,11 @@ def create_snapshot(
                 if summary.parent:
                     with repo.local_manifest(hub, summary.parent) as parent_path:
                         parent = _ParentWindow(iter_batches(parent_path, PARENT_COLUMNS))
-                        _pipeline(root, parent, writer, contents, pool, options, summary, progress, distinct)
+                        _pipeline(root, parent, writer, contents, pool, options, summary, progress, distinct, only)
                 else:
-                    _pipeline(root, _ParentWindow(None), writer, contents, pool, options, summary, progress, distinct)
+                    _pipeline(
+                        root, _ParentWindow(None), writer, contents, pool, options, summary, progress, distinct, only
+                    )
                 packer.close()
             except BaseException:
                 writer.abort()
@@ -305,9 +323,11 @@ def create_snapshot(
                 store.flush()
             summary.duration_s = round(time.monotonic() - started, 3)
             writer.close(summary)
-            store.put_bytes(repo.summary_key(hub, summary.id), summary.to_json().encode())
+            if part is None:
+                store.put_bytes(repo.summary_key(hub, summary.id), summary.to_json().encode())
             lock.check()  # a prune may have declared us dead: then nothing we rely on is safe
-            store.put_file(repo.manifest_key(hub, summary.id), writer.path)  # the commit
+            key = part.manifest_key if part is not None else repo.manifest_key(hub, summary.id)
+            store.put_file(key, writer.path)  # the commit (of a part: parts.commit_parts commits)
     if log:
         log(
             f"snapshot {summary.id}: {summary.files} files, {summary.bytes} bytes, {summary.new_bytes} new bytes "
@@ -326,10 +346,11 @@ def _pipeline(
     summary: SnapshotSummary,
     progress: Progress,
     distinct: _Distinct,
+    only: frozenset[bytes] | None,
 ) -> None:
     base = os.fsencode(root) + b"/"
     pending: deque[_Pending] = deque()
-    for chunk in _in_background(walk_chunks(root, CHUNK, options.walk_threads)):
+    for chunk in _in_background(walk_chunks(root, CHUNK, options.walk_threads, only)):
         for kind, n in chunk.skipped.items():
             summary.skipped[kind] = summary.skipped.get(kind, 0) + n
         for path, reason in chunk.unreadable:

@@ -15,6 +15,7 @@ A progress bar (files, bytes, throughput) is shown when stderr is a terminal.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import sys
@@ -177,6 +178,16 @@ dest_option = click.option(
 @click.option("--ignore-inode", is_flag=True, help="Compare files by size, mtime and mode only (inodes unstable).")
 @click.option("--full", is_flag=True, help="Read every file, ignoring the previous snapshot.")
 @click.option("--fail-on-unreadable", is_flag=True, help="Write no snapshot if any file cannot be read.")
+@click.option(
+    "--parallel-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Split the users' folders between N worker processes, then commit one snapshot.",
+)
+@click.option("--plan-only", is_flag=True, help="With --parallel-workers: write the plan, print its id, run nothing.")
+@click.option("--plan", "plan_id", metavar="ID", help="With --part: run one worker of this plan.")
+@click.option("--part", type=click.IntRange(min=0), default=None, help="With --plan: the part to run (0-based).")
+@click.option("--commit", "commit_id", metavar="ID", help="Commit the plan ID's snapshot once every part is there.")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot's summary as JSON.")
 @click.pass_context
 def backup(
@@ -190,11 +201,35 @@ def backup(
     ignore_inode: bool,
     full: bool,
     fail_on_unreadable: bool,
+    parallel_workers: int | None,
+    plan_only: bool,
+    plan_id: str | None,
+    part: int | None,
+    commit_id: str | None,
     as_json: bool,
 ) -> None:
-    """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt)."""
+    """Snapshot a hub's home directories (incremental, deduplicated; safe to interrupt).
+
+    Several workers (a big hub): `--parallel-workers N` runs them here as processes; for
+    other machines (Kubernetes Jobs) `--plan-only`, then `--plan ID --part I` per part,
+    then `--commit ID`. No snapshot is visible until the commit."""
+    if (plan_id is None) != (part is None):
+        raise click.UsageError("--plan and --part go together (one worker of a plan)")
+    if plan_only and not parallel_workers:
+        raise click.UsageError("--plan-only needs --parallel-workers N (the number of parts)")
     with _errors():
         hub, repo = _open(ctx, hub, dest)
+        if commit_id is not None:
+            from hub_ops.backup.parts import commit_parts
+
+            _report(commit_parts(repo, hub, commit_id), hub, as_json)
+            return
+        plan = None
+        if plan_id is not None:  # one worker: the source is the plan's unless named (a Job's mount)
+            from hub_ops.backup import parts
+
+            plan = parts.load_plan(repo, hub, plan_id)
+            source = source or plan.source
         # a backup pod names its source, destination and compression: no fleet to load then
         fleet, found = _fleet_hub(ctx, hub) if source is None or compression is None else (None, None)
         if source is None:
@@ -213,16 +248,35 @@ def backup(
             fail_on_unreadable=fail_on_unreadable,
             parent=None if full else "latest",
         )
-        progress = engine.Progress()
-        with _progress_bar(
-            f"backup {hub}", lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes)
-        ):
-            summary = engine.create_snapshot(repo, hub, source, options, progress)
+        if parallel_workers:
+            from hub_ops.backup import parts
+
+            plan = parts.make_plan(repo, hub, source, parallel_workers, parent=not full)
+            if plan_only:
+                click.echo(plan.to_json() if as_json else plan.id)
+                return
+            parts.run_part_processes(repo.url, storage.storage_from_env(), plan, options)
+            summary = parts.commit_parts(repo, hub, plan.id)
+        else:
+            progress = engine.Progress()
+            with _progress_bar(
+                f"backup {hub}",
+                lambda: (progress.files, progress.bytes, progress.expected_files, progress.expected_bytes),
+            ):
+                if plan is not None:
+                    summary = parts.run_part(repo, dataclasses.replace(plan, source=source), part, options, progress)
+                else:
+                    summary = engine.create_snapshot(repo, hub, source, options, progress)
+    _report(summary, hub, as_json, part=f"part {part} of plan {plan_id}" if plan_id else None)
+
+
+def _report(summary: engine.SnapshotSummary, hub: str, as_json: bool, part: str | None = None) -> None:
     if as_json:
         click.echo(summary.to_json())
         return
     click.echo(
-        f"snapshot {summary.id} of {hub}: {summary.files} files, {_size(summary.bytes)}, "
+        (f"{part} (uncommitted) of " if part else "")
+        + f"snapshot {summary.id} of {hub}: {summary.files} files, {_size(summary.bytes)}, "
         f"{_size(summary.new_bytes)} new ({summary.hashed_files} files read), "
         f"dedupe {summary.dedupe_ratio:.2f}x, {summary.duration_s:.1f} s "
         f"({_size(summary.throughput_bps)}/s)"

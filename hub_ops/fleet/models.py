@@ -130,6 +130,7 @@ class HubBackups(Strict):
     enabled: bool = True
     retain: Retention | None = None
     destination: str | None = None  # overrides fleet.yaml backups.destination
+    workers: int = Field(default=1, ge=1)  # processes writing one snapshot (hub_ops.backup.parts)
 
 
 class Decommission(Strict):

@@ -141,3 +141,10 @@ def test_cluster_dump_round_trips_the_2i2c_shape(two_i_two_c_root):
     doc = yaml.safe_load(path.read_text())
     c = Cluster.model_validate(doc)
     assert c.model_dump(mode="json", exclude_unset=True) == doc
+
+
+def test_backups_workers_default_to_one_and_refuse_zero():
+    assert Hub.model_validate(hub(backups={})).backups.workers == 1
+    assert Hub.model_validate(hub(backups={"workers": 4})).backups.workers == 4
+    with pytest.raises(ValidationError, match=r"backups\.workers\n  Input should be greater than or equal to 1"):
+        Hub.model_validate(hub(backups={"workers": 0}))

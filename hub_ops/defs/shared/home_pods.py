@@ -63,8 +63,11 @@ def home_k8s_config(hub: Hub, *, read_only: bool = True) -> dict[str, Any]:
     }
 
 
-def backup_command(hub: Hub, destination: str, compression: str, walk_threads: int = 8) -> list[str]:
-    """The command a backup pod runs (the same CLI a person runs)."""
+def backup_command(
+    hub: Hub, destination: str, compression: str, walk_threads: int = 8, parallel_workers: int = 1
+) -> list[str]:
+    """The command a backup pod runs (the same CLI a person runs); parallel_workers > 1: that
+    many worker processes in the pod, one snapshot (not yet a Kubernetes Job per worker)."""
     return [
         "hub-ops",
         "backup",
@@ -78,6 +81,7 @@ def backup_command(hub: Hub, destination: str, compression: str, walk_threads: i
         compression,
         "--walk-threads",
         str(walk_threads),
+        *(["--parallel-workers", str(parallel_workers)] if parallel_workers > 1 else []),
         "--json",
     ]
 

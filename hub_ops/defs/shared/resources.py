@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hub_ops.backup.config import backup_destination, local_home
+from hub_ops.backup.config import backup_destination, backup_workers, local_home
 from hub_ops.backup.errors import BackupError
 from hub_ops.backup.manifest import SnapshotSummary
 from hub_ops.backup.repository import Repository
@@ -248,13 +248,22 @@ class BackupRunnerResource(dg.ConfigurableResource):
         repo = Repository.open(destination, storage)
         compression = fleet.settings.backups.compression
         source = local_home(fleet, hub)
+        parallel = backup_workers(hub)
+        if source is not None and parallel > 1:
+            from hub_ops.backup.parts import commit_parts, make_plan, run_part_processes
+            from hub_ops.backup.snapshot import BackupOptions  # numpy, pyarrow: not at load
+
+            plan = make_plan(repo, hub.id, source, parallel)
+            options = BackupOptions(compression=compression, workers=self.workers)
+            run_part_processes(destination, storage, plan, options)
+            return commit_parts(repo, hub.id, plan.id, log=context.log.info)
         if source is not None:
             from hub_ops.backup.snapshot import BackupOptions, create_snapshot  # numpy, pyarrow: not at load
 
             options = BackupOptions(compression=compression, workers=self.workers)
             return create_snapshot(repo, hub.id, source, options, log=context.log.info)
         before = set(repo.snapshot_ids(hub.id))
-        command = backup_command(hub, destination, compression, self.nfs_walk_threads)
+        command = backup_command(hub, destination, compression, self.nfs_walk_threads, parallel)
         self.run_home_pod(context, fleet, hub, command, read_only=True, kind="backup")
         new = sorted(set(repo.snapshot_ids(hub.id)) - before)
         if not new:

@@ -112,3 +112,17 @@ def test_unreadable_files_are_a_table_of_path_and_reason():
     assert meta["unreadable_files"].value == 140
     clean = dataclasses.replace(summary, unreadable=[], unreadable_count=0)
     assert "unreadable" not in snapshot_metadata(clean, "file:///m", [])
+
+
+def test_a_hub_with_backups_workers_gets_one_snapshot_from_that_many_workers(backup_fleet, instance):
+    backup_fleet.set_hub("local-demo", "staging", backups={"workers": 2})
+    make_homes(backup_fleet.homes / "staging", users=("ada", "bob", "cy"))
+    result = _materialize(backup_fleet, instance, "2026-11-01")
+    assert result.success
+    meta = result.asset_materializations_for_node("user_home_backups")[0].metadata
+    assert meta["files"].value == 6  # notes.md and course.ipynb of each of the three users
+    fleet = backup_fleet.resources["fleet"].load()
+    repo = Repository.open(fleet.settings.backups.destination, backup_fleet.resources["storage"].client())
+    summary = repo.summary("local-demo/staging", meta["snapshot_id"].value)
+    assert summary.workers == 2 and summary.files == 6
+    assert not [o.key for o in repo.store.list("snapshots/") if "/parts/" in o.key]

@@ -10,8 +10,10 @@ import kubernetes_validate
 import pytest
 
 from hub_ops.backup import BackupError
+from hub_ops.backup.config import backup_workers
 from hub_ops.defs.shared.home_pods import HOME_MOUNT, backup_command, home_job, home_k8s_config, restore_command
 from hub_ops.fleet import load_fleet
+from hub_ops.fleet.models import HubBackups
 
 
 @pytest.fixture
@@ -143,3 +145,11 @@ def test_production_backup_pods_get_the_storage_endpoints_never_the_secrets(monk
         "AZURE_STORAGE_ACCOUNT_NAME": "fleetbackups",
     }
     assert not any(secret in repr(runner) for secret in secrets.values())
+
+
+def test_a_hub_with_backups_workers_runs_that_many_workers_in_its_pod(fleet):
+    hub = fleet.hub("pangeo-hubs/prod")
+    assert "--parallel-workers" not in backup_command(hub, "gs://b", "zstd", parallel_workers=backup_workers(hub))
+    hub.backups = HubBackups(workers=3)
+    command = backup_command(hub, "gs://b", "zstd", parallel_workers=backup_workers(hub))
+    assert command[command.index("--parallel-workers") + 1] == "3" and command[-1] == "--json"
