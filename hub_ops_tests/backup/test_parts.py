@@ -41,6 +41,11 @@ def _hub_ops(dest, *args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "hub-ops"), "backup", "--hub", "c/h", "--dest", dest.url, *args]
 
 
+def _backup(dest, env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`hub-ops backup` for c/h into `dest`, waited for, its output captured."""
+    return subprocess.run(_hub_ops(dest, *args), env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def _homes(src: Path, seed: int, users: int = 5) -> None:
     """Users of different sizes, shared contents across users, a file above the pack limit,
     symlinks, an empty folder and a non-UTF-8 name."""
@@ -89,13 +94,7 @@ def test_multi_worker_snapshot_equals_a_single_worker_one(dest, tmp_path):
             (src / "user5" / "new").mkdir(parents=True)
             (src / "user5" / "new" / "x.txt").write_text("a new user\n")
         one = create_snapshot(single, "c/h", src)
-        done = subprocess.run(
-            _hub_ops(multi, "--source", str(src), "--parallel-workers", "3", "--json"),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        done = _backup(multi, env, "--source", str(src), "--parallel-workers", "3", "--json", timeout=300)
         assert done.returncode == 0, done.stderr
         expected = read_tree(src)
         ids = multi.repo().snapshot_ids("c/h")
@@ -188,34 +187,22 @@ def test_commit_with_a_missing_part_names_it_and_writes_nothing(dest, tmp_path):
     _homes(src, seed=4)
     repo = dest.repo()
     env = _env(dest)
-    planned = subprocess.run(
-        _hub_ops(dest, "--source", str(src), "--parallel-workers", "3", "--plan-only"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    planned = _backup(dest, env, "--source", str(src), "--parallel-workers", "3", "--plan-only")
     assert planned.returncode == 0, planned.stderr
     plan_id = planned.stdout.strip()
     plan = load_plan(repo, "c/h", plan_id)
     assert sorted(name for part in plan.parts for name in part) == sorted(os.listdir(src))
     for part in (0, 2):
-        ran = subprocess.run(
-            _hub_ops(dest, "--plan", plan_id, "--part", str(part)), env=env, capture_output=True, text=True, timeout=120
-        )
+        ran = _backup(dest, env, "--plan", plan_id, "--part", str(part))
         assert ran.returncode == 0, ran.stderr
-    commit = subprocess.run(_hub_ops(dest, "--commit", plan_id), env=env, capture_output=True, text=True, timeout=120)
+    commit = _backup(dest, env, "--commit", plan_id)
     assert commit.returncode == 1
     assert f"plan {plan_id} of c/h: part(s) 1 of 3 missing" in commit.stderr
     assert f"--plan {plan_id} --part I" in commit.stderr
     assert repo.snapshot_ids("c/h") == []
-    ran = subprocess.run(
-        _hub_ops(dest, "--plan", plan_id, "--part", "1"), env=env, capture_output=True, text=True, timeout=120
-    )
+    ran = _backup(dest, env, "--plan", plan_id, "--part", "1")
     assert ran.returncode == 0, ran.stderr
-    commit = subprocess.run(
-        _hub_ops(dest, "--commit", plan_id, "--json"), env=env, capture_output=True, text=True, timeout=120
-    )
+    commit = _backup(dest, env, "--commit", plan_id, "--json")
     assert commit.returncode == 0, commit.stderr
     assert repo.snapshot_ids("c/h") == [plan_id]
 

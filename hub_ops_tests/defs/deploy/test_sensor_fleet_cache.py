@@ -6,7 +6,6 @@ without exporting the tree; a push changing a cluster.yaml is planned with the n
 from __future__ import annotations
 
 import pickle
-import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -17,18 +16,9 @@ from hub_ops.defs.deploy.sensors import deploy_on_push
 from hub_ops.defs.shared.resources import FleetResource, GitResource
 from hub_ops.deploy.fleet_cache import changes_fleet
 from hub_ops.fleet.planner import ChangedPath
+from hub_ops_tests.fleet_repos import git
 
 PREFIX = "ops/deployments"
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 @pytest.fixture
