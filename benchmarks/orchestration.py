@@ -45,6 +45,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.plan import generate_fleet
+from hub_ops_dev.stack.code_server import code_server, daemon_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 LOG = logging.getLogger("benchmarks.orchestration")
@@ -249,35 +250,6 @@ def deploy_tick(instance, root: Path, cache: Path) -> tuple[float, int, str]:
 
 
 # ------------------------------------------------------------------ ticks, by the daemon
-
-
-@contextmanager
-def code_server(env: dict[str, str], log: Path):
-    """`dagster api grpc` serving hub_ops.definitions (what the daemon and the webserver talk
-    to); the runs the default launcher starts are its children, stopped with it."""
-    from dagster._grpc.client import DagsterGrpcClient
-
-    from hub_ops_dev.stack.process import ServerProcess, free_port
-
-    port = free_port()
-    argv = [sys.executable, "-m", "dagster", "api", "grpc", "--module-name", "hub_ops.definitions"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--location-name", "hub_ops"]
-    server = ServerProcess("dagster-code-server", argv, log=log, cwd=REPO, env=env).start()
-    try:
-        server.wait_ready(lambda: DagsterGrpcClient(port=port, host="127.0.0.1").ping("ready") is not None, 180)
-        yield port
-    finally:
-        server.stop(timeout=20)
-
-
-@contextmanager
-def daemon_workspace(instance, port: int):
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.workspace.load_target import GrpcServerTarget
-
-    target = GrpcServerTarget(host="127.0.0.1", port=port, socket=None, location_name="hub_ops")
-    with create_test_daemon_workspace_context(target, instance) as workspace:
-        yield workspace
 
 
 def remote_repository(workspace):
@@ -585,7 +557,7 @@ def bench_ticks(root: Path, env: dict[str, str], hub_keys: list[str], work: Path
                 missed += statistics.median(deploys) > TARGETS["tick"]
             if "daemon" not in parts:
                 return missed
-            with code_server(env, work / "code-server.log") as port:
+            with code_server(work / "code-server.log", env) as port:
                 for storage in ("sqlite", "postgres"):
                     missed += daemon_ticks(storage, postgres, hub_keys, root, port, args)
     finally:
@@ -641,7 +613,7 @@ def bench_nightly(env: dict[str, str], hub_keys: list[str], work: Path, args) ->
     storages = args.storage.split(",")
     postgres = PostgresServer().start() if "postgres" in storages else None
     try:
-        with environment(env), code_server(env, work / "code-server-nightly.log") as port:
+        with environment(env), code_server(work / "code-server-nightly.log", env) as port:
             when = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
             for storage in storages:
                 print(f"\nnightly_backups at {len(hub_keys)} hubs, {storage} instance:", flush=True)

@@ -7,7 +7,6 @@ code server process (`dagster api grpc`) loading hub_ops.definitions.
 import datetime as dt
 import logging
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,15 +15,12 @@ from urllib.parse import urlparse
 import dagster as dg
 import pytest
 import yaml
-from dagster._core.test_utils import create_test_daemon_workspace_context
-from dagster._core.workspace.load_target import GrpcServerTarget
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster._daemon.sensor import execute_sensor_iteration
-from dagster._grpc.client import DagsterGrpcClient
 from dagster._scheduler.scheduler import launch_scheduled_runs
 
 from hub_ops.fleet import load_fleet
-from hub_ops_dev.stack.process import ServerProcess, free_port
+from hub_ops_dev.stack.code_server import code_server, daemon_workspace
 from hub_ops_tests.conftest import EXAMPLE_FLEET, REPO
 
 LOG = logging.getLogger("hub_ops_tests.postgres_instance")
@@ -75,34 +71,9 @@ def instance(tmp_path_factory, postgres_server, fleet_root: Path):
 def workspace(instance, tmp_path_factory):
     """A daemon's workspace on a code server serving hub_ops.definitions: a process group of
     our own (runs launched through it are its children), stopped at the end."""
-    port = free_port()
-    server = ServerProcess(
-        "dagster-code-server",
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "api",
-            "grpc",
-            "--module-name",
-            "hub_ops.definitions",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--location-name",
-            "hub_ops",
-        ],
-        log=tmp_path_factory.mktemp("code-server") / "code-server.log",
-        cwd=REPO,
-    ).start()
-    try:
-        server.wait_ready(lambda: DagsterGrpcClient(port=port, host="127.0.0.1").ping("ready") is not None, timeout=90)
-        target = GrpcServerTarget(host="127.0.0.1", port=port, socket=None, location_name="hub_ops")
-        with create_test_daemon_workspace_context(target, instance) as context:
-            yield context
-    finally:
-        server.stop()
+    log = tmp_path_factory.mktemp("code-server") / "code-server.log"
+    with code_server(log, timeout=90) as port, daemon_workspace(instance, port) as context:
+        yield context
 
 
 def remote_repository(workspace):

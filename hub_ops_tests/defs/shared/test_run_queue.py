@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,16 +16,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from dagster._core.test_utils import create_test_daemon_workspace_context
-from dagster._core.workspace.load_target import GrpcServerTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
-from dagster._grpc.client import DagsterGrpcClient
 
 from hub_ops.defs.backups.schedules import add_nightly_backfill
 from hub_ops.defs.shared.resources import FleetResource
 from hub_ops.defs.shared.run_queue import HubRunCoordinator, missing_hub_tag
-from hub_ops_dev.stack.process import ServerProcess, free_port
+from hub_ops_dev.stack.code_server import code_server, daemon_workspace
 from hub_ops_tests.conftest import EXAMPLE_FLEET, REPO
 from hub_ops_tests.defs.backups.conftest import make_homes
 from hub_ops_tests.deployments.test_postgres_instance import postgres_instance_yaml, wait_for_run
@@ -82,17 +78,8 @@ def instance(request, tmp_path, fleet_root, monkeypatch):
 @pytest.fixture
 def workspace(instance, tmp_path):
     """A daemon's workspace on a code server of our own (runs it launches are its children)."""
-    port = free_port()
-    argv = [sys.executable, "-m", "dagster", "api", "grpc", "--module-name", "hub_ops.definitions"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--location-name", "hub_ops"]
-    server = ServerProcess("dagster-code-server", argv, log=tmp_path / "code-server.log", cwd=REPO).start()
-    try:
-        server.wait_ready(lambda: DagsterGrpcClient(port=port, host="127.0.0.1").ping("ready") is not None, timeout=120)
-        target = GrpcServerTarget(host="127.0.0.1", port=port, socket=None, location_name="hub_ops")
-        with create_test_daemon_workspace_context(target, instance) as context:
-            yield context
-    finally:
-        server.stop()
+    with code_server(tmp_path / "code-server.log", timeout=120) as port, daemon_workspace(instance, port) as context:
+        yield context
 
 
 def occupy(instance, hub: str, kind: str) -> dg.DagsterRun:
