@@ -208,13 +208,13 @@ PRUNE_COLUMNS = ["destination", "blobs_deleted", "packs_deleted", "bytes_deleted
 def prune_backup_blobs(
     context: dg.OpExecutionContext, config: PruneBlobsConfig, fleet: FleetResource, storage: StorageResource
 ) -> dg.Output:
+    from hub_ops.backup.prune import PruneReport, collect_garbage  # numpy: not at load
+
     fleet_config = fleet.load()
     client = storage.client()
     rows = []
     for destination in sorted({backup_destination(fleet_config, hub) for hub in fleet_config.hubs()}):
         repo = Repository.open(destination, client)
-        from hub_ops.backup.prune import PruneReport, collect_garbage  # numpy: not at load
-
         report = PruneReport(hub="(all hubs)", policy="unreferenced contents", dry_run=config.dry_run)
         collect_garbage(repo, report, grace_s=config.grace_hours * 3600, dry_run=config.dry_run, log=context.log.info)
         rows.append(
