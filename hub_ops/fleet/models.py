@@ -303,6 +303,15 @@ StartDate = Annotated[
 ]
 
 
+class DeploySettings(Strict):
+    """extension: how deploy_on_push hands its runs to Dagster (README "Deploy on push")."""
+
+    # cluster runs one sensor tick creates: Dagster takes 0.4-0.8 s to create a run, so a push
+    # touching 100 clusters is paced over ticks (the rest wait in the sensor's cursor), keeping
+    # each tick well under 5 s
+    runs_per_tick: int = Field(default=5, ge=1)
+
+
 class BackupSettings(Strict):
     destination: str = "gs://hub-ops-backups"
     start_date: StartDate = None
@@ -481,6 +490,7 @@ class FleetSettings(Strict):
     charts_dir: str = "charts"
     git: GitSettings = Field(default_factory=GitSettings)
     deploy_all_on: list[str] = Field(default_factory=list)  # globs relative to the fleet root
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     costs: CostSettings = Field(default_factory=CostSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)

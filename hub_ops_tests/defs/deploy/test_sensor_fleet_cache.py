@@ -5,6 +5,7 @@ without exporting the tree; a push changing a cluster.yaml is planned with the n
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_a_values_push_reuses_the_fleet_of_the_previous_commit(top: Path, tmp_pa
     cache = tmp_path / "cache"
     start = git(top, "rev-parse", "HEAD")
     first = tick(top, cache, None)  # starts watching, parses the fleet at start
-    assert first.cursor == start and not first.run_requests
+    assert json.loads(first.cursor)["head"] == start and not first.run_requests
     exported = {p.name for p in (mirror_cache(cache) / "trees").iterdir()}
     assert exported == {start}
 
@@ -74,7 +75,7 @@ def test_a_values_push_reuses_the_fleet_of_the_previous_commit(top: Path, tmp_pa
         top, "a hub's values", **{f"{PREFIX}/clusters/cluster-001/hub-01.values.yaml": "jupyterhub: {hub: {}}\n"}
     )
     result = tick(top, cache, start)
-    assert result.cursor == head
+    assert json.loads(result.cursor)["head"] == head
     # the cluster's staging hub goes first as the canary (planner rule)
     assert hubs_requested(result) == {"cluster-001": "cluster-001/staging, cluster-001/hub-01"}
     # planned without exporting head's tree: the fleet at start was reused
@@ -95,7 +96,7 @@ def test_a_cluster_file_push_is_planned_with_the_new_file(top: Path, tmp_path: P
     )
     head = commit(top, "a new hub", **{str(cluster_yaml.relative_to(top)): cluster_yaml.read_text() + added})
     result = tick(top, cache, start)
-    assert result.cursor == head
+    assert json.loads(result.cursor)["head"] == head
     assert hubs_requested(result) == {"cluster-000": "cluster-000/staging, cluster-000/hub-09"}
     assert head in {p.name for p in (mirror_cache(cache) / "trees").iterdir()}
 
@@ -106,7 +107,7 @@ def test_a_push_outside_the_fleet_folder_deploys_nothing(top: Path, tmp_path: Pa
     tick(top, cache, None)
     head = commit(top, "docs", **{"README.md": "moved nothing\n"})
     result = tick(top, cache, start)
-    assert result.cursor == head and not result.run_requests
+    assert json.loads(result.cursor)["head"] == head and not result.run_requests
     assert "nothing to deploy" in result.skip_reason.skip_message
 
 
