@@ -84,9 +84,8 @@ def deploy_on_push(context: dg.SensorEvaluationContext, fleet: FleetResource, gi
                 notes.append(_plan_push(context, remote, state, head))
             elif not state.pending:
                 remember_fleet(remote, head)
-                return dg.SensorResult(
-                    skip_reason=f"no new commits on {remote.branch} (head {head[:12]})", cursor=state.dumps()
-                )
+                # the cursor is left as it is: `fetched` only matters while runs are pending
+                return dg.SkipReason(f"no new commits on {remote.branch} (head {head[:12]})")
     runs = state.take(runs_per_tick)
     if runs:
         notes.append(_requested(runs, state.pending))
