@@ -56,10 +56,21 @@ class Plan:
 
 
 def make_plan(
-    repo: Repository, hub: str, source: str | os.PathLike, workers: int, *, parent: bool = True, now=None
+    repo: Repository,
+    hub: str,
+    source: str | os.PathLike,
+    workers: int,
+    *,
+    parent: bool = True,
+    reuse_pending: bool = False,
+    now=None,
 ) -> Plan:
     """Split `source`'s top-level folders into `workers` parts by the last snapshot's sizes
-    (parent=False: no parent, every file is read) and write the plan."""
+    (parent=False: no parent, every file is read) and write the plan.
+
+    reuse_pending: return the hub's newest uncommitted plan instead, unchanged, when it
+    still fits (same folders, same number of parts, same parent), so a rerun after a failed
+    worker runs only the parts that are missing (`missing_parts`)."""
     hub = normalize_hub(hub)
     root = os.path.abspath(os.fspath(source))
     if not os.path.isdir(root):
@@ -75,6 +86,11 @@ def make_plan(
             sizes = folder_sizes(iter_batches(path, ["path", "size"]))
     with os.scandir(root) as it:
         names = [os.fsencode(e.name) for e in it]
+    if reuse_pending and (pending := pending_plans(repo, hub)):
+        last = load_plan(repo, hub, pending[-1])
+        same_folders = sorted(n for part in last.parts for n in part) == sorted(os.fsdecode(n) for n in names)
+        if same_folders and len(last.parts) == workers and last.parent == parent_id:
+            return last
     plan = Plan(
         id=new_snapshot_id(created, after=ids[-1] if ids else None),
         hub=hub,
@@ -85,6 +101,20 @@ def make_plan(
     )
     repo.store.put_bytes(plan_prefix(repo, hub, plan.id) + PLAN_NAME, plan.to_json().encode())
     return plan
+
+
+def pending_plans(repo: Repository, hub: str) -> list[str]:
+    """Ids of the hub's plans not committed yet (planned, some parts maybe done), oldest first."""
+    prefix = repo.hub_prefix(normalize_hub(hub)) + "parts/"
+    return sorted(
+        o.key[len(prefix) :].split("/", 1)[0] for o in repo.store.list(prefix) if o.key.endswith("/" + PLAN_NAME)
+    )
+
+
+def discard_plan(repo: Repository, hub: str, plan_id: str) -> None:
+    """Delete a plan and its part manifests (their packs go at the next prune unless a
+    snapshot uses them). For plans superseded by a later commit; never for a running one."""
+    _delete_plan(repo, load_plan(repo, hub, plan_id))
 
 
 def load_plan(repo: Repository, hub: str, plan_id: str) -> Plan:

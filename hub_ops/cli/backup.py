@@ -185,6 +185,11 @@ dest_option = click.option(
     help="Split the users' folders between N worker processes, then commit one snapshot.",
 )
 @click.option("--plan-only", is_flag=True, help="With --parallel-workers: write the plan, print its id, run nothing.")
+@click.option(
+    "--reuse-pending",
+    is_flag=True,
+    help="With --plan-only: keep the hub's uncommitted plan if its folders are unchanged (its done parts stay).",
+)
 @click.option("--plan", "plan_id", metavar="ID", help="With --part: run one worker of this plan.")
 @click.option("--part", type=click.IntRange(min=0), default=None, help="With --plan: the part to run (0-based).")
 @click.option("--commit", "commit_id", metavar="ID", help="Commit the plan ID's snapshot once every part is there.")
@@ -203,6 +208,7 @@ def backup(
     fail_on_unreadable: bool,
     parallel_workers: int | None,
     plan_only: bool,
+    reuse_pending: bool,
     plan_id: str | None,
     part: int | None,
     commit_id: str | None,
@@ -217,6 +223,8 @@ def backup(
         raise click.UsageError("--plan and --part go together (one worker of a plan)")
     if plan_only and not parallel_workers:
         raise click.UsageError("--plan-only needs --parallel-workers N (the number of parts)")
+    if reuse_pending and not plan_only:
+        raise click.UsageError("--reuse-pending goes with --plan-only (the caller then runs the missing parts)")
     with _errors():
         hub, repo = _open(ctx, hub, dest)
         if commit_id is not None:
@@ -251,7 +259,7 @@ def backup(
         if parallel_workers:
             from hub_ops.backup import parts
 
-            plan = parts.make_plan(repo, hub, source, parallel_workers, parent=not full)
+            plan = parts.make_plan(repo, hub, source, parallel_workers, parent=not full, reuse_pending=reuse_pending)
             if plan_only:
                 click.echo(plan.to_json() if as_json else plan.id)
                 return

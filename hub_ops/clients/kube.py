@@ -438,6 +438,30 @@ class KubeClient:
                 raise NotReady(f"job {namespace}/{name} failed: {why}; pods: {states}" + (f"\n{tail}" if tail else ""))
             time.sleep(poll)
 
+    def run_jobs(
+        self,
+        namespace: str,
+        jobs: list,
+        timeout: float,
+        poll: float = 2.0,
+        on_start: Callable[[str], None] | None = None,
+    ) -> dict[str, str | Exception]:
+        """Run `jobs` side by side (`run_job` each, in a thread of its own) and wait for every
+        one, also after one has failed, so none is left running unobserved. Returns Job name
+        -> its log tail, or the exception saying why it failed (a failed Job is deleted, as
+        by run_job). Raises nothing for a failed Job: the caller decides what that means."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(job) -> str | Exception:
+            try:
+                return self.run_job(namespace, job, timeout, poll, on_start)
+            except Exception as e:  # NotReady, ClusterUnreachable, an API error: reported per Job
+                return e
+
+        with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="job") as pool:
+            results = list(pool.map(one, jobs))
+        return {job.metadata.name: result for job, result in zip(jobs, results, strict=True)}
+
     def _log_tail(self, core, namespace: str, selector: str, lines: int = 40) -> str:
         from kubernetes.client.exceptions import ApiException
 

@@ -3,7 +3,9 @@ process instead of an image: the stand-in kubelet (process_kubelet.py) uses it.
 
 - Images are not pulled: a `LocalImage` says which local programs stand for an image
   (directories put first on PATH, the image's ENTRYPOINT). Only images in the table run.
-- Volumes: configMap, secret and emptyDir are written under the pod's directory, at
+- Volumes: a persistentVolumeClaim is a local folder the caller names per claim (`claims`;
+  readOnly is not enforced: the processes run as this user). configMap, secret and
+  emptyDir are written under the pod's directory, at
   `<pod dir>/fs/<mountPath>`; an argument, env value or workingDir that names a path under
   a mountPath is rewritten to that local path, so `--config /etc/app/config.py` works.
 - Env: value (with `$(VAR)` expansion), valueFrom fieldRef / secretKeyRef / configMapKeyRef,
@@ -154,11 +156,20 @@ def container_env(objects: PodObjects, container: client.V1Container, pod_ip: st
     return env
 
 
-def write_volumes(objects: PodObjects, fs: Path) -> dict[str, Path]:
-    """Each volume's files in its own directory under `fs`; returns volume name -> directory."""
+def write_volumes(objects: PodObjects, fs: Path, claims: Mapping[str, Path] | None = None) -> dict[str, Path]:
+    """Each volume's files in its own directory under `fs` (a claim's: its folder in
+    `claims`); returns volume name -> directory."""
     pod = objects.pod
     dirs: dict[str, Path] = {}
     for volume in pod.spec.volumes or []:
+        claim = volume.persistent_volume_claim
+        if claim is not None:
+            if claim.claim_name not in (claims or {}):
+                raise ContainerConfigError(
+                    f"{_where(pod)}: no local folder for persistentVolumeClaim {claim.claim_name!r}"
+                )
+            dirs[volume.name] = Path(claims[claim.claim_name])
+            continue
         target = fs.parent / "volumes" / volume.name
         target.mkdir(parents=True, exist_ok=True)
         if volume.config_map or volume.secret:
@@ -177,7 +188,7 @@ def write_volumes(objects: PodObjects, fs: Path) -> dict[str, Path]:
             kinds = [k for k, v in volume.to_dict().items() if k != "name" and v is not None]
             raise ContainerConfigError(
                 f"{_where(pod)}: volume {volume.name!r} of type {', '.join(kinds)} "
-                "is not supported by the stand-in kubelet (configMap, secret, emptyDir are)"
+                "is not supported by the stand-in kubelet (configMap, secret, emptyDir, persistentVolumeClaim are)"
             )
         dirs[volume.name] = target
     return dirs
@@ -203,14 +214,19 @@ class PathMap:
 
 
 def plan_containers(
-    core: client.CoreV1Api, pod: client.V1Pod, pod_ip: str, pod_dir: Path, image: Mapping[str, LocalImage]
+    core: client.CoreV1Api,
+    pod: client.V1Pod,
+    pod_ip: str,
+    pod_dir: Path,
+    image: Mapping[str, LocalImage],
+    claims: Mapping[str, Path] | None = None,
 ) -> list[ContainerPlan]:
     """Files written, env resolved, argv built for each container of `pod` that `image`
     (container name -> LocalImage) names.
     Raises ContainerConfigError (the pod then waits, like CreateContainerConfigError)."""
     objects = PodObjects(core, pod)
     fs = pod_dir / "fs"
-    volumes = write_volumes(objects, fs)
+    volumes = write_volumes(objects, fs, claims)
     plans = []
     for container in pod.spec.containers:
         if container.name not in image:

@@ -10,6 +10,7 @@ only while its readinessProbe answers, restarts an exited container with a growi
 controllers do the rest: ReplicaSets count Ready pods, Deployments become Available, a
 rollout deletes the old pods, and EndpointSlices carry podIP:containerPort for Services.
 
+Pods mounting a persistentVolumeClaim named in `claims` see that local folder there.
 Containers whose image is not in `images` get no process: with `others="ready"` they are
 reported Running and Ready at once (the cheap stand-in for e.g. an ingress controller);
 with `others="pull-error"` they wait in ErrImagePull, as on a node that cannot pull them.
@@ -106,6 +107,7 @@ class ProcessKubelet:
         images: Mapping[str, LocalImage],
         *,
         others: str = "ready",
+        claims: Mapping[str, Path] | None = None,
         interval: float = 0.2,
         probe_period: float = 0.5,
         backoff: float = 1.0,
@@ -117,6 +119,7 @@ class ProcessKubelet:
         self.core = client.CoreV1Api(api_client)
         self.namespaces, self.workdir, self.others = namespaces, Path(workdir), others
         self.images = {image_repository(k): v for k, v in images.items()}
+        self.claims = dict(claims or {})  # PVC name -> the local folder standing in for its volume
         self.interval, self.probe_period = interval, probe_period
         self.backoff, self.max_backoff, self.max_grace = backoff, max_backoff, max_grace
         self.node = f"hub-ops-kubelet-{uuid.uuid4().hex[:6]}"
@@ -261,7 +264,7 @@ class ProcessKubelet:
         runnable = [c for c in local.containers if c.name in images]
         if runnable and runnable[0].plan is None and time.monotonic() >= runnable[0].next_start:
             try:
-                plans = {p.name: p for p in plan_containers(self.core, pod, local.ip, local.dir, images)}
+                plans = {p.name: p for p in plan_containers(self.core, pod, local.ip, local.dir, images, self.claims)}
                 for c in runnable:
                     c.plan = plans[c.name]
                 local.error = ""

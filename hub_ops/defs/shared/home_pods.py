@@ -64,10 +64,10 @@ def home_k8s_config(hub: Hub, *, read_only: bool = True) -> dict[str, Any]:
 
 
 def backup_command(
-    hub: Hub, destination: str, compression: str, walk_threads: int = 8, parallel_workers: int = 1
+    hub: Hub, destination: str, compression: str, walk_threads: int = 8, *, plan: str | None = None, part: int = 0
 ) -> list[str]:
-    """The command a backup pod runs (the same CLI a person runs); parallel_workers > 1: that
-    many worker processes in the pod, one snapshot (not yet a Kubernetes Job per worker)."""
+    """The command a backup pod runs (the same CLI a person runs): the whole snapshot, or
+    with `plan` one worker's part of that plan (one Job per part, after `plan_command`)."""
     return [
         "hub-ops",
         "backup",
@@ -81,8 +81,27 @@ def backup_command(
         compression,
         "--walk-threads",
         str(walk_threads),
-        *(["--parallel-workers", str(parallel_workers)] if parallel_workers > 1 else []),
+        *(["--plan", plan, "--part", str(part)] if plan else []),
         "--json",
+    ]
+
+
+def plan_command(hub: Hub, destination: str, workers: int) -> list[str]:
+    """The planning pod's command: list the users' folders, write a plan of `workers` parts
+    to the destination (or keep the pending one if it still fits). Its id is read from there."""
+    return [
+        "hub-ops",
+        "backup",
+        "--hub",
+        hub.id,
+        "--source",
+        HOME_MOUNT,
+        "--dest",
+        destination,
+        "--parallel-workers",
+        str(workers),
+        "--plan-only",
+        "--reuse-pending",
     ]
 
 

@@ -35,7 +35,7 @@ from hub_ops.clients.kube import ClusterAccess, KubeClient
 from hub_ops.clients.leases import HeldLease, LeaseBusy, hub_lease_name
 from hub_ops.clients.sops import Sops
 from hub_ops.clients.storage import Storage
-from hub_ops.defs.shared.home_pods import backup_command, home_job, restore_command
+from hub_ops.defs.shared.home_pods import backup_command, home_job, plan_command, restore_command
 from hub_ops.deploy.runner import find_service_token
 from hub_ops.deploy.values import load_values_files
 from hub_ops.fleet import Fleet, load_fleet
@@ -212,13 +212,9 @@ class BackupRunnerResource(dg.ConfigurableResource):
     nfs_walk_threads: int = 8  # homes walked side by side on a cluster volume (NFS latency)
     kube: KubeResource | None = None  # needed only for homes on a cluster volume
 
-    def run_home_pod(self, context, fleet: Fleet, hub: Hub, command: list[str], read_only: bool, kind: str) -> str:
-        """Run `command` (a hub-ops command) in a Job of the hub's namespace that mounts its
-        homes at HOME_MOUNT; returns the tail of its log. Raises when the pod fails."""
-        if self.kube is None:
-            raise BackupError(f"{hub.id}: homes on a cluster volume need the cluster's API (the `kube` resource)")
+    def _home_job(self, fleet: Fleet, hub: Hub, command: list[str], read_only: bool, kind: str):
         name = f"hub-ops-{kind}-{hub.name}-{uuid.uuid4().hex[:8]}"[:63]
-        job = home_job(
+        return home_job(
             hub,
             image=self.image,
             command=command,
@@ -228,18 +224,80 @@ class BackupRunnerResource(dg.ConfigurableResource):
             env=self.pod_env,
             provider=fleet.clusters[hub.cluster].provider,
         )
-        kube = self.kube.client(fleet, fleet.clusters[hub.cluster])
-        tail = kube.run_job(
-            hub.effective_namespace,
-            job,
-            timeout=self.pod_timeout_s,
-            on_start=lambda n: context.log.info(
-                f"{kind} of {hub.id}: job {n} in namespace {hub.effective_namespace} of {hub.cluster}"
-            ),
-        )
+
+    def _kube(self, fleet: Fleet, hub: Hub) -> KubeClient:
+        if self.kube is None:
+            raise BackupError(f"{hub.id}: homes on a cluster volume need the cluster's API (the `kube` resource)")
+        return self.kube.client(fleet, fleet.clusters[hub.cluster])
+
+    def _on_start(self, context, hub: Hub, kind: str):
+        where = f"in namespace {hub.effective_namespace} of {hub.cluster}"
+        return lambda name: context.log.info(f"{kind} of {hub.id}: job {name} {where}")
+
+    def run_home_pod(self, context, fleet: Fleet, hub: Hub, command: list[str], read_only: bool, kind: str) -> str:
+        """Run `command` (a hub-ops command) in a Job of the hub's namespace that mounts its
+        homes at HOME_MOUNT; returns the tail of its log. Raises when the pod fails."""
+        kube = self._kube(fleet, hub)
+        job = self._home_job(fleet, hub, command, read_only, kind)
+        on_start = self._on_start(context, hub, kind)
+        tail = kube.run_job(hub.effective_namespace, job, timeout=self.pod_timeout_s, on_start=on_start)
         if tail:
             context.log.info(f"{kind} pod log (tail):\n{tail}")
         return tail
+
+    def backup_in_part_jobs(
+        self, context, fleet: Fleet, hub: Hub, repo: Repository, compression: str, workers: int
+    ) -> SnapshotSummary:
+        """A big hub on a cluster volume: a planning Job splits the users' folders into
+        `workers` parts (keeping the pending plan of a failed run if the folders are the
+        same), then one Job per missing part, all at once, each mounting the volume
+        read-only; the snapshot is committed here once every part is stored. If a Job fails
+        the others are still waited for (a rerun reuses their parts) and nothing is committed."""
+        from hub_ops.backup import parts  # numpy, pyarrow: not at load
+
+        self.run_home_pod(context, fleet, hub, plan_command(hub, repo.url, workers), read_only=True, kind="plan")
+        pending = parts.pending_plans(repo, hub.id)
+        if not pending:
+            raise BackupError(f"the planning pod of {hub.id} finished but no plan is in {repo.url}")
+        plan = parts.load_plan(repo, hub.id, pending[-1])
+        missing = parts.missing_parts(repo, plan)
+        done = len(plan.parts) - len(missing)
+        context.log.info(
+            f"plan {plan.id}: {len(plan.parts)} parts, {done} stored by an earlier run, {len(missing)} to run"
+        )
+        jobs = {
+            i: self._home_job(
+                fleet,
+                hub,
+                backup_command(hub, repo.url, compression, self.nfs_walk_threads, plan=plan.id, part=i),
+                read_only=True,
+                kind=f"backup-part{i}",
+            )
+            for i in missing
+        }
+        kube = self._kube(fleet, hub)
+        results = kube.run_jobs(
+            hub.effective_namespace,
+            list(jobs.values()),
+            timeout=self.pod_timeout_s,
+            on_start=self._on_start(context, hub, "backup part"),
+        )
+        failed = []
+        for i, job in jobs.items():
+            result = results[job.metadata.name]
+            if isinstance(result, Exception):
+                failed.append(f"part {i} (job {job.metadata.name}): {result}")
+        if failed:
+            raise BackupError(
+                f"{hub.id}: {len(failed)} of {len(plan.parts)} backup workers of plan {plan.id} failed; "
+                "no snapshot written (a rerun runs only the missing parts):\n" + "\n".join(failed)
+            )
+        summary = parts.commit_parts(repo, hub.id, plan.id, log=context.log.info)
+        for stale in parts.pending_plans(repo, hub.id):
+            if stale < plan.id:  # superseded: its folders changed before a rerun
+                context.log.info(f"discarding plan {stale} of {hub.id}, superseded by {plan.id}")
+                parts.discard_plan(repo, hub.id, stale)
+        return summary
 
     def backup(self, context, fleet: Fleet, hub: Hub, storage: Storage) -> SnapshotSummary:
         """Take the hub's snapshot; returns its summary. A rerun takes another snapshot,
@@ -262,8 +320,10 @@ class BackupRunnerResource(dg.ConfigurableResource):
 
             options = BackupOptions(compression=compression, workers=self.workers)
             return create_snapshot(repo, hub.id, source, options, log=context.log.info)
+        if parallel > 1:
+            return self.backup_in_part_jobs(context, fleet, hub, repo, compression, parallel)
         before = set(repo.snapshot_ids(hub.id))
-        command = backup_command(hub, destination, compression, self.nfs_walk_threads, parallel)
+        command = backup_command(hub, destination, compression, self.nfs_walk_threads)
         self.run_home_pod(context, fleet, hub, command, read_only=True, kind="backup")
         new = sorted(set(repo.snapshot_ids(hub.id)) - before)
         if not new:

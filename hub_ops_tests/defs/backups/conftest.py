@@ -62,3 +62,39 @@ def make_homes(root: Path, users=("ada", "bob"), tag: str = "") -> None:
         (root / user / "work").mkdir(parents=True, exist_ok=True)
         (root / user / "work" / "notes.md").write_text(f"{user} {tag}\n" * 100)
         (root / user / "course.ipynb").write_text("the shared course notebook\n" * 200)
+
+
+def add_pvc_hub(fleet_root: Path, kubeconfig: Path, namespace: str, dest: str, **hub_keys) -> None:
+    """Cluster `kube-test` (the local kube-apiserver) with hub `homes` whose homes are on PVC
+    `home-nfs`, sub_path `homes`; backups of the fleet go to `dest`."""
+    folder = fleet_root / "clusters" / "kube-test"
+    folder.mkdir()
+    hub = {
+        "name": "homes",
+        "display_name": "Homes on a PVC",
+        "domain": "homes.localhost",
+        "helm_chart": "basehub",
+        "namespace": namespace,
+        "home": {"pvc": "home-nfs", "sub_path": "homes"},
+        **hub_keys,
+    }
+    cluster = {"name": "kube-test", "provider": "local", "local": {"kubeconfig": str(kubeconfig)}, "hubs": [hub]}
+    (folder / "cluster.yaml").write_text(yaml.safe_dump(cluster, sort_keys=False))
+    fleet_yaml = fleet_root / "fleet.yaml"
+    settings = yaml.safe_load(fleet_yaml.read_text())
+    settings["backups"]["destination"] = dest
+    fleet_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def create_home_pvc(api, namespace: str) -> None:
+    from kubernetes import client
+
+    client.CoreV1Api(api).create_namespaced_persistent_volume_claim(
+        namespace,
+        client.V1PersistentVolumeClaim(
+            metadata=client.V1ObjectMeta(name="home-nfs"),
+            spec=client.V1PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteMany"], resources=client.V1ResourceRequirements(requests={"storage": "1Gi"})
+            ),
+        ),
+    )

@@ -11,7 +11,14 @@ import pytest
 
 from hub_ops.backup import BackupError
 from hub_ops.backup.config import backup_workers
-from hub_ops.defs.shared.home_pods import HOME_MOUNT, backup_command, home_job, home_k8s_config, restore_command
+from hub_ops.defs.shared.home_pods import (
+    HOME_MOUNT,
+    backup_command,
+    home_job,
+    home_k8s_config,
+    plan_command,
+    restore_command,
+)
 from hub_ops.fleet import load_fleet
 from hub_ops.fleet.models import HubBackups
 
@@ -147,9 +154,12 @@ def test_production_backup_pods_get_the_storage_endpoints_never_the_secrets(monk
     assert not any(secret in repr(runner) for secret in secrets.values())
 
 
-def test_a_hub_with_backups_workers_runs_that_many_workers_in_its_pod(fleet):
+def test_a_hub_with_backups_workers_is_planned_in_one_pod_and_backed_up_by_a_pod_per_part(fleet):
     hub = fleet.hub("pangeo-hubs/prod")
-    assert "--parallel-workers" not in backup_command(hub, "gs://b", "zstd", parallel_workers=backup_workers(hub))
     hub.backups = HubBackups(workers=3)
-    command = backup_command(hub, "gs://b", "zstd", parallel_workers=backup_workers(hub))
-    assert command[command.index("--parallel-workers") + 1] == "3" and command[-1] == "--json"
+    plan = plan_command(hub, "gs://b", backup_workers(hub))
+    assert plan[plan.index("--parallel-workers") + 1] == "3"
+    assert {"--plan-only", "--reuse-pending"} <= set(plan) and plan[plan.index("--source") + 1] == HOME_MOUNT
+    part = backup_command(hub, "gs://b", "zstd", plan="20260101T000000.000Z-0123abcd", part=2)
+    assert part[part.index("--plan") + 1 :][:3] == ["20260101T000000.000Z-0123abcd", "--part", "2"]
+    assert "--plan" not in backup_command(hub, "gs://b", "zstd") and "--parallel-workers" not in part

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 from kubernetes import client
 
 from hub_ops.clients.kube import ClusterAccess, KubeClient, NotReady
@@ -28,36 +27,7 @@ from hub_ops.defs.shared.resources import (
     StorageResource,
 )
 from hub_ops.fleet import load_fleet
-from hub_ops_tests.defs.backups.conftest import make_homes
-
-
-def _add_cluster(fleet_root: Path, kubeconfig: Path, namespace: str, dest: str) -> None:
-    folder = fleet_root / "clusters" / "kube-test"
-    folder.mkdir()
-    (folder / "cluster.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "kube-test",
-                "provider": "local",
-                "local": {"kubeconfig": str(kubeconfig)},
-                "hubs": [
-                    {
-                        "name": "homes",
-                        "display_name": "Homes on a PVC",
-                        "domain": "homes.localhost",
-                        "helm_chart": "basehub",
-                        "namespace": namespace,
-                        "home": {"pvc": "home-nfs", "sub_path": "homes"},
-                    }
-                ],
-            },
-            sort_keys=False,
-        )
-    )
-    fleet_yaml = fleet_root / "fleet.yaml"
-    settings = yaml.safe_load(fleet_yaml.read_text())
-    settings["backups"]["destination"] = dest
-    fleet_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
+from hub_ops_tests.defs.backups.conftest import add_pvc_hub, create_home_pvc, make_homes
 
 
 def _play_kubelet(api: client.ApiClient, namespace: str, volume: Path, kubelet, seen: dict) -> None:
@@ -86,16 +56,8 @@ def _play_kubelet(api: client.ApiClient, namespace: str, volume: Path, kubelet, 
 def test_backup_of_a_pvc_home_runs_in_a_pod_of_the_hubs_namespace(
     example_fleet, tmp_path, kube_cluster, kube_api, kube_namespace, kubelet
 ):
-    _add_cluster(example_fleet, kube_cluster.kubeconfig, kube_namespace, f"file://{tmp_path}/backups")
-    client.CoreV1Api(kube_api).create_namespaced_persistent_volume_claim(
-        kube_namespace,
-        client.V1PersistentVolumeClaim(
-            metadata=client.V1ObjectMeta(name="home-nfs"),
-            spec=client.V1PersistentVolumeClaimSpec(
-                access_modes=["ReadWriteMany"], resources=client.V1ResourceRequirements(requests={"storage": "1Gi"})
-            ),
-        ),
-    )
+    add_pvc_hub(example_fleet, kube_cluster.kubeconfig, kube_namespace, f"file://{tmp_path}/backups")
+    create_home_pvc(kube_api, kube_namespace)
     volume = tmp_path / "volume"  # what the PVC holds: one folder per hub (sub_path)
     make_homes(volume / "homes")
     seen: dict = {}
@@ -130,7 +92,7 @@ def test_backup_of_a_pvc_home_runs_in_a_pod_of_the_hubs_namespace(
 def test_a_failed_pod_is_reported_with_its_state_and_the_job_removed(
     example_fleet, kube_cluster, kube_api, kube_namespace, kubelet
 ):
-    _add_cluster(example_fleet, kube_cluster.kubeconfig, kube_namespace, "file:///nowhere")
+    add_pvc_hub(example_fleet, kube_cluster.kubeconfig, kube_namespace, "file:///nowhere")
     hub = load_fleet(example_fleet, check_files=False).hub("kube-test/homes")
     job = home_job(hub, image="hub-ops:test", command=["hub-ops", "backup"], job_name="hub-ops-backup-fails")
     kube = KubeClient(ClusterAccess(kubeconfig_path=str(kube_cluster.kubeconfig)))
