@@ -9,7 +9,8 @@ The tree (at --scale 1): ~200 users, ~50k files, ~2.5 GB: a shared course folder
 
 Runs, for hub_ops and for restic (Debian package `restic`; installed with apt-get when
 missing): full backup into an empty repository, no-change backup, backup after changing 1%
-of the files, restore of the latest snapshot into an empty folder; then repository sizes,
+of the files, restore of the latest snapshot into an empty folder (when root: a fresh loop-mounted
+filesystem per restore, see fresh_fs.py; --no-fresh-fs for folders under --work); then repository sizes,
 and a bare walk+lstat of the tree as the floor for the no-change run. Full, no-change and
 restore run A-B-B-A (best of two each) so the order on a shared machine picks no winner.
 Prints figures and the ratios the issue sets as targets.
@@ -211,8 +212,7 @@ def fresh_memory(*warm: Path) -> None:
 
 def copy_floor(src: Path, target: Path) -> float:
     """`cp -a` of the tree: creating its files and writing its bytes, no decoding or
-    checking, in the kernel (copy_file_range). What any restore pays on this filesystem
-    at this moment (ext4's inode allocation slows after large deletions)."""
+    checking, in the kernel (copy_file_range). What any restore pays on this filesystem."""
     fresh_memory(src)
     start = time.perf_counter()
     subprocess.run(["cp", "-a", str(src), str(target)], check=True)
@@ -355,6 +355,12 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument(
+        "--no-fresh-fs",
+        dest="fresh_fs",
+        action="store_false",
+        help="restore into folders under --work, not a fresh loop-mounted image per run (the default when root)",
+    )
+    parser.add_argument(
         "--many-files",
         type=int,
         default=0,
@@ -365,6 +371,7 @@ def main(argv: list[str]) -> int:
     if args.many_files:
         return many_files(args.many_files, args.work.resolve(), args.keep)
 
+    from benchmarks.fresh_fs import fresh_target, plan
     from hub_ops.backup import BackupOptions, Repository, create_snapshot, restore_snapshot
 
     work = args.work.resolve()
@@ -376,6 +383,9 @@ def main(argv: list[str]) -> int:
         f"({'generated' if time.perf_counter() - t0 > 1 else 'reused'} in {time.perf_counter() - t0:.1f} s) at {tree}"
     )
     print("note: a shared, busy machine (2 cores, other agents running): figures vary run to run")
+    fs_settings, fs_note = plan(work, args.fresh_fs)
+    print(f"restores: {fs_note}")
+    image_size = 2 * info["bytes"] + (2 << 30)
     # work on a copy, so the 1% change never alters the cached tree
     src = work / "src"
     scratch = (
@@ -404,11 +414,21 @@ def main(argv: list[str]) -> int:
         create_snapshot(repo, "bench/hub", src, options)
         return time.perf_counter() - start
 
-    def ours_restore(target: Path) -> float:
-        fresh_memory(work / "ours-a")
-        start = time.perf_counter()
-        restore_snapshot(repo_a, "bench/hub", target)
-        return time.perf_counter() - start
+    def ours_restore(folder: Path) -> float:
+        with fresh_target(fs_settings, folder, image_size) as target:
+            fresh_memory(work / "ours-a")
+            start = time.perf_counter()
+            restore_snapshot(repo_a, "bench/hub", target)
+            return time.perf_counter() - start
+
+    def restic_restore(folder: Path) -> float:
+        with fresh_target(fs_settings, folder, image_size) as target:
+            fresh_memory(work / "restic-a", work / "restic-cache")
+            return restic_a.run("restore", "latest", "--target", str(target))
+
+    def copy(folder: Path) -> float:
+        with fresh_target(fs_settings, folder, image_size) as target:
+            return copy_floor(src, target)
 
     # each pair in A-B-B-A order (restic, ours, ours, restic) on fresh repositories and
     # targets, best of two: the machine is shared, so the order must not pick the winner
@@ -429,15 +449,13 @@ def main(argv: list[str]) -> int:
     results["no-change"] = (min(r1, r2), min(o1, o2))
     changed = change_one_percent(src, SEED + 1)
     results["1% changed"] = (restic_a.run("backup", str(src)), ours_backup(repo_a))
-    c1 = copy_floor(src, work / "restore-cp-1")
-    fresh_memory(work / "restic-a", work / "restic-cache")
-    r1 = restic_a.run("restore", "latest", "--target", str(work / "restore-restic-1"))
+    c1 = copy(work / "restore-cp-1")
+    r1 = restic_restore(work / "restore-restic-1")
     o1, o2 = ours_restore(work / "restore-ours-1"), ours_restore(work / "restore-ours-2")
-    fresh_memory(work / "restic-a", work / "restic-cache")
-    r2 = restic_a.run("restore", "latest", "--target", str(work / "restore-restic-2"))
-    c2 = copy_floor(src, work / "restore-cp-2")
+    r2 = restic_restore(work / "restore-restic-2")
+    c2 = copy(work / "restore-cp-2")
     results["restore"] = (min(r1, r2), min(o1, o2))
-    copy = min(c1, c2)
+    copy_s = min(c1, c2)
     size_restic, size_ours = tree_size(work / "restic-b"), tree_size(work / "ours-b")  # one full backup each
 
     gb = info["bytes"] / 1e9
@@ -447,8 +465,8 @@ def main(argv: list[str]) -> int:
         print(f"{name:<12} {theirs:9.2f} {ours:10.2f} {gb / ours:13.2f} {theirs / ours:8.2f}x")
     print(f"walk+lstat floor: {floor:.3f} s; no-change / floor: {results['no-change'][1] / floor:.2f}x")
     print(
-        f"cp -a of the tree (the filesystem's cost of creating it): {copy:.2f} s; restore / cp -a: "
-        f"restic {results['restore'][0] / copy:.2f}x, hub_ops {results['restore'][1] / copy:.2f}x"
+        f"cp -a of the tree (the filesystem's cost of creating it): {copy_s:.2f} s; restore / cp -a: "
+        f"restic {results['restore'][0] / copy_s:.2f}x, hub_ops {results['restore'][1] / copy_s:.2f}x"
     )
     print(
         f"repository size after one full backup: restic {size_restic / 1e9:.3f} GB, hub_ops {size_ours / 1e9:.3f} GB "
