@@ -18,7 +18,7 @@ the local stack's PostgreSQL):
 - clusters: materializing the asset over 200 `local` clusters whose kubeconfig points at the
   local stack's real kube-apiserver;
 - the UI: `dagster dev` on an instance holding 2,000 hubs x 30 nights of user_home_backups
-  materializations, the asset's pages timed in Chromium until their content shows.
+  materializations, the asset's pages timed in Chromium (benchmarks/orchestration_ui.py).
 
     python -m benchmarks orchestration [-- --clusters 200 --hubs 2000 --runs 3 --nights 30
                                           --drain-s 60 --only defs,ticks,daemon,nightly,clusters,ui]
@@ -44,6 +44,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.orchestration_ui import bench_ui
 from benchmarks.plan import generate_fleet
 from hub_ops_dev.stack.code_server import code_server, daemon_workspace
 
@@ -391,74 +392,6 @@ def materialize_clusters(instance, root: Path) -> tuple[float, int]:
     return elapsed, materialization.metadata["reachable"].value
 
 
-# ------------------------------------------------------------------ the UI
-
-
-def record_backups(instance, hub_keys: list[str], nights: int, today: dt.date) -> float:
-    """Report `nights` nights of user_home_backups materializations per hub, with metadata
-    shaped like the asset's (numbers, snapshot id, the manifest link); returns seconds."""
-    import dagster as dg
-
-    from hub_ops.defs.backups.partitions import backup_partition_key
-
-    start = time.perf_counter()
-    for n in range(nights, 0, -1):
-        night = (today - dt.timedelta(days=n)).isoformat()
-        for i, hub in enumerate(hub_keys):
-            instance.report_runless_asset_event(
-                dg.AssetMaterialization(
-                    "user_home_backups",
-                    partition=backup_partition_key(night, hub),
-                    metadata={
-                        "snapshot": f"{night.replace('-', '')}T020000.000Z-{i:08x}",
-                        "files": dg.MetadataValue.int(1000 + i),
-                        "bytes": dg.MetadataValue.int(10_000_000 + i * n),
-                        "new bytes": dg.MetadataValue.int(i * n % 50_000),
-                        "dedupe ratio": dg.MetadataValue.float(1.5),
-                        "duration_s": dg.MetadataValue.float(2.5),
-                        "manifest": dg.MetadataValue.url(f"gs://bench-backups/snapshots/{hub}/{night}.parquet"),
-                    },
-                )
-            )
-    return time.perf_counter() - start
-
-
-PAGES = {
-    # what a person opens, and what shows once the page has its content
-    "asset overview": ("/assets/user_home_backups", "Latest materialization"),
-    "asset partitions": ("/assets/user_home_backups?view=partitions", "Materialized"),
-}
-
-
-def time_pages(url: str, runs: int, shots: Path | None = None) -> dict[str, list[float]]:
-    """Seconds from navigation until each page's content shows, each in a new browser context
-    (no cache), `runs` times."""
-    from playwright.sync_api import expect, sync_playwright
-
-    from hub_ops_tests.browser.dagster_ui import CHROMIUM_ARGS, chromium_executable
-
-    out: dict[str, list[float]] = {name: [] for name in PAGES}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
-        try:
-            for run in range(runs):
-                for name, (path, marker) in PAGES.items():
-                    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-                    page = context.new_page()
-                    start = time.perf_counter()
-                    page.goto(url + path)
-                    expect(page.get_by_text(marker).first).to_be_visible(timeout=120_000)
-                    page.wait_for_load_state("networkidle", timeout=120_000)
-                    out[name].append(time.perf_counter() - start)
-                    if shots and run == 0:
-                        shots.mkdir(parents=True, exist_ok=True)
-                        page.screenshot(path=str(shots / f"{name.replace(' ', '-')}.png"), full_page=True)
-                    context.close()
-        finally:
-            browser.close()
-    return out
-
-
 # ------------------------------------------------------------------ report
 
 
@@ -703,34 +636,6 @@ def bench_clusters(work: Path, args) -> None:
         line("materialize (in process)", samples)
     finally:
         kube.stop(remove=True)
-
-
-def bench_ui(root: Path, env: dict[str, str], hub_keys: list[str], work: Path, args) -> int:
-    import dagster as dg
-
-    from hub_ops_tests.browser.dagster_ui import DagsterDev
-
-    workdir = work / "ui"
-    home = workdir / "dagster_home"
-    home.mkdir(parents=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    with environment(env), dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("hubs", hub_keys)
-        seconds = record_backups(instance, hub_keys, args.nights, dt.datetime.now(dt.UTC).date())
-    print(
-        f"\nUI: {len(hub_keys)} hubs x {args.nights} nights = {len(hub_keys) * args.nights} materializations "
-        f"recorded in {seconds:.0f} s; dagster dev, Chromium, a new context each load ({load_note()}):"
-    )
-    server = DagsterDev(REPO, workdir, env=env).start(timeout=300)
-    try:
-        pages = time_pages(server.url, args.runs, args.shots)
-    finally:
-        server.stop()
-    missed = 0
-    for name, samples in pages.items():
-        line(name, samples, TARGETS["page"])
-        missed += statistics.median(samples) > TARGETS["page"]
-    return missed
 
 
 if __name__ == "__main__":

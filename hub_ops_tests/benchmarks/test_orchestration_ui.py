@@ -1,0 +1,63 @@
+"""The UI benchmark's batched recording stores what report_runless_asset_event stores: the
+same partitions materialized, the same latest event per partition (metadata and tags), the
+same asset record, and the fleet's date dimension has exactly the nights recorded.
+(Its `dagster dev` + Chromium part is too slow for a unit test; the browser tests cover it.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from benchmarks.orchestration import build_fleet, environment, fleet_env, fresh_instance
+from benchmarks.orchestration_ui import materialization_entries, record_backups, set_backups_start
+from hub_ops.fleet.loader import load_settings
+from hub_ops.fleet.models import partition_start
+
+HUBS = ["cluster-000.staging", "cluster-000.hub-01", "cluster-001.staging"]
+NIGHTS = 3
+TODAY = dt.date(2026, 3, 15)
+KEY = dg.AssetKey("user_home_backups")
+
+
+def stored(instance) -> tuple[set[str], dict[str, tuple[dict, dict]], str]:
+    """(materialized partitions, {partition: (metadata, tags) of its latest event}, the
+    asset record's last materialization partition)."""
+    records = instance.fetch_materializations(KEY, limit=1000).records
+    latest = {}
+    for record in sorted(records, key=lambda r: r.storage_id):
+        materialization = record.asset_materialization
+        latest[materialization.partition] = (dict(materialization.metadata), dict(materialization.tags or {}))
+    (asset_record,) = instance.get_asset_records([KEY])
+    last = asset_record.asset_entry.last_materialization.asset_materialization.partition
+    return set(instance.get_materialized_partitions(KEY)), latest, last
+
+
+def test_batched_recording_stores_what_report_runless_asset_event_stores(tmp_path: Path):
+    root = build_fleet(tmp_path / "fleet", 2, 4)
+    set_backups_start(root, TODAY, NIGHTS)
+    with environment(fleet_env(root, tmp_path / "data")):
+        with fresh_instance("sqlite", hub_keys=HUBS) as instance:
+            assert record_backups(instance, HUBS, NIGHTS, TODAY) > 0
+            batched = stored(instance)
+        with fresh_instance("sqlite", hub_keys=HUBS) as instance:
+            for n, night in enumerate(["2026-03-12", "2026-03-13", "2026-03-14"]):
+                for entry in materialization_entries(night, HUBS, n):
+                    instance.report_runless_asset_event(entry.dagster_event.step_materialization_data.materialization)
+            reported = stored(instance)
+    # the date dimension as hub_ops.defs.backups.partitions builds it from fleet.yaml
+    first = partition_start(load_settings(root).backups.start_date, TODAY)
+    nights = ["2026-03-12", "2026-03-13", "2026-03-14"]
+    assert (
+        dg.DailyPartitionsDefinition(start_date=first.isoformat()).get_partition_keys(
+            dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC)
+        )
+        == nights
+    )
+    assert batched[0] == {f"{night}|{hub}" for night in nights for hub in HUBS}
+    assert batched == reported
+    assert batched[2] == f"2026-03-14|{HUBS[-1]}"
+    metadata, tags = batched[1][f"2026-03-13|{HUBS[1]}"]
+    assert metadata["hub"] == dg.TextMetadataValue(HUBS[1]) and len(metadata["history"].value.records) == 14
+    assert metadata["snapshot_id"] == dg.TextMetadataValue("20260313T020000.000Z-00000001") and not tags
