@@ -136,7 +136,7 @@ CASES = [
         "unknown-key-fleet-nested",
         "example",
         [R("fleet.yaml", "  destination: gs://example-fleet-backups", "  destinaton: gs://example-fleet-backups")],
-        ["fleet.yaml:12 backups.destinaton: unknown key"],
+        ["fleet.yaml:14 backups.destinaton: unknown key"],
     ),
     Case(
         "unknown-key-2i2c-fifth-hub",
@@ -516,7 +516,7 @@ CASES = [
             )
         ],
         # a single mapping is the list's first source
-        ["fleet.yaml:18 costs.billing[0]: give exactly one of bigquery, files"],
+        ["fleet.yaml:20 costs.billing[0]: give exactly one of bigquery, files"],
     ),
     Case(
         "fleet-billing-list",
@@ -528,13 +528,13 @@ CASES = [
                 "    - files: gs://example-fleet-billing/export/\n    - files: s3://cur/x/\n      format: cur\n",
             )
         ],
-        ["fleet.yaml:21 costs.billing[1].format: Input should be 'gcp', 'aws-cur', 'focus' or 'azure' (got 'cur')"],
+        ["fleet.yaml:23 costs.billing[1].format: Input should be 'gcp', 'aws-cur', 'focus' or 'azure' (got 'cur')"],
     ),
     Case(
         "fleet-bad-enum",
         "example",
         [R("fleet.yaml", "compression: zstd", "compression: gzip")],
-        ["fleet.yaml:15 backups.compression: Input should be 'zstd' or 'none' (got 'gzip')"],
+        ["fleet.yaml:17 backups.compression: Input should be 'zstd' or 'none' (got 'gzip')"],
     ),
     Case(
         "chart-dependency-missing",
