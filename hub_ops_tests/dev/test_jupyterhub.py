@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -76,12 +77,28 @@ def test_stopping_the_hub_stops_its_proxy_and_user_servers(tmp_path):
             timeout=60,
             what="ada's server",
         )
-        user_servers = _pids_with_env("JUPYTERHUB_USER=ada")
+        # this hub's own: other tests' hubs may have an `ada` too
+        user_servers = [p for p in _pids_with_env("JUPYTERHUB_USER=ada") if _descends_from(p, hub.server.proc.pid)]
         proxy = int((tmp_path / "hub" / "proxy.pid").read_text())
         assert user_servers and _exists(proxy)
     finally:
         hub.stop()
+    # stop() returns when the hub has exited; a child it signalled may still be exiting
+    deadline = time.monotonic() + 10
+    while [pid for pid in [*user_servers, proxy] if _exists(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert [pid for pid in [*user_servers, proxy] if _exists(pid)] == []
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            return False
+    return False
 
 
 def _exists(pid: int) -> bool:
