@@ -63,20 +63,17 @@ def home_k8s_config(hub: Hub, *, read_only: bool = True) -> dict[str, Any]:
     }
 
 
+def _backup_of(hub: Hub, destination: str) -> list[str]:
+    return ["hub-ops", "backup", "--hub", hub.id, "--source", HOME_MOUNT, "--dest", destination]
+
+
 def backup_command(
     hub: Hub, destination: str, compression: str, walk_threads: int = 8, *, plan: str | None = None, part: int = 0
 ) -> list[str]:
     """The command a backup pod runs (the same CLI a person runs): the whole snapshot, or
     with `plan` one worker's part of that plan (one Job per part, after `plan_command`)."""
     return [
-        "hub-ops",
-        "backup",
-        "--hub",
-        hub.id,
-        "--source",
-        HOME_MOUNT,
-        "--dest",
-        destination,
+        *_backup_of(hub, destination),
         "--compression",
         compression,
         "--walk-threads",
@@ -90,14 +87,7 @@ def plan_command(hub: Hub, destination: str, workers: int) -> list[str]:
     """The planning pod's command: list the users' folders, write a plan of `workers` parts
     to the destination (or keep the pending one if it still fits). Its id is read from there."""
     return [
-        "hub-ops",
-        "backup",
-        "--hub",
-        hub.id,
-        "--source",
-        HOME_MOUNT,
-        "--dest",
-        destination,
+        *_backup_of(hub, destination),
         "--parallel-workers",
         str(workers),
         "--plan-only",
