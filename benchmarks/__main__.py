@@ -1,4 +1,7 @@
-"""Run benchmarks by name (all when none given); arguments after `--` go to each."""
+"""Run benchmarks by name (all when none given); arguments after `--` go to each.
+
+A benchmark is a module of this package with a `main(argv)`; the others (fresh_fs) are its helpers.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     names, rest = argv[:split], argv[split + 1 :]
-    available = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
+    modules = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_"))
+    available = [name for name in modules if hasattr(importlib.import_module(f"benchmarks.{name}"), "main")]
     unknown = [n for n in names if n not in available]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; available: {available}", file=sys.stderr)
