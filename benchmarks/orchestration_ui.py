@@ -7,7 +7,8 @@ a 14-row history table included), stored through the instance's SQLite event log
 night at a time in one transaction per shard (Dagster's own insert statements and tag/asset
 index helpers) instead of one report_runless_asset_event per partition (129 ms each at load
 10: 2 h for 60,000). `dagster dev` then serves the instance and each page is timed from
-navigation until its content shows and the network is idle, a new browser context per load.
+navigation until its content shows and the network is idle, a new browser context per load,
+with the CPU seconds the webserver and Chromium spent on it (comparable under any load).
 
     python -m benchmarks orchestration_ui [-- --hubs 2000 --nights 30 --runs 3 --keep DIR --shape hub]
 
@@ -164,6 +165,39 @@ def record_backups(instance, hub_keys: list[str], nights: int, today: dt.date, s
 # ------------------------------------------------------------------ the pages
 
 
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process under it (from /proc: Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        out.append(todo.pop())
+        todo.extend(children.get(out[-1], []))
+    return out
+
+
+def cpu_seconds(pids: list[int], name_has: str = "") -> float:
+    """User + system CPU seconds used so far by those of `pids` whose command line has `name_has`:
+    what a page costs the machine whatever else runs on it (wall times here move with the load)."""
+    import os
+
+    total = 0.0
+    for pid in pids:
+        try:
+            if name_has not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
+
+
 def pages(hub: str, night: str, shape: str = NIGHT_HUB) -> dict[str, tuple[str, str]]:
     """What a person opens, and what shows once the page has its content."""
     from urllib.parse import quote
@@ -177,16 +211,24 @@ def pages(hub: str, night: str, shape: str = NIGHT_HUB) -> dict[str, tuple[str, 
     }
 
 
-def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: Path | None = None):
-    """({page: seconds of each run}, {page: [(graphql operation, seconds)] of the first run}):
-    from navigation until the page's content shows and the network is idle, each load in a
-    new browser context (no cache)."""
+def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: Path | None = None, server_pid=None):
+    """({page: seconds of each run}, {page: [(graphql operation, seconds)] of the first run},
+    {page: (webserver CPU s, Chromium CPU s) of each run}): from navigation until the page's
+    content shows and the network is idle, each load in a new browser context (no cache)."""
+    import os
+
     from playwright.sync_api import expect, sync_playwright
 
     from hub_ops_tests.browser.dagster_ui import CHROMIUM_ARGS, chromium_executable
 
     out: dict[str, list[float]] = {name: [] for name in targets}
     queries: dict[str, list[tuple[str, float]]] = {}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+
+    def used() -> tuple[float, float]:
+        server = cpu_seconds(descendants(server_pid), "webserver") if server_pid else 0.0
+        return server, cpu_seconds(descendants(os.getpid()), "chrom")
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -196,11 +238,12 @@ def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: 
                     page = context.new_page()
                     graphql: list[tuple[str, float]] = []
                     page.on("requestfinished", lambda r, g=graphql: "/graphql" in r.url and g.append(graphql_timing(r)))
-                    start = time.perf_counter()
+                    before, start = used(), time.perf_counter()
                     page.goto(url + path)
                     expect(page.get_by_text(marker).first).to_be_visible(timeout=120_000)
                     page.wait_for_load_state("networkidle", timeout=120_000)
                     out[name].append(time.perf_counter() - start)
+                    cpu[name].append(tuple(b - a for a, b in zip(before, used(), strict=True)))
                     queries.setdefault(name, graphql)
                     if shots and run == 0:
                         shots.mkdir(parents=True, exist_ok=True)
@@ -208,7 +251,7 @@ def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: 
                     context.close()
         finally:
             browser.close()
-    return out, queries
+    return out, queries, cpu
 
 
 def graphql_timing(request) -> tuple[str, float]:
@@ -285,7 +328,7 @@ def bench_ui(root: Path, env: dict[str, str], hub_keys: list[str], work: Path, a
     targets = pages(hub_keys[len(hub_keys) // 2], night_of(today, args.nights, args.nights - 1), shape)
     server = DagsterDev(code_folder(work, workdir, shape), workdir, env=env).start(timeout=300)
     try:
-        timed, queries = time_pages(server.url, targets, args.runs, args.shots)
+        timed, queries, cpu = time_pages(server.url, targets, args.runs, args.shots, server.server.proc.pid)
     finally:
         server.stop()
     missed = 0
@@ -293,6 +336,9 @@ def bench_ui(root: Path, env: dict[str, str], hub_keys: list[str], work: Path, a
         line(name, samples, PAGE_TARGET_S)
         missed += statistics.median(samples) > PAGE_TARGET_S
     print(f"  (load average after: {load_note()}; first load includes the partition status cache)")
+    print("CPU seconds of each load, dagster-webserver + Chromium (what the load average does not move):")
+    for name, loads in cpu.items():
+        print(f"  {name:20} " + ", ".join(f"{server:.2f} + {browser:.2f}" for server, browser in loads))
     print("GraphQL requests of each page's first load (seconds, slowest first):")
     for name, requests in queries.items():
         slowest = sorted(requests, key=lambda r: -r[1])[:4]

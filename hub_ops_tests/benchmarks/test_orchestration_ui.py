@@ -11,12 +11,21 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
 
 from benchmarks.orchestration import build_fleet, environment, fleet_env, fresh_instance
-from benchmarks.orchestration_ui import HUB, REPO, materialization_entries, record_backups, set_backups_start
+from benchmarks.orchestration_ui import (
+    HUB,
+    REPO,
+    cpu_seconds,
+    descendants,
+    materialization_entries,
+    record_backups,
+    set_backups_start,
+)
 from hub_ops.fleet.loader import load_settings
 from hub_ops.fleet.models import partition_start
 
@@ -112,3 +121,20 @@ def test_hub_shape_definitions_partition_the_backups_by_hub_only(tmp_path: Path)
         "decommission mapping": "IdentityPartitionMapping",
         "same assets": True,
     }
+
+
+def test_cpu_seconds_counts_a_child_process_by_its_command_line():
+    """The benchmark's per-load CPU figures: a child that spins 0.5 s of CPU is counted under
+    this process, and not when its command line lacks the name asked for."""
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\ninput()"
+    child = subprocess.Popen([sys.executable, "-c", spin, "spinner-marker"], stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while cpu_seconds([child.pid]) < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert child.pid in descendants(os.getpid())
+        assert 0.5 <= cpu_seconds(descendants(os.getpid()), "spinner-marker") < 5
+        assert cpu_seconds([child.pid], "no-such-name") == 0
+    finally:
+        child.kill()
+        child.wait()
