@@ -7,11 +7,14 @@ a 14-row history table included), stored through the instance's SQLite event log
 night at a time in one transaction per shard (Dagster's own insert statements and tag/asset
 index helpers) instead of one report_runless_asset_event per partition (129 ms each at load
 10: 2 h for 60,000). `dagster dev` then serves the instance and each page is timed from
-navigation until its content shows and the network is idle, a new browser context per load.
+navigation until its content shows and the network is idle, a new browser context per load,
+with the CPU seconds the webserver and Chromium spent on it (comparable under any load).
 
-    python -m benchmarks orchestration_ui [-- --hubs 2000 --nights 30 --runs 3 --keep DIR]
+    python -m benchmarks orchestration_ui [-- --hubs 2000 --nights 30 --runs 3 --keep DIR --shape hub]
 
-(--keep DIR: record into DIR once and reuse it on later runs, for quiet re-measurements.)
+(--keep DIR: record into DIR once and reuse it on later runs, for quiet re-measurements.
+--shape hub: the asset partitioned by hub only, a materialization of the hub's partition each
+night, served from benchmarks/ui_shape_hub.py: 2,000 partitions instead of 60,000.)
 `python -m benchmarks orchestration -- --only ui` runs the same through bench_ui.
 """
 
@@ -33,6 +36,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 PAGE_TARGET_S = 3.0  # issue 18
 MARKER = "recorded.json"  # in the kept folder: what it holds
+NIGHT_HUB, HUB = "night-hub", "hub"  # user_home_backups's partitions: (night, hub) as deployed, or hub only
+SHAPES = (NIGHT_HUB, HUB)
 
 
 def night_of(today: dt.date, nights: int, n: int) -> str:
@@ -87,9 +92,11 @@ def backup_metadata(night: str, hub: str, i: int, n: int) -> dict:
     return meta
 
 
-def materialization_entries(night: str, hub_keys: list[str], n: int) -> list:
+def materialization_entries(night: str, hub_keys: list[str], n: int, shape: str = NIGHT_HUB) -> list:
     """One night's runless materialization events, built as
-    DagsterInstance.report_runless_asset_event builds them, stamped 02:00 after the night."""
+    DagsterInstance.report_runless_asset_event builds them, stamped 02:00 after the night: of
+    the (night, hub) partitions, or (shape hub) of each hub's partition with the night in
+    the metadata."""
     import dagster as dg
     from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
     from dagster._core.events.log import EventLogEntry
@@ -100,9 +107,11 @@ def materialization_entries(night: str, hub_keys: list[str], n: int) -> list:
     stamp = dt.datetime.fromisoformat(night).replace(tzinfo=dt.UTC) + dt.timedelta(days=1, hours=2)
     entries = []
     for i, hub in enumerate(hub_keys):
-        materialization = dg.AssetMaterialization(
-            "user_home_backups", partition=backup_partition_key(night, hub), metadata=backup_metadata(night, hub, i, n)
-        )
+        metadata = backup_metadata(night, hub, i, n)
+        if shape == HUB:
+            metadata["night"] = night
+        partition = hub if shape == HUB else backup_partition_key(night, hub)
+        materialization = dg.AssetMaterialization("user_home_backups", partition=partition, metadata=metadata)
         event = DagsterEvent(
             event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
             event_specific_data=StepMaterializationData(materialization),
@@ -145,22 +154,55 @@ def store_materializations(instance, entries: list) -> None:
         storage._store_asset_event(conn, entries[-1], ids[-1])
 
 
-def record_backups(instance, hub_keys: list[str], nights: int, today: dt.date) -> float:
+def record_backups(instance, hub_keys: list[str], nights: int, today: dt.date, shape: str = NIGHT_HUB) -> float:
     """`nights` nights of user_home_backups materializations per hub; returns seconds."""
     start = time.perf_counter()
     for n in range(nights):
-        store_materializations(instance, materialization_entries(night_of(today, nights, n), hub_keys, n))
+        store_materializations(instance, materialization_entries(night_of(today, nights, n), hub_keys, n, shape))
     return time.perf_counter() - start
 
 
 # ------------------------------------------------------------------ the pages
 
 
-def pages(hub: str, night: str) -> dict[str, tuple[str, str]]:
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process under it (from /proc: Linux)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        out.append(todo.pop())
+        todo.extend(children.get(out[-1], []))
+    return out
+
+
+def cpu_seconds(pids: list[int], name_has: str = "") -> float:
+    """User + system CPU seconds used so far by those of `pids` whose command line has `name_has`:
+    what a page costs the machine whatever else runs on it (wall times here move with the load)."""
+    import os
+
+    total = 0.0
+    for pid in pids:
+        try:
+            if name_has not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
+
+
+def pages(hub: str, night: str, shape: str = NIGHT_HUB) -> dict[str, tuple[str, str]]:
     """What a person opens, and what shows once the page has its content."""
     from urllib.parse import quote
 
-    key = quote(f"{night}|{hub}")
+    key = quote(hub if shape == HUB else f"{night}|{hub}")
     return {
         "asset overview": ("/assets/user_home_backups", "Latest materialization"),
         "asset partitions": ("/assets/user_home_backups?view=partitions", "Materialized"),
@@ -169,16 +211,24 @@ def pages(hub: str, night: str) -> dict[str, tuple[str, str]]:
     }
 
 
-def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: Path | None = None):
-    """({page: seconds of each run}, {page: [(graphql operation, seconds)] of the first run}):
-    from navigation until the page's content shows and the network is idle, each load in a
-    new browser context (no cache)."""
+def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: Path | None = None, server_pid=None):
+    """({page: seconds of each run}, {page: [(graphql operation, seconds)] of the first run},
+    {page: (webserver CPU s, Chromium CPU s) of each run}): from navigation until the page's
+    content shows and the network is idle, each load in a new browser context (no cache)."""
+    import os
+
     from playwright.sync_api import expect, sync_playwright
 
     from hub_ops_tests.browser.dagster_ui import CHROMIUM_ARGS, chromium_executable
 
     out: dict[str, list[float]] = {name: [] for name in targets}
     queries: dict[str, list[tuple[str, float]]] = {}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+
+    def used() -> tuple[float, float]:
+        server = cpu_seconds(descendants(server_pid), "webserver") if server_pid else 0.0
+        return server, cpu_seconds(descendants(os.getpid()), "chrom")
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
         try:
@@ -188,11 +238,12 @@ def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: 
                     page = context.new_page()
                     graphql: list[tuple[str, float]] = []
                     page.on("requestfinished", lambda r, g=graphql: "/graphql" in r.url and g.append(graphql_timing(r)))
-                    start = time.perf_counter()
+                    before, start = used(), time.perf_counter()
                     page.goto(url + path)
                     expect(page.get_by_text(marker).first).to_be_visible(timeout=120_000)
                     page.wait_for_load_state("networkidle", timeout=120_000)
                     out[name].append(time.perf_counter() - start)
+                    cpu[name].append(tuple(b - a for a, b in zip(before, used(), strict=True)))
                     queries.setdefault(name, graphql)
                     if shots and run == 0:
                         shots.mkdir(parents=True, exist_ok=True)
@@ -200,7 +251,7 @@ def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: 
                     context.close()
         finally:
             browser.close()
-    return out, queries
+    return out, queries, cpu
 
 
 def graphql_timing(request) -> tuple[str, float]:
@@ -216,15 +267,17 @@ def graphql_timing(request) -> tuple[str, float]:
 # ------------------------------------------------------------------ the run
 
 
-def prepare(work: Path, root: Path, env: dict[str, str], hub_keys: list[str], nights: int) -> tuple[Path, float]:
+def prepare(
+    work: Path, root: Path, env: dict[str, str], hub_keys: list[str], nights: int, shape: str = NIGHT_HUB
+) -> tuple[Path, float]:
     """The `dagster dev` work folder with its instance recorded (reused when `work` already
-    holds one for these hubs and nights); returns it and the seconds recording took (0 when reused)."""
+    holds one for these hubs, nights and shape); returns it and the seconds recording took (0 when reused)."""
     import dagster as dg
 
     from benchmarks.orchestration import environment
 
     marker = work / MARKER
-    wanted = {"hubs": len(hub_keys), "nights": nights}
+    wanted = {"hubs": len(hub_keys), "nights": nights} | ({"shape": shape} if shape != NIGHT_HUB else {})
     if marker.exists() and json.loads(marker.read_text())["recorded"] == wanted:
         return work / "ui", 0.0
     shutil.rmtree(work / "ui", ignore_errors=True)
@@ -235,9 +288,25 @@ def prepare(work: Path, root: Path, env: dict[str, str], hub_keys: list[str], ni
     set_backups_start(root, today, nights)
     with environment(env), dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("hubs", hub_keys)
-        seconds = record_backups(instance, hub_keys, nights, today)
+        seconds = record_backups(instance, hub_keys, nights, today, shape)
     marker.write_text(json.dumps({"recorded": wanted, "fleet": str(root), "today": today.isoformat(), "env": env}))
     return work / "ui", seconds
+
+
+def code_folder(work: Path, workdir: Path, shape: str) -> Path:
+    """What `dagster dev` serves: the repo (workspace.yaml, hub_ops.definitions), or for shape
+    hub a folder whose workspace.yaml loads benchmarks/ui_shape_hub.py from the repo."""
+    if shape == NIGHT_HUB:
+        return REPO
+    folder = work / f"shape-{shape}"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", folder / "dagster.yaml")
+    module = {"module_name": "benchmarks.ui_shape_hub", "attribute": "defs", "location_name": "hub_ops"}
+    workspace = {"load_from": [{"python_module": module | {"working_directory": str(REPO)}}]}
+    (folder / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+    if not (workdir / "fleet").exists():  # what DagsterDev copies from the repo it serves
+        shutil.copytree(REPO / "deployments", workdir / "fleet")
+    return folder
 
 
 def bench_ui(root: Path, env: dict[str, str], hub_keys: list[str], work: Path, args) -> int:
@@ -246,19 +315,20 @@ def bench_ui(root: Path, env: dict[str, str], hub_keys: list[str], work: Path, a
     from benchmarks.orchestration import line, load_note
     from hub_ops_tests.browser.dagster_ui import DagsterDev
 
-    workdir, seconds = prepare(work, root, env, hub_keys, args.nights)
+    shape = getattr(args, "shape", NIGHT_HUB)  # `orchestration -- --only ui` times the deployed shape
+    workdir, seconds = prepare(work, root, env, hub_keys, args.nights, shape)
     env = json.loads((work / MARKER).read_text())["env"]
     today = dt.date.fromisoformat(json.loads((work / MARKER).read_text())["today"])
     recorded = f"recorded in {seconds:.0f} s" if seconds else f"reused from {work}"
     print(
         f"\nUI: {len(hub_keys)} hubs x {args.nights} nights = {len(hub_keys) * args.nights} materializations "
-        f"{recorded}; dagster dev, Chromium, a new context each load ({load_note()}):",
+        f"(partitions: {shape}) {recorded}; dagster dev, Chromium, a new context each load ({load_note()}):",
         flush=True,
     )
-    targets = pages(hub_keys[len(hub_keys) // 2], night_of(today, args.nights, args.nights - 1))
-    server = DagsterDev(REPO, workdir, env=env).start(timeout=300)
+    targets = pages(hub_keys[len(hub_keys) // 2], night_of(today, args.nights, args.nights - 1), shape)
+    server = DagsterDev(code_folder(work, workdir, shape), workdir, env=env).start(timeout=300)
     try:
-        timed, queries = time_pages(server.url, targets, args.runs, args.shots)
+        timed, queries, cpu = time_pages(server.url, targets, args.runs, args.shots, server.server.proc.pid)
     finally:
         server.stop()
     missed = 0
@@ -266,6 +336,9 @@ def bench_ui(root: Path, env: dict[str, str], hub_keys: list[str], work: Path, a
         line(name, samples, PAGE_TARGET_S)
         missed += statistics.median(samples) > PAGE_TARGET_S
     print(f"  (load average after: {load_note()}; first load includes the partition status cache)")
+    print("CPU seconds of each load, dagster-webserver + Chromium (what the load average does not move):")
+    for name, loads in cpu.items():
+        print(f"  {name:20} " + ", ".join(f"{server:.2f} + {browser:.2f}" for server, browser in loads))
     print("GraphQL requests of each page's first load (seconds, slowest first):")
     for name, requests in queries.items():
         slowest = sorted(requests, key=lambda r: -r[1])[:4]
@@ -284,6 +357,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="record into this folder, or reuse what it holds")
     parser.add_argument("--shots", type=Path, help="save screenshots of the timed pages here")
+    parser.add_argument("--shape", choices=SHAPES, default=NIGHT_HUB, help="user_home_backups's partitions")
     args, _ = parser.parse_known_args(argv)  # `python -m benchmarks` passes every benchmark's arguments
     work = args.keep or Path(tempfile.mkdtemp(prefix="hub-ops-bench-ui-"))
     try:
