@@ -76,7 +76,7 @@ class PruneBlobsConfig(dg.Config):
 
 def _report_metadata(report: "RestoreReport | None") -> dict:
     if report is None:
-        return {"ran_in": "a pod of the target hub's cluster (its log holds the counts)"}
+        return {"ran_in": "pods of the target hub's cluster, or worker processes (their logs hold the counts)"}
     return {
         "snapshot_id": report.snapshot_id,
         "target": report.target,
