@@ -360,6 +360,7 @@ class BackupRunnerResource(dg.ConfigurableResource):
         users: list[str] | None = None,
         overwrite_newer_reason: str = "",
         holder: str | None = None,
+        workers: WorkerChoice | None = None,
     ) -> RestoreReport | None:
         """Restore `snapshot` of `source` into a hub's homes (its own: a restore; another's:
         a migration), into `subfolder` of them (a scratch folder beside the users' homes),
@@ -367,7 +368,10 @@ class BackupRunnerResource(dg.ConfigurableResource):
         newer in the target than in the snapshot are kept unless `overwrite_newer_reason`.
         Writing into a hub holds its Lease (`KubeResource.hub_lock_if_api`) for the whole
         restore, as `holder` (default: this run), so no deploy or decommission of that hub
-        runs meanwhile. Returns the report when it ran here (a pod's counts are in its log)."""
+        runs meanwhile. A whole hub (no `users`) is restored by `workers` (default:
+        `choose_workers` for the snapshot) side by side when there are several, each its
+        share of the users' folders (restore_parts.py). Returns the report when it ran here
+        in one piece (a pod's or worker process's counts are in its log)."""
         destination = backup_destination(fleet, source)
         repo = Repository.open(destination, storage)
         snapshot_id = repo.resolve(source.id, snapshot)
@@ -378,7 +382,7 @@ class BackupRunnerResource(dg.ConfigurableResource):
         if self.kube is None:
             raise BackupError(f"{into_hub.id}: a restore into a hub holds its Lease: it needs the `kube` resource")
         holder = holder or f"restore {context.run_id}"
-        shares = self._restore_shares(context, fleet, source, repo, snapshot_id) if not users else []
+        shares = [] if users else self._restore_shares(context, fleet, source, repo, snapshot_id, workers)
         with self.kube.hub_lock_if_api(fleet, into_hub, holder, log=context.log.info) as lease:
             home = local_home(fleet, into_hub)
             if len(shares) > 1:
@@ -405,9 +409,11 @@ class BackupRunnerResource(dg.ConfigurableResource):
                 lease.check()  # the Lease was ours all along (LeaseLost otherwise)
         return report
 
-    def _restore_shares(self, context, fleet: Fleet, source: Hub, repo: Repository, snapshot_id: str) -> list:
+    def _restore_shares(
+        self, context, fleet: Fleet, source: Hub, repo: Repository, snapshot_id: str, workers: WorkerChoice | None
+    ) -> list:
         """A whole-hub restore's shares of the users' folders: one per worker (restore_parts.py)."""
-        choice = self.choose_workers(fleet, source, repo, snapshot_id)
+        choice = workers or self.choose_workers(fleet, source, repo, snapshot_id)
         if choice.workers == 1:
             return []
         from hub_ops.backup.restore_parts import restore_shares  # pyarrow: not at load
