@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hub_ops.backup.retention import RetentionPolicy
 from hub_ops.fleet import Fleet
-from hub_ops.fleet.models import Hub
+from hub_ops.fleet.models import Hub, WorkerBudget
 
 
 def backups_enabled(hub: Hub) -> bool:
@@ -22,9 +22,15 @@ def backup_destination(fleet: Fleet, hub: Hub) -> str:
     return fleet.settings.backups.destination
 
 
-def backup_workers(hub: Hub) -> int:
-    """Worker processes that write the hub's snapshot (`backups.workers`, default 1)."""
+def backup_workers(hub: Hub) -> int | str:
+    """Workers that write (and restore) the hub's snapshot: `backups.workers`, a number or
+    "auto" (hub_ops.backup.worker_count), default 1."""
     return hub.backups.workers if hub.backups else 1
+
+
+def worker_budget(fleet: Fleet) -> WorkerBudget:
+    """One worker's share when a hub's workers are `auto`: fleet.yaml `backups.worker_budget`."""
+    return fleet.settings.backups.worker_budget
 
 
 def retention_policy(fleet: Fleet, hub: Hub) -> RetentionPolicy:

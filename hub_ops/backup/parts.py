@@ -35,7 +35,7 @@ from hub_ops.backup.part_store import PLAN_NAME, local_copy, part_key, plan_pref
 from hub_ops.backup.repository import Repository, new_snapshot_id, normalize_hub
 from hub_ops.backup.scan import order_key
 from hub_ops.backup.snapshot import BackupOptions, PartOf, Progress, _Distinct, create_snapshot
-from hub_ops.backup.split import folder_sizes, split_folders
+from hub_ops.backup.split import snapshot_folder_sizes, split_folders
 from hub_ops.clients.storage import Storage
 
 
@@ -80,10 +80,7 @@ def make_plan(
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     ids = repo.snapshot_ids(hub)
     parent_id = ids[-1] if parent and ids else None
-    sizes: dict[bytes, int] = {}
-    if parent_id:
-        with repo.local_manifest(hub, parent_id) as path:
-            sizes = folder_sizes(iter_batches(path, ["path", "size"]))
+    sizes = snapshot_folder_sizes(repo, hub, parent_id) if parent_id else {}
     with os.scandir(root) as it:
         names = [os.fsencode(e.name) for e in it]
     if reuse_pending and (pending := pending_plans(repo, hub)):

@@ -379,6 +379,13 @@ def verify(ctx: click.Context, hub: str, dest: str | None, snapshot: str, deep: 
     "--path", "globs", multiple=True, metavar="GLOB", help="Restore entries matching (or below) GLOB; repeatable."
 )
 @click.option("--target", required=True, type=click.Path(file_okay=False), help="Folder to restore into (created).")
+@click.option(
+    "--part",
+    type=click.IntRange(min=0),
+    default=None,
+    help="With --parts N: restore only share I (0-based) of the users' folders, divided by the snapshot's sizes.",
+)
+@click.option("--parts", type=click.IntRange(min=1), default=None, help="With --part: the number of restore workers.")
 @click.option("--allow-external-links", is_flag=True, help="Restore symlinks pointing outside the target as they were.")
 @click.option("--skip-refused", is_flag=True, help="Restore the rest when some entries are refused (exit 1 still).")
 @click.option(
@@ -396,15 +403,33 @@ def restore(
     users: tuple[str, ...],
     globs: tuple[str, ...],
     target: str,
+    part: int | None,
+    parts: int | None,
     allow_external_links: bool,
     skip_refused: bool,
     overwrite_newer_reason: str,
 ) -> None:
     """Restore a snapshot (whole, some users, or paths) into a folder; byte-identical, rerunnable.
     Files in the target newer than the snapshot's copy are kept (and listed) unless
-    --overwrite-newer-reason says why they may be replaced."""
+    --overwrite-newer-reason says why they may be replaced. A whole hub by N workers at once
+    (Jobs, machines): each runs `--part I --parts N`, I from 0 to N-1, into the same target."""
+    if (part is None) != (parts is None):
+        raise click.UsageError("--part and --parts go together (one of N restore workers)")
+    if parts is not None and users:
+        raise click.UsageError("--part/--parts divide the whole hub between workers: not with --user")
+    if part is not None and part >= parts:
+        raise click.UsageError(f"--part {part}: with --parts {parts}, expected 0 to {parts - 1}")
     with _errors():
         hub, repo = _open(ctx, hub, dest)
+        if parts is not None:
+            from hub_ops.backup.restore_parts import share_of
+
+            snapshot = repo.resolve(hub, snapshot)
+            users = tuple(share_of(repo, hub, snapshot, part, parts))
+            if not users:  # fewer folders than workers: restoring "no user filter" would be everything
+                click.echo(f"share {part} of {parts} of snapshot {snapshot} of {hub}: no folders, nothing to do")
+                return
+            click.echo(f"share {part} of {parts} of snapshot {snapshot} of {hub}: {len(users)} folder(s)")
         progress = engine.RestoreProgress()
         try:
             with _progress_bar(

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
     PrivateAttr,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -126,11 +127,26 @@ class Retention(Strict):
     monthly: int | None = Field(default=None, ge=0)
 
 
+def _workers_setting(value: Any) -> int | str:
+    # one message for both forms (pydantic would report the int and the literal separately)
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError(f"must be an integer of 1 or more, or auto (got {value!r})")
+
+
+# how many workers write (and restore) one snapshot: a number, or `auto` (hub_ops.backup.worker_count)
+Workers = Annotated[
+    int | Literal["auto"],
+    PlainValidator(_workers_setting),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}]}),
+]
+
+
 class HubBackups(Strict):
     enabled: bool = True
     retain: Retention | None = None
     destination: str | None = None  # overrides fleet.yaml backups.destination
-    workers: int = Field(default=1, ge=1)  # processes writing one snapshot (hub_ops.backup.parts)
+    workers: Workers = 1  # processes or Jobs writing one snapshot (hub_ops.backup.parts)
 
 
 class Decommission(Strict):
@@ -312,12 +328,24 @@ class DeploySettings(Strict):
     runs_per_tick: int = Field(default=5, ge=1)
 
 
+class WorkerBudget(Strict):
+    """extension: one worker's share of a snapshot when a hub says `backups.workers: auto`
+    (hub_ops.backup.worker_count): the fewest workers whose shares of the last snapshot's
+    bytes, files and worker-time each fit, at most `max_workers`."""
+
+    bytes: int = Field(default=200 * 10**9, ge=1)  # ~35 min to read at 100 MB/s (a first backup)
+    files: int = Field(default=1_000_000, ge=1)  # metadata calls: ~2 min at 1 ms each, 8 in flight
+    seconds: int = Field(default=3600, ge=1)  # of the last snapshot's time x its workers
+    max_workers: int = Field(default=16, ge=1)
+
+
 class BackupSettings(Strict):
     destination: str = "gs://hub-ops-backups"
     start_date: StartDate = None
     schedule: Cron = "0 2 * * *"
     retain: Retention = Field(default_factory=lambda: Retention(daily=7, weekly=4, monthly=12))
     compression: Literal["zstd", "none"] = "zstd"
+    worker_budget: WorkerBudget = Field(default_factory=WorkerBudget)
 
 
 EXPORT_FORMATS = ("gcp", "aws-cur", "focus", "azure")

@@ -179,3 +179,43 @@ def test_backup_help_loads_no_engine():
     )
     assert heavy == []
     assert "--source" in output and "--deep" in output  # the helps were printed
+
+
+def test_restore_parts_together_restore_the_whole_snapshot_each_only_its_share(dest, tmp_path):
+    src = tmp_path / "src"
+    _homes(src)
+    (src / "cy").mkdir()
+    (src / "cy" / "a.txt").write_text("cy\n")
+    assert run("backup", "--hub", "c/h", "--source", str(src), "--dest", dest).exit_code == 0
+    out = tmp_path / "out"
+    seen = []
+    for part in range(2):
+        restored = run(
+            "restore", "--hub", "c/h", "--dest", dest, "--part", str(part), "--parts", "2", "--target", str(out)
+        )
+        assert restored.exit_code == 0, restored.output
+        seen.append(sorted(p.name for p in out.iterdir()))
+    # bob (2 MiB) alone in share 0, the two small homes in share 1; together the whole tree
+    assert seen == [["bob"], ["ada", "bob", "cy"]]
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == {
+        p.relative_to(src): p.read_bytes() for p in src.rglob("*") if p.is_file()
+    }
+    idle = run(
+        "restore", "--hub", "c/h", "--dest", dest, "--part", "3", "--parts", "4", "--target", str(tmp_path / "x")
+    )
+    assert idle.exit_code == 0 and "no folders, nothing to do" in idle.output
+    assert not (tmp_path / "x").exists()  # 3 folders, 4 workers: the fourth restores nothing, not everything
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--part", "0"], "--part and --parts go together"),
+        (["--part", "2", "--parts", "2"], "--part 2: with --parts 2, expected 0 to 1"),
+        (["--part", "0", "--parts", "2", "--user", "ada"], "not with --user"),
+        (["--parts", "0", "--part", "0"], "0 is not in the range x>=1"),
+    ],
+)
+def test_restore_parts_are_checked(tmp_path, args, message):
+    result = run("restore", "--hub", "c/h", "--dest", str(tmp_path / "d"), "--target", str(tmp_path / "t"), *args)
+    assert result.exit_code == 2 and message in result.output

@@ -408,6 +408,43 @@ CASES = [
         ],
     ),
     Case(
+        "backup-workers-not-a-number",
+        "example",
+        [
+            R(
+                P,
+                "retain: {daily: 7, weekly: 4, monthly: 12}\n",
+                "retain: {daily: 7, weekly: 4, monthly: 12}\n    workers: lots\n",
+            )
+        ],
+        [
+            "clusters/pangeo-hubs/cluster.yaml:41 hubs[1].backups.workers: must be an integer of 1 or more, or auto (got 'lots')"
+        ],
+    ),
+    Case(
+        "backup-workers-zero",
+        "example",
+        [
+            R(
+                P,
+                "retain: {daily: 7, weekly: 4, monthly: 12}\n",
+                "retain: {daily: 7, weekly: 4, monthly: 12}\n    workers: 0\n",
+            )
+        ],
+        [
+            "clusters/pangeo-hubs/cluster.yaml:41 hubs[1].backups.workers: must be an integer of 1 or more, or auto (got 0)"
+        ],
+    ),
+    Case(
+        "backup-worker-budget-bad",
+        "example",
+        [R("fleet.yaml", "  compression: zstd\n", "  compression: zstd\n  worker_budget: {bytes: 0, file: 10}\n")],
+        [
+            "fleet.yaml:18 backups.worker_budget.bytes: Input should be greater than or equal to 1",
+            "fleet.yaml:18 backups.worker_budget.file: unknown key",
+        ],
+    ),
+    Case(
         "duplicate-key",
         "example",
         [

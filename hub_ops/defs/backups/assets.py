@@ -149,12 +149,13 @@ def user_home_backups(
             f"{hub.id} has no backups to take (no `home` block, or backups.enabled is false)", allow_retries=False
         )
     client = storage.client()
-    try:
-        summary = backup_runner.backup(context, fleet_config, hub, client)
-    except (SourceError, BackupIntegrityError) as e:  # retrying will not fix these: say so now
-        raise dg.Failure(f"{hub.id}: {e}", allow_retries=False) from e
     destination = backup_destination(fleet_config, hub)
     repo = Repository.open(destination, client)
+    workers = backup_runner.choose_workers(fleet_config, hub, repo)
+    try:
+        summary = backup_runner.backup(context, fleet_config, hub, client, workers)
+    except (SourceError, BackupIntegrityError) as e:  # retrying will not fix these: say so now
+        raise dg.Failure(f"{hub.id}: {e}", allow_retries=False) from e
     # numpy (verify, prune) is imported by the step, not by every load of the definitions
     from hub_ops.backup.prune import prune
     from hub_ops.backup.verify import verify_snapshot
@@ -169,6 +170,8 @@ def user_home_backups(
     meta = snapshot_metadata(summary, link, history)
     meta["forgotten_snapshots"] = dg.MetadataValue.int(len(forgotten))
     meta["hub"] = hub.id
+    meta["workers"] = dg.MetadataValue.int(workers.workers)
+    meta["workers_because"] = workers.reason
     meta["verified"] = dg.MetadataValue.bool(report.ok)  # read back by latest_backups
     context.log.info(f"{hub.id}: snapshot {summary.id}, {summary_size(summary)}, verified: {report.ok}")
     yield dg.MaterializeResult(metadata=meta, data_version=dg.DataVersion(summary.id))

@@ -38,6 +38,7 @@ from hub_ops.fleet.models import Hub
 
 if TYPE_CHECKING:
     from hub_ops.backup.restore import RestoreReport
+    from hub_ops.backup.worker_count import WorkerChoice
 
 
 class _IntoHomesConfig(dg.Config):
@@ -76,7 +77,7 @@ class PruneBlobsConfig(dg.Config):
 
 def _report_metadata(report: "RestoreReport | None") -> dict:
     if report is None:
-        return {"ran_in": "a pod of the target hub's cluster (its log holds the counts)"}
+        return {"ran_in": "pods of the target hub's cluster, or worker processes (their logs hold the counts)"}
     return {
         "snapshot_id": report.snapshot_id,
         "target": report.target,
@@ -112,6 +113,18 @@ def _where(config: _IntoHomesConfig, snapshot_id: str) -> tuple[str, list[str] |
 
 def _snapshot_id(fleet: Fleet, source: Hub, snapshot: str, storage: StorageResource) -> str:
     return Repository.open(backup_destination(fleet, source), storage.client()).resolve(source.id, snapshot)
+
+
+def _workers(
+    fleet: Fleet, source: Hub, snapshot_id: str, storage: StorageResource, runner: BackupRunnerResource, users, recorded
+) -> "WorkerChoice | None":
+    """For a whole hub (no `users`): the restore workers, recorded with why; else None."""
+    if users:
+        return None
+    repo = Repository.open(backup_destination(fleet, source), storage.client())
+    choice = runner.choose_workers(fleet, source, repo, snapshot_id)
+    recorded.update(restore_workers=dg.MetadataValue.int(choice.workers), restore_workers_because=choice.reason)
+    return choice
 
 
 def _refuse_target_in_live_homes(fleet: Fleet, hub: Hub, target: str) -> None:
@@ -155,6 +168,7 @@ def restore_homes(
         recorded = {"into": f"folder {config.target}"}
     else:
         subfolder, users, recorded = _where(config, snapshot_id)
+        workers = _workers(fleet_config, hub, snapshot_id, storage, backup_runner, users, recorded)
         report = backup_runner.restore(
             context,
             fleet_config,
@@ -165,6 +179,7 @@ def restore_homes(
             subfolder=subfolder,
             users=users,
             overwrite_newer_reason=config.overwrite_newer_reason.strip() if not subfolder else "",
+            workers=workers,
         )
     context.log.info(f"restore of {hub.id} {snapshot_id}: {recorded}")
     return dg.Output(None, metadata={**recorded, **_report_metadata(report)})
@@ -186,6 +201,7 @@ def migrate_homes(
         raise dg.Failure(f"migrate_homes: source and target are the same hub ({source.id}); use restore_homes_job")
     snapshot_id = _snapshot_id(fleet_config, source, config.snapshot, storage)
     subfolder, users, recorded = _where(config, snapshot_id)
+    workers = _workers(fleet_config, source, snapshot_id, storage, backup_runner, users, recorded)
     report = backup_runner.restore(
         context,
         fleet_config,
@@ -196,6 +212,7 @@ def migrate_homes(
         subfolder=subfolder,
         users=users,
         overwrite_newer_reason=config.overwrite_newer_reason.strip() if not subfolder else "",
+        workers=workers,
     )
     context.log.info(f"migration of {source.id} {snapshot_id} into {target.id}: {recorded}")
     return dg.Output(None, metadata={"from": source.id, "into_hub": target.id, **recorded, **_report_metadata(report)})

@@ -103,9 +103,11 @@ def restore_command(
     *,
     subfolder: str = "",
     overwrite_newer_reason: str = "",
+    share: tuple[int, int] | None = None,
 ) -> list[str]:
     """The command a restore/migration pod runs: snapshot of `source_hub` into the mounted
-    homes (or into `subfolder` of them, e.g. a scratch folder beside the users' homes)."""
+    homes (or into `subfolder` of them, e.g. a scratch folder beside the users' homes);
+    with `share` (I, N) only the I-th of N shares of the users' folders (one of N Jobs)."""
     cmd = [
         "hub-ops",
         "restore",
@@ -120,6 +122,8 @@ def restore_command(
     ]
     for user in users or []:
         cmd += ["--user", user]
+    if share is not None:
+        cmd += ["--part", str(share[0]), "--parts", str(share[1])]
     if overwrite_newer_reason:
         cmd += ["--overwrite-newer-reason", overwrite_newer_reason]
     return cmd

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hub_ops.backup.config import backup_destination, backup_workers, local_home
+from hub_ops.backup.config import backup_destination, backup_workers, local_home, worker_budget
 from hub_ops.backup.errors import BackupError
 from hub_ops.backup.manifest import SnapshotSummary
 from hub_ops.backup.repository import Repository
+from hub_ops.backup.worker_count import WorkerChoice, choose_workers
 from hub_ops.clients.clusters import cluster_access
 from hub_ops.clients.git import FleetRemote, watched_remote
 from hub_ops.clients.helm import HelmClient
@@ -299,14 +300,29 @@ class BackupRunnerResource(dg.ConfigurableResource):
                 parts.discard_plan(repo, hub.id, stale)
         return summary
 
-    def backup(self, context, fleet: Fleet, hub: Hub, storage: Storage) -> SnapshotSummary:
-        """Take the hub's snapshot; returns its summary. A rerun takes another snapshot,
-        reusing everything already stored."""
+    @staticmethod
+    def choose_workers(fleet: Fleet, hub: Hub, repo: Repository, snapshot_id: str | None = None) -> WorkerChoice:
+        """How many workers back up `hub` (or restore its `snapshot_id`): `backups.workers`, or
+        for `auto` the count its last snapshot (or `snapshot_id`) and the fleet's budget call for."""
+        setting = backup_workers(hub)
+        last = None
+        if setting == "auto":
+            ids = repo.snapshot_ids(hub.id) if snapshot_id is None else [snapshot_id]
+            last = repo.summary(hub.id, ids[-1]) if ids else None
+        return choose_workers(setting, worker_budget(fleet), last)
+
+    def backup(
+        self, context, fleet: Fleet, hub: Hub, storage: Storage, workers: WorkerChoice | None = None
+    ) -> SnapshotSummary:
+        """Take the hub's snapshot with `workers` (default: `choose_workers`); returns its
+        summary. A rerun takes another snapshot, reusing everything already stored."""
         destination = backup_destination(fleet, hub)
         repo = Repository.open(destination, storage)
         compression = fleet.settings.backups.compression
         source = local_home(fleet, hub)
-        parallel = backup_workers(hub)
+        workers = workers or self.choose_workers(fleet, hub, repo)
+        context.log.info(f"{hub.id}: {workers.workers} backup worker(s); {workers.reason}")
+        parallel = workers.workers
         if source is not None and parallel > 1:
             from hub_ops.backup.parts import commit_parts, make_plan, run_part_processes
             from hub_ops.backup.snapshot import BackupOptions  # numpy, pyarrow: not at load
@@ -344,6 +360,7 @@ class BackupRunnerResource(dg.ConfigurableResource):
         users: list[str] | None = None,
         overwrite_newer_reason: str = "",
         holder: str | None = None,
+        workers: WorkerChoice | None = None,
     ) -> RestoreReport | None:
         """Restore `snapshot` of `source` into a hub's homes (its own: a restore; another's:
         a migration), into `subfolder` of them (a scratch folder beside the users' homes),
@@ -351,7 +368,10 @@ class BackupRunnerResource(dg.ConfigurableResource):
         newer in the target than in the snapshot are kept unless `overwrite_newer_reason`.
         Writing into a hub holds its Lease (`KubeResource.hub_lock_if_api`) for the whole
         restore, as `holder` (default: this run), so no deploy or decommission of that hub
-        runs meanwhile. Returns the report when it ran here (a pod's counts are in its log)."""
+        runs meanwhile. A whole hub (no `users`) is restored by `workers` (default:
+        `choose_workers` for the snapshot) side by side when there are several, each its
+        share of the users' folders (restore_parts.py). Returns the report when it ran here
+        in one piece (a pod's or worker process's counts are in its log)."""
         destination = backup_destination(fleet, source)
         repo = Repository.open(destination, storage)
         snapshot_id = repo.resolve(source.id, snapshot)
@@ -362,9 +382,16 @@ class BackupRunnerResource(dg.ConfigurableResource):
         if self.kube is None:
             raise BackupError(f"{into_hub.id}: a restore into a hub holds its Lease: it needs the `kube` resource")
         holder = holder or f"restore {context.run_id}"
+        shares = [] if users else self._restore_shares(context, fleet, source, repo, snapshot_id, workers)
         with self.kube.hub_lock_if_api(fleet, into_hub, holder, log=context.log.info) as lease:
             home = local_home(fleet, into_hub)
-            if home is not None:
+            if len(shares) > 1:
+                where = (destination, storage, home, subfolder)
+                self._restore_shares_side_by_side(
+                    context, fleet, into_hub, where, source.id, snapshot_id, shares, overwrite_newer_reason
+                )
+                report = None
+            elif home is not None:
                 target = str(home / subfolder) if subfolder else str(home)
                 report = self._restore_here(context, repo, source, snapshot_id, target, users, overwrite_newer_reason)
             else:
@@ -381,6 +408,89 @@ class BackupRunnerResource(dg.ConfigurableResource):
             if lease is not None:
                 lease.check()  # the Lease was ours all along (LeaseLost otherwise)
         return report
+
+    def _restore_shares(
+        self, context, fleet: Fleet, source: Hub, repo: Repository, snapshot_id: str, workers: WorkerChoice | None
+    ) -> list:
+        """A whole-hub restore's shares of the users' folders: one per worker (restore_parts.py)."""
+        choice = workers or self.choose_workers(fleet, source, repo, snapshot_id)
+        if choice.workers == 1:
+            return []
+        from hub_ops.backup.restore_parts import restore_shares  # pyarrow: not at load
+
+        shares = restore_shares(repo, source.id, snapshot_id, choice.workers)
+        context.log.info(
+            f"restore of {source.id} {snapshot_id}: {len(shares)} worker(s) ({choice.reason}); folders per worker: "
+            + ", ".join(str(len(share)) for share in shares)
+        )
+        return shares
+
+    def _restore_shares_side_by_side(
+        self,
+        context,
+        fleet: Fleet,
+        into_hub: Hub,
+        where: tuple,
+        source_id: str,
+        snapshot_id: str,
+        shares: list[list[str]],
+        overwrite_newer_reason: str,
+    ) -> None:
+        """Each share restored by a worker of its own, all at once: processes for local homes,
+        else one Job per share mounting the homes. A failed worker fails the restore naming
+        it, after every other has finished; a rerun skips the files already restored.
+        `where`: the destination URL and its Storage, the local homes (None: a cluster
+        volume) and the subfolder of them to restore into."""
+        destination, storage, home, subfolder = where
+        if home is not None:
+            from hub_ops.backup.restore_parts import restore_in_processes  # pyarrow: not at load
+
+            target = str(home / subfolder) if subfolder else str(home)
+            restore_in_processes(
+                destination,
+                storage,
+                source_id,
+                snapshot_id,
+                target,
+                shares,
+                overwrite_newer=bool(overwrite_newer_reason),
+            )
+            return
+        count = len(shares)
+        jobs = [
+            self._home_job(
+                fleet,
+                into_hub,
+                restore_command(
+                    source_id,
+                    destination,
+                    snapshot_id,
+                    None,
+                    subfolder=subfolder,
+                    overwrite_newer_reason=overwrite_newer_reason,
+                    share=(i, count),
+                ),
+                read_only=False,
+                kind=f"restore-part{i}",
+            )
+            for i in range(count)
+        ]
+        results = self._kube(fleet, into_hub).run_jobs(
+            into_hub.effective_namespace,
+            jobs,
+            timeout=self.pod_timeout_s,
+            on_start=self._on_start(context, into_hub, "restore part"),
+        )
+        failed = [
+            f"part {i} (job {job.metadata.name}, {len(shares[i])} folders): {results[job.metadata.name]}"
+            for i, job in enumerate(jobs)
+            if isinstance(results[job.metadata.name], Exception)
+        ]
+        if failed:
+            raise BackupError(
+                f"{into_hub.id}: {len(failed)} of {count} restore workers of {source_id} {snapshot_id} failed; "
+                "the other parts are restored, and a rerun skips files already in place:\n" + "\n".join(failed)
+            )
 
     def _restore_here(
         self, context, repo: Repository, source: Hub, snapshot_id: str, target: str, users, overwrite_newer_reason: str

@@ -212,3 +212,23 @@ def test_prune_blobs_job_deletes_only_unreferenced_contents(backup_fleet):
     from hub_ops.backup import verify_snapshot
 
     assert verify_snapshot(repo, "local-demo/staging", deep=True).ok
+
+
+def test_a_whole_hub_restore_with_two_workers_runs_two_processes_into_the_local_homes(backup_fleet):
+    homes = backup_fleet.homes / "staging"
+    make_homes(homes, users=("ada", "bob", "cy", "dee"))
+    (homes / "cy" / "big.bin").write_bytes(os.urandom(300_000))  # shares by size: cy alone, the rest together
+    before = read_tree(homes)
+    create_snapshot(_repo(backup_fleet), "local-demo/staging", homes)
+    backup_fleet.set_hub("local-demo", "staging", backups={"workers": 2})
+    for user in ("ada", "bob", "cy", "dee"):
+        shutil.rmtree(homes / user)
+    reason = "disk lost overnight: INC-1235"
+    result = _run(
+        backup_fleet, "restore_homes_job", "local-demo.staging", {"all_users": True, "all_users_reason": reason}
+    )
+    assert result.success, _failure(result)
+    assert diff_trees(before, read_tree(homes)) == []
+    meta = _output_metadata(result)
+    assert meta["restore_workers"].value == 2 and meta["restore_workers_because"].value == "backups.workers: 2"
+    assert meta["ran_in"].value.startswith("pods of the target hub's cluster, or worker processes")
