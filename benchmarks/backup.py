@@ -239,12 +239,44 @@ class Restic:
 # ---------------------------------------------------------------- memory with many files
 
 
+# Watches the interpreter's child processes (restore's workers) for their own peak RSS.
+# Not RUSAGE_CHILDREN: a child started by vfork+exec (subprocess.Popen) carries into its
+# ru_maxrss the parent's peak at the moment it was started, so that figure is the parent's,
+# not the worker's. A child not yet exec'd (same command line as ours) shares our memory and
+# is skipped. Sampled every 20 ms: a worker's growth in its last 20 ms may be missed.
+_CHILD_WATCH = """
+import os as _os, re as _re, threading as _threading, time as _time
+_child_hwm = {}
+def _watch_children():
+    me = _os.getpid()
+    own = open(f'/proc/{me}/cmdline', 'rb').read()
+    while True:
+        for task in _os.listdir(f'/proc/{me}/task'):
+            try:
+                kids = open(f'/proc/{me}/task/{task}/children').read().split()
+            except OSError:
+                continue
+            for kid in kids:
+                try:
+                    if open(f'/proc/{kid}/cmdline', 'rb').read() == own:
+                        continue
+                    hwm = _re.search(r'VmHWM:\\s+(\\d+)', open(f'/proc/{kid}/status').read())
+                except OSError:
+                    continue
+                if hwm:
+                    _child_hwm[kid] = max(_child_hwm.get(kid, 0), int(hwm.group(1)))
+        _time.sleep(0.02)
+_threading.Thread(target=_watch_children, daemon=True).start()
+"""
+
+
 def peak_rss_of(code: str) -> tuple[float, int, str]:
-    """Run `code` in a fresh interpreter: (seconds, peak RSS in bytes from VmHWM, its stdout)."""
+    """Run `code` in a fresh interpreter: (seconds, peak RSS in bytes from VmHWM, its stdout,
+    whose last line also holds the largest child process's own peak: `largest_child_rss`)."""
     wrapper = (
-        code + "\nimport re, resource\n"
+        _CHILD_WATCH + code + "\nimport re\n"
         "print('HWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1),"
-        " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        " max(dict(_child_hwm).values(), default=0))"
     )
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True)
@@ -254,8 +286,8 @@ def peak_rss_of(code: str) -> tuple[float, int, str]:
 
 
 def largest_child_rss(stdout: str) -> int:
-    """From `peak_rss_of`'s stdout: the peak RSS in bytes of the largest process the code
-    started and waited for (restore's worker processes), 0 if none."""
+    """From `peak_rss_of`'s stdout: the peak RSS (VmHWM) in bytes of the largest process the
+    code started (restore's worker processes), 0 if none."""
     return int(stdout.strip().splitlines()[-1].split()[2]) * 1024
 
 
