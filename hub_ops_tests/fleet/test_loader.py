@@ -7,6 +7,7 @@ temporary folder and breaks one thing in it.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,8 @@ class Case:
     id: str
     base: str  # "example" | "2i2c"
     edits: list = field(default_factory=list)
+    # "file:{text} ..." stands for the line of the edited file where `text` first occurs, so
+    # a key added to the example files above the error does not move the expectation
     expected: list[str] = field(default_factory=list)
 
 
@@ -136,7 +139,7 @@ CASES = [
         "unknown-key-fleet-nested",
         "example",
         [R("fleet.yaml", "  destination: gs://example-fleet-backups", "  destinaton: gs://example-fleet-backups")],
-        ["fleet.yaml:14 backups.destinaton: unknown key"],
+        ["fleet.yaml:{destinaton:} backups.destinaton: unknown key"],
     ),
     Case(
         "unknown-key-2i2c-fifth-hub",
@@ -440,8 +443,8 @@ CASES = [
         "example",
         [R("fleet.yaml", "  compression: zstd\n", "  compression: zstd\n  worker_budget: {bytes: 0, file: 10}\n")],
         [
-            "fleet.yaml:18 backups.worker_budget.bytes: Input should be greater than or equal to 1",
-            "fleet.yaml:18 backups.worker_budget.file: unknown key",
+            "fleet.yaml:{worker_budget:} backups.worker_budget.bytes: Input should be greater than or equal to 1",
+            "fleet.yaml:{worker_budget:} backups.worker_budget.file: unknown key",
         ],
     ),
     Case(
@@ -510,13 +513,13 @@ CASES = [
         "fleet-unknown-key",
         "example",
         [R("fleet.yaml", "deploy_all_on:", "deploy_on_all:")],
-        ["fleet.yaml:9 deploy_on_all: unknown key"],
+        ["fleet.yaml:{deploy_on_all:} deploy_on_all: unknown key"],
     ),
     Case(
         "fleet-invalid-yaml",
         "example",
         [R("fleet.yaml", "  branch: main\n", "  branch: [main\n")],
-        ["fleet.yaml:9: invalid YAML: while parsing a flow sequence, did not find expected ',' or ']'"],
+        ["fleet.yaml:{deploy_all_on:}: invalid YAML: while parsing a flow sequence, did not find expected ',' or ']'"],
     ),
     Case(
         "fleet-not-a-mapping",
@@ -528,19 +531,19 @@ CASES = [
         "fleet-clusters-dir-missing",
         "example",
         [R("fleet.yaml", "clusters_dir: clusters", "clusters_dir: cluster")],
-        ["fleet.yaml:4 clusters_dir: folder not found: cluster"],
+        ["fleet.yaml:{clusters_dir:} clusters_dir: folder not found: cluster"],
     ),
     Case(
         "fleet-charts-dir-missing",
         "example",
         [R("fleet.yaml", "charts_dir: charts", "charts_dir: helm-charts")],
-        ["fleet.yaml:5 charts_dir: folder not found: helm-charts"],
+        ["fleet.yaml:{charts_dir:} charts_dir: folder not found: helm-charts"],
     ),
     Case(
         "fleet-dir-outside-root",
         "example",
         [R("fleet.yaml", "charts_dir: charts", "charts_dir: ../charts")],
-        ["fleet.yaml:5 charts_dir: must be a folder inside the fleet root"],
+        ["fleet.yaml:{charts_dir:} charts_dir: must be a folder inside the fleet root"],
     ),
     Case(
         "fleet-billing-two-sources",
@@ -553,7 +556,7 @@ CASES = [
             )
         ],
         # a single mapping is the list's first source
-        ["fleet.yaml:20 costs.billing[0]: give exactly one of bigquery, files"],
+        ["fleet.yaml:{billing:} costs.billing[0]: give exactly one of bigquery, files"],
     ),
     Case(
         "fleet-billing-list",
@@ -565,13 +568,15 @@ CASES = [
                 "    - files: gs://example-fleet-billing/export/\n    - files: s3://cur/x/\n      format: cur\n",
             )
         ],
-        ["fleet.yaml:23 costs.billing[1].format: Input should be 'gcp', 'aws-cur', 'focus' or 'azure' (got 'cur')"],
+        [
+            "fleet.yaml:{format: cur} costs.billing[1].format: Input should be 'gcp', 'aws-cur', 'focus' or 'azure' (got 'cur')"
+        ],
     ),
     Case(
         "fleet-bad-enum",
         "example",
         [R("fleet.yaml", "compression: zstd", "compression: gzip")],
-        ["fleet.yaml:17 backups.compression: Input should be 'zstd' or 'none' (got 'gzip')"],
+        ["fleet.yaml:{compression:} backups.compression: Input should be 'zstd' or 'none' (got 'gzip')"],
     ),
     Case(
         "chart-dependency-missing",
@@ -635,7 +640,16 @@ def test_malformed_config_is_reported_exactly(case: Case, tmp_path: Path):
     root = _copy(case.base, tmp_path)
     for edit in case.edits:
         edit.apply(root)
-    assert _messages(root) == case.expected
+    assert _messages(root) == [_with_line_numbers(root, message) for message in case.expected]
+
+
+def _with_line_numbers(root: Path, message: str) -> str:
+    marker = re.match(r"(?P<file>[^:\s]+):\{(?P<text>[^}]+)\}", message)
+    if marker is None:
+        return message
+    lines = (root / marker["file"]).read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if marker["text"] in text)
+    return f"{marker['file']}:{line}{message[marker.end() :]}"
 
 
 def test_case_ids_are_unique():
