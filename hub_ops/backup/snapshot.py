@@ -170,13 +170,17 @@ class _Pending:
         return all(f.done() for _, f in self.jobs)
 
 
-def _unique_rows(records: np.ndarray) -> np.ndarray:
-    """np.unique of structured records, without np.unique's check for masked arrays (it
-    imports numpy.ma, ~50 ms of every backup process)."""
-    records = np.sort(records)
-    if len(records) > 1:
-        records = records[np.concatenate(([True], records[1:] != records[:-1]))]
-    return records
+def _first_per_key(records: np.ndarray) -> np.ndarray:
+    """`records` (with a 16-byte "key"), one per distinct key, sorted by key. Sorts the key
+    as two integers: numpy's sort of structured records compares them field by field in
+    Python-level generic code (~10x slower; 15% of a no-change backup's main thread)."""
+    if len(records) < 2:
+        return records
+    words = np.ascontiguousarray(records["key"]).view(">u8").reshape(-1, 2)
+    order = np.lexsort((words[:, 1], words[:, 0]))
+    hi, lo = words[order, 0], words[order, 1]
+    first = np.concatenate(([True], (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])))
+    return records[order[first]]
 
 
 class _Distinct:
@@ -186,8 +190,8 @@ class _Distinct:
     to HELD x FLUSH of them, then kept on disk (a set of every digest grows with the file
     count: 48 MB and a 150 MB sorting peak at 1M files): they go to spill.Buckets by the
     digest's first bits, and `totals` de-duplicates one bucket at a time, so memory is a
-    bucket (1/64 of the records) however many files there are. A 128-bit prefix collision would only nudge a statistic; nothing
-    is stored or skipped by this."""
+    bucket (1/64 of the records) however many files there are. A 128-bit prefix collision
+    would only nudge a statistic; nothing is stored or skipped by this."""
 
     FLUSH = SPILL_FLUSH  # records buffered (and de-duplicated) before they are held or spilled
     HELD = 16  # de-duplicated records held in memory, in FLUSHes, before any go to disk
@@ -224,7 +228,7 @@ class _Distinct:
         """De-duplicate what is buffered (files repeat contents), hold it, and spill what is
         held once it outgrows HELD flushes."""
         if self._buffered:
-            records = _unique_rows(np.concatenate(self._buffer))
+            records = _first_per_key(np.concatenate(self._buffer))
             self._buffer, self._buffered = [], 0
             self._held.append(records)
             self._held_count += len(records)
@@ -247,9 +251,9 @@ class _Distinct:
             groups = iter([np.concatenate(self._held)] if self._held else [])
         size = stored = 0
         for records in groups:
-            _, first = np.unique(records["key"], return_index=True)
-            size += int(records["size"][first].sum())
-            stored += int(records["stored"][first].sum())
+            records = _first_per_key(records)
+            size += int(records["size"].sum())
+            stored += int(records["stored"].sum())
         return size, stored
 
 
