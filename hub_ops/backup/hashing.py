@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from hub_ops.backup import blobs
 from hub_ops.backup.packs import PACKED_MAX, PackIndex, PackWriter
@@ -65,6 +65,15 @@ class _Counting:
         self._w.abort()
 
 
+def _chunks(fd: int) -> Iterator[memoryview]:
+    """The rest of the file open as `fd`, as views of one reused buffer (each valid until the
+    next is asked for): a fresh CHUNK-sized bytes per read cost page faults and zeroing."""
+    buffer = bytearray(blobs.CHUNK)
+    view = memoryview(buffer)
+    while n := os.readv(fd, [buffer]):
+        yield view[:n]
+
+
 class ContentStore:
     """Hash files and make sure each distinct content is stored once. Thread-safe."""
 
@@ -75,7 +84,7 @@ class ContentStore:
         # that is looked up in the store and, if packed this run, stored once more: a few
         # wasted bytes, never a wrong answer)
         self._known: dict[bytes, Location] = {}
-        self._inflight: dict[bytes, threading.Event] = {}
+        self._inflight: dict[bytes, threading.Lock] = {}
         self._lock = threading.Lock()
         self.new_blobs = self.new_bytes = self.hashed_files = self.hashed_bytes = 0
 
@@ -157,16 +166,12 @@ class ContentStore:
         h, size, enc = blobs.hasher(), 0, None
         committed = False
         try:
-            with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
-                while True:
-                    chunk = f.read(blobs.CHUNK)
-                    if not chunk:
-                        break
-                    if enc is None:  # zstd-looking content is always framed (see blobs.py)
-                        enc = blobs.StreamEncoder(staging, self.compress or chunk[:4] == blobs.ZSTD_MAGIC)
-                    h.update(chunk)
-                    size += len(chunk)
-                    enc.write(chunk)
+            for chunk in _chunks(fd):
+                if enc is None:  # zstd-looking content is always framed (see blobs.py)
+                    enc = blobs.StreamEncoder(staging, self.compress or chunk[:4] == blobs.ZSTD_MAGIC)
+                h.update(chunk)
+                size += len(chunk)
+                enc.write(chunk)
             if enc is not None:
                 enc.finish()
             d = h.digest()
@@ -188,15 +193,11 @@ class ContentStore:
         h = blobs.hasher()
         sample = b""
         size = 0
-        with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
-            while True:
-                chunk = f.read(blobs.CHUNK)
-                if not chunk:
-                    break
-                if not sample:
-                    sample = chunk[: blobs.SAMPLE_BYTES]
-                h.update(chunk)
-                size += len(chunk)
+        for chunk in _chunks(fd):
+            if not sample:
+                sample = bytes(chunk[: blobs.SAMPLE_BYTES])
+            h.update(chunk)
+            size += len(chunk)
         d = h.digest()
         self._count_hashed(size)
 
@@ -209,14 +210,10 @@ class ContentStore:
             h2, n = blobs.hasher(), 0
             try:
                 os.lseek(fd, 0, os.SEEK_SET)
-                with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
-                    while True:
-                        chunk = f.read(blobs.CHUNK)
-                        if not chunk:
-                            break
-                        h2.update(chunk)
-                        n += len(chunk)
-                        enc.write(chunk)
+                for chunk in _chunks(fd):
+                    h2.update(chunk)
+                    n += len(chunk)
+                    enc.write(chunk)
                 if h2.digest() != d or n != size:
                     raise _Changed()
                 enc.finish()
@@ -245,12 +242,14 @@ class ContentStore:
             with self._lock:
                 if digest in self._known:
                     return self._known[digest]
-                event = self._inflight.get(digest)
-                mine = event is None
-                if mine:
-                    event = self._inflight[digest] = threading.Event()
+                busy = self._inflight.get(digest)
+                mine = busy is None
+                if mine:  # held until the content is stored (a Lock: an Event costs ~10 us to make)
+                    busy = self._inflight[digest] = threading.Lock()
+                    busy.acquire()
             if not mine:
-                event.wait()
+                with busy:  # waits for its owner to finish
+                    pass
                 continue  # known now, or its owner failed and we try ourselves
             loc = None
             try:
@@ -269,4 +268,4 @@ class ContentStore:
                             keep = list(self._known.items())[KNOWN_MAX // 2 :]
                             self._known = dict(keep)
                     del self._inflight[digest]
-                event.set()
+                busy.release()

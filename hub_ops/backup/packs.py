@@ -109,8 +109,10 @@ class PackIndex:
 
     def find(self, digest: bytes) -> tuple[str, int, int] | None:
         records = self._ready()
+        if not len(records):  # a first backup: ~20 us per content saved
+            return None
         digests = records["digest"]
-        i = int(np.searchsorted(digests, digest))
+        i = int(digests.searchsorted(digest))
         # numpy compares "S" values NUL-padded, but reads them back stripped: pad before ==
         if i < len(digests) and digests[i].ljust(len(digest), b"\0") == digest:
             r = records[i]
@@ -136,24 +138,29 @@ class PackWriter:
     def _new(self) -> None:
         self._id = secrets.token_hex(16)
         self._id_bytes = bytes.fromhex(self._id)  # shared by the pack's records
-        self._buf = bytearray()
+        # the objects, joined once at upload: a growing bytearray was copied again at each
+        # of its ~100 reallocations up to 16 MiB (3.7% of a full backup's samples in memmove)
+        self._parts: list[bytes] = []
+        self._size = 0
         self._records: list[tuple[bytes, bytes, int, int]] = []
 
     def add(self, digest: bytes, obj: bytes) -> tuple[str, int]:
         """Place `obj` (an encoded content) in a pack: (pack id, offset)."""
         with self._lock:
-            pack_id, offset = self._id, len(self._buf)
-            self._buf += obj
+            pack_id, offset = self._id, self._size
+            self._parts.append(obj)
+            self._size += len(obj)
             self._records.append((digest, self._id_bytes, offset, len(obj)))
-            full = len(self._buf) >= self.target or len(self._records) >= self.max_entries
+            full = self._size >= self.target or len(self._records) >= self.max_entries
             if full:
-                done = (self._id, bytes(self._buf), self._records)
+                done = (self._id, self._parts, self._records)
                 self._new()
         if full:
             self._upload(*done)  # in the calling worker, outside the lock
         return pack_id, offset
 
-    def _upload(self, pack_id: str, data: bytes, records: list) -> None:
+    def _upload(self, pack_id: str, parts: list[bytes], records: list) -> None:
+        data = b"".join(parts)
         self.store.put_bytes(pack_key(pack_id), data)
         arr = np.array(records, dtype=INDEX_DTYPE)
         self.store.put_bytes(index_key(pack_id), encode_index(arr))  # after the pack: never names a missing one
@@ -164,7 +171,7 @@ class PackWriter:
     def close(self) -> None:
         """Upload the last, partly filled pack (and its index)."""
         with self._lock:
-            done = (self._id, bytes(self._buf), self._records) if self._buf else None
+            done = (self._id, self._parts, self._records) if self._parts else None
             self._new()
         if done:
             self._upload(*done)

@@ -21,6 +21,7 @@ from many threads.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -78,15 +79,58 @@ def open_store(storage: Storage, url: str) -> Store:
 # ---------------------------------------------------------------- local folders
 
 
+WRITEBACK_EVERY = 16 << 20  # a streamed object's writeback starts every this many bytes
+
+
+def start_writeback(fd: int) -> bool:
+    """Ask the kernel to start writing `fd`'s dirty pages to disk now, without waiting for it
+    (Linux sync_file_range). The backup's single sync before the manifest then finds little
+    left to write, instead of waiting for every pack and blob at once (measured: 1.5-2.8 s
+    of the full benchmark's backup, with both cores idle). False where not supported (the
+    sync still makes everything durable)."""
+    fn = _sync_file_range()
+    if fn is None:
+        return False
+    return fn(fd, 0, 0, _SYNC_FILE_RANGE_WRITE) == 0
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _sync_file_range():
+    try:
+        import ctypes  # its calls release the GIL
+
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):  # not Linux
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
 class _LocalTemp:
     """A write into a temporary file of a local store, published by `commit`."""
 
     def __init__(self, tmp: str):
         self._tmp = tmp
         self._f = open(tmp, "wb")
+        self._unflushed = 0
 
     def write(self, data: bytes) -> int:
-        return self._f.write(data)
+        n = self._f.write(data)
+        self._unflushed += n
+        if self._unflushed >= WRITEBACK_EVERY:
+            self._f.flush()
+            start_writeback(self._f.fileno())
+            self._unflushed = 0
+        return n
+
+    def _close(self) -> None:
+        self._f.flush()
+        start_writeback(self._f.fileno())
+        self._f.close()
 
     def abort(self) -> None:
         self._f.close()
@@ -102,7 +146,7 @@ class _LocalWriter(_LocalTemp):
         super().__init__(store._tmp_path(key))
 
     def commit(self) -> None:
-        self._f.close()
+        self._close()
         self._store._publish(self._tmp, self._key)
 
 
@@ -115,7 +159,7 @@ class _LocalStaging(_LocalTemp):
         super().__init__(store._tmp_path(f"{folder.rstrip('/')}/staging"))
 
     def commit(self, key: str) -> None:
-        self._f.close()
+        self._close()
         final = self._store._path(key)
         parent = os.path.dirname(final)
         if parent not in self._store._dirs:
@@ -156,6 +200,8 @@ class LocalStore:
         tmp = self._tmp_path(key)
         with open(tmp, "wb") as f:
             f.write(data)
+            f.flush()
+            start_writeback(f.fileno())
         self._publish(tmp, key)
 
     def replace_existing(self, key: str, data: bytes) -> bool:

@@ -12,6 +12,8 @@ from hub_ops.backup import columns
 def test_arrays_equal_pyarrows_own():
     paths = [b"ada/notes.md", b"", b"bob/\xff-not-utf8"]
     assert columns.from_list(paths, pa.binary()).equals(pa.array(paths, pa.binary()))
+    names = ["ada", "\u00e9t\u00e9", ""]  # no null: the path built without a validity pass
+    assert columns.from_list(names, pa.string()).equals(pa.array(names, pa.string()))
     digests = ["ab" * 32, None, "", "c0"]
     assert columns.from_list(digests, pa.string()).equals(pa.array(digests, pa.string()))
     ints = [3, None, 0, -7]

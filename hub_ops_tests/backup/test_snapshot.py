@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from hub_ops.backup import BackupOptions, SourceError, create_snapshot, restore_snapshot, verify_snapshot
+from hub_ops.backup import BackupOptions, SourceError, create_snapshot, restore_snapshot, snapshot, verify_snapshot
 from hub_ops_tests.backup.trees import diff_trees, homes, read_tree, write_tree
 
 
@@ -122,7 +122,7 @@ def test_content_rewritten_with_old_mtime_is_still_seen(repo, tmp_path):
     assert create_snapshot(repo, "c/h", src, BackupOptions(ignore_inode=True)).hashed_files == 0
 
 
-def test_identical_contents_are_stored_once_across_users_and_hubs(repo, tmp_path):
+def test_identical_contents_are_stored_once_across_users_and_hubs(repo, tmp_path, monkeypatch):
     src = tmp_path / "src"
     _homes(src, users=4)
     a = create_snapshot(repo, "c/hub-a", src)
@@ -136,6 +136,12 @@ def test_identical_contents_are_stored_once_across_users_and_hubs(repo, tmp_path
     assert a.unique_bytes == pc.sum(distinct["size_max"]).as_py()
     assert a.stored_bytes == pc.sum(distinct["stored_size_max"]).as_py()
     assert a.unique_bytes < a.bytes
+    # the same figures when the dedupe records outgrow memory and spill to bucket files
+    monkeypatch.setattr(snapshot._Distinct, "FLUSH", 2)
+    monkeypatch.setattr(snapshot._Distinct, "HELD", 1)
+    spilled = create_snapshot(repo, "c/hub-a", src, BackupOptions(parent=None))
+    assert (spilled.unique_bytes, spilled.stored_bytes) == (a.unique_bytes, a.stored_bytes)
+    monkeypatch.undo()
     b = create_snapshot(repo, "other/hub-b", src)  # another hub sharing the destination
     assert b.parent is None and b.hashed_files == b.files
     assert b.new_blobs == 0 and b.new_bytes == 0

@@ -3,7 +3,9 @@ even after this process listed their folder (fsspec's listings cache is off)."""
 
 from __future__ import annotations
 
-from hub_ops.backup.store import FsspecStore
+import os
+
+from hub_ops.backup.store import WRITEBACK_EVERY, FsspecStore, LocalStore, start_writeback
 
 
 def test_stat_sees_what_another_client_wrote_and_deleted_after_a_listing(cloud_destination):
@@ -33,3 +35,27 @@ def test_read_range_answers_like_a_local_file_past_the_end(destination):
     assert store.read_range("packs/ten", 10, 15) == b""
     assert store.read_range("packs/ten", 12, 15) == b""
     assert store.read_range("packs/empty", 0, 8) == b""
+
+
+def test_local_writes_start_their_writeback_and_keep_their_bytes(tmp_path):
+    """Writeback is asked for on files (the kernel refuses it on a pipe: False, no error), and
+    objects written whole or streamed past WRITEBACK_EVERY read back byte for byte."""
+    with open(tmp_path / "f", "wb") as f:
+        f.write(b"x" * 8192)
+        f.flush()
+        assert start_writeback(f.fileno()) is True
+    r, w = os.pipe()
+    try:
+        assert start_writeback(w) is False
+    finally:
+        os.close(r)
+        os.close(w)
+    store = LocalStore(str(tmp_path / "dest"), "file://dest")
+    store.put_bytes("packs/ab/one", b"pack bytes")
+    part = os.urandom(1 << 20)
+    writer = store.open_writer("blobs/cd/two")
+    for _ in range(WRITEBACK_EVERY // len(part) + 3):
+        writer.write(part)
+    writer.commit()
+    assert store.read_bytes("packs/ab/one") == b"pack bytes"
+    assert store.read_bytes("blobs/cd/two") == part * (WRITEBACK_EVERY // len(part) + 3)
