@@ -47,6 +47,11 @@ from hub_ops.backup.restore_processes import PackWriters
 
 # Worker processes for small files take ~60 ms to start: worth it from this many entries.
 PROCESSES_FROM_ENTRIES = 2000
+# Large contents are decoded, hashed and written this much at a time. Small enough to stay
+# in a core's L2 cache (1 MiB here) between the three: the kernel's copy into the page cache
+# from a 4 MiB buffer cost 5-8x the system time of 1 MiB or 128 KiB writes (800 MB on a
+# fresh ext4 image: 0.97-1.79 s against 0.16-0.22 s), most of a restore's system time.
+STREAM_CHUNK = 256 << 10
 
 
 @dataclass
@@ -385,7 +390,7 @@ class _Writer(TargetWriter):
         def chunks():
             try:
                 with self.repo.store.open_read(key) as src:
-                    yield from blobs.iter_decoded(src)
+                    yield from blobs.iter_decoded(src, STREAM_CHUNK)
             except FileNotFoundError:
                 raise BackupIntegrityError(
                     f"{os.fsdecode(entries[0][0])}: blob {self.repo.store.full_url(key)} is missing"
