@@ -220,27 +220,29 @@ def restore_snapshot(
             packs_pool = stack.enter_context(
                 ThreadPoolExecutor(processes or max(1, n_workers // 2), thread_name_prefix="restore-packs")
             )
-        for cols in iter_rows(manifest):
+        # every row unless some are refused or not selected: the loop below runs before the
+        # first job starts, so it skips the per-row checks when it can (zip, not indexing)
+        everything = not refused_paths and select.users is None and not select.patterns
+        for cols in iter_rows(manifest, _PASS2_COLUMNS):
             # one job per stored object: a blob, or a pack and the contents wanted from it
             groups: dict[str, list[tuple[bytes, int, int, int, int, int]]] = {}
             packed: dict[str, dict[str, tuple[int, int]]] = {}
-            for i, path in enumerate(cols["path"]):
-                if path in refused_paths or not select(path):
+            for path, kind, size, mode, mtime_ns, uid, gid, digest, pack, offset, stored, link in zip(
+                *(cols[c] for c in _PASS2_COLUMNS)
+            ):
+                if not everything and (path in refused_paths or not select(path)):
                     continue
-                kind = cols["type"][i]
                 if kind == "d":  # created by the workers as files need them, empty ones last
-                    dir_meta.append((path, cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i]))
+                    dir_meta.append((path, mode, mtime_ns, uid, gid))
                 elif kind == "l":
-                    link_rows.append(
-                        (path, cols["link_target"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i])
-                    )
+                    link_rows.append((path, link, mtime_ns, uid, gid))
                 else:
-                    digest = cols["digest"][i]
-                    groups.setdefault(digest, []).append(
-                        (path, cols["size"][i], cols["mode"][i], cols["mtime_ns"][i], cols["uid"][i], cols["gid"][i])
-                    )
-                    if cols["pack"][i] is not None:
-                        packed.setdefault(cols["pack"][i], {})[digest] = (cols["offset"][i], cols["stored_size"][i])
+                    entries = groups.get(digest)
+                    if entries is None:
+                        entries = groups[digest] = []
+                    entries.append((path, size, mode, mtime_ns, uid, gid))
+                    if pack is not None:
+                        packed.setdefault(pack, {})[digest] = (offset, stored)
             in_packs = {d for contents in packed.values() for d in contents}
             blob_jobs = [(d, entries) for d, entries in groups.items() if d not in in_packs]
             blob_jobs.sort(key=lambda job: -job[1][0][1])  # largest first: no lone big file at the end
@@ -273,6 +275,22 @@ def restore_snapshot(
         )
     return report
 
+
+# what pass 2 reads of each row, in the order it unpacks them
+_PASS2_COLUMNS = [
+    "path",
+    "type",
+    "size",
+    "mode",
+    "mtime_ns",
+    "uid",
+    "gid",
+    "digest",
+    "pack",
+    "offset",
+    "stored_size",
+    "link_target",
+]
 
 # the paths `_refusal` refuses (an empty, `.` or `..` component, absolute, a NUL byte), found
 # by one C-speed search so that only those go through the slower function for its message
