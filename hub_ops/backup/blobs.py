@@ -112,10 +112,10 @@ def decode(obj: bytes) -> bytes:
     return obj
 
 
-def iter_decoded(f: BinaryIO) -> Iterator[memoryview]:
+def iter_decoded(f: BinaryIO, chunk: int = CHUNK) -> Iterator[memoryview]:
     """Stream the content of a stored object opened as `f` (raw or zstd). Every chunk is a
-    view of one buffer, valid until the next is asked for: no fresh CHUNK-sized allocation
-    (page faults and zeroing) per chunk."""
+    view of one buffer of `chunk` bytes, valid until the next is asked for: no fresh
+    allocation (page faults and zeroing) per chunk."""
     head = f.read(4)
     if head == ZSTD_MAGIC:
         source = _decompressor().stream_reader(_Prefixed(head, f), read_across_frames=True)
@@ -123,7 +123,7 @@ def iter_decoded(f: BinaryIO) -> Iterator[memoryview]:
         if head:
             yield memoryview(head)
         source = f
-    buffer = bytearray(CHUNK)
+    buffer = bytearray(chunk)
     view = memoryview(buffer)
     while n := source.readinto(buffer):
         yield view[:n]

@@ -135,21 +135,27 @@ class TargetWriter:
         """Write the contents stored in `data` (the bytes of a pack from offset `start`):
         `contents` maps a digest to ((offset, stored size), its files). Each content is
         decoded and checked once, then written from memory to every file holding it."""
+        decode, digest_of = blobs.decode, blobs.digest_bytes
         for digest, ((offset, stored), entries) in contents.items():
-            what = f"pack {url} at {offset}"
             path, size = entries[0][0], entries[0][1]
-            with decoding(path, what):
-                content = blobs.decode(data[offset - start : offset - start + stored])
-            if len(content) != size or blobs.digest_bytes(content) != digest:
-                raise corrupt(path, what)
-            self.write_files(digest, entries, content, what)
+            try:  # not `with decoding(...)`: a context manager per small file is ~5 us of CPU
+                content = decode(data[offset - start : offset - start + stored])
+            except Exception as e:
+                error = _undecodable(e, path, f"pack {url} at {offset}")
+                if error is None:
+                    raise
+                raise error from None
+            if len(content) != size or digest_of(content) != digest:
+                raise corrupt(path, f"pack {url} at {offset}")
+            self.write_files(digest, entries, content, url)
 
     def write_files(self, digest: str, entries: list[Entry], content, what: str) -> None:
         """Write every file of one content. `content`: the bytes (small contents, already
         checked), or a function streaming the stored object's chunks (checked as written)."""
         first: bytes | None = None  # a file of this content already written: copy it
         for path, size, mode, mtime_ns, uid, gid in entries:
-            if not self.make_dir(path.rpartition(b"/")[0], report_as=path):
+            parent = path.rpartition(b"/")[0]
+            if parent not in self.dirs and not self.make_dir(parent, report_as=path):
                 continue
             final = self._abs(path)
             perm = stat.S_IMODE(mode)
@@ -182,7 +188,9 @@ class TargetWriter:
                 fd = os.open(dest, _CREATE_FLAGS, perm & 0o777)
             try:
                 if isinstance(content, bytes):
-                    _write_all(fd, content)
+                    written = os.write(fd, content)  # all of it in one call, in the usual case
+                    if written != len(content):
+                        _write_all(fd, memoryview(content)[written:])
                 elif first is not None:
                     _copy_file(first, fd, size)  # in the kernel, from a file verified as written
                 else:
@@ -252,12 +260,19 @@ def decoding(path: bytes, what: str) -> Iterator[None]:
     """zstd's errors on a damaged object, as an integrity error naming the file."""
     try:
         yield
-    except BackupError:
-        raise
     except Exception as e:
-        if type(e).__module__.startswith("zstd"):
-            raise BackupIntegrityError(f"{os.fsdecode(path)}: {what} cannot be decoded: {e}") from None
-        raise
+        error = _undecodable(e, path, what)
+        if error is None:
+            raise
+        raise error from None
+
+
+def _undecodable(e: Exception, path: bytes, what: str) -> BackupIntegrityError | None:
+    """For zstd's error `e` on a damaged object, an integrity error naming the file; None for
+    any other error (raised as it is)."""
+    if not isinstance(e, BackupError) and type(e).__module__.startswith("zstd"):
+        return BackupIntegrityError(f"{os.fsdecode(path)}: {what} cannot be decoded: {e}")
+    return None
 
 
 def corrupt(path: bytes, what: str) -> BackupIntegrityError:

@@ -26,15 +26,17 @@ def test_encode_decode_round_trip(data, compress):
 
 
 @pytest.mark.parametrize("compress", [True, False])
-def test_streamed_chunks_in_a_reused_buffer_are_the_content(compress):
+@pytest.mark.parametrize("chunk", [blobs.CHUNK, 100_000])
+def test_streamed_chunks_in_a_reused_buffer_are_the_content(compress, chunk):
     data = os.urandom(blobs.CHUNK + 12345) + b"smooth " * (blobs.CHUNK // 5)  # more than two chunks
     f = io.BytesIO()
     encoder = blobs.StreamEncoder(f, compress)
     encoder.write(data)
     encoder.finish()
     f.seek(0)
-    chunks = [bytes(c) for c in blobs.iter_decoded(f)]  # each copied before the next
-    assert len(chunks) >= 3 and b"".join(chunks) == data
+    chunks = [bytes(c) for c in blobs.iter_decoded(f, chunk)]  # each copied before the next
+    assert b"".join(chunks) == data
+    assert max(map(len, chunks)) <= chunk and len(chunks) >= len(data) // chunk
 
 
 def test_incompressible_small_contents_are_stored_raw():
