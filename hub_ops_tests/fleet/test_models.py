@@ -143,8 +143,11 @@ def test_cluster_dump_round_trips_the_2i2c_shape(two_i_two_c_root):
     assert c.model_dump(mode="json", exclude_unset=True) == doc
 
 
-def test_backups_workers_default_to_one_and_refuse_zero():
+def test_backups_workers_default_to_one_take_auto_and_refuse_zero():
     assert Hub.model_validate(hub(backups={})).backups.workers == 1
     assert Hub.model_validate(hub(backups={"workers": 4})).backups.workers == 4
-    with pytest.raises(ValidationError, match=r"backups\.workers\n  Input should be greater than or equal to 1"):
+    assert Hub.model_validate(hub(backups={"workers": "auto"})).backups.workers == "auto"
+    with pytest.raises(
+        ValidationError, match=r"backups\.workers\n.*must be an integer of 1 or more, or auto \(got 0\)"
+    ):
         Hub.model_validate(hub(backups={"workers": 0}))
