@@ -413,7 +413,8 @@ def load_note() -> str:
 
 
 def verdict(samples: list[float], target: float) -> str:
-    return f"target <= {target:.0f} s: {'ok' if statistics.median(samples) <= target else 'MISSED'}"
+    # met only when every run meets it: a median hides the slow run the next machine will have
+    return f"target <= {target:.0f} s: {'ok' if max(samples) <= target else 'MISSED'}"
 
 
 def main(argv: list[str]) -> int:

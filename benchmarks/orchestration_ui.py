@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import logging
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -211,10 +210,19 @@ def pages(hub: str, night: str, shape: str = NIGHT_HUB) -> dict[str, tuple[str, 
     }
 
 
-def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: Path | None = None, server_pid=None):
+def time_pages(
+    url: str,
+    targets: dict[str, tuple[str, str]],
+    runs: int,
+    shots: Path | None = None,
+    server_pid=None,
+    warm: bool = False,
+):
     """({page: seconds of each run}, {page: [(graphql operation, seconds)] of the first run},
     {page: (webserver CPU s, Chromium CPU s) of each run}): from navigation until the page's
-    content shows and the network is idle, each load in a new browser context (no cache)."""
+    content shows and the network is idle, each load in a new browser context (no cache), or with
+    `warm` all in one tab that opened the UI once before (the app's code cached, as for an
+    operator who has it open; every load still a new document asking the server afresh)."""
     import os
 
     from playwright.sync_api import expect, sync_playwright
@@ -232,12 +240,23 @@ def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS)
         try:
+            if warm:
+                context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                page = context.new_page()
+                page.goto(url + "/")
+                page.wait_for_load_state("networkidle", timeout=120_000)
             for run in range(runs):
                 for name, (path, marker) in targets.items():
-                    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-                    page = context.new_page()
+                    if not warm:
+                        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                        page = context.new_page()
                     graphql: list[tuple[str, float]] = []
-                    page.on("requestfinished", lambda r, g=graphql: "/graphql" in r.url and g.append(graphql_timing(r)))
+
+                    def record(request, g=graphql):
+                        if "/graphql" in request.url:
+                            g.append(graphql_timing(request))
+
+                    page.on("requestfinished", record)
                     before, start = used(), time.perf_counter()
                     page.goto(url + path)
                     expect(page.get_by_text(marker).first).to_be_visible(timeout=120_000)
@@ -248,7 +267,9 @@ def time_pages(url: str, targets: dict[str, tuple[str, str]], runs: int, shots: 
                     if shots and run == 0:
                         shots.mkdir(parents=True, exist_ok=True)
                         page.screenshot(path=str(shots / f"{name.replace(' ', '-')}.png"), full_page=True)
-                    context.close()
+                    page.remove_listener("requestfinished", record)
+                    if not warm:
+                        context.close()
         finally:
             browser.close()
     return out, queries, cpu
@@ -322,19 +343,22 @@ def bench_ui(root: Path, env: dict[str, str], hub_keys: list[str], work: Path, a
     recorded = f"recorded in {seconds:.0f} s" if seconds else f"reused from {work}"
     print(
         f"\nUI: {len(hub_keys)} hubs x {args.nights} nights = {len(hub_keys) * args.nights} materializations "
-        f"(partitions: {shape}) {recorded}; dagster dev, Chromium, a new context each load ({load_note()}):",
+        f"(partitions: {shape}) {recorded}; dagster dev, Chromium, "
+        f"{'one warm tab' if getattr(args, 'warm', False) else 'a new context each load'} ({load_note()}):",
         flush=True,
     )
     targets = pages(hub_keys[len(hub_keys) // 2], night_of(today, args.nights, args.nights - 1), shape)
     server = DagsterDev(code_folder(work, workdir, shape), workdir, env=env).start(timeout=300)
     try:
-        timed, queries, cpu = time_pages(server.url, targets, args.runs, args.shots, server.server.proc.pid)
+        timed, queries, cpu = time_pages(
+            server.url, targets, args.runs, args.shots, server.server.proc.pid, getattr(args, "warm", False)
+        )
     finally:
         server.stop()
     missed = 0
     for name, samples in timed.items():
         line(name, samples, PAGE_TARGET_S)
-        missed += statistics.median(samples) > PAGE_TARGET_S
+        missed += max(samples) > PAGE_TARGET_S  # met only when every load meets it
     print(f"  (load average after: {load_note()}; first load includes the partition status cache)")
     print("CPU seconds of each load, dagster-webserver + Chromium (what the load average does not move):")
     for name, loads in cpu.items():
@@ -358,6 +382,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", type=Path, help="record into this folder, or reuse what it holds")
     parser.add_argument("--shots", type=Path, help="save screenshots of the timed pages here")
     parser.add_argument("--shape", choices=SHAPES, default=NIGHT_HUB, help="user_home_backups's partitions")
+    parser.add_argument("--warm", action="store_true", help="time the loads in one tab that opened the UI before")
     args, _ = parser.parse_known_args(argv)  # `python -m benchmarks` passes every benchmark's arguments
     work = args.keep or Path(tempfile.mkdtemp(prefix="hub-ops-bench-ui-"))
     try:
