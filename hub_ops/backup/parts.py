@@ -145,18 +145,22 @@ def run_part(
     return create_snapshot(repo, plan.hub, plan.source, options, progress, log=log, part=target)
 
 
+def run_side_by_side(target, args_of_each: list[tuple]) -> list[int]:
+    """Run `target(*args)` for each args in a process of its own, all at once; their exit codes."""
+    spawn = multiprocessing.get_context("spawn")  # no forked copy of the caller's threads and clients
+    procs = [spawn.Process(target=target, args=args) for args in args_of_each]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    return [proc.exitcode for proc in procs]
+
+
 def run_part_processes(url: str, storage: Storage, plan: Plan, options: BackupOptions | None = None) -> None:
     """Run every part of `plan` (destination `url`) in a process of its own, side by side;
     BackupError naming the parts whose worker failed (nothing is committed then)."""
-    spawn = multiprocessing.get_context("spawn")  # no forked copy of the caller's threads and clients
-    procs = [spawn.Process(target=_part_process, args=(url, storage, plan, i, options)) for i in range(len(plan.parts))]
-    for proc in procs:
-        proc.start()
-    failed = []
-    for i, proc in enumerate(procs):
-        proc.join()
-        if proc.exitcode != 0:
-            failed.append(f"{i} (exit {proc.exitcode})")
+    exits = run_side_by_side(_part_process, [(url, storage, plan, i, options) for i in range(len(plan.parts))])
+    failed = [f"{i} (exit {code})" for i, code in enumerate(exits) if code != 0]
     if failed:
         raise BackupError(
             f"plan {plan.id} of {plan.hub}: worker(s) for part(s) {', '.join(failed)} failed; no snapshot written. "

@@ -12,11 +12,11 @@ nothing, so a rerun after a failed worker redoes only what that worker had not w
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 
 from hub_ops.backup.errors import BackupError
+from hub_ops.backup.parts import run_side_by_side
 from hub_ops.backup.repository import Repository
 from hub_ops.backup.split import snapshot_folder_sizes, split_folders
 from hub_ops.clients.storage import Storage
@@ -53,18 +53,10 @@ def restore_in_processes(
 ) -> None:
     """Restore each share into `target` in a process of its own, side by side; BackupError
     naming the shares whose worker failed (what the others wrote stays: rerun to finish)."""
-    spawn = multiprocessing.get_context("spawn")  # no forked copy of the caller's threads and clients
-    procs = [
-        spawn.Process(target=_share_process, args=(url, storage, hub, snapshot_id, target, share, overwrite_newer))
-        for share in shares
-    ]
-    for proc in procs:
-        proc.start()
-    failed = []
-    for i, proc in enumerate(procs):
-        proc.join()
-        if proc.exitcode != 0:
-            failed.append(f"{i} ({len(shares[i])} folders, exit {proc.exitcode})")
+    exits = run_side_by_side(
+        _share_process, [(url, storage, hub, snapshot_id, target, share, overwrite_newer) for share in shares]
+    )
+    failed = [f"{i} ({len(shares[i])} folders, exit {code})" for i, code in enumerate(exits) if code != 0]
     if failed:
         raise BackupError(
             f"restore of {hub} {snapshot_id} into {target}: worker(s) for share(s) {', '.join(failed)} of "
